@@ -1,0 +1,48 @@
+"""crowdagg: consensus labels and annotator reliability from crowd annotations, fast.
+
+Public names are imported lazily so that ``import crowdagg`` stays cheap (no
+Numba compilation, no pandas-heavy modules until first use).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    # table and results
+    "AnnotationTable": "crowdagg.table",
+    "TableSummary": "crowdagg.table",
+    "as_table": "crowdagg.table",
+    "AggregationResult": "crowdagg.results",
+    # methods
+    "MajorityVote": "crowdagg.methods.majority",
+    "Wawa": "crowdagg.methods.wawa",
+    "ZeroBasedSkill": "crowdagg.methods.wawa",
+    "DawidSkene": "crowdagg.methods.dawid_skene",
+    "OneCoinDawidSkene": "crowdagg.methods.dawid_skene",
+    "FastDawidSkene": "crowdagg.methods.dawid_skene",
+    "GLAD": "crowdagg.methods.glad",
+    "MACE": "crowdagg.methods.mace",
+}
+_SUBMODULES = {"errors", "io", "agreement", "quality", "datasets", "table", "results", "kernels", "methods", "em"}
+
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        mod = importlib.import_module(f"crowdagg.{name}")
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'crowdagg' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

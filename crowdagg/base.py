@@ -1,0 +1,151 @@
+"""Estimator contract shared by every crowdagg method (scikit-learn style).
+
+* ``__init__`` only stores its arguments (no validation, no logic);
+* ``fit(data, ...)`` returns ``self``; fitted attributes end in ``_``;
+* ``get_params``/``set_params`` work as in scikit-learn.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, NotFittedError
+from .results import AggregationResult, decode_labels
+from .table import AnnotationTable, as_table
+
+__all__ = ["BaseEstimator", "BaseAggregator"]
+
+
+class BaseEstimator:
+    """``get_params``/``set_params``/``repr`` from the ``__init__`` signature."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [
+            p.name
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The estimator's parameters, as given to ``__init__``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseEstimator:
+        """Set parameters by name; returns ``self``."""
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise InputError(
+                    f"invalid parameter {key!r} for {type(self).__name__}; valid parameters: {valid}"
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        parts = []
+        for name, value in self.get_params().items():
+            default = sig.parameters[name].default
+            try:
+                same = default is not inspect.Parameter.empty and bool(value == default)
+            except Exception:  # arrays, frames
+                same = False
+            if not same:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+class BaseAggregator(BaseEstimator):
+    """Base of the aggregation methods: table in, one label per item out.
+
+    Subclasses implement ``_fit(table, gold_codes)`` returning posteriors
+    (items x labels, rows summing to 1) and may override ``_predict_posteriors``
+    to apply fitted parameters to new data.
+    """
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "result_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(data) first"
+            )
+
+    @staticmethod
+    def _as_table(data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
+        return as_table(data, **table_kwargs)
+
+    def _set_result(
+        self,
+        table: AnnotationTable,
+        posteriors: np.ndarray,
+        label_codes: np.ndarray | None = None,
+    ) -> None:
+        """Store ``labels_``, ``probas_`` and ``result_`` from posteriors in code order.
+
+        ``label_codes`` (``-1`` = no label) defaults to the posterior argmax
+        (first maximum) for items with annotations and ``-1`` for items without.
+        """
+        if label_codes is None:
+            label_codes = default_label_codes(table, posteriors)
+        self.table_ = table
+        self.result_ = AggregationResult.from_codes(table, posteriors, label_codes)
+        self.labels_ = self.result_.labels
+        self.probas_ = self.result_.probas
+
+    def fit_predict(self, data: Any, **kwargs: Any) -> pd.Series:
+        """Fit and return ``labels_`` (one label per item, indexed by item id)."""
+        return self.fit(data, **kwargs).labels_
+
+    def fit_predict_proba(self, data: Any, **kwargs: Any) -> pd.DataFrame:
+        """Fit and return ``probas_`` (items x labels)."""
+        return self.fit(data, **kwargs).probas_
+
+    def predict_proba(self, data: Any = None, **table_kwargs: Any) -> pd.DataFrame:
+        """Posteriors: of the fitted data, or of new ``data`` under the fitted parameters.
+
+        New data must use labels of the fitted label set; workers the model has not
+        seen get the method's prior.
+        """
+        self._check_fitted()
+        if data is None:
+            return self.probas_
+        table = self._as_table(data, {"labels": list(self.table_.labels), **table_kwargs})
+        post = self._predict_posteriors(table)
+        return AggregationResult.from_codes(table, post, default_label_codes(table, post)).probas
+
+    def predict(self, data: Any = None, **table_kwargs: Any) -> pd.Series:
+        """Labels: of the fitted data, or of new ``data`` under the fitted parameters."""
+        self._check_fitted()
+        if data is None:
+            return self.labels_
+        table = self._as_table(data, {"labels": list(self.table_.labels), **table_kwargs})
+        post = self._predict_posteriors(table)
+        return AggregationResult.from_codes(table, post, default_label_codes(table, post)).labels
+
+    def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError(f"{type(self).__name__} cannot be applied to new data")
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The fitted result as a DataFrame (see :meth:`AggregationResult.to_pandas`)."""
+        self._check_fitted()
+        return self.result_.to_pandas()
+
+    def to_polars(self):
+        """The fitted result as a polars DataFrame."""
+        self._check_fitted()
+        return self.result_.to_polars()
+
+
+def default_label_codes(table: AnnotationTable, posteriors: np.ndarray) -> np.ndarray:
+    """Argmax of each row (first maximum); -1 for items with no annotation."""
+    codes = np.argmax(posteriors, axis=1).astype(np.int64)
+    codes[table.item_counts() == 0] = -1
+    return codes
+
+
+__all__ += ["default_label_codes", "decode_labels"]

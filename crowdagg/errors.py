@@ -1,0 +1,110 @@
+"""Exceptions and warnings raised by crowdagg.
+
+Every error crowdagg raises on purpose derives from :class:`CrowdaggError`, so
+``except crowdagg.errors.CrowdaggError`` catches them all.  Each specific class
+also derives from the built-in exception a Python user would expect
+(``ValueError``, ``TypeError`` or ``KeyError``), so generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CrowdaggError",
+    "InputError",
+    "MissingColumnError",
+    "EmptyTableError",
+    "NullIdError",
+    "MixedIdTypeError",
+    "UnhashableIdError",
+    "UnknownLabelError",
+    "DuplicateAnnotationError",
+    "GoldError",
+    "WeightsError",
+    "InitParamsError",
+    "NotFittedError",
+    "AgreementUndefinedError",
+    "LevelError",
+    "FormatError",
+    "DatasetNotFoundError",
+    "ConvergenceWarning",
+    "CrowdaggWarning",
+]
+
+
+class CrowdaggError(Exception):
+    """Base class of every exception raised by crowdagg."""
+
+
+class InputError(CrowdaggError, ValueError):
+    """The input data or an argument is invalid."""
+
+
+class MissingColumnError(InputError, KeyError):
+    """A required column is absent from the input table."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class EmptyTableError(InputError):
+    """The input has no rows (or no usable annotation)."""
+
+
+class NullIdError(InputError):
+    """An item or worker id is null."""
+
+
+class MixedIdTypeError(InputError, TypeError):
+    """An id column mixes types (e.g. ints and strings)."""
+
+
+class UnhashableIdError(InputError, TypeError):
+    """An id or label value cannot be hashed (lists, dicts, ...)."""
+
+
+class UnknownLabelError(InputError):
+    """A label is not in the declared label set."""
+
+
+class DuplicateAnnotationError(InputError):
+    """The same worker labelled the same item more than once."""
+
+
+class GoldError(InputError):
+    """Gold answers name unknown items or labels, or are malformed."""
+
+
+class WeightsError(InputError):
+    """Worker weights are missing, negative or not finite."""
+
+
+class InitParamsError(InputError):
+    """Parameters given for a warm start do not fit the model or the data."""
+
+
+class NotFittedError(CrowdaggError, AttributeError):
+    """An estimator was used before ``fit``."""
+
+
+class AgreementUndefinedError(InputError):
+    """An agreement coefficient is undefined for this data (say, one label in use)."""
+
+
+class LevelError(InputError, TypeError):
+    """A measurement level does not fit the labels (e.g. interval on strings)."""
+
+
+class FormatError(InputError):
+    """A file does not have the expected format."""
+
+
+class DatasetNotFoundError(CrowdaggError, FileNotFoundError):
+    """A dataset is not available locally."""
+
+
+class CrowdaggWarning(UserWarning):
+    """Base class of crowdagg's warnings."""
+
+
+class ConvergenceWarning(CrowdaggWarning):
+    """An iterative method stopped at ``max_iter`` before reaching ``tol``."""

@@ -1,0 +1,26 @@
+"""Helpers for splitting kernel work into chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MIN_CHUNK_ANNOTATIONS = 1 << 15
+
+
+def chunk_bounds(ptr: np.ndarray, n_chunks: int | None = None) -> np.ndarray:
+    """Split the rows of a CSR ``ptr`` into chunks of about equal annotation counts.
+
+    Returns int64 boundaries ``b`` (``b[0] = 0``, ``b[-1] = n_rows``) for
+    ``prange`` over chunks.  Small inputs get one chunk (threads would not pay).
+    """
+    n_rows = ptr.shape[0] - 1
+    n_ann = int(ptr[-1]) if n_rows >= 0 else 0
+    if n_chunks is None:
+        import numba
+
+        n_chunks = 4 * numba.get_num_threads()
+    n_chunks = int(max(1, min(n_chunks, n_ann // _MIN_CHUNK_ANNOTATIONS, n_rows)))
+    targets = np.linspace(0, n_ann, n_chunks + 1)
+    b = np.searchsorted(ptr, targets, side="left").astype(np.int64)
+    b[0], b[-1] = 0, n_rows
+    return np.unique(b)

@@ -1,0 +1,1 @@
+"""Aggregation methods (estimators). Import them from :mod:`crowdagg`."""

@@ -1,0 +1,129 @@
+"""Majority vote, plain and weighted."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice, check_random_state
+from ..base import BaseAggregator
+from ..errors import WeightsError
+from ..kernels.mv import majority_vote
+from ..table import AnnotationTable
+
+__all__ = ["MajorityVote"]
+
+
+class MajorityVote(BaseAggregator):
+    """Majority vote (optionally weighted by worker).
+
+    Each item gets the label with the most votes; ``probas_`` are the vote shares
+    (weighted shares with ``weights``).
+
+    Parameters
+    ----------
+    weights : Series, mapping or array, optional
+        One non-negative weight per worker: a Series or mapping indexed by worker
+        id (every worker of the data must have one), or an array in the table's
+        worker-code order.  ``None`` means plain majority vote.
+    tie : {"first", "random"}
+        How ties are broken.  ``"first"`` (default, deterministic) picks the tied
+        label that comes first in the label set (``table.labels``, sorted unless
+        ``labels=`` was given).  ``"random"`` picks uniformly among the tied labels
+        using ``random_state``.
+    random_state : int, numpy Generator or None
+        Seed for ``tie="random"``.  Same seed, same data: same labels.
+
+    Attributes
+    ----------
+    labels_ : pandas.Series
+        Winning label per item (missing for items without annotations).
+    probas_ : pandas.DataFrame
+        Vote shares, items x labels.  Items without annotations (or whose voters
+        all have weight 0) get uniform shares.
+    result_ : AggregationResult
+        Both of the above, with ``to_pandas``/``to_polars``.
+
+    Examples
+    --------
+    >>> import pandas as pd, crowdagg
+    >>> df = pd.DataFrame({"item": [1, 1, 1, 2, 2], "worker": list("abcab"),
+    ...                    "label": ["x", "x", "y", "y", "y"]})
+    >>> crowdagg.MajorityVote().fit(df).labels_.tolist()
+    ['x', 'y']
+    """
+
+    def __init__(
+        self,
+        weights: Any = None,
+        tie: Literal["first", "random"] = "first",
+        random_state: Any = None,
+    ) -> None:
+        self.weights = weights
+        self.tie = tie
+        self.random_state = random_state
+
+    def _worker_weights(self, table: AnnotationTable) -> np.ndarray:
+        if self.weights is None:
+            return np.ones(table.n_workers, dtype=np.float64)
+        try:
+            w, known = table.encode_worker_values(self.weights, name="weights")
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"weights: {exc}") from None
+        if not known.all():
+            missing = table.workers[~known]
+            raise WeightsError(
+                f"weights are missing for {len(missing)} worker(s) of the data: "
+                f"{missing[:5].tolist()}"
+            )
+        if not np.all(np.isfinite(w)) or (w < 0).any():
+            raise WeightsError("weights must be finite and non-negative")
+        return w
+
+    def _vote(self, table: AnnotationTable) -> tuple[np.ndarray, np.ndarray]:
+        check_choice("tie", self.tie, ("first", "random"))
+        if self.tie == "random":
+            tie_u = check_random_state(self.random_state).random(table.n_items)
+        else:
+            tie_u = np.full(table.n_items, -1.0)
+        return majority_vote(
+            table.item_ptr,
+            table.label_codes,
+            table.worker_codes,
+            self._worker_weights(table),
+            table.n_labels,
+            tie_u,
+        )
+
+    def fit(self, data: Any, **table_kwargs: Any) -> MajorityVote:
+        """Count the votes.
+
+        Parameters
+        ----------
+        data : AnnotationTable, DataFrame (pandas/polars), pyarrow Table or path
+            The annotations.  ``table_kwargs`` (``item_col``, ``labels``,
+            ``duplicates``, ...) are used when ``data`` is not a table yet.
+
+        Returns
+        -------
+        self
+        """
+        table = self._as_table(data, table_kwargs)
+        post, codes = self._vote(table)
+        self._set_result(table, post, codes)
+        return self
+
+    def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
+        return self._vote(table)[0]
+
+    def predict(self, data: Any = None, **table_kwargs: Any) -> pd.Series:
+        """Labels of the fitted data, or majority vote on new ``data`` (same tie rule)."""
+        self._check_fitted()
+        if data is None:
+            return self.labels_
+        from ..results import decode_labels
+
+        table = self._as_table(data, {"labels": list(self.table_.labels), **table_kwargs})
+        return decode_labels(table.labels, self._vote(table)[1], table.items)

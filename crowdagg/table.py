@@ -1,0 +1,848 @@
+"""The annotation table: the one in-memory form every crowdagg algorithm reads.
+
+An :class:`AnnotationTable` holds a sparse set of annotations ``(item, worker,
+label)`` as integer codes, together with codebooks mapping codes back to the
+original ids.  Annotations are stored in CSR order by item (``item_ptr``) and a
+permutation groups them by worker (``worker_index``/``worker_ptr``), so item-wise
+E-steps and worker-wise M-steps both read contiguous slices without atomics.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import (
+    DuplicateAnnotationError,
+    EmptyTableError,
+    GoldError,
+    InputError,
+    MissingColumnError,
+    MixedIdTypeError,
+    NullIdError,
+    UnhashableIdError,
+    UnknownLabelError,
+)
+from .kernels.csr import counting_sort, mark_duplicates, remap_codes
+
+__all__ = ["AnnotationTable", "TableSummary", "as_table"]
+
+Duplicates = Literal["error", "first", "last", "keep"]
+_DUPLICATE_POLICIES = ("error", "first", "last", "keep")
+_ITEM_DEFAULTS = ("item", "task")
+_N_EXAMPLES = 5
+_MAX_INT32 = np.iinfo(np.int32).max
+
+
+def _index_dtype(n: int) -> type:
+    """int32 while every code fits, int64 beyond."""
+    return np.int32 if n < _MAX_INT32 else np.int64
+
+
+def _first_rows(mask: np.ndarray, k: int = _N_EXAMPLES) -> list[int]:
+    return np.flatnonzero(mask)[:k].tolist()
+
+
+# --------------------------------------------------------------------------- factorize
+def _check_uniques(uniques: pd.Index, codes: np.ndarray, column: str, what: str) -> None:
+    """Raise if the distinct values of an id column mix types."""
+    if uniques.dtype != object or len(uniques) == 0:
+        return
+    kind = pd.api.types.infer_dtype(uniques, skipna=True)
+    if kind in ("mixed", "mixed-integer"):
+        types = np.array([type(u).__name__ for u in uniques], dtype=object)
+        first = types[0]
+        bad_codes = np.flatnonzero(types != first)
+        rows = _first_rows(np.isin(codes, bad_codes))
+        names = sorted(set(types.tolist()))
+        raise MixedIdTypeError(
+            f"column {column!r} mixes {what} types {names} (first rows with a type other "
+            f"than {first!r}: {rows}); convert the column to one type, e.g. "
+            f"df[{column!r}].astype(str)"
+        )
+
+
+def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int64, -1 for null) in order of first appearance, and the uniques."""
+    import pyarrow as pa
+
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return _factorize_arrow(values, column, what)
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(values.cat.categories.dtype)
+    try:
+        codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+    except TypeError as exc:
+        raise UnhashableIdError(
+            f"column {column!r} holds unhashable {what} values ({exc}); ids and labels "
+            "must be scalars such as strings or integers"
+        ) from None
+    uniques = pd.Index(uniques)
+    codes = np.asarray(codes, dtype=np.int64)
+    _check_uniques(uniques, codes, column, what)
+    return codes, uniques
+
+
+def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if pa.types.is_nested(values.type):
+        raise UnhashableIdError(
+            f"column {column!r} holds nested values of type {values.type}; ids and labels "
+            "must be scalars such as strings or integers"
+        )
+    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
+        values = values.cast(pa.string())
+    enc = pc.dictionary_encode(values)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    uniques = pd.Index(enc.dictionary.to_pandas())
+    return codes, uniques
+
+
+def _integral_float_to_int(uniques: pd.Index) -> pd.Index:
+    """Float labels that are all whole numbers become int64 (nullable ints read as floats)."""
+    if uniques.dtype.kind == "f" and len(uniques):
+        vals = uniques.to_numpy()
+        if np.all(np.isfinite(vals)) and np.all(vals == np.round(vals)):
+            return pd.Index(vals.astype(np.int64))
+    return uniques
+
+
+# --------------------------------------------------------------------------- summary
+@dataclass(frozen=True)
+class TableSummary:
+    """Counts describing an :class:`AnnotationTable` and what ingest dropped."""
+
+    n_items: int
+    n_workers: int
+    n_labels: int
+    n_annotations: int
+    per_item: dict[str, float]
+    per_worker: dict[str, float]
+    label_counts: dict[Any, int]
+    items_without_annotations: int
+    workers_without_annotations: int
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as a plain dict."""
+        return dict(self.__dict__)
+
+    def __str__(self) -> str:
+        def stats(d: dict[str, float]) -> str:
+            return ", ".join(f"{k} {v:g}" for k, v in d.items())
+
+        lines = [
+            f"annotations: {self.n_annotations}",
+            f"items:       {self.n_items} ({self.items_without_annotations} without annotations)",
+            f"workers:     {self.n_workers} ({self.workers_without_annotations} without annotations)",
+            f"labels:      {self.n_labels}",
+            f"per item:    {stats(self.per_item)}",
+            f"per worker:  {stats(self.per_worker)}",
+            "label counts: " + ", ".join(f"{k!s}: {v}" for k, v in self.label_counts.items()),
+        ]
+        dropped = ", ".join(f"{k}: {v}" for k, v in self.dropped.items()) or "nothing"
+        lines.append(f"dropped:     {dropped}")
+        return "\n".join(lines)
+
+
+def _describe(counts: np.ndarray) -> dict[str, float]:
+    if counts.size == 0:
+        return {"min": 0, "median": 0, "mean": 0, "max": 0}
+    return {
+        "min": int(counts.min()),
+        "median": float(np.median(counts)),
+        "mean": round(float(counts.mean()), 4),
+        "max": int(counts.max()),
+    }
+
+
+# --------------------------------------------------------------------------- the table
+class AnnotationTable:
+    """Immutable, integer-coded sparse table of crowd annotations.
+
+    Build one with :meth:`from_pandas`, :meth:`from_polars`, :meth:`from_arrow`,
+    :meth:`from_arrays`, :meth:`read_csv` or :meth:`read_parquet` (or let any
+    estimator do it for you by passing a DataFrame).
+
+    Attributes
+    ----------
+    items, workers, labels : pandas.Index
+        Codebooks: code ``k`` stands for ``items[k]`` etc.  Items and workers keep the
+        order of first appearance in the input; labels are sorted unless a label
+        set was given.
+    item_codes, worker_codes, label_codes : numpy.ndarray
+        Per-annotation codes (int32, int64 once a count needs it) in CSR order by
+        item: the annotations of item ``i`` are ``item_ptr[i]:item_ptr[i+1]``.
+    item_ptr : numpy.ndarray
+        int64 offsets, ``n_items + 1`` long.
+    worker_index, worker_ptr : numpy.ndarray
+        Annotations grouped by worker: those of worker ``w`` are at positions
+        ``worker_index[worker_ptr[w]:worker_ptr[w+1]]`` of the per-annotation arrays.
+
+    Notes
+    -----
+    Rules applied at ingest (all counted in :meth:`summary`):
+
+    * rows with a null label are dropped; their items and workers stay in the
+      codebooks (an item may so have zero annotations);
+    * null item or worker ids raise :class:`~crowdagg.errors.NullIdError`;
+    * repeated (item, worker) pairs follow ``duplicates``: ``"error"`` (default),
+      keep the ``"first"`` or ``"last"`` in input order, or ``"keep"`` them all as
+      separate votes;
+    * float labels that are all whole numbers (a nullable integer column read with
+      missing values) are stored as int64;
+    * a pandas categorical label column with no ``labels=`` given uses its
+      categories, in their order, as the label set.
+    """
+
+    __slots__ = (
+        "items",
+        "workers",
+        "labels",
+        "item_codes",
+        "worker_codes",
+        "label_codes",
+        "item_ptr",
+        "worker_index",
+        "worker_ptr",
+        "_dropped",
+        "_frozen",
+    )
+
+    def __init__(
+        self,
+        *,
+        items: pd.Index,
+        workers: pd.Index,
+        labels: pd.Index,
+        item_codes: np.ndarray,
+        worker_codes: np.ndarray,
+        label_codes: np.ndarray,
+        item_ptr: np.ndarray,
+        worker_index: np.ndarray,
+        worker_ptr: np.ndarray,
+        dropped: Mapping[str, int] | None = None,
+    ) -> None:
+        # Private: use the from_* constructors.  Arrays are made read-only.
+        object.__setattr__(self, "_frozen", False)
+        self.items = items.rename("item")
+        self.workers = workers.rename("worker")
+        self.labels = labels.rename("label")
+        for name, arr in (
+            ("item_codes", item_codes),
+            ("worker_codes", worker_codes),
+            ("label_codes", label_codes),
+            ("item_ptr", item_ptr),
+            ("worker_index", worker_index),
+            ("worker_ptr", worker_ptr),
+        ):
+            arr = np.ascontiguousarray(arr)
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        self._dropped = dict(dropped or {})
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError("AnnotationTable is immutable")
+        object.__setattr__(self, name, value)
+
+    def __reduce__(self):
+        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("_frozen",)}
+        dropped = state.pop("_dropped")
+        return (_rebuild, (state, dropped))
+
+    # ----------------------------------------------------------------- sizes
+    @property
+    def n_items(self) -> int:
+        """Number of items, including those with no annotation."""
+        return len(self.items)
+
+    @property
+    def n_workers(self) -> int:
+        """Number of workers."""
+        return len(self.workers)
+
+    @property
+    def n_labels(self) -> int:
+        """Number of labels in the label set."""
+        return len(self.labels)
+
+    @property
+    def n_annotations(self) -> int:
+        """Number of annotations kept."""
+        return int(self.label_codes.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_annotations
+
+    def __repr__(self) -> str:
+        return (
+            f"AnnotationTable(n_annotations={self.n_annotations}, n_items={self.n_items}, "
+            f"n_workers={self.n_workers}, n_labels={self.n_labels})"
+        )
+
+    def item_counts(self) -> np.ndarray:
+        """Annotations per item, in item-code order."""
+        return np.diff(self.item_ptr)
+
+    def worker_counts(self) -> np.ndarray:
+        """Annotations per worker, in worker-code order."""
+        return np.diff(self.worker_ptr)
+
+    def label_counts(self) -> np.ndarray:
+        """Annotations per label, in label-code order."""
+        return np.bincount(self.label_codes, minlength=self.n_labels)
+
+    def summary(self) -> TableSummary:
+        """Counts, annotations per item and per worker, label distribution, drops."""
+        ic = self.item_counts()
+        wc = self.worker_counts()
+        lc = self.label_counts()
+        return TableSummary(
+            n_items=self.n_items,
+            n_workers=self.n_workers,
+            n_labels=self.n_labels,
+            n_annotations=self.n_annotations,
+            per_item=_describe(ic),
+            per_worker=_describe(wc),
+            label_counts={lab: int(c) for lab, c in zip(self.labels.tolist(), lc)},
+            items_without_annotations=int((ic == 0).sum()),
+            workers_without_annotations=int((wc == 0).sum()),
+            dropped=dict(self._dropped),
+        )
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Rows dropped at ingest, by reason (``null_label``, ``duplicate``)."""
+        return dict(self._dropped)
+
+    # ----------------------------------------------------------------- export
+    def to_pandas(self) -> pd.DataFrame:
+        """The annotations with original ids, columns ``item``, ``worker``, ``label``."""
+        return pd.DataFrame(
+            {
+                "item": self.items.take(self.item_codes),
+                "worker": self.workers.take(self.worker_codes),
+                "label": self.labels.take(self.label_codes),
+            }
+        )
+
+    def to_polars(self):
+        """The annotations with original ids as a polars DataFrame."""
+        import polars as pl
+
+        return pl.from_pandas(self.to_pandas())
+
+    # ----------------------------------------------------------------- encoding helpers
+    def encode_labels(self, values: Any, *, what: str = "label") -> np.ndarray:
+        """Codes of label values; :class:`UnknownLabelError` for values not in the set."""
+        vals = pd.Index(values) if not isinstance(values, pd.Index) else values
+        vals = _coerce_like(vals, self.labels)
+        codes = self.labels.get_indexer(vals)
+        if (codes < 0).any():
+            bad = vals[codes < 0]
+            raise UnknownLabelError(
+                f"{(codes < 0).sum()} {what} value(s) not in the table's label set "
+                f"{self.labels.tolist()[:20]}: {bad[:_N_EXAMPLES].tolist()}"
+            )
+        return codes.astype(np.int64)
+
+    def encode_gold(self, gold: Any) -> np.ndarray:
+        """Gold answers as one label code per item (-1 where no gold is given).
+
+        ``gold`` is a Series (index: item id, values: true label), a mapping, or a
+        DataFrame with an item column (``item`` or ``task``) and a ``label`` column
+        (``gold`` and ``true_label`` are accepted too).  Rows with a null label are
+        ignored.  If the table's ids are strings and the gold's are not (a CSV read
+        twice with different rules), gold ids are converted with ``str``.
+
+        Raises
+        ------
+        GoldError
+            For gold items absent from the table, labels outside the label set, or
+            an item given two different gold labels.
+        """
+        series = _gold_series(gold)
+        series = series[series.notna()]
+        idx = _coerce_like(pd.Index(series.index), self.items)
+        if idx.has_duplicates:
+            df = pd.DataFrame({"item": idx, "label": series.to_numpy()})
+            conflicts = df.drop_duplicates().groupby("item").size()
+            conflicts = conflicts[conflicts > 1]
+            if len(conflicts):
+                raise GoldError(
+                    f"gold gives different labels to {len(conflicts)} item(s): "
+                    f"{conflicts.index[:_N_EXAMPLES].tolist()}"
+                )
+            keep = ~idx.duplicated()
+            idx, series = idx[keep], series[keep]
+        pos = self.items.get_indexer(idx)
+        if (pos < 0).any():
+            bad = idx[pos < 0]
+            raise GoldError(
+                f"gold names {len(bad)} item(s) not in the table: {bad[:_N_EXAMPLES].tolist()}"
+            )
+        try:
+            lab = self.encode_labels(series.to_numpy(), what="gold label")
+        except UnknownLabelError as exc:
+            raise GoldError(str(exc)) from None
+        out = np.full(self.n_items, -1, dtype=np.int64)
+        out[pos] = lab
+        return out
+
+    def encode_worker_values(self, values: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Align per-worker values (Series/mapping by worker id, or array in code order).
+
+        Returns ``(array, known)`` where ``known`` flags workers that got a value.
+        """
+        if isinstance(values, Mapping) and not isinstance(values, pd.Series):
+            values = pd.Series(values, dtype=object if not values else None)
+        if isinstance(values, pd.Series):
+            idx = _coerce_like(pd.Index(values.index), self.workers)
+            if idx.has_duplicates:
+                raise InputError(f"{name} names some workers twice: {idx[idx.duplicated()][:5].tolist()}")
+            pos = idx.get_indexer(self.workers)
+            known = pos >= 0
+            arr = np.zeros(self.n_workers, dtype=np.float64)
+            vals = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
+            arr[known] = vals[pos[known]]
+            return arr, known
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.shape != (self.n_workers,):
+            raise InputError(
+                f"{name} as an array must have one value per worker in code order "
+                f"({self.n_workers}), got shape {arr.shape}; pass a Series indexed by worker id"
+            )
+        return arr.copy(), np.ones(self.n_workers, dtype=bool)
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_codes(
+        cls,
+        item_codes: np.ndarray,
+        worker_codes: np.ndarray,
+        label_codes: np.ndarray,
+        *,
+        items: Sequence[Hashable] | int,
+        workers: Sequence[Hashable] | int,
+        labels: Sequence[Hashable] | int,
+        duplicates: Duplicates = "error",
+    ) -> AnnotationTable:
+        """Build from integer codes and codebooks (or codebook sizes: ids ``0..n-1``).
+
+        The low-level constructor used by the others; codes may come in any order.
+        """
+        def book(b: Any) -> pd.Index:
+            return pd.RangeIndex(b) if isinstance(b, (int, np.integer)) else pd.Index(b)
+
+        items_i, workers_i, labels_i = book(items), book(workers), book(labels)
+        ic = np.asarray(item_codes, dtype=np.int64)
+        wc = np.asarray(worker_codes, dtype=np.int64)
+        lc = np.asarray(label_codes, dtype=np.int64)
+        if not (ic.shape == wc.shape == lc.shape) or ic.ndim != 1:
+            raise InputError("item, worker and label codes must be 1-d arrays of one length")
+        for arr, book_i, what in ((ic, items_i, "item"), (wc, workers_i, "worker"), (lc, labels_i, "label")):
+            if arr.size and (arr.min() < 0 or arr.max() >= len(book_i)):
+                raise InputError(f"{what} codes must lie in [0, {len(book_i)})")
+        if len(labels_i) == 0:
+            raise EmptyTableError("the label set is empty")
+        return _assemble(ic, wc, lc, items_i, workers_i, labels_i, duplicates, {"null_label": 0})
+
+    @classmethod
+    def from_pandas(
+        cls,
+        df: pd.DataFrame,
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+    ) -> AnnotationTable:
+        """Build from a pandas DataFrame.
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            One row per annotation.  It is never modified.
+        item_col : str, optional
+            Item id column; default ``item``, or ``task`` (crowd-kit's name) when
+            there is no ``item`` column.
+        worker_col, label_col : str
+            Worker id and label columns.
+        labels : sequence, optional
+            The label set, in order (needed for ordinal metrics and for classes
+            nobody chose).  Default: the sorted distinct labels.
+        duplicates : {"error", "first", "last", "keep"}
+            What to do with repeated (item, worker) pairs.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise InputError(f"from_pandas expects a pandas DataFrame, got {type(df).__name__}")
+        cols = _resolve_columns(list(df.columns), item_col, worker_col, label_col)
+        return _build(*(df[c] for c in cols), cols, labels, duplicates)
+
+    @classmethod
+    def from_polars(
+        cls,
+        df: Any,
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+    ) -> AnnotationTable:
+        """Build from a polars DataFrame (or LazyFrame); see :meth:`from_pandas`."""
+        import polars as pl
+
+        if isinstance(df, pl.LazyFrame):
+            df = df.collect()
+        if not isinstance(df, pl.DataFrame):
+            raise InputError(f"from_polars expects a polars DataFrame, got {type(df).__name__}")
+        cols = _resolve_columns(df.columns, item_col, worker_col, label_col)
+        return cls.from_arrow(df.select(cols).to_arrow(), item_col=cols[0], worker_col=cols[1],
+                              label_col=cols[2], labels=labels, duplicates=duplicates)
+
+    @classmethod
+    def from_arrow(
+        cls,
+        table: Any,
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+    ) -> AnnotationTable:
+        """Build from a ``pyarrow.Table`` (or RecordBatch); see :meth:`from_pandas`."""
+        import pyarrow as pa
+
+        if isinstance(table, pa.RecordBatch):
+            table = pa.Table.from_batches([table])
+        if not isinstance(table, pa.Table):
+            raise InputError(f"from_arrow expects a pyarrow Table, got {type(table).__name__}")
+        cols = _resolve_columns(table.column_names, item_col, worker_col, label_col)
+        return _build(*(table.column(c) for c in cols), cols, labels, duplicates)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        items: Any,
+        workers: Any,
+        labels_values: Any,
+        *,
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+    ) -> AnnotationTable:
+        """Build from three equal-length array-likes of item ids, worker ids and labels."""
+        arrays = [pd.Series(np.asarray(a) if not isinstance(a, pd.Series) else a.to_numpy())
+                  for a in (items, workers, labels_values)]
+        if len({len(a) for a in arrays}) != 1:
+            raise InputError(
+                f"items, workers and labels must have one length, got {[len(a) for a in arrays]}"
+            )
+        return _build(*arrays, ("item", "worker", "label"), labels, duplicates)
+
+    @classmethod
+    def read_csv(
+        cls,
+        path: str | os.PathLike,
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+        delimiter: str = ",",
+    ) -> AnnotationTable:
+        """Read a CSV file with one annotation per row.
+
+        Item and worker ids are read as strings, exactly as written (``007`` stays
+        ``"007"``); labels are parsed (numbers become numbers) and empty cells are
+        null labels.
+        """
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        path = _check_path(path)
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh, delimiter=delimiter), [])
+        if not header:
+            raise EmptyTableError(f"{path!r} is empty")
+        cols = _resolve_columns(header, item_col, worker_col, label_col)
+        try:
+            tbl = pacsv.read_csv(
+                path,
+                parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={cols[0]: pa.string(), cols[1]: pa.string()},
+                    include_columns=list(cols),
+                    strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as exc:
+            raise InputError(f"cannot parse {os.fspath(path)!r} as CSV: {exc}") from None
+        return cls.from_arrow(tbl, item_col=cols[0], worker_col=cols[1], label_col=cols[2],
+                              labels=labels, duplicates=duplicates)
+
+    @classmethod
+    def read_parquet(
+        cls,
+        path: str | os.PathLike,
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+    ) -> AnnotationTable:
+        """Read a Parquet file (or folder of files); see :meth:`from_pandas`."""
+        import pyarrow.parquet as pq
+
+        path = _check_path(path)
+        schema_names = pq.read_schema(path).names if os.path.isfile(path) else None
+        if schema_names is not None:
+            cols = _resolve_columns(schema_names, item_col, worker_col, label_col)
+            tbl = pq.read_table(path, columns=list(cols))
+        else:
+            tbl = pq.read_table(path)
+            cols = _resolve_columns(tbl.column_names, item_col, worker_col, label_col)
+        return cls.from_arrow(tbl, item_col=cols[0], worker_col=cols[1], label_col=cols[2],
+                              labels=labels, duplicates=duplicates)
+
+
+def _rebuild(state: dict[str, Any], dropped: dict[str, int]) -> AnnotationTable:
+    return AnnotationTable(**state, dropped=dropped)
+
+
+# --------------------------------------------------------------------------- helpers
+def _check_path(path: str | os.PathLike) -> str:
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path!r}")
+    return path
+
+
+def _resolve_columns(
+    columns: Sequence[Any], item_col: str | None, worker_col: str, label_col: str
+) -> tuple[str, str, str]:
+    columns = list(columns)
+    if item_col is None:
+        item_col = next((c for c in _ITEM_DEFAULTS if c in columns), "item")
+    missing = [c for c in (item_col, worker_col, label_col) if c not in columns]
+    if missing:
+        hint = " (the item column may also be called 'task')" if item_col == "item" else ""
+        raise MissingColumnError(
+            f"missing column(s) {missing}{hint}; the table has {columns[:20]}. "
+            "Name the columns with item_col=, worker_col=, label_col="
+        )
+    if len({item_col, worker_col, label_col}) != 3:
+        raise InputError(f"item, worker and label columns must differ, got {item_col!r}, {worker_col!r}, {label_col!r}")
+    return item_col, worker_col, label_col
+
+
+def _coerce_like(idx: pd.Index, target: pd.Index) -> pd.Index:
+    """Convert ``idx`` to strings when ``target`` holds strings and ``idx`` does not."""
+    t_str = pd.api.types.is_string_dtype(target.dtype) or (
+        target.dtype == object and len(target) and isinstance(target[0], str)
+    )
+    i_str = pd.api.types.is_string_dtype(idx.dtype) or (
+        idx.dtype == object and len(idx) and isinstance(idx[0], str)
+    )
+    if t_str and not i_str and len(idx):
+        return pd.Index([str(v) for v in idx], dtype=object)
+    return idx
+
+
+def _gold_series(gold: Any) -> pd.Series:
+    if isinstance(gold, pd.Series):
+        return gold
+    if isinstance(gold, Mapping):
+        return pd.Series(list(gold.values()), index=list(gold.keys()), dtype=object)
+    if isinstance(gold, pd.DataFrame) or type(gold).__module__.startswith("polars"):
+        df = gold if isinstance(gold, pd.DataFrame) else gold.to_pandas()
+        item = next((c for c in _ITEM_DEFAULTS if c in df.columns), None)
+        label = next((c for c in ("label", "gold", "true_label", "truth") if c in df.columns), None)
+        if item is None or label is None:
+            raise GoldError(
+                f"gold DataFrame needs an item ('item' or 'task') and a 'label' column; has {list(df.columns)}"
+            )
+        return pd.Series(df[label].to_numpy(), index=df[item].to_numpy())
+    raise GoldError(f"gold must be a Series, mapping or DataFrame, got {type(gold).__name__}")
+
+
+def _build(
+    item_vals: Any,
+    worker_vals: Any,
+    label_vals: Any,
+    cols: tuple[str, str, str],
+    labels: Sequence[Hashable] | None,
+    duplicates: Duplicates,
+) -> AnnotationTable:
+    if duplicates not in _DUPLICATE_POLICIES:
+        raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")
+    n = len(item_vals)
+    if n == 0:
+        raise EmptyTableError("the annotation table is empty (0 rows)")
+    item_col, worker_col, label_col = cols
+
+    ic, items = _factorize(item_vals, item_col, "item id")
+    wc, workers = _factorize(worker_vals, worker_col, "worker id")
+    for codes, col in ((ic, item_col), (wc, worker_col)):
+        null = codes < 0
+        if null.any():
+            raise NullIdError(
+                f"column {col!r} has {int(null.sum())} null id(s) (first rows: {_first_rows(null)}); "
+                "drop or fill those rows first"
+            )
+
+    label_order = None
+    if labels is None and isinstance(label_vals, pd.Series) and isinstance(label_vals.dtype, pd.CategoricalDtype):
+        label_order = pd.Index(label_vals.cat.categories)
+    lc_raw, lab_uniques = _factorize(label_vals, label_col, "label")
+    if labels is not None:
+        label_index = pd.Index(list(labels))
+        if len(label_index) == 0:
+            raise InputError("labels= is empty")
+        if label_index.has_duplicates:
+            raise InputError(f"labels= repeats values: {label_index[label_index.duplicated()].tolist()}")
+        mapping = label_index.get_indexer(_coerce_like(lab_uniques, label_index))
+        unknown = mapping < 0
+        if unknown.any():
+            bad_rows = _first_rows(np.isin(lc_raw, np.flatnonzero(unknown)))
+            raise UnknownLabelError(
+                f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
+                f"{label_index.tolist()[:20]}: {lab_uniques[unknown][:_N_EXAMPLES].tolist()} "
+                f"(first rows: {bad_rows})"
+            )
+    else:
+        if label_order is not None:
+            label_index = label_order
+            mapping = label_index.get_indexer(lab_uniques)
+        else:
+            try:
+                order = np.argsort(lab_uniques.to_numpy(), kind="stable")
+            except TypeError:
+                types = sorted({type(u).__name__ for u in lab_uniques})
+                raise MixedIdTypeError(
+                    f"column {label_col!r} mixes label types {types}; convert it to one type "
+                    "or give the label set with labels="
+                ) from None
+            label_index = _integral_float_to_int(lab_uniques[order])
+            mapping = np.empty(len(order), dtype=np.int64)
+            mapping[order] = np.arange(len(order))
+    lc = remap_codes(lc_raw, np.asarray(mapping, dtype=np.int64), np.empty(n, dtype=np.int64))
+
+    null_label = lc < 0
+    n_null = int(null_label.sum())
+    if n_null == n:
+        raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
+    if len(label_index) == 0:
+        raise EmptyTableError("no label in use")
+    dropped = {"null_label": n_null}
+    if n_null:
+        keep = ~null_label
+        ic, wc, lc = ic[keep], wc[keep], lc[keep]
+    return _assemble(ic, wc, lc, items, workers, label_index, duplicates, dropped)
+
+
+def _assemble(
+    ic: np.ndarray,
+    wc: np.ndarray,
+    lc: np.ndarray,
+    items: pd.Index,
+    workers: pd.Index,
+    labels: pd.Index,
+    duplicates: Duplicates,
+    dropped: dict[str, int],
+) -> AnnotationTable:
+    if duplicates not in _DUPLICATE_POLICIES:
+        raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")
+    n = ic.shape[0]
+    if n == 0:
+        raise EmptyTableError("the annotation table has no annotations")
+    n_items, n_workers = len(items), len(workers)
+    idt = _index_dtype(max(n, n_items, n_workers, len(labels)))
+    order = np.empty(n, dtype=idt)
+    item_ptr = counting_sort(ic, n_items, order)
+    wc_s = wc[order].astype(idt)
+    lc_s = lc[order].astype(idt)
+
+    n_dup = 0
+    if duplicates != "keep":
+        drop = mark_duplicates(item_ptr, wc_s, n_workers, duplicates == "last")
+        n_dup = int(drop.sum())
+        if n_dup and duplicates == "error":
+            rows = np.sort(order[drop])[:_N_EXAMPLES]
+            pairs = [(items[ic[r]], workers[wc[r]]) for r in rows]
+            raise DuplicateAnnotationError(
+                f"{n_dup} repeated (item, worker) pair(s), e.g. {pairs}; pass "
+                "duplicates='first', 'last' or 'keep' to choose a rule"
+            )
+        if n_dup:
+            keep = ~drop
+            wc_s, lc_s = wc_s[keep], lc_s[keep]
+            counts = np.bincount(ic[order[keep]], minlength=n_items)
+            item_ptr = np.zeros(n_items + 1, dtype=np.int64)
+            np.cumsum(counts, out=item_ptr[1:])
+    dropped["duplicate"] = n_dup
+    n = wc_s.shape[0]
+    ic_s = np.repeat(np.arange(n_items, dtype=idt), np.diff(item_ptr))
+    worker_index = np.empty(n, dtype=idt)
+    worker_ptr = counting_sort(wc_s, n_workers, worker_index)
+    return AnnotationTable(
+        items=items,
+        workers=workers,
+        labels=labels,
+        item_codes=ic_s,
+        worker_codes=wc_s,
+        label_codes=lc_s,
+        item_ptr=item_ptr,
+        worker_index=worker_index,
+        worker_ptr=worker_ptr,
+        dropped=dropped,
+    )
+
+
+def as_table(data: Any, **kwargs: Any) -> AnnotationTable:
+    """Coerce ``data`` to an :class:`AnnotationTable`.
+
+    Accepts a table (returned as is; ``kwargs`` must then be empty), a pandas,
+    polars or pyarrow table, or a path to a CSV/Parquet file.  ``kwargs`` go to
+    the matching constructor (column names, ``labels``, ``duplicates``).
+    """
+    if isinstance(data, AnnotationTable):
+        if kwargs:
+            raise InputError(
+                f"options {sorted(kwargs)} apply when building a table; this input is already an AnnotationTable"
+            )
+        return data
+    if isinstance(data, pd.DataFrame):
+        return AnnotationTable.from_pandas(data, **kwargs)
+    mod = type(data).__module__
+    if mod.startswith("polars"):
+        return AnnotationTable.from_polars(data, **kwargs)
+    if mod.startswith("pyarrow"):
+        return AnnotationTable.from_arrow(data, **kwargs)
+    if isinstance(data, (str, os.PathLike)):
+        p = os.fspath(data)
+        if p.endswith((".parquet", ".pq")) or os.path.isdir(p):
+            return AnnotationTable.read_parquet(p, **kwargs)
+        return AnnotationTable.read_csv(p, **kwargs)
+    raise InputError(
+        "expected an AnnotationTable, a pandas/polars/pyarrow table or a file path, "
+        f"got {type(data).__name__}"
+    )
