@@ -1,0 +1,40 @@
+"""Shared fixtures: locations of ../shared material (skip when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CROWDAGG_SHARED", ROOT.parent / "shared"))
+
+
+def _need(path: Path) -> Path:
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _need(SHARED)
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    return _need(SHARED / "datasets")
+
+
+@pytest.fixture(scope="session")
+def agreement_cases_dir() -> Path:
+    return _need(SHARED / "agreement_cases")
+
+
+def crowdkit_available() -> bool:
+    try:
+        import crowdkit.aggregation  # noqa: F401
+    except Exception:
+        return False
+    return True
