@@ -1,0 +1,5 @@
+import sys
+
+from crowdagg.cli import main
+
+sys.exit(main())
