@@ -790,7 +790,7 @@ def _assemble(
             pairs = [(items[ic[r]], workers[wc[r]]) for r in rows]
             raise DuplicateAnnotationError(
                 f"{n_dup} repeated (item, worker) pair(s), e.g. {pairs}; pass "
-                "duplicates='first', 'last' or 'keep' to choose a rule"
+                "duplicates='first', 'last' or 'keep' (CLI: --duplicates) to choose a rule"
             )
         if n_dup:
             keep = ~drop

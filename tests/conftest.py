@@ -38,3 +38,16 @@ def crowdkit_available() -> bool:
     except Exception:
         return False
     return True
+
+
+def pytest_addoption(parser):
+    parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--runslow") or os.environ.get("CROWDAGG_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with --runslow or CROWDAGG_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     except (CrowdaggError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"crowdagg {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `crowdagg aggregate x.csv | head`
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("crowdagg: interrupted", file=sys.stderr)
         return 130

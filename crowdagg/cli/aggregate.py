@@ -1,0 +1,96 @@
+"""``crowdagg aggregate``: consensus labels and posteriors for every item."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+
+from ._common import add_input_args, load_table, progress, write_frame
+
+#: CLI method name -> public class name in :mod:`crowdagg`
+METHODS = {
+    "mv": "MajorityVote",
+    "wawa": "Wawa",
+    "zbs": "ZeroBasedSkill",
+    "ds": "DawidSkene",
+    "onecoin": "OneCoinDawidSkene",
+    "glad": "GLAD",
+    "mace": "MACE",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "aggregate",
+        help="consensus labels and probabilities per item",
+        description="Aggregate annotations into one label per item, with posterior probabilities.",
+    )
+    add_input_args(p)
+    p.add_argument("--method", "-m", choices=sorted(METHODS), default="mv",
+                   help="aggregation method (default: mv, majority vote)")
+    p.add_argument("-o", "--output", default=None,
+                   help="output file, .csv or .parquet (default: CSV on stdout)")
+    p.add_argument("--gold", default=None,
+                   help="CSV of known answers (columns item|task, label) for EM methods")
+    p.add_argument("--max-iter", type=int, default=None, help="EM iterations at most")
+    p.add_argument("--tol", type=float, default=None, help="EM convergence tolerance")
+    p.add_argument("--seed", type=int, default=None, help="random_state, for methods that use one")
+    p.set_defaults(func=run)
+
+
+def read_gold(path: str):
+    """Gold answers from a CSV with an item (``item`` or ``task``) and a ``label`` column."""
+    import pandas as pd
+
+    from ..errors import GoldError
+
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise GoldError(f"cannot read gold file {path!r}: {exc}") from None
+    item = next((c for c in ("item", "task") if c in df.columns), None)
+    if item is None or "label" not in df.columns:
+        raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {list(df.columns)}")
+    return pd.Series(df["label"].to_numpy(), index=df[item].to_numpy())
+
+
+def _make_estimator(args: argparse.Namespace):
+    import crowdagg
+
+    from ..errors import InputError
+
+    cls_name = METHODS[args.method]
+    try:
+        cls = getattr(crowdagg, cls_name)
+    except (AttributeError, ImportError):
+        raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
+    params = inspect.signature(cls.__init__).parameters
+    kwargs = {}
+    for opt, name in (("max_iter", "max_iter"), ("tol", "tol"), ("seed", "random_state")):
+        value = getattr(args, opt)
+        if value is not None:
+            if name not in params:
+                raise InputError(f"--{opt.replace('_', '-')} does not apply to method {args.method!r}")
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def run(args: argparse.Namespace) -> int:
+    est = _make_estimator(args)
+    table = load_table(args)
+    fit_kwargs = {}
+    if args.gold is not None:
+        if "gold" not in inspect.signature(est.fit).parameters:
+            from ..errors import InputError
+
+            raise InputError(f"--gold does not apply to method {args.method!r}")
+        fit_kwargs["gold"] = read_gold(args.gold)
+    with progress(f"fitting {type(est).__name__}", quiet=args.quiet):
+        est.fit(table, **fit_kwargs)
+    write_frame(est.to_pandas(), args.output)
+    if args.output not in (None, "-") and not args.quiet:
+        n_missing = int(est.labels_.isna().sum())
+        extra = f" ({n_missing} without annotations)" if n_missing else ""
+        print(f"wrote {len(est.labels_)} items{extra} to {args.output}", file=sys.stderr)
+    return 0
