@@ -1,0 +1,256 @@
+"""EM kernels: streaming E-steps that return sufficient statistics per item slice.
+
+Every ``*_estep_slice`` kernel walks items ``start..stop-1`` in CSR order once:
+for each item it computes the log-space posterior from the current parameters
+(log-sum-exp, so thousands of annotations per item never underflow), writes it
+into ``post[i]`` (one-hot for gold items, ``gold[i] >= 0``) and, when
+``accumulate`` is true, adds the item's contribution to the sufficient statistics
+of the next M-step into the buffers it is given.  It returns the slice's
+log-likelihood.  Statistics of several slices are simply summed, which is what the
+``*_parallel`` twins do (one buffer per chunk, no atomics) and what a distributed
+engine does per partition.
+
+Layouts (all float64):
+
+* Dawid-Skene confusions are passed as ``logct[w, observed, true]`` (the
+  transpose of ``confusions[w, true, observed]``) so that the inner loop over the
+  true class reads contiguous memory; count statistics use the same layout.
+* One-coin: ``log_s[w]`` (log accuracy) and ``log_e[w]`` (log of the probability
+  of each wrong label); statistics ``corr[w]`` = expected number of correct answers.
+* Weighted vote (Wawa, ZeroBasedSkill): ``weights[w]``; statistics
+  ``agree[w]`` = answers equal to the item's aggregate label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "ds_estep_slice",
+    "ds_estep_parallel",
+    "ds_counts_by_worker_slice",
+    "ds_counts_by_worker_parallel",
+    "oc_estep_slice",
+    "oc_estep_parallel",
+    "wv_estep_slice",
+    "wv_estep_parallel",
+]
+
+
+@njit(cache=True, nogil=True)
+def _normalize_log(lp, i, post):
+    """Write ``softmax(lp)`` into ``post[i]``; return ``logsumexp(lp)``."""
+    n = lp.shape[0]
+    m = lp[0]
+    for k in range(1, n):
+        if lp[k] > m:
+            m = lp[k]
+    s = 0.0
+    for k in range(n):
+        e = np.exp(lp[k] - m)
+        post[i, k] = e
+        s += e
+    inv = 1.0 / s
+    for k in range(n):
+        post[i, k] *= inv
+    return m + np.log(s)
+
+
+# --------------------------------------------------------------------------- Dawid-Skene
+@njit(cache=True, nogil=True)
+def ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+                   post, counts, class_tot, accumulate):
+    """Dawid-Skene E-step for items ``start..stop-1``; returns their log-likelihood.
+
+    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j logct[w_j, y_j, k]``.  Gold items get a
+    one-hot posterior and contribute ``log p(y_i, z_i = gold)``.  With
+    ``accumulate``, adds ``post[i, k]`` to ``counts[w_j, y_j, k]`` for every
+    annotation and to ``class_tot[k]`` for every item with annotations or gold.
+    """
+    n_labels = log_prior.shape[0]
+    lp = np.empty(n_labels)
+    ll = 0.0
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        for k in range(n_labels):
+            lp[k] = log_prior[k]
+        for j in range(lo, hi):
+            w = workers[j]
+            y = labels[j]
+            for k in range(n_labels):
+                lp[k] += logct[w, y, k]
+        g = gold[i]
+        if g >= 0:
+            for k in range(n_labels):
+                post[i, k] = 0.0
+            post[i, g] = 1.0
+            ll += lp[g]
+        else:
+            ll += _normalize_log(lp, i, post)
+        if accumulate and (hi > lo or g >= 0):
+            for k in range(n_labels):
+                class_tot[k] += post[i, k]
+            for j in range(lo, hi):
+                w = workers[j]
+                y = labels[j]
+                for k in range(n_labels):
+                    counts[w, y, k] += post[i, k]
+    return ll
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ds_estep_parallel(item_ptr, workers, labels, gold, log_prior, logct, bounds,
+                      post, counts_buf, tot_buf, ll_buf, accumulate):
+    """:func:`ds_estep_slice` over chunks ``bounds[c]..bounds[c+1]``; chunk ``c``
+    zeroes and fills ``counts_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]``."""
+    for c in prange(bounds.shape[0] - 1):
+        if accumulate:
+            counts_buf[c, :, :, :] = 0.0
+            tot_buf[c, :] = 0.0
+        ll_buf[c] = ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct,
+                                   bounds[c], bounds[c + 1], post, counts_buf[c],
+                                   tot_buf[c], accumulate)
+
+
+@njit(cache=True, nogil=True)
+def ds_counts_by_worker_slice(worker_ptr, worker_index, item_codes, labels, post, wstart, wstop, counts):
+    """Count statistics from given posteriors, per worker ``wstart..wstop-1``.
+
+    ``counts[w, y, k] += post[i, k]`` over the annotations ``(i, w, y)`` of each
+    worker (read through the worker permutation).  Used for the initial M-step and
+    when per-chunk buffers would be too large.
+    """
+    n_labels = post.shape[1]
+    for w in range(wstart, wstop):
+        for p in range(worker_ptr[w], worker_ptr[w + 1]):
+            j = worker_index[p]
+            i = item_codes[j]
+            y = labels[j]
+            for k in range(n_labels):
+                counts[w, y, k] += post[i, k]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ds_counts_by_worker_parallel(worker_ptr, worker_index, item_codes, labels, post, bounds, counts):
+    """:func:`ds_counts_by_worker_slice` over worker chunks (each worker in one chunk)."""
+    for c in prange(bounds.shape[0] - 1):
+        ds_counts_by_worker_slice(worker_ptr, worker_index, item_codes, labels, post,
+                                  bounds[c], bounds[c + 1], counts)
+
+
+# --------------------------------------------------------------------------- one-coin
+@njit(cache=True, nogil=True)
+def oc_estep_slice(item_ptr, workers, labels, gold, log_prior, log_s, log_e, start, stop,
+                   post, corr, class_tot, accumulate):
+    """One-coin Dawid-Skene E-step for items ``start..stop-1``; returns the log-likelihood.
+
+    ``log p(y | z = k) = log_s[w]`` if ``y == k`` else ``log_e[w]``.  With
+    ``accumulate``, adds ``post[i, y_j]`` to ``corr[w_j]`` and the posterior to
+    ``class_tot`` (items with annotations or gold).
+    """
+    n_labels = log_prior.shape[0]
+    lp = np.empty(n_labels)
+    ll = 0.0
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        for k in range(n_labels):
+            lp[k] = log_prior[k]
+        base = 0.0
+        for j in range(lo, hi):
+            w = workers[j]
+            base += log_e[w]
+            lp[labels[j]] += log_s[w] - log_e[w]
+        for k in range(n_labels):
+            lp[k] += base
+        g = gold[i]
+        if g >= 0:
+            for k in range(n_labels):
+                post[i, k] = 0.0
+            post[i, g] = 1.0
+            ll += lp[g]
+        else:
+            ll += _normalize_log(lp, i, post)
+        if accumulate and (hi > lo or g >= 0):
+            for k in range(n_labels):
+                class_tot[k] += post[i, k]
+            for j in range(lo, hi):
+                corr[workers[j]] += post[i, labels[j]]
+    return ll
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def oc_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_s, log_e, bounds,
+                      post, corr_buf, tot_buf, ll_buf, accumulate):
+    """:func:`oc_estep_slice` over item chunks, one statistics buffer per chunk."""
+    for c in prange(bounds.shape[0] - 1):
+        if accumulate:
+            corr_buf[c, :] = 0.0
+            tot_buf[c, :] = 0.0
+        ll_buf[c] = oc_estep_slice(item_ptr, workers, labels, gold, log_prior, log_s, log_e,
+                                   bounds[c], bounds[c + 1], post, corr_buf[c], tot_buf[c],
+                                   accumulate)
+
+
+# --------------------------------------------------------------------------- weighted vote
+@njit(cache=True, nogil=True)
+def wv_estep_slice(item_ptr, workers, labels, gold, weights, start, stop, post, agree, accumulate):
+    """Weighted-vote "E-step" (Wawa, ZeroBasedSkill) for items ``start..stop-1``.
+
+    ``post[i]`` = weighted vote shares (uniform when the item has no annotation or
+    zero total weight; one-hot for gold items).  The aggregate label is the gold
+    label or the first label of maximal share.  With ``accumulate``, adds 1 to
+    ``agree[w_j]`` for every answer equal to the aggregate label.  Returns the total
+    weight of the votes for the aggregate labels (a score, not a likelihood).
+    """
+    n_labels = post.shape[1]
+    score = 0.0
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        for k in range(n_labels):
+            post[i, k] = 0.0
+        total = 0.0
+        for j in range(lo, hi):
+            wt = weights[workers[j]]
+            post[i, labels[j]] += wt
+            total += wt
+        g = gold[i]
+        best = -1
+        if g >= 0:
+            best = g
+        elif hi > lo:
+            best = 0
+            for k in range(1, n_labels):
+                if post[i, k] > post[i, best]:
+                    best = k
+        if best >= 0:
+            score += post[i, best]
+        if g >= 0:
+            for k in range(n_labels):
+                post[i, k] = 0.0
+            post[i, g] = 1.0
+        elif total > 0.0:
+            inv = 1.0 / total
+            for k in range(n_labels):
+                post[i, k] *= inv
+        else:
+            for k in range(n_labels):
+                post[i, k] = 1.0 / n_labels
+        if accumulate and best >= 0:
+            for j in range(lo, hi):
+                if labels[j] == best:
+                    agree[workers[j]] += 1.0
+    return score
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def wv_estep_parallel(item_ptr, workers, labels, gold, weights, bounds, post, agree_buf, score_buf, accumulate):
+    """:func:`wv_estep_slice` over item chunks, one statistics buffer per chunk."""
+    for c in prange(bounds.shape[0] - 1):
+        if accumulate:
+            agree_buf[c, :] = 0.0
+        score_buf[c] = wv_estep_slice(item_ptr, workers, labels, gold, weights, bounds[c],
+                                      bounds[c + 1], post, agree_buf[c], accumulate)

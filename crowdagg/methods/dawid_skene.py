@@ -1,0 +1,345 @@
+"""Dawid-Skene (full confusion matrices) and one-coin Dawid-Skene, on the shared EM engine."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_float
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel
+from ..kernels.em import (
+    ds_counts_by_worker_parallel,
+    ds_counts_by_worker_slice,
+    ds_estep_parallel,
+    ds_estep_slice,
+    oc_estep_parallel,
+    oc_estep_slice,
+)
+from ..table import AnnotationTable
+
+__all__ = ["DawidSkene", "OneCoinDawidSkene", "DawidSkeneModel", "OneCoinModel"]
+
+#: Accuracy of every worker under ``init="uniform"`` (and of workers new to a warm start).
+DEFAULT_ACCURACY = 0.7
+
+
+def _one_coin_matrix(n_labels: int, acc: float) -> np.ndarray:
+    if n_labels == 1:
+        return np.ones((1, 1))
+    m = np.full((n_labels, n_labels), (1.0 - acc) / (n_labels - 1))
+    np.fill_diagonal(m, acc)
+    return m
+
+
+def _class_totals(ctx: EMContext, post: np.ndarray) -> np.ndarray:
+    used = (ctx.table.item_counts() > 0) | (ctx.gold >= 0)
+    return post[used].sum(axis=0)
+
+
+def _smoothed_priors(tot: np.ndarray, alpha: float) -> np.ndarray:
+    return (tot + alpha) / (tot.sum() + alpha * tot.shape[0])
+
+
+# --------------------------------------------------------------------------- plug-ins
+class DawidSkeneModel(EMModel):
+    """EM plug-in for the Dawid-Skene model (full confusion matrix per worker).
+
+    Parameters ``confusions`` (workers x true x observed) and ``priors`` (labels).
+    M-step: ``confusions[w, k, l] = (N[w, k, l] + a) / (Σ_l N[w, k, l] + K a)`` with
+    ``N[w, k, l] = Σ_{i: w answered l} post[i, k]`` and ``priors[k] = (T_k + a) /
+    (Σ T + K a)``, ``T_k = Σ_i post[i, k]`` over items with annotations or gold.
+    """
+
+    worker_params = ("confusions",)
+    global_params = ("priors",)
+    label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"confusions": (0, 1), "priors": (0,)}
+
+    def __init__(self, smoothing: float = 0.01) -> None:
+        self.smoothing = smoothing
+        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
+        k = ctx.n_labels
+        conf = np.broadcast_to(_one_coin_matrix(k, DEFAULT_ACCURACY), (ctx.n_workers, k, k)).copy()
+        return {"confusions": conf, "priors": np.full(k, 1.0 / k)}
+
+    def _counts_from_post(self, ctx: EMContext, post: np.ndarray) -> np.ndarray:
+        t = ctx.table
+        k = ctx.n_labels
+        counts = np.zeros((ctx.n_workers, k, k))
+        if ctx.parallel:
+            ds_counts_by_worker_parallel(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
+                                         post, ctx.worker_chunks(), counts)
+        else:
+            ds_counts_by_worker_slice(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
+                                      post, 0, ctx.n_workers, counts)
+        return counts
+
+    def _update(self, counts: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
+        a = self.smoothing
+        conf = counts.transpose(0, 2, 1) + a  # workers x true x observed
+        conf /= conf.sum(axis=2, keepdims=True)
+        return {"confusions": np.ascontiguousarray(conf), "priors": _smoothed_priors(tot, a)}
+
+    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
+        return self._update(self._counts_from_post(ctx, post), _class_totals(ctx, post))
+
+    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
+               accumulate: bool = True) -> tuple[float, Any]:
+        t = ctx.table
+        k = ctx.n_labels
+        logct = np.ascontiguousarray(np.log(params["confusions"]).transpose(0, 2, 1))
+        log_prior = np.log(params["priors"])
+        bounds = ctx.chunks()
+        n_chunks = bounds.shape[0] - 1
+        streaming = n_chunks * ctx.n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
+        acc = accumulate and streaming
+        if not ctx.parallel:
+            counts = np.zeros((ctx.n_workers, k, k))
+            tot = np.zeros(k)
+            ll = ds_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, logct,
+                                0, ctx.n_items, post, counts, tot, accumulate)
+            return float(ll), (counts, tot)
+        if self._buf is None or self._buf[0].shape[0] != n_chunks or not acc:
+            shape = (n_chunks, ctx.n_workers, k, k) if acc else (n_chunks, 1, 1, 1)
+            self._buf = (np.zeros(shape), np.zeros((n_chunks, k)), np.zeros(n_chunks))
+        cbuf, tbuf, lbuf = self._buf
+        ds_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, logct,
+                          bounds, post, cbuf, tbuf, lbuf, acc)
+        ll = float(lbuf.sum())
+        if acc:
+            return ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))
+        if accumulate:  # two-pass fallback: per-worker counts from the posteriors
+            return ll, (self._counts_from_post(ctx, post), _class_totals(ctx, post))
+        return ll, None
+
+    def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
+               post: np.ndarray) -> dict[str, np.ndarray]:
+        counts, tot = stats
+        return self._update(counts, tot)
+
+
+class OneCoinModel(EMModel):
+    """EM plug-in for the one-coin model: one accuracy ``skills[w]`` per worker,
+    errors uniform over the other ``K - 1`` labels.
+
+    M-step: ``skills[w] = (C_w + a) / (n_w + 2a)`` with ``C_w = Σ_j post[i_j, y_j]``
+    (expected correct answers) and ``n_w`` answers; priors as in Dawid-Skene.
+    """
+
+    worker_params = ("skills",)
+    global_params = ("priors",)
+    label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"skills": (), "priors": (0,)}
+
+    def __init__(self, smoothing: float = 0.01) -> None:
+        self.smoothing = smoothing
+        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._n_w: np.ndarray | None = None
+
+    def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
+        k = ctx.n_labels
+        return {"skills": np.full(ctx.n_workers, DEFAULT_ACCURACY), "priors": np.full(k, 1.0 / k)}
+
+    def _update(self, ctx: EMContext, corr: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
+        a = self.smoothing
+        if self._n_w is None:
+            self._n_w = ctx.worker_counts()
+        return {"skills": (corr + a) / (self._n_w + 2 * a), "priors": _smoothed_priors(tot, a)}
+
+    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
+        t = ctx.table
+        corr = np.bincount(t.worker_codes, weights=post[t.item_codes, t.label_codes], minlength=ctx.n_workers)
+        return self._update(ctx, corr, _class_totals(ctx, post))
+
+    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
+               accumulate: bool = True) -> tuple[float, Any]:
+        t = ctx.table
+        k = ctx.n_labels
+        s = params["skills"]
+        if k > 1:
+            log_s = np.log(s)
+            log_e = np.log((1.0 - s) / (k - 1))
+        else:
+            log_s = np.zeros_like(s)
+            log_e = np.zeros_like(s)
+        log_prior = np.log(params["priors"])
+        if not ctx.parallel:
+            corr = np.zeros(ctx.n_workers)
+            tot = np.zeros(k)
+            ll = oc_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_s, log_e,
+                                0, ctx.n_items, post, corr, tot, accumulate)
+            return float(ll), (corr, tot)
+        bounds = ctx.chunks()
+        n_chunks = bounds.shape[0] - 1
+        if self._buf is None or self._buf[0].shape[0] != n_chunks:
+            self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros((n_chunks, k)), np.zeros(n_chunks))
+        cbuf, tbuf, lbuf = self._buf
+        oc_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_s, log_e,
+                          bounds, post, cbuf, tbuf, lbuf, accumulate)
+        return float(lbuf.sum()), (cbuf.sum(axis=0), tbuf.sum(axis=0))
+
+    def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
+               post: np.ndarray) -> dict[str, np.ndarray]:
+        corr, tot = stats
+        return self._update(ctx, corr, tot)
+
+
+# --------------------------------------------------------------------------- estimators
+_COMMON_PARAMS_DOC = """
+    max_iter : int, default 100
+        Maximum number of EM iterations (``0``: posteriors of the initial parameters).
+    tol : float, default 1e-5
+        Stop when the mean log-likelihood per annotation changes by less than ``tol``
+        between iterations; ``0`` runs exactly ``max_iter`` iterations.  A
+        :class:`~crowdagg.errors.ConvergenceWarning` is issued when ``tol > 0`` and
+        ``max_iter`` is reached first.
+    init : {"mv", "uniform"}, default "mv"
+        ``"mv"``: the first M-step uses majority-vote shares as posteriors (gold
+        items one-hot); ``"uniform"``: uniform class priors and every worker
+        {DEFAULT_ACCURACY:g} accurate with errors spread evenly.  Explicit parameters
+        are given to ``fit(init_params=...)``.
+    smoothing : float, default 0.01
+        Dirichlet pseudo-count added to every cell of the statistics before
+        normalising (MAP estimate), so that no probability is ever 0, 1 or NaN.
+    warm_start : bool, default False
+        If true and already fitted, ``fit`` starts from the fitted parameters
+        (aligned by worker id; new workers start from the initial parameters).
+    parallel : bool, default True
+        Use the multi-threaded kernels.
+""".replace("{DEFAULT_ACCURACY:g}", f"{DEFAULT_ACCURACY:g}")
+
+
+class _DSBase(EMAggregator):
+    def __init__(
+        self,
+        max_iter: int = 100,
+        tol: float = 1e-5,
+        init: str = "mv",
+        smoothing: float = 0.01,
+        warm_start: bool = False,
+        parallel: bool = True,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.smoothing = smoothing
+        self.warm_start = warm_start
+        self.parallel = parallel
+
+    def _smoothing(self) -> float:
+        return check_float("smoothing", self.smoothing, 0.0, strict=True)
+
+
+class DawidSkene(_DSBase):
+    __doc__ = f"""Dawid-Skene: one full confusion matrix per worker, fitted by EM.
+
+    Each item has a latent true class ``z_i`` with prior ``priors[k]``; worker ``w``
+    answers ``l`` with probability ``confusions[w, z_i, l]``, independently given
+    ``z_i``.  EM alternates the posterior of ``z_i`` (E-step, in log space) and the
+    MAP update of the confusion matrices and priors (M-step, Dirichlet smoothing).
+
+    Dawid, A. P. & Skene, A. M. (1979).  Maximum likelihood estimation of observer
+    error-rates using the EM algorithm.  *Journal of the Royal Statistical
+    Society C (Applied Statistics)*, 28(1), 20-28.  https://doi.org/10.2307/2346806
+
+    Parameters
+    ----------{_COMMON_PARAMS_DOC}
+    Attributes
+    ----------
+    labels_ : pandas.Series
+        Most probable label per item (gold items: their gold label).
+    probas_ : pandas.DataFrame
+        Posteriors, items x labels (items without annotations: ``priors_``).
+    confusions_ : numpy.ndarray
+        Workers x true x observed, in the order of ``skills_.index``.
+    confusions_frame_ : pandas.DataFrame
+        Tidy view: columns ``worker``, ``true``, ``observed``, ``p``.
+    priors_ : pandas.Series
+        Class priors by label.
+    skills_ : pandas.Series
+        Expected accuracy per worker id, ``Σ_k priors[k] confusions[w, k, k]``.
+    n_iter_, converged_, loglik_ : int, bool, numpy.ndarray
+        Iterations run, whether ``tol`` was reached, log-likelihood after each iteration.
+    params_ : dict
+        Raw parameters in the table's code order (``confusions``, ``priors``).
+
+    Examples
+    --------
+    >>> import crowdagg
+    >>> df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=0).annotations
+    >>> ds = crowdagg.DawidSkene(max_iter=50).fit(df)
+    >>> ds.labels_.shape, ds.confusions_.shape
+    ((200,), (20, 3, 3))
+    """
+
+    def _make_model(self) -> EMModel:
+        return DawidSkeneModel(self._smoothing())
+
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+        conf = params["confusions"]
+        pri = params["priors"]
+        self.confusions_ = conf
+        self.priors_ = pd.Series(pri, index=table.labels, name="prior")
+        diag = np.einsum("wkk->wk", conf)
+        self.skills_ = pd.Series(diag @ pri, index=table.workers, name="skill")
+
+    @property
+    def confusions_frame_(self) -> pd.DataFrame:
+        """Tidy confusion matrices: ``worker``, ``true``, ``observed``, ``p``."""
+        self._check_fitted()
+        t = self.table_
+        w, k = t.n_workers, t.n_labels
+        return pd.DataFrame({
+            "worker": t.workers.repeat(k * k),
+            "true": np.tile(t.labels.repeat(k), w),
+            "observed": np.tile(t.labels, w * k),
+            "p": self.confusions_.ravel(),
+        })
+
+
+class OneCoinDawidSkene(_DSBase):
+    __doc__ = f"""One-coin Dawid-Skene: one accuracy per worker, errors uniform over the other labels.
+
+    Worker ``w`` answers the true label with probability ``skills[w]`` and each of
+    the ``K - 1`` other labels with probability ``(1 - skills[w]) / (K - 1)``.
+    Fitted by EM like :class:`DawidSkene`; the M-step sets ``skills[w]`` to the
+    worker's expected share of correct answers (Beta smoothing).
+
+    Zhang, Y., Chen, X., Zhou, D. & Jordan, M. I. (2016).  Spectral methods meet EM:
+    a provably optimal algorithm for crowdsourcing.  *Journal of Machine Learning
+    Research*, 17(102), 1-44.  (The model is Dawid & Skene's (1979) with the
+    confusion matrices restricted to one parameter.)
+
+    Parameters
+    ----------{_COMMON_PARAMS_DOC}
+    Attributes
+    ----------
+    labels_, probas_ : as in :class:`DawidSkene`
+    skills_ : pandas.Series
+        Accuracy per worker id.
+    priors_ : pandas.Series
+        Class priors by label.
+    n_iter_, converged_, loglik_, params_ : as in :class:`DawidSkene`
+    """
+
+    def _make_model(self) -> EMModel:
+        return OneCoinModel(self._smoothing())
+
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+        self.skills_ = pd.Series(params["skills"], index=table.workers, name="skill")
+        self.priors_ = pd.Series(params["priors"], index=table.labels, name="prior")
+
+    @property
+    def confusions_(self) -> np.ndarray:
+        """Workers x true x observed matrices implied by ``skills_``."""
+        self._check_fitted()
+        k = self.table_.n_labels
+        s = self.params_["skills"]
+        if k == 1:
+            return np.ones((s.shape[0], 1, 1))
+        out = np.repeat(((1.0 - s) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
+        idx = np.arange(k)
+        out[:, idx, idx] = s[:, None]
+        return out
