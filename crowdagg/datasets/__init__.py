@@ -1,10 +1,52 @@
-"""Datasets: a synthetic crowd generator and loaders for public datasets."""
+"""Datasets: a synthetic crowd generator, loaders for public datasets and their registry.
+
+* :func:`make_crowd` generates a crowd with a known truth (the synthetic source
+  of the benchmarks);
+* :func:`load_dataset` reads a local dataset folder (common layout
+  ``answers.csv`` + ``gold.csv``, or the original formats: the truth-inference
+  benchmark, MACE's CSV, whitespace triples), by path or by name under
+  ``$CROWDAGG_DATA``;
+* :func:`list_datasets` lists the well-known public datasets (citation, origin,
+  licence, size) and where local copies are.  Nothing is ever downloaded.
+
+See ``docs/datasets.md``.
+"""
 
 from __future__ import annotations
 
+from .loaders import (
+    Dataset,
+    align_gold,
+    detect_layout,
+    infer_kind,
+    list_datasets,
+    load_dataset,
+    read_common,
+    read_mace,
+    read_triples,
+    read_truth_inference,
+)
+from .registry import REGISTRY, DatasetInfo, get_dataset_info
 from .synthetic import Crowd, make_crowd
 
-__all__ = ["Crowd", "make_crowd", "example_path"]
+__all__ = [
+    "Crowd",
+    "make_crowd",
+    "example_path",
+    "Dataset",
+    "DatasetInfo",
+    "REGISTRY",
+    "get_dataset_info",
+    "load_dataset",
+    "list_datasets",
+    "read_common",
+    "read_truth_inference",
+    "read_mace",
+    "read_triples",
+    "detect_layout",
+    "infer_kind",
+    "align_gold",
+]
 
 
 def example_path(name: str = "mturk_example.csv") -> str:
