@@ -1,0 +1,149 @@
+"""MACE kernels: E-step with expected counts over item slices, EM and VB M-steps.
+
+MACE (Hovy, Berg-Kirkpatrick, Vaswani and Hovy, NAACL 2013, "Learning Whom to
+Trust with MACE"): worker ``w`` knows the answer with probability ``theta[w]`` and
+then gives the true label; otherwise (spamming, probability ``1 - theta[w]``) it
+draws a label from its strategy ``xi[w]``.  For one annotation with label ``y``::
+
+    p(y | z = k) = (1 - theta[w]) * xi[w, y] + theta[w] * [y == k]
+
+The kernels take the parameters as logs of the two possible values,
+``log_spam[w, y] = log((1 - theta[w]) * xi[w, y])`` (``y != k``) and
+``log_both[w, y] = log((1 - theta[w]) * xi[w, y] + theta[w])`` (``y == k``),
+plus ``log_know[w] = log(theta[w])``.  Under variational Bayes the "parameters"
+are the sub-normalised ``exp(E[log theta])`` etc. of the paper; the same formulas
+apply with ``spam[w] + know[w] <= 1``.
+
+Expected counts from the posterior ``q = post[i]``: the answer was known with
+probability ``r = q[y] * theta[w] / p(y | z = y)`` and spammed with ``1 - r``; so
+``know[w] += r`` and ``strategy[w, y] += 1 - r`` (the expected spam count of
+``w`` is ``strategy[w].sum()``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from scipy.special import digamma
+
+from .em import _normalize_log
+
+__all__ = [
+    "mace_log_params",
+    "mace_estep_slice",
+    "mace_estep_parallel",
+    "mace_mstep_em",
+    "mace_mstep_vb",
+]
+
+
+def mace_log_params(spam: np.ndarray, know: np.ndarray, strategies: np.ndarray):
+    """``(log_spam, log_both, log_know)`` for the kernels from ``spam[w]`` (weight of
+    spamming), ``know[w]`` (weight of knowing) and ``strategies[w, y]``."""
+    tiny = np.finfo(np.float64).tiny
+    s = spam[:, None] * strategies
+    with np.errstate(divide="ignore"):
+        log_spam = np.log(np.maximum(s, tiny))
+        log_both = np.log(np.maximum(s + know[:, None], tiny))
+        log_know = np.log(np.maximum(know, tiny))
+    return log_spam, log_both, log_know
+
+
+@njit(cache=True, nogil=True)
+def mace_estep_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, log_know,
+                     start, stop, post, know_cnt, strat_cnt, accumulate):
+    """MACE E-step for items ``start..stop-1``; returns their log-likelihood.
+
+    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j (log_both[w, y] if y == k else
+    log_spam[w, y])``, normalised in log space into ``post[i]`` (one-hot for gold
+    items, which contribute ``log p(y_i, z_i = gold)``).  With ``accumulate``, adds
+    the expected counts of the module docstring to ``know_cnt[w]`` and
+    ``strat_cnt[w, y]``.
+    """
+    n_labels = log_prior.shape[0]
+    lp = np.empty(n_labels)
+    ll = 0.0
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        base = 0.0
+        for k in range(n_labels):
+            lp[k] = log_prior[k]
+        for j in range(lo, hi):
+            w = workers[j]
+            y = labels[j]
+            base += log_spam[w, y]
+            lp[y] += log_both[w, y] - log_spam[w, y]
+        for k in range(n_labels):
+            lp[k] += base
+        g = gold[i]
+        if g >= 0:
+            for k in range(n_labels):
+                post[i, k] = 0.0
+            post[i, g] = 1.0
+            ll += lp[g]
+        else:
+            ll += _normalize_log(lp, i, post)
+        if accumulate:
+            for j in range(lo, hi):
+                w = workers[j]
+                y = labels[j]
+                r = post[i, y] * np.exp(log_know[w] - log_both[w, y])
+                know_cnt[w] += r
+                strat_cnt[w, y] += 1.0 - r
+    return ll
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def mace_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, log_know,
+                        bounds, post, know_buf, strat_buf, ll_buf, accumulate):
+    """:func:`mace_estep_slice` over item chunks; chunk ``c`` zeroes and fills
+    ``know_buf[c]``, ``strat_buf[c]`` and ``ll_buf[c]``."""
+    for c in prange(bounds.shape[0] - 1):
+        if accumulate:
+            know_buf[c, :] = 0.0
+            strat_buf[c, :, :] = 0.0
+        ll_buf[c] = mace_estep_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
+                                     log_know, bounds[c], bounds[c + 1], post, know_buf[c],
+                                     strat_buf[c], accumulate)
+
+
+def mace_mstep_em(know_cnt: np.ndarray, strat_cnt: np.ndarray, smoothing: float):
+    """EM M-step with add-``smoothing`` counts (MACE's default ``0.01 / K``).
+
+    Returns ``(spam, know, strategies)``: ``know = (K_w + s) / (K_w + S_w + 2 s)``
+    with ``K_w`` the expected known and ``S_w`` the expected spammed answers, and
+    ``strategies[w] ∝ strat_cnt[w] + s``.
+    """
+    spam_cnt = strat_cnt.sum(axis=1)
+    tot = know_cnt + spam_cnt + 2.0 * smoothing
+    know = (know_cnt + smoothing) / tot
+    spam = (spam_cnt + smoothing) / tot
+    st = strat_cnt + smoothing
+    strategies = st / st.sum(axis=1, keepdims=True)
+    return spam, know, strategies
+
+
+def mace_mstep_vb(know_cnt: np.ndarray, strat_cnt: np.ndarray, theta_prior: tuple[float, float],
+                  strategy_prior: float):
+    """Variational-Bayes M-step (the paper's Section 2.2, after Johnson 2007).
+
+    With a Beta prior on the knowing probability and a symmetric Dirichlet on each
+    strategy, the mean-field update returns ``exp(E[log ...])`` under the
+    variational posteriors::
+
+        know = exp(ψ(K_w + b_know) - ψ(K_w + S_w + b_know + b_spam))
+        spam = exp(ψ(S_w + b_spam) - ψ(K_w + S_w + b_know + b_spam))
+        strategies[w, y] = exp(ψ(c_wy + d) - ψ(Σ_y c_wy + K d))
+
+    (sub-normalised; ψ is the digamma function).  ``theta_prior = (b_spam, b_know)``.
+    """
+    b_spam, b_know = theta_prior
+    spam_cnt = strat_cnt.sum(axis=1)
+    dtot = digamma(know_cnt + spam_cnt + b_know + b_spam)
+    know = np.exp(digamma(know_cnt + b_know) - dtot)
+    spam = np.exp(digamma(spam_cnt + b_spam) - dtot)
+    n_labels = strat_cnt.shape[1]
+    strategies = np.exp(digamma(strat_cnt + strategy_prior)
+                        - digamma(strat_cnt.sum(axis=1, keepdims=True) + n_labels * strategy_prior))
+    return spam, know, strategies

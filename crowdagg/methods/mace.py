@@ -1,0 +1,329 @@
+"""MACE: Multi-Annotator Competence Estimation (Hovy et al., 2013), on the shared EM engine."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_choice, check_float, check_int
+from ..em import EMAggregator, EMContext, EMFit, EMModel, align_params, run_em
+from ..errors import ConvergenceWarning, InputError
+from ..kernels.mace import (
+    mace_estep_parallel,
+    mace_estep_slice,
+    mace_log_params,
+    mace_mstep_em,
+    mace_mstep_vb,
+)
+from ..table import AnnotationTable
+
+__all__ = ["MACE", "MACEModel"]
+
+
+class MACEModel(EMModel):
+    """EM / variational-Bayes plug-in for MACE.
+
+    Per-worker parameters ``know`` (``theta``, probability of knowing the answer),
+    ``spam`` (``1 - theta``) and ``strategies`` (workers x labels, the label
+    distribution when spamming).  True labels are uniform (as in the paper).
+    Under ``method="vb"`` the parameters are the sub-normalised ``exp(E[log .])`` of
+    the mean-field posteriors, as in the authors' code; the exposed ``spam_`` and
+    ``strategies_`` are normalised.
+
+    * E-step (:func:`~crowdagg.kernels.mace.mace_estep_slice`): posteriors and the
+      expected counts of known and spammed answers, one pass over item slices.
+    * M-step: :func:`~crowdagg.kernels.mace.mace_mstep_em` (add-``smoothing``) or
+      :func:`~crowdagg.kernels.mace.mace_mstep_vb` (Beta/Dirichlet priors).
+    """
+
+    worker_params = ("spam", "know", "strategies")
+    global_params = ()
+    label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"spam": (), "know": (), "strategies": (0,)}
+
+    def __init__(self, method: str, smoothing: float | None, theta_prior: tuple[float, float],
+                 strategy_prior: float) -> None:
+        self.method = method
+        self.smoothing = smoothing
+        self.theta_prior = theta_prior
+        self.strategy_prior = strategy_prior
+        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @staticmethod
+    def _log_prior(ctx: EMContext) -> np.ndarray:
+        return np.full(ctx.n_labels, -np.log(ctx.n_labels))
+
+    def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
+        w, k = ctx.n_workers, ctx.n_labels
+        return {"spam": np.full(w, 0.5), "know": np.full(w, 0.5), "strategies": np.full((w, k), 1.0 / k)}
+
+    def random_params(self, ctx: EMContext, noise: float) -> dict[str, np.ndarray]:
+        """Random starting point (the authors' scheme): every weight drawn uniformly in
+        ``[1, 1 + noise]``, then normalised per worker."""
+        w, k = ctx.n_workers, ctx.n_labels
+        sk = 1.0 + noise * ctx.rng.random((w, 2))
+        sk /= sk.sum(axis=1, keepdims=True)
+        st = 1.0 + noise * ctx.rng.random((w, k))
+        st /= st.sum(axis=1, keepdims=True)
+        return {"spam": sk[:, 0].copy(), "know": sk[:, 1].copy(), "strategies": st}
+
+    def _update(self, know_cnt: np.ndarray, strat_cnt: np.ndarray) -> dict[str, np.ndarray]:
+        if self.method == "vb":
+            spam, know, st = mace_mstep_vb(know_cnt, strat_cnt, self.theta_prior, self.strategy_prior)
+        else:
+            smoothing = 0.01 / strat_cnt.shape[1] if self.smoothing is None else self.smoothing
+            spam, know, st = mace_mstep_em(know_cnt, strat_cnt, smoothing)
+        return {"spam": spam, "know": know, "strategies": st}
+
+    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
+        # Expected counts under the default parameters (theta = 1/2, uniform strategy)
+        # and the given posteriors, then one M-step.
+        t = ctx.table
+        k = ctx.n_labels
+        r = post[t.item_codes, t.label_codes] * (0.5 / (0.5 / k + 0.5))
+        know_cnt = np.bincount(t.worker_codes, weights=r, minlength=ctx.n_workers)
+        strat_cnt = np.zeros((ctx.n_workers, k))
+        np.add.at(strat_cnt, (t.worker_codes, t.label_codes), 1.0 - r)
+        return self._update(know_cnt, strat_cnt)
+
+    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
+               accumulate: bool = True) -> tuple[float, Any]:
+        t = ctx.table
+        k = ctx.n_labels
+        log_spam, log_both, log_know = mace_log_params(params["spam"], params["know"], params["strategies"])
+        log_prior = self._log_prior(ctx)
+        if not ctx.parallel:
+            know_cnt = np.zeros(ctx.n_workers)
+            strat_cnt = np.zeros((ctx.n_workers, k))
+            ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_spam,
+                                  log_both, log_know, 0, ctx.n_items, post, know_cnt, strat_cnt, accumulate)
+            return float(ll), (know_cnt, strat_cnt)
+        bounds = ctx.chunks()
+        n_chunks = bounds.shape[0] - 1
+        if self._buf is None or self._buf[0].shape[0] != n_chunks:
+            self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros((n_chunks, ctx.n_workers, k)),
+                         np.zeros(n_chunks))
+        kbuf, sbuf, lbuf = self._buf
+        mace_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_spam,
+                            log_both, log_know, bounds, post, kbuf, sbuf, lbuf, accumulate)
+        return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0))
+
+    def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
+               post: np.ndarray) -> dict[str, np.ndarray]:
+        return self._update(*stats)
+
+
+def _entropy(post: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) of each row."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(post > 0.0, post * np.log(post), 0.0)
+    return np.maximum(-terms.sum(axis=1), 0.0)
+
+
+class MACE(EMAggregator):
+    """MACE: Multi-Annotator Competence Estimation.
+
+    Each worker ``w`` knows the true label with probability ``theta[w]`` and then
+    reports it; otherwise (probability ``1 - theta[w]``, "spamming") it draws a label
+    from its own strategy ``xi[w]``, whatever the truth.  True labels are uniform a
+    priori.  Fitted by EM or by variational Bayes with a ``Beta`` prior on
+    ``theta`` and a symmetric Dirichlet prior on ``xi`` (the paper's recommended
+    setting, the default), from ``n_restarts`` different random starting points,
+    keeping the run with the highest log-likelihood.
+
+    Hovy, D., Berg-Kirkpatrick, T., Vaswani, A. & Hovy, E. (2013).  Learning whom to
+    trust with MACE.  *Proceedings of NAACL-HLT 2013*, 1120-1130.
+    https://aclanthology.org/N13-1132
+
+    Parameters
+    ----------
+    max_iter : int, default 50
+        Maximum number of iterations per restart (``0``: posteriors of the initial
+        parameters).
+    tol : float, default 1e-5
+        Stop a restart when the log-likelihood per annotation changes by less than
+        ``tol``; ``0`` runs exactly ``max_iter`` iterations.
+    method : {"vb", "em"}, default "vb"
+        Variational Bayes with priors (the paper's recommendation) or EM with
+        add-``smoothing`` counts.
+    n_restarts : int, default 10
+        Number of runs, each from a different random starting point.
+    random_state : int, numpy Generator or None, default 0
+        Seed of the starting points.  Same seed, same data: same result.
+    init : {"random", "mv", "uniform"}, default "random"
+        Starting point of the first run: random (as every other run), parameters
+        from majority-vote posteriors, or ``theta = 1/2`` with uniform strategies.
+    theta_prior : (float, float), default (0.5, 0.5)
+        ``Beta`` pseudo-counts of (spamming, knowing) answers, for ``method="vb"``.
+    strategy_prior : float, default 10.0
+        Symmetric Dirichlet pseudo-count of each label in a strategy (``"vb"``).
+    smoothing : float, optional
+        Pseudo-count added to every expected count for ``method="em"``; default
+        ``0.01 / n_labels`` as in the authors' code.
+    noise : float, default 0.5
+        Random starting weights are drawn uniformly in ``[1, 1 + noise]``.
+    warm_start : bool, default False
+        If true and already fitted, ``fit`` runs once from the fitted parameters
+        (aligned by worker id; new workers start from ``theta = 1/2``).  A warm
+        start (also ``fit(init_params=...)``) makes a single run.
+    parallel : bool, default True
+        Use the multi-threaded kernels.
+
+    Attributes
+    ----------
+    labels_ : pandas.Series
+        Most probable label per item (gold items: their gold label).
+    probas_ : pandas.DataFrame
+        Posteriors, items x labels (items without annotations: uniform).
+    spam_ : pandas.Series
+        ``1 - theta`` per worker id: the probability that an answer is spam.  High
+        values flag spammers.
+    strategies_ : pandas.DataFrame
+        Workers x labels: each worker's label distribution when spamming.
+    entropies_ : pandas.Series
+        Entropy (nats) of each item's posterior; low means confident.
+    n_iter_, converged_, loglik_ : int, bool, numpy.ndarray
+        Of the kept run: iterations, whether ``tol`` was reached, log-likelihood
+        after each iteration.
+    restart_loglik_ : numpy.ndarray
+        Final log-likelihood of every run, in order.
+    best_restart_ : int
+        Index of the kept run.
+    params_ : dict
+        Raw parameters in the table's code order (``spam``, ``know``, ``strategies``).
+
+    Examples
+    --------
+    >>> import crowdagg
+    >>> df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=0).annotations
+    >>> mace = crowdagg.MACE(n_restarts=3).fit(df)
+    >>> mace.spam_.shape, mace.strategies_.shape
+    ((20,), (20, 3))
+    """
+
+    _inits: ClassVar[tuple[str, ...]] = ("random", "mv", "uniform")
+
+    def __init__(
+        self,
+        max_iter: int = 50,
+        tol: float = 1e-5,
+        method: str = "vb",
+        n_restarts: int = 10,
+        random_state: Any = 0,
+        init: str = "random",
+        theta_prior: tuple[float, float] = (0.5, 0.5),
+        strategy_prior: float = 10.0,
+        smoothing: float | None = None,
+        noise: float = 0.5,
+        warm_start: bool = False,
+        parallel: bool = True,
+    ) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.method = method
+        self.n_restarts = n_restarts
+        self.random_state = random_state
+        self.init = init
+        self.theta_prior = theta_prior
+        self.strategy_prior = strategy_prior
+        self.smoothing = smoothing
+        self.noise = noise
+        self.warm_start = warm_start
+        self.parallel = parallel
+
+    def _make_model(self) -> MACEModel:
+        method = check_choice("method", self.method, ("vb", "em"))
+        try:
+            b_spam, b_know = self.theta_prior
+        except (TypeError, ValueError):
+            raise InputError(f"theta_prior must be a pair of positive numbers, got {self.theta_prior!r}") from None
+        theta_prior = (check_float("theta_prior", b_spam, 0.0, strict=True),
+                       check_float("theta_prior", b_know, 0.0, strict=True))
+        strategy_prior = check_float("strategy_prior", self.strategy_prior, 0.0, strict=True)
+        smoothing = None if self.smoothing is None else check_float("smoothing", self.smoothing, 0.0, strict=True)
+        return MACEModel(method, smoothing, theta_prior, strategy_prior)
+
+    def fit(self, data: Any, *, gold: Any = None, init_params: Any = None, **table_kwargs: Any) -> MACE:
+        """Fit by EM or variational Bayes with random restarts.
+
+        Parameters
+        ----------
+        data : AnnotationTable, DataFrame (pandas/polars), pyarrow Table or path
+            The annotations; ``table_kwargs`` (``item_col``, ``labels``, ...) build the table.
+        gold : Series, mapping or DataFrame, optional
+            Known true labels by item id (fixed one-hot posteriors; their answers
+            still train the worker parameters).
+        init_params : fitted MACE or dict, optional
+            Warm start from these parameters (one run, no restarts).
+
+        Returns
+        -------
+        self
+        """
+        max_iter, tol = self._check_common()
+        n_restarts = check_int("n_restarts", self.n_restarts, 1)
+        noise = check_float("noise", self.noise, 0.0)
+        model = self._make_model()
+        table = self._as_table(data, table_kwargs)
+        gold_codes = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
+        ctx = self._context(table, gold_codes)
+        source = init_params
+        if source is None and self.warm_start and hasattr(self, "params_"):
+            source = {**self.params_, "workers": self.table_.workers, "labels": self.table_.labels}
+        if source is not None:
+            starts: list[Any] = [align_params(model, ctx, source)]
+        else:
+            starts = [self.init if self.init != "random" else None] + [None] * (n_restarts - 1)
+        best: EMFit | None = None
+        best_r = 0
+        scores: list[float] = []
+        for r, start in enumerate(starts):
+            init = model.random_params(ctx, noise) if start is None else start
+            res = run_em(model, ctx, init=init, max_iter=max_iter, tol=tol, warn=False)
+            scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
+            if best is None or scores[r] > scores[best_r]:
+                best, best_r = res, r
+        assert best is not None
+        self.best_restart_ = best_r
+        if tol > 0 and max_iter > 0 and not best.converged:
+            warnings.warn(f"MACE: the kept run stopped at max_iter={max_iter} before the change fell below "
+                          f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=2)
+        self.restart_loglik_ = np.asarray(scores)
+        self.params_ = best.params
+        self.n_iter_ = best.n_iter
+        self.converged_ = best.converged
+        self.loglik_ = best.loglik
+        self._set_result(table, best.posteriors, self._label_codes(table, best.posteriors, gold_codes))
+        self._set_fitted(table, best.params)
+        return self
+
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+        spam, know, st = params["spam"], params["know"], params["strategies"]
+        self.spam_ = pd.Series(spam / (spam + know), index=table.workers, name="spam")
+        self.strategies_ = pd.DataFrame(st / st.sum(axis=1, keepdims=True), index=table.workers,
+                                        columns=table.labels)
+        self.entropies_ = pd.Series(_entropy(self.probas_.to_numpy()), index=table.items, name="entropy")
+
+    def confident_labels(self, threshold: float = 1.0) -> pd.Series:
+        """Labels of the most confident share of items (the paper's ``--threshold``).
+
+        Items with annotations (or gold) are ranked by posterior entropy; the
+        ``ceil(threshold * n)`` lowest-entropy ones are kept (ties by item order)
+        and returned in the items' order.
+
+        Parameters
+        ----------
+        threshold : float in [0, 1]
+            Share of items to keep; ``1`` keeps every labelled item.
+        """
+        self._check_fitted()
+        threshold = check_float("threshold", threshold, 0.0)
+        if threshold > 1.0:
+            raise InputError(f"threshold must lie in [0, 1], got {threshold!r}")
+        labelled = np.flatnonzero(self.labels_.notna().to_numpy())
+        n_keep = int(np.ceil(threshold * labelled.size - 1e-9))
+        order = np.argsort(self.entropies_.to_numpy()[labelled], kind="stable")
+        keep = np.sort(labelled[order[:n_keep]])
+        return self.labels_.iloc[keep]
