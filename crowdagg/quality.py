@@ -236,8 +236,8 @@ class GoldScores:
         """
         if self._conf is None:
             t = self._annotations
-            conf = gold_confusions(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
-                                   self._gold_codes, t.n_labels, parallel=self._parallel)
+            conf = gold_confusions(t.item_ptr, t.worker_codes, t.label_codes, self._gold_codes,
+                                   t.n_workers, t.n_labels, parallel=self._parallel)
             if len(self._rows) != t.n_workers:
                 conf = conf[self._rows]
             conf.flags.writeable = False
@@ -432,8 +432,8 @@ def score_workers(
     codes = table.encode_gold(gold)
     if not (codes >= 0).any():
         raise GoldError("gold is empty: no item with a non-null gold label")
-    total, correct = gold_counts(table.worker_ptr, table.worker_index, table.item_codes,
-                                 table.label_codes, codes, table.n_labels, parallel=parallel)
+    total, correct = gold_counts(table.item_ptr, table.worker_codes, table.label_codes, codes,
+                                 table.n_workers, table.n_labels, parallel=parallel)
     n_gold = total.sum(axis=1)
     n_correct = correct.sum(axis=1)
     rows = np.arange(table.n_workers) if include_unscored else np.flatnonzero(n_gold > 0)

@@ -20,6 +20,7 @@ from crowdagg.kernels.quality import (
     gold_counts,
     gold_counts_parallel,
     gold_counts_slice,
+    gold_item_ptr,
 )
 from crowdagg.quality import GoldAccuracy, GoldScores, accuracy_against_gold, score_workers, wilson_interval
 from tests.naive_quality import (
@@ -44,10 +45,9 @@ def random_table(rng, n_items=60, n_workers=12, n_labels=3, density=0.4, gold_sh
 
 
 def _kernel_args(t, gold):
-    return t.worker_ptr, t.worker_index, t.item_codes, t.label_codes, gold
+    return t.item_ptr, t.worker_codes, t.label_codes, gold
 
 
-# --------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("seed", range(4))
 def test_kernels_match_naive(seed):
     rng = np.random.default_rng(seed)
@@ -56,42 +56,56 @@ def test_kernels_match_naive(seed):
                                                t.label_codes.tolist(), gold.tolist(), t.n_workers, t.n_labels)
     ref_conf = naive_confusions(t.item_codes.tolist(), t.worker_codes.tolist(), t.label_codes.tolist(),
                                 gold.tolist(), t.n_workers, t.n_labels)
-    for parallel in (False, True):
-        total, correct = gold_counts(*_kernel_args(t, gold), t.n_labels, parallel=parallel)
+    for parallel in (False, True, None):
+        total, correct = gold_counts(*_kernel_args(t, gold), t.n_workers, t.n_labels, parallel=parallel)
         np.testing.assert_array_equal(total, ref_total)
         np.testing.assert_array_equal(correct, ref_correct)
-        np.testing.assert_array_equal(gold_confusions(*_kernel_args(t, gold), t.n_labels, parallel=parallel),
-                                      ref_conf)
-    # several chunks, including an empty one, through the parallel twins
-    bounds = np.array([0, 3, 3, 7, t.n_workers], dtype=np.int64)
-    total = np.full((t.n_workers, t.n_labels), -9, dtype=np.int64)
+        conf = gold_confusions(*_kernel_args(t, gold), t.n_workers, t.n_labels, parallel=parallel)
+        np.testing.assert_array_equal(conf, ref_conf)
+    # several chunks, including an empty one, through the parallel twins (buffers start dirty)
+    bounds = np.array([0, 10, 10, 33, t.n_items], dtype=np.int64)
+    total = np.full((4, t.n_workers, t.n_labels), -9, dtype=np.int64)
     correct = total.copy()
     gold_counts_parallel(*_kernel_args(t, gold), bounds, total, correct)
+    np.testing.assert_array_equal(total.sum(axis=0), ref_total)
+    np.testing.assert_array_equal(correct.sum(axis=0), ref_correct)
+    assert total[1].sum() == 0  # the empty chunk
+    conf = np.full((4, t.n_workers, t.n_labels, t.n_labels), -9, dtype=np.int64)
+    gold_confusion_parallel(*_kernel_args(t, gold), bounds, conf)
+    np.testing.assert_array_equal(conf.sum(axis=0), ref_conf)
+
+
+def test_slice_kernels_accumulate_over_item_slices():
+    t, gold = random_table(np.random.default_rng(7))
+    ref_total, ref_correct = gold_counts(*_kernel_args(t, gold), t.n_workers, t.n_labels, parallel=False)
+    total = np.zeros((t.n_workers, t.n_labels), dtype=np.int64)
+    correct = total.copy()
+    conf = np.zeros((t.n_workers, t.n_labels, t.n_labels), dtype=np.int64)
+    for a, b in ((0, 17), (17, 17), (17, 40), (40, t.n_items)):  # as Dask tasks would
+        gold_counts_slice(*_kernel_args(t, gold), a, b, total, correct)
+        gold_confusion_slice(*_kernel_args(t, gold), a, b, conf)
     np.testing.assert_array_equal(total, ref_total)
     np.testing.assert_array_equal(correct, ref_correct)
-    conf = np.full((t.n_workers, t.n_labels, t.n_labels), -9, dtype=np.int64)
-    gold_confusion_parallel(*_kernel_args(t, gold), bounds, conf)
-    np.testing.assert_array_equal(conf, ref_conf)
+    np.testing.assert_array_equal(conf.sum(axis=2), ref_total)
+    np.testing.assert_array_equal(np.diagonal(conf, axis1=1, axis2=2), ref_correct)
+    part = np.zeros_like(total)
+    gold_counts_slice(*_kernel_args(t, gold), 0, 17, part, np.zeros_like(part))
+    expected = sum(1 for i in range(17) if gold[i] >= 0 for _ in range(t.item_ptr[i], t.item_ptr[i + 1]))
+    assert part.sum() == expected
 
 
-def test_slice_kernels_touch_only_their_rows():
-    t, gold = random_table(np.random.default_rng(7))
-    total = np.full((t.n_workers, t.n_labels), -1, dtype=np.int64)
-    correct = total.copy()
-    gold_counts_slice(*_kernel_args(t, gold), 2, 5, total, correct)
-    assert (total[:2] == -1).all() and (total[5:] == -1).all() and (total[2:5] >= 0).all()
-    conf = np.full((t.n_workers, t.n_labels, t.n_labels), -1, dtype=np.int64)
-    gold_confusion_slice(*_kernel_args(t, gold), 4, 6, conf)
-    assert (conf[:4] == -1).all() and (conf[6:] == -1).all()
-    ref_total, _ = gold_counts(*_kernel_args(t, gold), t.n_labels, parallel=False)
-    np.testing.assert_array_equal(conf[4:6].sum(axis=2), ref_total[4:6])
+def test_gold_item_ptr():
+    item_ptr = np.array([0, 2, 5, 5, 9])
+    gold = np.array([1, -1, 0, 2])
+    np.testing.assert_array_equal(gold_item_ptr(item_ptr, gold), [0, 2, 2, 2, 6])
 
 
 def test_kernel_no_gold_gives_zeros():
     t, _ = random_table(np.random.default_rng(1))
     gold = np.full(t.n_items, -1, dtype=np.int64)
-    total, correct = gold_counts(*_kernel_args(t, gold), t.n_labels)
-    assert total.sum() == 0 and correct.sum() == 0
+    for parallel in (False, True):
+        total, correct = gold_counts(*_kernel_args(t, gold), t.n_workers, t.n_labels, parallel=parallel)
+        assert total.shape == (t.n_workers, t.n_labels) and total.sum() == 0 and correct.sum() == 0
 
 
 # --------------------------------------------------------------------------- Wilson
