@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Literal
@@ -114,11 +114,11 @@ def _scalar(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)  # lists (bounding boxes, ...) stay one opaque value
 
 
-def _flatten(obj: Mapping[str, Any], out: dict[str, str], prefix: str = "") -> dict[str, str]:
+def _flatten(obj: dict[str, Any], out: dict[str, str], prefix: str = "") -> dict[str, str]:
     """Nested dicts to dotted paths: ``{"a": {"b": 1}}`` -> ``{"a.b": "1"}``."""
     for key, value in obj.items():
         path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
+        if isinstance(value, dict):
             _flatten(value, out, path)
         else:
             out[path] = _scalar(value)
@@ -132,25 +132,32 @@ def _merge(dst: dict[str, str], src: Mapping[str, str], where: str, what: str) -
         dst[k] = v
 
 
-def _parse_task_answers(text: str, where: str) -> dict[str, str]:
-    """Flatten one ``taskAnswers`` JSON value (a list with one object per form)."""
+def _parse_task_answers(text: str, where: str | Callable[[], str]) -> dict[str, str]:
+    """Flatten one ``taskAnswers`` JSON value (a list with one object per form).
+
+    ``where`` names the row in error messages (a callable is called only then).
+    """
     if not text.strip():
         return {}
     try:
         forms = json.loads(text)
     except json.JSONDecodeError as exc:
+        where = where() if callable(where) else where
         raise FormatError(
             f"{where}: taskAnswers is not valid JSON ({exc.msg} at character {exc.pos}): {text[:80]!r}"
         ) from None
-    if isinstance(forms, Mapping):
+    if isinstance(forms, dict):
         forms = [forms]
-    if not isinstance(forms, list) or not all(isinstance(f, Mapping) for f in forms):
+    if not isinstance(forms, list) or not all(isinstance(f, dict) for f in forms):
+        where = where() if callable(where) else where
         raise FormatError(
             f"{where}: taskAnswers must be a JSON list of objects (one per form), got {text[:80]!r}"
         )
+    if len(forms) == 1:
+        return _flatten(forms[0], {})
     out: dict[str, str] = {}
     for form in forms:
-        _merge(out, _flatten(form, {}), where, "taskAnswers")
+        _merge(out, _flatten(form, {}), where() if callable(where) else where, "taskAnswers")
     return out
 
 
@@ -248,7 +255,9 @@ def _load_csv(path: str) -> _Source:
     paths: dict[str, pd.Series] = {c[len("Answer."):]: df[c].astype(object) for c in answer_cols if c != "Answer.taskAnswers"}
     if "Answer.taskAnswers" in df.columns:
         cells = df["Answer.taskAnswers"].tolist()
-        ta = _frame_of_paths([_parse_task_answers(t, src.where(i)) for i, t in enumerate(cells)], df.index)
+        ta = _frame_of_paths(
+            [_parse_task_answers(t, lambda i=i: src.where(i)) for i, t in enumerate(cells)], df.index
+        )
         for c in ta.columns:
             paths.setdefault(c, ta[c])  # an explicit Answer.<path> column wins
     src.answers = pd.DataFrame(paths, index=df.index)
