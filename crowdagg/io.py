@@ -361,10 +361,10 @@ def _option(sub: str) -> str:
 def _group(prefix: str, subs: list[str], bools: dict[str, bool]) -> _Spec | None:
     """The field made of the paths ``prefix.<sub>``: a one-hot group or a classifier label."""
     paths = tuple(f"{prefix}.{s}" for s in subs)
+    if subs == ["label"]:  # <crowd-classifier name="prefix">, whatever its categories
+        return _Spec(prefix, "plain", paths)
     if all(bools[p] for p in paths):
         return _Spec(prefix, "one-hot", paths, tuple(_option(s) for s in subs))
-    if subs == ["label"]:  # <crowd-classifier name="prefix">
-        return _Spec(prefix, "plain", paths)
     return None
 
 
@@ -397,7 +397,9 @@ def _answer_fields(answers: pd.DataFrame, bools: dict[str, bool]) -> list[_Spec]
 
 def _resolve_field(field: Field, answers: pd.DataFrame, bools: dict[str, bool]) -> tuple[_Spec, list[_Spec]]:
     specs = _answer_fields(answers, bools)
-    listing = ", ".join(s.label() for s in specs) or "none"
+    if not specs:
+        raise FormatError("the file holds no worker answer (every Answer cell is empty)")
+    listing = ", ".join(s.label() for s in specs)
     if field is None:
         if len(specs) == 1:
             return specs[0], specs

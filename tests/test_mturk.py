@@ -430,6 +430,20 @@ def test_explicit_answer_column_wins_over_task_answers(tmp_path):
     assert read_mturk(p, field="b").labels.tolist() == ["j"]
 
 
+def test_classifier_with_true_false_categories(tmp_path):
+    """A crowd-classifier whose categories read as booleans is still a classifier."""
+    trip = [("1", "w1", "true"), ("1", "w2", "false"), ("2", "w1", "1"), ("2", "w2", "0")]
+    t = read_mturk(write_shape(tmp_path / "c.csv", trip, "classifier"), label_type="str")
+    assert t.labels.tolist() == ["0", "1", "false", "true"]
+
+
+def test_no_answer_at_all(tmp_path):
+    rows = base_rows([("1", "w1", ""), ("1", "w2", "")])
+    p = write_batch(tmp_path / "t.csv", rows, ["Answer.taskAnswers"])
+    with pytest.raises(FormatError, match="no worker answer"):
+        read_mturk(p)
+
+
 def test_task_answers_single_object_and_empty_cells(tmp_path):
     rows = base_rows([("1", "w1", ""), ("1", "w2", ""), ("2", "w3", "")])
     for r, cell in zip(rows, ['{"a": "x"}', "", '[{"a": "y"}]']):
