@@ -513,3 +513,38 @@ def test_act_sp_amt_matches_groupby(datasets_dir):
     assert r.accuracy == pytest.approx(0.944, abs=5e-4)  # crowd-kit MV on act_sp_amt (shared README)
     assert math.isclose(r.per_class["n_gold"].sum(), 500)
     assert isinstance(s, GoldScores)
+
+
+def test_polars_and_arrow_inputs(small):
+    pl = pytest.importorskip("polars")
+    df, gold = small
+    ref = score_workers(df, gold).table
+    gold_pl = pl.DataFrame({"item": list(gold), "label": list(gold.values())})
+    pd.testing.assert_frame_equal(score_workers(pl.from_pandas(df), gold_pl).table, ref)
+    pd.testing.assert_frame_equal(score_workers(pl.from_pandas(df).to_arrow(), gold).table, ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(frames, st.randoms(use_true_random=False), st.permutations([0, 1, 2]))
+def test_accuracy_properties(tg, rnd, perm):
+    t, gold_codes = tg
+    df, gold = _to_frame(t, gold_codes)
+    if not gold:
+        return
+    mv = MajorityVote().fit(df)
+    ref = accuracy_against_gold(mv, gold)
+    # relabelling items (and shuffling the series) changes nothing
+    names = [f"i{k}" for k in range(t.n_items)]
+    rnd.shuffle(names)
+    imap = dict(zip(t.items, names))
+    pred = mv.labels_.rename(index=imap).sample(frac=1.0, random_state=rnd.randint(0, 10**6))
+    r = accuracy_against_gold(pred, {imap[i]: g for i, g in gold.items()})
+    assert (r.accuracy, r.n_scored, r.n_correct, r.n_missing) == (ref.accuracy, ref.n_scored, ref.n_correct,
+                                                                   ref.n_missing)
+    # renaming the labels by a permutation permutes the per-class table
+    lmap = dict(enumerate(perm))
+    r2 = accuracy_against_gold(pred.map(lmap), {imap[i]: lmap[g] for i, g in gold.items()})
+    assert r2.accuracy == ref.accuracy
+    for lab, row in ref.per_class.iterrows():
+        assert r2.per_class.loc[lmap[lab], "n_correct"] == row["n_correct"]
+        assert r2.per_class.loc[lmap[lab], "n_gold"] == row["n_gold"]
