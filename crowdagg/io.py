@@ -578,6 +578,8 @@ def _finish(
     n_null = int(null.sum())
     if n_null == pos.size:
         raise EmptyTableError(f"no kept assignment answers field {spec.name!r}; nothing to aggregate")
+    if labels is not None and all(isinstance(v, str) for v in labels):
+        label_type = "str"  # a label set of strings: compare with the strings of the file
     frame_labels, table_labels = _typed_labels(raw, null, label_type)
 
     kept = meta.iloc[pos].reset_index(drop=True)
@@ -653,7 +655,8 @@ _DOC_OPTIONS = """
     label_type : {"auto", "str"}
         ``"auto"`` (default) turns labels that are all integers written without
         leading zeros into int64, all plain decimal numbers into float64, and
-        keeps anything else as strings; ``"str"`` keeps strings.
+        keeps anything else as strings; ``"str"`` keeps strings (as does a
+        ``labels=`` set of strings).
     return_frame : bool
         Return the tidy DataFrame instead of a table: columns ``item``,
         ``worker``, ``label`` (null where the assignment gave no answer),

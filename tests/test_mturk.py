@@ -270,6 +270,7 @@ def test_label_types(tmp_path):
     # the label set can be given, in order (ints or the strings of the file)
     assert read_mturk(p, labels=[10, 5, 1, 2]).labels.tolist() == [10, 5, 1, 2]
     assert read_mturk(p, label_type="str", labels=["1", "5", "10"]).labels.tolist() == ["1", "5", "10"]
+    assert read_mturk(p, labels=["1", "5", "10"]).labels.tolist() == ["1", "5", "10"]
     lead = write_shape(tmp_path / "z.csv", [("1", "w1", "01"), ("1", "w2", "2")], "plain")
     assert read_mturk(lead).labels.tolist() == ["01", "2"]  # leading zeros: kept as strings
     dec = write_shape(tmp_path / "d.csv", [("1", "w1", "0.5"), ("1", "w2", "2")], "plain")
