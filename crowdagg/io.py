@@ -44,6 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._validation import check_choice
 from .errors import EmptyTableError, FormatError, InputError, MissingColumnError
 from .table import AnnotationTable, Duplicates
 
@@ -553,10 +554,8 @@ def _finish(
     return_frame: bool,
     return_info: bool,
 ) -> Any:
-    if duplicates not in ("error", "first", "last", "keep"):
-        raise InputError(f"duplicates must be one of ('error', 'first', 'last', 'keep'), got {duplicates!r}")
-    if label_type not in ("auto", "str"):
-        raise InputError(f"label_type must be 'auto' or 'str', got {label_type!r}")
+    check_choice("duplicates", duplicates, ("error", "first", "last", "keep"))
+    check_choice("label_type", label_type, ("auto", "str"))
     meta = src.meta
     item_col = _resolve_item(item, list(meta.columns), src)
     for col in dict.fromkeys(("HITId", "WorkerId", item_col)):
