@@ -1,0 +1,205 @@
+"""Wawa and ZeroBasedSkill: worker weights from agreement with the aggregate, iterated."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_float, check_int
+from ..em import EMAggregator, EMContext, EMModel
+from ..kernels.em import wv_estep_parallel, wv_estep_slice
+from ..table import AnnotationTable
+
+__all__ = ["Wawa", "ZeroBasedSkill", "WeightedVoteModel"]
+
+
+class WeightedVoteModel(EMModel):
+    """Engine plug-in: weighted majority vote with worker skills as weights.
+
+    "E-step": weighted vote shares per item and the aggregate label (gold label,
+    or first label of maximal share).  "M-step": each worker's agreement rate
+    ``acc[w]`` with the aggregate labels; then ``skills += lr_t (acc - skills)``
+    with ``lr_t = lr_init * lr_reduce_factor ** (t // lr_steps_to_reduce)`` at
+    iteration ``t`` (``lr = 1``: Wawa, skills = agreement).  Workers without
+    answers keep their skill.  Convergence: largest absolute skill change.
+    """
+
+    worker_params = ("skills",)
+    global_params = ()
+    label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"skills": ()}
+    convergence = "params"
+
+    def __init__(self, init_skill: float | None = None, lr_init: float = 1.0,
+                 lr_steps_to_reduce: int = 0, lr_reduce_factor: float = 1.0) -> None:
+        self.init_skill = init_skill
+        self.lr_init = lr_init
+        self.lr_steps_to_reduce = lr_steps_to_reduce
+        self.lr_reduce_factor = lr_reduce_factor
+        self._buf: tuple[np.ndarray, np.ndarray] | None = None
+        self._n_w: np.ndarray | None = None
+
+    def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
+        s = 1.0 if self.init_skill is None else self.init_skill
+        return {"skills": np.full(ctx.n_workers, s)}
+
+    def _n_workers_answers(self, ctx: EMContext) -> np.ndarray:
+        if self._n_w is None:
+            self._n_w = ctx.worker_counts()
+        return self._n_w
+
+    def _lr(self, t: int) -> float:
+        if self.lr_steps_to_reduce <= 0:
+            return self.lr_init
+        return self.lr_init * self.lr_reduce_factor ** (t // self.lr_steps_to_reduce)
+
+    def _update(self, ctx: EMContext, old: np.ndarray, agree: np.ndarray, lr: float) -> dict[str, np.ndarray]:
+        n_w = self._n_workers_answers(ctx)
+        has = n_w > 0
+        acc = np.where(has, agree / np.where(has, n_w, 1.0), old)
+        return {"skills": old + lr * (acc - old)}
+
+    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
+        t = ctx.table
+        best = np.argmax(post, axis=1)
+        agree = np.bincount(t.worker_codes, weights=(t.label_codes == best[t.item_codes]).astype(np.float64),
+                            minlength=ctx.n_workers)
+        return self._update(ctx, self.default_params(ctx)["skills"], agree, 1.0)
+
+    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
+               accumulate: bool = True) -> tuple[float, Any]:
+        t = ctx.table
+        w = np.ascontiguousarray(params["skills"], dtype=np.float64)
+        if not ctx.parallel:
+            agree = np.zeros(ctx.n_workers)
+            score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, w, 0, ctx.n_items,
+                                   post, agree, accumulate)
+            return float(score), agree
+        bounds = ctx.chunks()
+        n_chunks = bounds.shape[0] - 1
+        if self._buf is None or self._buf[0].shape[0] != n_chunks:
+            self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros(n_chunks))
+        abuf, sbuf = self._buf
+        wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, w, bounds, post, abuf, sbuf,
+                          accumulate)
+        return float(sbuf.sum()), abuf.sum(axis=0)
+
+    def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
+               post: np.ndarray) -> dict[str, np.ndarray]:
+        return self._update(ctx, params["skills"], stats, self._lr(ctx.iteration))
+
+
+class _WVBase(EMAggregator):
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+        self.skills_ = pd.Series(params["skills"], index=table.workers, name="skill")
+
+
+class Wawa(_WVBase):
+    """Wawa ("worker agreement with aggregate"): majority vote weighted by each
+    worker's agreement with the plain majority vote.
+
+    With the defaults (``init="uniform"``, ``max_iter=1``) this is the classic
+    method: a plain majority vote (all weights 1), each worker's skill = share of
+    their answers equal to it, then a vote weighted by the skills.  ``max_iter > 1``
+    iterates (skills = agreement with the previous weighted vote) until the skills
+    change by less than ``tol``.  Ties go to the first label.
+
+    Appen (Figure Eight) "worker agreement with aggregate" metric; as implemented in
+    Ustalov, D., Pavlichenko, N. & Tseitlin, B. (2024).  Learning from crowds with
+    Crowd-Kit.  *Journal of Open Source Software*, 9(96), 6227.
+
+    Parameters
+    ----------
+    max_iter : int, default 1
+        Rounds of (skills from the current aggregate, weighted vote).
+    tol : float, default 0
+        Stop when no skill changes by more than ``tol``; ``0`` runs ``max_iter`` rounds.
+    init : {"uniform", "mv"}, default "uniform"
+        ``"uniform"``: first vote with equal weights; ``"mv"``: skills from the majority
+        vote before the first weighted vote (so ``max_iter=0`` is classic Wawa).
+    warm_start : bool, default False
+        Start from the fitted skills (by worker id).
+    parallel : bool, default True
+
+    Attributes
+    ----------
+    labels_, probas_ : weighted-vote labels and shares
+    skills_ : pandas.Series
+        Agreement rate per worker id.
+    n_iter_, converged_, loglik_ : iterations run, convergence flag, vote score per iteration
+    """
+
+    _inits = ("uniform", "mv")
+
+    def __init__(self, max_iter: int = 1, tol: float = 0.0, init: str = "uniform",
+                 warm_start: bool = False, parallel: bool = True) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.warm_start = warm_start
+        self.parallel = parallel
+
+    def _make_model(self) -> EMModel:
+        return WeightedVoteModel()
+
+
+class ZeroBasedSkill(_WVBase):
+    """ZeroBasedSkill: weighted majority vote whose worker skills move toward their
+    agreement with the aggregate, with a decaying learning rate.
+
+    Skills start at ``1 / K + eps``; iteration ``t`` votes with the current skills,
+    then sets ``skills += lr_t * (agreement - skills)`` with ``lr_t = lr_init *
+    lr_reduce_factor ** (t // lr_steps_to_reduce)``; the returned labels are the vote
+    with the final skills.  As in Crowd-Kit (Ustalov, Pavlichenko & Tseitlin 2024,
+    *JOSS* 9(96), 6227).
+
+    Parameters
+    ----------
+    max_iter : int, default 100
+    tol : float, default 0
+        Stop early when no skill changes by more than ``tol`` (``0``: run ``max_iter``).
+    init : {"uniform", "mv"}, default "uniform"
+        ``"uniform"``: skills ``1/K + eps``; ``"mv"``: agreement with majority vote.
+    lr_init : float, default 1.0
+    lr_steps_to_reduce : int, default 20
+    lr_reduce_factor : float, default 0.5
+    eps : float, default 1e-5
+    warm_start : bool, default False
+    parallel : bool, default True
+
+    Attributes
+    ----------
+    labels_, probas_, skills_, n_iter_, converged_, loglik_ : as in :class:`Wawa`
+    """
+
+    _inits = ("uniform", "mv")
+
+    def __init__(self, max_iter: int = 100, tol: float = 0.0, init: str = "uniform",
+                 lr_init: float = 1.0, lr_steps_to_reduce: int = 20, lr_reduce_factor: float = 0.5,
+                 eps: float = 1e-5, warm_start: bool = False, parallel: bool = True) -> None:
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.lr_init = lr_init
+        self.lr_steps_to_reduce = lr_steps_to_reduce
+        self.lr_reduce_factor = lr_reduce_factor
+        self.eps = eps
+        self.warm_start = warm_start
+        self.parallel = parallel
+
+    def _make_model(self) -> EMModel:
+        lr = check_float("lr_init", self.lr_init, 0.0, strict=True)
+        steps = check_int("lr_steps_to_reduce", self.lr_steps_to_reduce, 1)
+        factor = check_float("lr_reduce_factor", self.lr_reduce_factor, 0.0, strict=True)
+        eps = check_float("eps", self.eps, 0.0)
+        return _ZBSModel(eps=eps, lr_init=lr, lr_steps_to_reduce=steps, lr_reduce_factor=factor)
+
+
+class _ZBSModel(WeightedVoteModel):
+    def __init__(self, eps: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.eps = eps
+
+    def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
+        return {"skills": np.full(ctx.n_workers, 1.0 / ctx.n_labels + self.eps)}
