@@ -535,12 +535,6 @@ def _check_ids(values: pd.Series, column: str, src: _Source) -> None:
         raise FormatError(f"{column} is empty in {empty.size} {src.unit}(s): {src.rows(empty)}")
 
 
-def _with_dropped(table: AnnotationTable, extra: Mapping[str, int]) -> AnnotationTable:
-    """The same table with more drop counts (shown by ``table.summary()``)."""
-    state = {s: getattr(table, s) for s in AnnotationTable.__slots__ if s not in ("_dropped", "_frozen")}
-    return AnnotationTable(**state, dropped={**table.dropped, **extra})
-
-
 def _finish(
     src: _Source,
     *,
@@ -619,7 +613,7 @@ def _finish(
     other = sum(v for k, v in excluded.items() if k != "Rejected")
     if other:
         extra["other_status"] = other
-    table = _with_dropped(table, extra)
+    table = table.with_dropped(**extra)
     return (table, info) if return_info else table
 
 

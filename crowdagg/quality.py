@@ -35,7 +35,7 @@ import pandas as pd
 from ._validation import check_choice, check_float, check_int
 from .errors import GoldError, InputError, UnknownLabelError
 from .kernels.quality import gold_confusions, gold_counts
-from .table import AnnotationTable, _gold_series, as_table
+from .table import AnnotationTable, _coerce_like, _gold_series, as_table
 
 __all__ = [
     "GoldScores",
@@ -142,20 +142,6 @@ def _masked(values: np.ndarray, mask: np.ndarray) -> pd.arrays.FloatingArray:
 def _ratio(num: np.ndarray, den: np.ndarray) -> pd.arrays.FloatingArray:
     den = np.asarray(den)
     return _masked(np.asarray(num, dtype=np.float64) / np.where(den == 0, 1, den), den == 0)
-
-
-def _holds_strings(idx: pd.Index) -> bool:
-    if pd.api.types.is_string_dtype(idx.dtype) and idx.dtype != object:
-        return True
-    return idx.dtype == object and len(idx) > 0 and isinstance(idx[0], str)
-
-
-def _coerce_like(idx: pd.Index, target: pd.Index) -> pd.Index:
-    """Ids of ``idx`` as strings when ``target`` holds strings and ``idx`` does not
-    (a CSV read with different rules); unchanged otherwise."""
-    if len(idx) and _holds_strings(target) and not _holds_strings(idx):
-        return pd.Index([str(v) for v in idx], dtype=object)
-    return idx
 
 
 def _pct(confidence: float) -> str:

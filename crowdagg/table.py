@@ -29,7 +29,7 @@ from .errors import (
     UnhashableIdError,
     UnknownLabelError,
 )
-from .kernels.csr import counting_sort, mark_duplicates, remap_codes
+from .kernels.csr import build_item_csr, counting_sort, factorize_dense_int, mark_duplicates
 
 __all__ = ["AnnotationTable", "TableSummary", "as_table"]
 
@@ -76,6 +76,9 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
         return _factorize_arrow(values, column, what)
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype(values.cat.categories.dtype)
+    dense = _factorize_small_int_range(values)
+    if dense is not None:
+        return dense
     try:
         codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
     except TypeError as exc:
@@ -87,6 +90,20 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
     codes = np.asarray(codes, dtype=np.int64)
     _check_uniques(uniques, codes, column, what)
     return codes, uniques
+
+
+def _factorize_small_int_range(values: Any) -> tuple[np.ndarray, pd.Index] | None:
+    """Fast path for integer ids spanning a range not much larger than the data."""
+    dtype = getattr(values, "dtype", None)
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "iu") or len(values) == 0:
+        return None
+    arr = np.asarray(values)
+    vmin, vmax = int(arr.min()), int(arr.max())
+    span = vmax - vmin + 1
+    if span > 4 * len(arr) + 1024:
+        return None
+    codes, first = factorize_dense_int(arr.astype(np.int64, copy=False), vmin, span)
+    return codes, pd.Index(arr[first])
 
 
 def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
@@ -324,6 +341,15 @@ class AnnotationTable:
             dropped=dict(self._dropped),
         )
 
+    def with_dropped(self, **counts: int) -> AnnotationTable:
+        """The same table with more drop counts (by reason) merged into :attr:`dropped`.
+
+        For readers that filter rows before building the table (e.g. rejected
+        MTurk assignments), so that :meth:`summary` reports them.
+        """
+        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("_dropped", "_frozen")}
+        return AnnotationTable(**state, dropped={**self._dropped, **{k: int(v) for k, v in counts.items()}})
+
     @property
     def dropped(self) -> dict[str, int]:
         """Rows dropped at ingest, by reason (``null_label``, ``duplicate``)."""
@@ -457,9 +483,8 @@ class AnnotationTable:
         for arr, book_i, what in ((ic, items_i, "item"), (wc, workers_i, "worker"), (lc, labels_i, "label")):
             if arr.size and (arr.min() < 0 or arr.max() >= len(book_i)):
                 raise InputError(f"{what} codes must lie in [0, {len(book_i)})")
-        if len(labels_i) == 0:
-            raise EmptyTableError("the label set is empty")
-        return _assemble(ic, wc, lc, items_i, workers_i, labels_i, duplicates, {"null_label": 0})
+        return _assemble(ic, wc, lc, np.arange(len(labels_i), dtype=np.int64), items_i, workers_i,
+                         labels_i, duplicates)
 
     @classmethod
     def from_pandas(
@@ -654,15 +679,15 @@ def _resolve_columns(
     return item_col, worker_col, label_col
 
 
+def _holds_strings(idx: pd.Index) -> bool:
+    if idx.dtype == object:
+        return len(idx) > 0 and isinstance(idx[0], str)
+    return pd.api.types.is_string_dtype(idx.dtype)
+
+
 def _coerce_like(idx: pd.Index, target: pd.Index) -> pd.Index:
     """Convert ``idx`` to strings when ``target`` holds strings and ``idx`` does not."""
-    t_str = pd.api.types.is_string_dtype(target.dtype) or (
-        target.dtype == object and len(target) and isinstance(target[0], str)
-    )
-    i_str = pd.api.types.is_string_dtype(idx.dtype) or (
-        idx.dtype == object and len(idx) and isinstance(idx[0], str)
-    )
-    if t_str and not i_str and len(idx):
+    if len(idx) and _holds_strings(target) and not _holds_strings(idx):
         return pd.Index([str(v) for v in idx], dtype=object)
     return idx
 
@@ -713,6 +738,8 @@ def _build(
     if labels is None and isinstance(label_vals, pd.Series) and isinstance(label_vals.dtype, pd.CategoricalDtype):
         label_order = pd.Index(label_vals.cat.categories)
     lc_raw, lab_uniques = _factorize(label_vals, label_col, "label")
+    if len(lab_uniques) == 0:
+        raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
     if labels is not None:
         label_index = pd.Index(list(labels))
         if len(label_index) == 0:
@@ -744,42 +771,41 @@ def _build(
             label_index = _integral_float_to_int(lab_uniques[order])
             mapping = np.empty(len(order), dtype=np.int64)
             mapping[order] = np.arange(len(order))
-    lc = remap_codes(lc_raw, np.asarray(mapping, dtype=np.int64), np.empty(n, dtype=np.int64))
-
-    null_label = lc < 0
-    n_null = int(null_label.sum())
-    if n_null == n:
-        raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
-    if len(label_index) == 0:
-        raise EmptyTableError("no label in use")
-    dropped = {"null_label": n_null}
-    if n_null:
-        keep = ~null_label
-        ic, wc, lc = ic[keep], wc[keep], lc[keep]
-    return _assemble(ic, wc, lc, items, workers, label_index, duplicates, dropped)
+    return _assemble(ic, wc, lc_raw, np.asarray(mapping, dtype=np.int64), items, workers, label_index,
+                     duplicates, label_col)
 
 
 def _assemble(
     ic: np.ndarray,
     wc: np.ndarray,
-    lc: np.ndarray,
+    lc_raw: np.ndarray,
+    label_map: np.ndarray,
     items: pd.Index,
     workers: pd.Index,
     labels: pd.Index,
     duplicates: Duplicates,
-    dropped: dict[str, int],
+    label_col: str = "label",
 ) -> AnnotationTable:
+    """CSR layout from codes: ``label_map[lc_raw]`` gives label codes, -1/null rows dropped."""
     if duplicates not in _DUPLICATE_POLICIES:
         raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")
+    if len(labels) == 0:
+        raise EmptyTableError("the label set is empty")
     n = ic.shape[0]
     if n == 0:
         raise EmptyTableError("the annotation table has no annotations")
     n_items, n_workers = len(items), len(workers)
     idt = _index_dtype(max(n, n_items, n_workers, len(labels)))
+    wc_s = np.empty(n, dtype=idt)
+    lc_s = np.empty(n, dtype=idt)
     order = np.empty(n, dtype=idt)
-    item_ptr = counting_sort(ic, n_items, order)
-    wc_s = wc[order].astype(idt)
-    lc_s = lc[order].astype(idt)
+    item_ptr, n_kept = build_item_csr(ic, wc, lc_raw, label_map, n_items, wc_s, lc_s, order)
+    n_kept = int(n_kept)
+    if n_kept == 0:
+        raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
+    dropped = {"null_label": n - n_kept}
+    if n_kept < n:
+        wc_s, lc_s, order = wc_s[:n_kept], lc_s[:n_kept], order[:n_kept]
 
     n_dup = 0
     if duplicates != "keep":

@@ -28,6 +28,9 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-col", default="label", help="label column (default: label)")
     p.add_argument("--duplicates", choices=("error", "first", "last", "keep"), default="error",
                    help="repeated (item, worker) pairs (default: error)")
+    p.add_argument("--field", default=None,
+                   help="MTurk: the answer field holding the labels (default: the only one)")
+    p.add_argument("--include-rejected", action="store_true", help="MTurk: keep Rejected assignments")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
 
@@ -52,7 +55,7 @@ def load_table(args: argparse.Namespace, **extra: Any):
         low = path.lower()
         if low.endswith((".parquet", ".pq")) or os.path.isdir(path):
             fmt = "parquet"
-        elif _sniff_mturk(path):
+        elif low.endswith((".json", ".jsonl", ".ndjson")) or _sniff_mturk(path):
             fmt = "mturk"
         else:
             fmt = "csv"
@@ -61,7 +64,10 @@ def load_table(args: argparse.Namespace, **extra: Any):
         if fmt == "mturk":
             from ..io import read_mturk
 
-            return read_mturk(path, duplicates=args.duplicates, **extra)
+            mturk_kw = {"field": args.field, "include_rejected": args.include_rejected}
+            if args.item_col is not None:
+                mturk_kw["item"] = args.item_col
+            return read_mturk(path, duplicates=args.duplicates, **mturk_kw, **extra)
         if fmt == "parquet":
             return AnnotationTable.read_parquet(path, duplicates=args.duplicates, **cols, **extra)
         return AnnotationTable.read_csv(path, duplicates=args.duplicates, **cols, **extra)

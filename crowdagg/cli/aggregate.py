@@ -39,22 +39,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_gold(path: str):
-    """Gold answers from a CSV with an item (``item`` or ``task``) and a ``label`` column."""
-    import pandas as pd
-
-    from ..errors import GoldError
-
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise GoldError(f"cannot read gold file {path!r}: {exc}") from None
-    item = next((c for c in ("item", "task") if c in df.columns), None)
-    if item is None or "label" not in df.columns:
-        raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {list(df.columns)}")
-    return pd.Series(df["label"].to_numpy(), index=df[item].to_numpy())
-
-
 def _make_estimator(args: argparse.Namespace):
     import crowdagg
 
@@ -85,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
             from ..errors import InputError
 
             raise InputError(f"--gold does not apply to method {args.method!r}")
-        fit_kwargs["gold"] = read_gold(args.gold)
+        from .workers import read_gold
+
+        fit_kwargs["gold"] = read_gold(args.gold, labels=table.labels)
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):
         est.fit(table, **fit_kwargs)
     write_frame(est.to_pandas(), args.output)

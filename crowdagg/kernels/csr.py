@@ -69,3 +69,62 @@ def remap_codes(codes, mapping, out):
         c = codes[i]
         out[i] = mapping[c] if c >= 0 else -1
     return out
+
+
+@njit(cache=True, nogil=True)
+def factorize_dense_int(values, vmin, span):
+    """Codes in order of first appearance for integers in ``[vmin, vmin + span)``.
+
+    Uses a dense lookup array of ``span`` entries instead of a hash table.
+    Returns ``(codes, first)``: ``first[k]`` is the row where code ``k`` first
+    appears, so the uniques are ``values[first]``.
+    """
+    n = values.shape[0]
+    lookup = np.full(span, -1, dtype=np.int64)
+    codes = np.empty(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    n_codes = 0
+    for i in range(n):
+        slot = values[i] - vmin
+        c = lookup[slot]
+        if c < 0:
+            c = n_codes
+            lookup[slot] = c
+            first[c] = i
+            n_codes += 1
+        codes[i] = c
+    return codes, first[:n_codes]
+
+
+@njit(cache=True, nogil=True)
+def build_item_csr(item_codes, worker_codes, raw_label_codes, label_map, n_items, workers_out, labels_out, order_out):
+    """Group annotations by item in one stable counting-sort pass.
+
+    Rows whose label maps to ``-1`` (null labels: ``raw_label_codes < 0``) are
+    skipped.  Fills ``workers_out``/``labels_out`` (worker code and mapped label
+    code in item order) and ``order_out`` (input row of each kept annotation) up
+    to the number kept, and returns ``(item_ptr, n_kept)``.
+    """
+    n = item_codes.shape[0]
+    ptr = np.zeros(n_items + 1, dtype=np.int64)
+    for i in range(n):
+        r = raw_label_codes[i]
+        if r >= 0 and label_map[r] >= 0:
+            ptr[item_codes[i] + 1] += 1
+    for k in range(n_items):
+        ptr[k + 1] += ptr[k]
+    fill = ptr[:-1].copy()
+    for i in range(n):
+        r = raw_label_codes[i]
+        if r < 0:
+            continue
+        lab = label_map[r]
+        if lab < 0:
+            continue
+        k = item_codes[i]
+        pos = fill[k]
+        workers_out[pos] = worker_codes[i]
+        labels_out[pos] = lab
+        order_out[pos] = i
+        fill[k] = pos + 1
+    return ptr, ptr[n_items]
