@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,9 @@ def _fit(factory: Any, df: Any) -> Any:
 
 
 def _fit_predict(factory: Any, df: Any) -> Any:
-    return factory().fit_predict(df)
+    with warnings.catch_warnings():  # crowd-kit's pandas deprecation warnings
+        warnings.simplefilter("ignore")
+        return factory().fit_predict(df)
 
 
 def _estimate(method: C.Method, n: int, measured: dict[str, tuple[int, float]]) -> float:
