@@ -98,8 +98,8 @@ class GLADModel(EMModel):
         t = ctx.table
         (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
         grad_b = np.empty(ctx.n_items)
-        if ctx.parallel:
-            bounds = ctx.chunks()
+        bounds = ctx.chunks()
+        if bounds.shape[0] > 2:  # several chunks: threads pay
             n_chunks = bounds.shape[0] - 1
             if self._buf is None or self._buf[0].shape[0] != n_chunks:
                 self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros(n_chunks))
@@ -132,8 +132,8 @@ class GLADModel(EMModel):
         t = ctx.table
         alphas = params["alphas"]
         log_betas = params["log_betas"]
-        if ctx.parallel:
-            bounds = ctx.chunks()
+        bounds = ctx.chunks()
+        if bounds.shape[0] > 2:
             if self._ll_buf is None or self._ll_buf.shape[0] != bounds.shape[0] - 1:
                 self._ll_buf = np.zeros(bounds.shape[0] - 1)
             glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, self.log_prior(ctx),

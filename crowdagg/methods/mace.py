@@ -94,13 +94,13 @@ class MACEModel(EMModel):
         k = ctx.n_labels
         log_spam, log_both, log_know = mace_log_params(params["spam"], params["know"], params["strategies"])
         log_prior = self._log_prior(ctx)
-        if not ctx.parallel:
+        bounds = ctx.chunks()
+        if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
             know_cnt = np.zeros(ctx.n_workers)
             strat_cnt = np.zeros((ctx.n_workers, k))
             ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_spam,
                                   log_both, log_know, 0, ctx.n_items, post, know_cnt, strat_cnt, accumulate)
             return float(ll), (know_cnt, strat_cnt)
-        bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
         if self._buf is None or self._buf[0].shape[0] != n_chunks:
             self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros((n_chunks, ctx.n_workers, k)),
@@ -152,9 +152,10 @@ class MACE(EMAggregator):
         Number of runs, each from a different random starting point.
     random_state : int, numpy Generator or None, default 0
         Seed of the starting points.  Same seed, same data: same result.
-    init : {"random", "mv", "uniform"}, default "random"
-        Starting point of the first run: random (as every other run), parameters
-        from majority-vote posteriors, or ``theta = 1/2`` with uniform strategies.
+    init : {"mv", "random", "uniform"}, default "mv"
+        Starting point of the first run: parameters from majority-vote posteriors
+        (one M-step), random (as every other run), or ``theta = 1/2`` with uniform
+        strategies.  The other ``n_restarts - 1`` runs start from random points.
     theta_prior : (float, float), default (0.5, 0.5)
         ``Beta`` pseudo-counts of (spamming, knowing) answers, for ``method="vb"``.
     strategy_prior : float, default 10.0
@@ -203,7 +204,7 @@ class MACE(EMAggregator):
     ((20,), (20, 3))
     """
 
-    _inits: ClassVar[tuple[str, ...]] = ("random", "mv", "uniform")
+    _inits: ClassVar[tuple[str, ...]] = ("mv", "random", "uniform")
 
     def __init__(
         self,
@@ -212,7 +213,7 @@ class MACE(EMAggregator):
         method: str = "vb",
         n_restarts: int = 10,
         random_state: Any = 0,
-        init: str = "random",
+        init: str = "mv",
         theta_prior: tuple[float, float] = (0.5, 0.5),
         strategy_prior: float = 10.0,
         smoothing: float | None = None,
