@@ -51,6 +51,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # (key, crowdagg class, crowdagg kwargs, crowd-kit class, crowd-kit kwargs, slow in crowd-kit)
@@ -117,7 +118,11 @@ def accuracy(pred: pd.Series, gold: pd.Series) -> float:
     if len(gold) == 0:
         return float("nan")
     p = pred.reindex(gold.index)
-    ok = p.notna().to_numpy() & (p.astype(object).to_numpy() == gold.astype(object).to_numpy())
+    present = p.notna().to_numpy()
+    pv = p.astype(object).to_numpy()
+    gv = gold.astype(object).to_numpy()
+    ok = np.zeros(len(gold), dtype=bool)
+    ok[present] = (pv[present] == gv[present]).astype(bool)
     return float(ok.mean())
 
 
@@ -400,8 +405,10 @@ def report(rows: list[Row], args: argparse.Namespace, methods: list[tuple], miss
     ]
     if with_crowdkit:
         parts.append(
-            f"- crowd-kit {ck}: `MajorityVote()`, `Wawa()`, `ZeroBasedSkill()`, `DawidSkene(n_iter=100)`, "
-            "`OneCoinDawidSkene(n_iter=100)`, `GLAD(n_iter=100, tol=1e-5)`, `MACE(random_state=0)`; "
+            f"- crowd-kit {ck}: "
+            + ", ".join(f"`{m[3]}({', '.join(f'{k}={v!r}' for k, v in m[4].items())})`"
+                        for m in methods if m[3] is not None)
+            + "; "
             + ("GLAD skipped (--skip-slow); " if args.skip_slow else
                f"GLAD skipped above {args.slow_limit:,} annotations; " if args.slow_limit else "")
             + f"timeout {args.crowdkit_timeout:g} s. "
