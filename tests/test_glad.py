@@ -1,0 +1,344 @@
+"""GLAD: kernels against the pure-Python reference, the EM loop, properties, errors."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from naive_glad_mace import (
+    naive_glad_estep,
+    naive_glad_grad,
+    naive_glad_prior,
+    naive_glad_q,
+)
+from scipy.optimize import minimize
+
+import crowdagg
+from crowdagg.em import EMContext
+from crowdagg.errors import ConvergenceWarning, InputError
+from crowdagg.kernels.glad import (
+    glad_estep_parallel,
+    glad_estep_slice,
+    glad_objective_parallel,
+    glad_objective_slice,
+)
+from crowdagg.methods.glad import GLADModel
+
+NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+
+def random_rows(rng, n_items, n_workers, n_labels, max_per_item=4):
+    rows = []
+    for i in range(n_items):
+        k = int(rng.integers(0, min(max_per_item, n_workers) + 1))
+        for w in rng.choice(n_workers, k, replace=False):
+            rows.append((i, int(w), int(rng.integers(n_labels))))
+    return rows
+
+
+def table_of(rows, n_items, n_workers, n_labels):
+    ic = np.array([r[0] for r in rows], dtype=np.int64)
+    wc = np.array([r[1] for r in rows], dtype=np.int64)
+    lc = np.array([r[2] for r in rows], dtype=np.int64)
+    return crowdagg.AnnotationTable.from_codes(ic, wc, lc, items=n_items, workers=n_workers, labels=n_labels)
+
+
+def kernel_rows(table):
+    """(item, worker, label) triples in the table's code space."""
+    return list(zip(table.item_codes.tolist(), table.worker_codes.tolist(), table.label_codes.tolist()))
+
+
+# --------------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("seed", range(4))
+def test_estep_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_items, n_workers, k = 9, 5, 3 + seed % 2
+    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
+    alpha = rng.normal(0.5, 1.5, n_workers)
+    log_beta = rng.normal(0.0, 0.7, n_items)
+    prior = rng.dirichlet(np.ones(k))
+    gold = np.full(n_items, -1, np.int64)
+    gold[rng.choice(n_items, 2, replace=False)] = rng.integers(k, size=2)
+    ref_post, ref_ll = naive_glad_estep(kernel_rows(t), n_items, k, prior, alpha, log_beta, gold)
+    post = np.empty((n_items, k))
+    ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
+                          0, n_items, post)
+    np.testing.assert_allclose(post, ref_post, atol=1e-12)
+    assert ll == pytest.approx(ref_ll, abs=1e-10)
+    # parallel twin over several chunks, same numbers
+    post2 = np.empty((n_items, k))
+    bounds = np.array([0, 3, 6, n_items], dtype=np.int64)
+    llb = np.zeros(3)
+    glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
+                        bounds, post2, llb)
+    np.testing.assert_allclose(post2, post, atol=1e-14)
+    assert llb.sum() == pytest.approx(ll, abs=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_objective_and_gradient_match_reference(seed):
+    rng = np.random.default_rng(10 + seed)
+    n_items, n_workers, k = 8, 6, 3
+    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
+    rows = kernel_rows(t)
+    post = rng.dirichlet(np.ones(k), n_items)
+    alpha = rng.normal(0.5, 1.5, n_workers)
+    log_beta = rng.normal(0.0, 0.7, n_items)
+    ga = np.zeros(n_workers)
+    gb = np.empty(n_items)
+    q = glad_objective_slice(t.item_ptr, t.worker_codes, t.label_codes, post, alpha, log_beta, 0, n_items, ga, gb)
+    assert q == pytest.approx(naive_glad_q(rows, post, k, alpha, log_beta), abs=1e-10)
+    ra, rb = naive_glad_grad(rows, post, n_items, n_workers, k, alpha, log_beta)
+    np.testing.assert_allclose(ga, ra, atol=1e-10)
+    np.testing.assert_allclose(gb, rb, atol=1e-10)
+    # the reference gradient is the derivative of the reference objective
+    eps = 1e-6
+    for w in range(n_workers):
+        a2 = alpha.copy()
+        a2[w] += eps
+        a1 = alpha.copy()
+        a1[w] -= eps
+        fd = (naive_glad_q(rows, post, k, a2, log_beta) - naive_glad_q(rows, post, k, a1, log_beta)) / (2 * eps)
+        assert ra[w] == pytest.approx(fd, abs=1e-6)
+    for i in range(n_items):
+        b2 = log_beta.copy()
+        b2[i] += eps
+        b1 = log_beta.copy()
+        b1[i] -= eps
+        fd = (naive_glad_q(rows, post, k, alpha, b2) - naive_glad_q(rows, post, k, alpha, b1)) / (2 * eps)
+        assert rb[i] == pytest.approx(fd, abs=1e-6)
+    # parallel twin
+    bounds = np.array([0, 4, n_items], dtype=np.int64)
+    gbuf = np.full((2, n_workers), 7.0)
+    gb2 = np.empty(n_items)
+    qb = np.zeros(2)
+    glad_objective_parallel(t.item_ptr, t.worker_codes, t.label_codes, post, alpha, log_beta, bounds, gbuf, gb2, qb)
+    np.testing.assert_allclose(gbuf.sum(axis=0), ga, atol=1e-12)
+    np.testing.assert_allclose(gb2, gb, atol=1e-12)
+    assert qb.sum() == pytest.approx(q, abs=1e-12)
+
+
+def test_kernels_stay_finite_for_extreme_parameters():
+    t = table_of([(0, 0, 0), (0, 1, 1), (1, 0, 1)], 2, 2, 2)
+    alpha = np.array([1e4, -1e4])
+    log_beta = np.array([5.0, -30.0])
+    post = np.empty((2, 2))
+    ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, np.full(2, -1), np.log([0.5, 0.5]),
+                          alpha, log_beta, 0, 2, post)
+    assert np.isfinite(ll) and np.all(np.isfinite(post))
+    ga, gb = np.zeros(2), np.empty(2)
+    q = glad_objective_slice(t.item_ptr, t.worker_codes, t.label_codes, post, alpha, log_beta, 0, 2, ga, gb)
+    assert np.isfinite(q) and np.all(np.isfinite(ga)) and np.all(np.isfinite(gb))
+
+
+# --------------------------------------------------------------------------- the EM loop vs a reference
+def naive_glad_fit(rows, n_items, n_workers, k, n_iter, m_step_max_iter, alpha_prior=(1.0, 1.0),
+                   log_beta_prior=(1.0, 1.0), gold=None):
+    """Reference EM: MV posteriors -> L-BFGS M-step -> (E-step, M-step) x n_iter -> E-step."""
+    prior = np.full(k, 1.0 / k)
+    votes = np.zeros((n_items, k))
+    for i, _, y in rows:
+        votes[i, y] += 1
+    post = np.array([v / v.sum() if v.sum() else np.full(k, 1 / k) for v in votes])
+    if gold is not None:
+        for i, g in enumerate(gold):
+            if g >= 0:
+                post[i] = np.eye(k)[g]
+    n_ann = len(rows)
+
+    def m_step(alpha, log_beta, post):
+        def fun(x):
+            a, b = x[:n_workers], x[n_workers:]
+            q = naive_glad_q(rows, post, k, a, b)
+            ga, gb = naive_glad_grad(rows, post, n_items, n_workers, k, a, b)
+            pv, pa, pb = naive_glad_prior(a, b, alpha_prior, log_beta_prior)
+            return -(q + pv) / n_ann, -np.concatenate([ga + pa, gb + pb]) / n_ann
+
+        res = minimize(fun, np.concatenate([alpha, log_beta]), jac=True, method="L-BFGS-B",
+                       options={"maxiter": m_step_max_iter, "gtol": 1e-10 / n_ann})
+        return res.x[:n_workers], res.x[n_workers:]
+
+    alpha, log_beta = m_step(np.full(n_workers, alpha_prior[0]), np.full(n_items, log_beta_prior[0]), post)
+    for t in range(n_iter + 1):
+        post, ll = naive_glad_estep(rows, n_items, k, prior, alpha, log_beta, gold)
+        if t < n_iter:
+            alpha, log_beta = m_step(alpha, log_beta, post)
+    return post, alpha, log_beta
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_fit_matches_reference_loop(parallel):
+    rng = np.random.default_rng(3)
+    n_items, n_workers, k = 12, 5, 3
+    rows = random_rows(rng, n_items, n_workers, k)
+    t = table_of(rows, n_items, n_workers, k)
+    gold = np.full(n_items, -1)
+    gold[0] = 1
+    ref_post, ref_a, ref_b = naive_glad_fit(kernel_rows(t), n_items, n_workers, k, 3, 5, gold=gold)
+    g = crowdagg.GLAD(max_iter=3, tol=0, m_step_max_iter=5, parallel=parallel).fit(
+        t, gold=pd.Series([1], index=t.items[:1]))
+    np.testing.assert_allclose(g.probas_.to_numpy(), ref_post, atol=1e-8)
+    np.testing.assert_allclose(g.alphas_.to_numpy(), ref_a, atol=1e-8)
+    np.testing.assert_allclose(np.log(g.betas_.to_numpy()), ref_b, atol=1e-8)
+    assert g.n_iter_ == 3 and len(g.loglik_) == 3
+
+
+def crowd(n_items=300, seed=0, **kw):
+    return crowdagg.datasets.make_crowd(n_items, 30, 3, 5, random_state=seed, **kw)
+
+
+def accuracy(labels, truth):
+    return float((labels == truth.reindex(labels.index)).mean())
+
+
+def test_log_posterior_never_decreases_and_tol_zero_runs_max_iter():
+    c = crowd(seed=1)
+    g = crowdagg.GLAD(max_iter=15, tol=0).fit(c.annotations)
+    assert g.n_iter_ == 15 and not g.converged_
+    assert np.all(np.diff(g.loglik_) >= -1e-9 * np.abs(g.loglik_[1:]))
+    assert accuracy(g.labels_, c.truth) >= accuracy(crowdagg.MajorityVote().fit(c.annotations).labels_, c.truth)
+
+
+def test_convergence_and_warning():
+    c = crowd(seed=2)
+    g = crowdagg.GLAD(max_iter=200, tol=1e-4).fit(c.annotations)
+    assert g.converged_ and g.n_iter_ < 200
+    with pytest.warns(ConvergenceWarning):
+        crowdagg.GLAD(max_iter=2, tol=1e-12).fit(c.annotations)
+
+
+def test_outputs_indexed_by_original_ids_and_adversary_detected():
+    c = crowd(seed=4)
+    df = c.annotations.copy()
+    # worker "evil" always gives a wrong label on 200 items
+    labs = sorted(df["label"].unique())
+    evil = c.truth.iloc[:200].map(lambda y: labs[(labs.index(y) + 1) % len(labs)])
+    df = pd.concat([df, pd.DataFrame({"item": evil.index, "worker": "evil", "label": evil.to_numpy()})])
+    before = df.copy()
+    g = crowdagg.GLAD(max_iter=30).fit(df)
+    pd.testing.assert_frame_equal(df, before)  # input not mutated
+    assert g.alphas_.index.equals(g.table_.workers) and g.betas_.index.equals(g.table_.items)
+    assert g.alphas_.idxmin() == "evil" and g.alphas_["evil"] < 0
+    assert (g.betas_ > 0).all()
+    assert np.allclose(g.probas_.sum(axis=1), 1.0)
+
+
+def test_gold_fixes_labels_and_helps():
+    c = crowd(seed=5, accuracy=(0.4, 0.7))
+    gold = c.truth.iloc[:100]
+    g = crowdagg.GLAD(max_iter=20).fit(c.annotations, gold=gold)
+    assert (g.labels_.loc[gold.index] == gold).all()
+    assert np.allclose(g.probas_.loc[gold.index].max(axis=1), 1.0)
+    rest = c.truth.index[100:]
+    plain = crowdagg.GLAD(max_iter=20).fit(c.annotations)
+    assert accuracy(g.labels_.loc[rest], c.truth) >= accuracy(plain.labels_.loc[rest], c.truth) - 0.01
+
+
+def test_warm_start_and_predict_on_new_data():
+    c = crowd(seed=6)
+    df = c.annotations
+    g = crowdagg.GLAD(max_iter=20).fit(df)
+    g0 = crowdagg.GLAD(max_iter=0).fit(df, init_params=g)
+    pd.testing.assert_series_equal(g0.alphas_, g.alphas_)
+    assert np.allclose(np.log(g0.betas_), 1.0)  # items restart at the prior mean
+    # a new worker starts from the prior mean
+    first = df.drop_duplicates("item").iloc[:3]
+    extra = pd.DataFrame({"item": first["item"], "worker": "new", "label": first["label"]})
+    g1 = crowdagg.GLAD(max_iter=0).fit(pd.concat([df, extra]), init_params=g)
+    assert g1.alphas_["new"] == 1.0
+    # warm_start=True continues from its own fit
+    w = crowdagg.GLAD(max_iter=5, tol=0, warm_start=True).fit(df)
+    a5 = w.alphas_.copy()
+    w.set_params(max_iter=0).fit(df)
+    pd.testing.assert_series_equal(w.alphas_, a5)
+    # predict on new data with the fitted abilities
+    p = g.predict_proba(df.iloc[:50])
+    assert p.shape[1] == 3 and np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_degenerate_tables_are_finite():
+    one_label = pd.DataFrame({"item": [1, 1, 2], "worker": ["a", "b", "a"], "label": ["x", "x", "x"]})
+    g = crowdagg.GLAD(max_iter=5, tol=0).fit(one_label)
+    assert g.labels_.tolist() == ["x", "x"] and np.all(np.isfinite(g.alphas_))
+    single = pd.DataFrame({"item": [1], "worker": ["a"], "label": [0]})
+    g = crowdagg.GLAD(max_iter=5, tol=0).fit(single, labels=[0, 1])
+    assert g.labels_.tolist() == [0] and np.all(np.isfinite(g.probas_))
+    holes = pd.DataFrame({"item": [1, 1, 2, 3], "worker": ["a", "b", "a", "b"], "label": [0, 1, None, 1]})
+    g = crowdagg.GLAD(max_iter=5, tol=0).fit(holes)
+    assert g.labels_.isna().tolist() == [False, True, False]
+    assert np.allclose(g.probas_.loc[2], 0.5)
+    unanimous = pd.DataFrame({"item": np.repeat(np.arange(50), 3), "worker": np.tile(list("abc"), 50),
+                              "label": np.repeat(np.arange(50) % 2, 3)})
+    g = crowdagg.GLAD(max_iter=50, tol=0).fit(unanimous)
+    assert np.all(np.isfinite(g.alphas_)) and np.all(np.isfinite(g.betas_)) and np.all(np.isfinite(g.loglik_))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"alpha_prior": (1.0, 0.0)}, {"alpha_prior": 3}, {"log_beta_prior": (np.nan, 1.0)},
+    {"m_step_max_iter": 0}, {"max_iter": -1}, {"tol": -1.0}, {"init": "spam"},
+    {"class_prior": [0.5, 0.6, -0.1]}, {"class_prior": [0.5, 0.5]}, {"class_prior": "abc"},
+])
+def test_bad_arguments_raise(kwargs):
+    df = crowd(50).annotations
+    with pytest.raises(InputError):
+        crowdagg.GLAD(**{"max_iter": 2, **kwargs}).fit(df)
+
+
+def test_class_prior_as_series_is_aligned_by_label():
+    c = crowd(seed=7)
+    labs = sorted(c.annotations["label"].unique())
+    cp = pd.Series([0.6, 0.3, 0.1], index=labs[::-1])
+    g = crowdagg.GLAD(max_iter=3, tol=0, class_prior=cp).fit(c.annotations)
+    ctx = EMContext(table=g.table_, gold=np.full(g.table_.n_items, -1))
+    lp = GLADModel(cp, (1.0, 1.0), (1.0, 1.0), 1).log_prior(ctx)
+    np.testing.assert_allclose(np.exp(lp), [0.1, 0.3, 0.6])
+
+
+# --------------------------------------------------------------------------- properties
+@st.composite
+def small_crowds(draw):
+    n_items = draw(st.integers(2, 12))
+    n_workers = draw(st.integers(1, 5))
+    k = draw(st.integers(2, 4))
+    rows = []
+    for i in range(n_items):
+        ws = draw(st.lists(st.integers(0, n_workers - 1), min_size=1, max_size=n_workers, unique=True))
+        rows += [(f"i{i}", f"w{w}", draw(st.integers(0, k - 1))) for w in ws]
+    return pd.DataFrame(rows, columns=["item", "worker", "label"]), k, draw(st.randoms(use_true_random=False))
+
+
+@settings(max_examples=15 if not NOJIT else 4, deadline=None)
+@given(small_crowds())
+def test_relabelling_items_workers_and_labels(case):
+    df, k, rnd = case
+    kw = dict(max_iter=4, tol=0, m_step_max_iter=4)
+    base = crowdagg.GLAD(**kw).fit(df, labels=list(range(k)))
+    # shuffle rows, rename items and workers
+    order = list(range(len(df)))
+    rnd.shuffle(order)
+    df2 = df.iloc[order].assign(item=lambda d: "x" + d["item"], worker=lambda d: d["worker"] + "_z")
+    g2 = crowdagg.GLAD(**kw).fit(df2, labels=list(range(k)))
+    p2 = g2.probas_.rename(index=lambda s: s[1:]).loc[base.probas_.index]
+    np.testing.assert_allclose(p2.to_numpy(), base.probas_.to_numpy(), atol=1e-6)
+    a2 = g2.alphas_.rename(index=lambda s: s[:-2]).loc[base.alphas_.index]
+    np.testing.assert_allclose(a2.to_numpy(), base.alphas_.to_numpy(), atol=1e-6)
+    # permuting label codes permutes the posterior columns
+    perm = list(range(k))
+    rnd.shuffle(perm)
+    df3 = df.assign(label=df["label"].map(lambda y: perm[y]))
+    g3 = crowdagg.GLAD(**kw).fit(df3, labels=list(range(k)))
+    np.testing.assert_allclose(g3.probas_.to_numpy()[:, perm], base.probas_.to_numpy(), atol=1e-6)
+
+
+def test_deterministic():
+    df = crowd(seed=8).annotations
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = crowdagg.GLAD(max_iter=5).fit(df)
+        b = crowdagg.GLAD(max_iter=5).fit(df)
+    pd.testing.assert_frame_equal(a.probas_, b.probas_)
