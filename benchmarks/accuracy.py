@@ -409,7 +409,8 @@ def report(rows: list[Row], args: argparse.Namespace, methods: list[tuple], miss
             + ", ".join(f"`{m[3]}({', '.join(f'{k}={v!r}' for k, v in m[4].items())})`"
                         for m in methods if m[3] is not None)
             + "; "
-            + ("GLAD skipped (--skip-slow); " if args.skip_slow else
+            + ("" if not any(m[5] for m in methods) else
+               "GLAD skipped (--skip-slow); " if args.skip_slow else
                f"GLAD skipped above {args.slow_limit:,} annotations; " if args.slow_limit else "")
             + f"timeout {args.crowdkit_timeout:g} s. "
             "crowdagg methods run with their defaults (`random_state=0` where accepted)."
