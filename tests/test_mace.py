@@ -1,0 +1,257 @@
+"""MACE: kernels and M-steps against the pure-Python reference, restarts, spammers, properties."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from naive_glad_mace import (
+    naive_mace_estep,
+    naive_mace_mstep_em,
+    naive_mace_mstep_vb,
+)
+from sklearn.metrics import roc_auc_score
+from test_glad import kernel_rows, random_rows, small_crowds, table_of
+
+import crowdagg
+from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError, NotFittedError
+from crowdagg.kernels.mace import (
+    mace_estep_parallel,
+    mace_estep_slice,
+    mace_log_params,
+    mace_mstep_em,
+    mace_mstep_vb,
+)
+
+NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+
+def random_params(rng, n_workers, k, normalised=True):
+    spam = rng.uniform(0.05, 0.9, n_workers)
+    know = 1.0 - spam if normalised else rng.uniform(0.1, 0.9, n_workers) * (1.0 - spam)
+    return spam, know, rng.dirichlet(np.ones(k), n_workers) * (1.0 if normalised else 0.8)
+
+
+# --------------------------------------------------------------------------- kernels
+@pytest.mark.parametrize("seed,normalised", [(0, True), (1, False), (2, True), (3, False)])
+def test_estep_matches_reference(seed, normalised):
+    rng = np.random.default_rng(seed)
+    n_items, n_workers, k = 10, 5, 3 + seed % 2
+    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
+    spam, know, strat = random_params(rng, n_workers, k, normalised)
+    prior = np.full(k, 1.0 / k)
+    gold = np.full(n_items, -1, np.int64)
+    gold[rng.choice(n_items, 2, replace=False)] = rng.integers(k, size=2)
+    ref_post, ref_ll, ref_k, ref_s = naive_mace_estep(kernel_rows(t), n_items, n_workers, k, prior, spam, know,
+                                                      strat, gold)
+    ls, lb, lk = mace_log_params(spam, know, strat)
+    post = np.empty((n_items, k))
+    kc, sc = np.zeros(n_workers), np.zeros((n_workers, k))
+    ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), ls, lb, lk, 0, n_items,
+                          post, kc, sc, True)
+    np.testing.assert_allclose(post, ref_post, atol=1e-12)
+    assert ll == pytest.approx(ref_ll, abs=1e-10)
+    np.testing.assert_allclose(kc, ref_k, atol=1e-12)
+    np.testing.assert_allclose(sc, ref_s, atol=1e-12)
+    # every answer is either known or spammed
+    assert kc.sum() + sc.sum() == pytest.approx(t.n_annotations)
+    bounds = np.array([0, 4, 7, n_items], dtype=np.int64)
+    post2 = np.empty((n_items, k))
+    kb, sb, lbuf = np.full((3, n_workers), 9.0), np.full((3, n_workers, k), 9.0), np.zeros(3)
+    mace_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), ls, lb, lk, bounds,
+                        post2, kb, sb, lbuf, True)
+    np.testing.assert_allclose(post2, post, atol=1e-14)
+    np.testing.assert_allclose(kb.sum(axis=0), kc, atol=1e-12)
+    np.testing.assert_allclose(sb.sum(axis=0), sc, atol=1e-12)
+    assert lbuf.sum() == pytest.approx(ll, abs=1e-10)
+
+
+def test_msteps_match_reference():
+    rng = np.random.default_rng(5)
+    kc = rng.uniform(0, 20, 6)
+    sc = rng.uniform(0, 5, (6, 3))
+    sc[0] = 0.0
+    kc[1] = 0.0
+    for got, ref in ((mace_mstep_em(kc, sc, 0.01 / 3), naive_mace_mstep_em(kc, sc, 0.01 / 3)),
+                     (mace_mstep_vb(kc, sc, (0.5, 0.5), 10.0), naive_mace_mstep_vb(kc, sc, (0.5, 0.5), 10.0))):
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    spam, know, strat = mace_mstep_em(kc, sc, 0.01)
+    np.testing.assert_allclose(spam + know, 1.0)
+    np.testing.assert_allclose(strat.sum(axis=1), 1.0)
+    spam, know, strat = mace_mstep_vb(kc, sc, (0.5, 0.5), 10.0)
+    assert np.all(spam + know < 1.0) and np.all(strat.sum(axis=1) < 1.0)  # sub-normalised
+
+
+# --------------------------------------------------------------------------- the EM loop vs a reference
+def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None):
+    """Reference loop: E-step, then (M-step, E-step) x n_iter; returns posteriors, params, loglik."""
+    prior = np.full(k, 1.0 / k)
+    spam, know, strat = init
+    post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
+    for _ in range(n_iter):
+        if method == "vb":
+            spam, know, strat = naive_mace_mstep_vb(kc, sc, (0.5, 0.5), 10.0)
+        else:
+            spam, know, strat = naive_mace_mstep_em(kc, sc, 0.01 / k)
+        post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
+    return post, (spam, know, strat), ll
+
+
+@pytest.mark.parametrize("method,parallel", [("vb", True), ("em", False)])
+def test_restarts_match_reference_loop(method, parallel):
+    rng = np.random.default_rng(7)
+    n_items, n_workers, k = 14, 5, 3
+    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
+    rows = kernel_rows(t)
+    gold = np.full(n_items, -1)
+    gold[2] = 0
+    m = crowdagg.MACE(max_iter=4, tol=0, method=method, n_restarts=3, init="random", random_state=11,
+                      parallel=parallel).fit(t, gold=pd.Series([0], index=t.items[2:3]))
+    # the same random starting points: weights uniform in [1, 1.5], normalised per worker
+    draw = np.random.default_rng(11)
+    lls, runs = [], []
+    for _ in range(3):
+        sk = 1.0 + 0.5 * draw.random((n_workers, 2))
+        sk /= sk.sum(axis=1, keepdims=True)
+        st_ = 1.0 + 0.5 * draw.random((n_workers, k))
+        st_ /= st_.sum(axis=1, keepdims=True)
+        post, params, ll = naive_mace_run(rows, n_items, n_workers, k, (sk[:, 0], sk[:, 1], st_), 4, method, gold)
+        lls.append(ll)
+        runs.append((post, params))
+    np.testing.assert_allclose(m.restart_loglik_, lls, atol=1e-8)
+    assert len(set(np.round(lls, 10))) == 3  # the restarts really start from different points
+    best = int(np.argmax(lls))
+    assert m.best_restart_ == best
+    post, (spam, know, strat) = runs[best]
+    np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-8)
+    np.testing.assert_allclose(m.params_["spam"], spam, atol=1e-8)
+    np.testing.assert_allclose(m.params_["strategies"], strat, atol=1e-8)
+    np.testing.assert_allclose(m.spam_.to_numpy(), spam / (spam + know), atol=1e-8)
+    np.testing.assert_allclose(m.strategies_.to_numpy(), strat / strat.sum(axis=1, keepdims=True), atol=1e-8)
+
+
+# --------------------------------------------------------------------------- behaviour
+def accuracy(labels, truth):
+    return float((labels == truth.reindex(labels.index)).mean())
+
+
+@pytest.mark.parametrize("method", ["vb", "em"])
+def test_spammers_ranked_first(method):
+    c = crowdagg.datasets.make_crowd(1500 if not NOJIT else 300, 50, 4, 5, spammer_share=0.2,
+                                     spammer_kind="uniform", workload="uniform", random_state=3)
+    m = crowdagg.MACE(method=method, n_restarts=3, random_state=0).fit(c.annotations)
+    spammer = c.workers["spammer"].reindex(m.spam_.index)
+    assert spammer.sum() == 10
+    assert roc_auc_score(spammer, m.spam_) >= 0.95
+    assert accuracy(m.labels_, c.truth) > accuracy(crowdagg.MajorityVote().fit(c.annotations).labels_, c.truth)
+
+
+def test_constant_spammer_strategy_and_confident_labels():
+    c = crowdagg.datasets.make_crowd(400, 20, 3, 5, spammer_share=0.0, random_state=1)
+    df = c.annotations
+    items = df["item"].unique()[:300]
+    labs = sorted(df["label"].unique())
+    df = pd.concat([df, pd.DataFrame({"item": items, "worker": "lazy", "label": labs[0]})])
+    m = crowdagg.MACE(n_restarts=2).fit(df)
+    assert m.spam_.idxmax() == "lazy" and m.spam_["lazy"] > 0.8
+    assert m.strategies_.loc["lazy"].idxmax() == labs[0] and m.strategies_.loc["lazy", labs[0]] > 0.9
+    np.testing.assert_allclose(m.strategies_.sum(axis=1), 1.0)
+    # entropy and the threshold helper
+    assert m.entropies_.index.equals(m.table_.items) and (m.entropies_ >= 0).all()
+    half = m.confident_labels(0.5)
+    assert len(half) == 200 and half.index.isin(m.labels_.index).all()
+    assert m.entropies_.loc[half.index].max() <= m.entropies_.drop(half.index).min()
+    assert accuracy(half, c.truth) >= accuracy(m.labels_, c.truth)
+    assert len(m.confident_labels()) == 400 and len(m.confident_labels(0.0)) == 0
+    with pytest.raises(InputError):
+        m.confident_labels(1.5)
+    with pytest.raises(NotFittedError):
+        crowdagg.MACE().confident_labels(0.5)
+
+
+def test_tol_zero_runs_max_iter_and_warning():
+    df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=2).annotations
+    m = crowdagg.MACE(max_iter=7, tol=0, n_restarts=2).fit(df)
+    assert m.n_iter_ == 7 and len(m.loglik_) == 7 and len(m.restart_loglik_) == 2
+    with pytest.warns(ConvergenceWarning):
+        crowdagg.MACE(max_iter=2, tol=1e-12, n_restarts=1).fit(df)
+    assert crowdagg.MACE(max_iter=500, tol=1e-3, n_restarts=1).fit(df).converged_
+
+
+def test_determinism_and_random_state():
+    df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=2).annotations
+    a = crowdagg.MACE(random_state=5, n_restarts=3, init="random", max_iter=5, tol=0).fit(df)
+    b = crowdagg.MACE(random_state=5, n_restarts=3, init="random", max_iter=5, tol=0).fit(df)
+    c = crowdagg.MACE(random_state=6, n_restarts=3, init="random", max_iter=5, tol=0).fit(df)
+    pd.testing.assert_frame_equal(a.probas_, b.probas_)
+    np.testing.assert_array_equal(a.restart_loglik_, b.restart_loglik_)
+    assert not np.array_equal(a.restart_loglik_, c.restart_loglik_)
+
+
+def test_gold_and_warm_start():
+    c = crowdagg.datasets.make_crowd(300, 20, 3, 3, accuracy=(0.4, 0.7), random_state=4)
+    gold = c.truth.iloc[:80]
+    m = crowdagg.MACE(n_restarts=2).fit(c.annotations, gold=gold)
+    assert (m.labels_.loc[gold.index] == gold).all()
+    # warm start: one run from the given parameters
+    w = crowdagg.MACE(max_iter=0).fit(c.annotations, init_params=m)
+    assert len(w.restart_loglik_) == 1
+    for name in ("spam", "know", "strategies"):
+        np.testing.assert_allclose(w.params_[name], m.params_[name])
+    m.set_params(warm_start=True, max_iter=3, tol=0).fit(c.annotations)
+    assert len(m.restart_loglik_) == 1
+    with pytest.raises(InitParamsError):
+        crowdagg.MACE().fit(c.annotations, init_params={"spam": [0.5]})
+    p = m.predict_proba(c.annotations.iloc[:30])
+    assert np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_degenerate_tables_are_finite():
+    one_label = pd.DataFrame({"item": [1, 1, 2], "worker": ["a", "b", "a"], "label": ["x", "x", "x"]})
+    for method in ("vb", "em"):
+        m = crowdagg.MACE(method=method, max_iter=5, tol=0, n_restarts=2).fit(one_label)
+        assert m.labels_.tolist() == ["x", "x"] and np.all(np.isfinite(m.spam_))
+        single = pd.DataFrame({"item": [1], "worker": ["a"], "label": [0]})
+        m = crowdagg.MACE(method=method, max_iter=5, tol=0).fit(single, labels=[0, 1, 2])
+        assert m.labels_.tolist() == [0] and np.all(np.isfinite(m.probas_))
+        assert np.all(np.isfinite(m.strategies_)) and np.all(np.isfinite(m.entropies_))
+        holes = pd.DataFrame({"item": [1, 1, 2, 3], "worker": ["a", "b", "a", "b"], "label": [0, 1, None, 1]})
+        m = crowdagg.MACE(method=method, max_iter=5, tol=0).fit(holes)
+        assert m.labels_.isna().tolist() == [False, True, False]
+        np.testing.assert_allclose(m.probas_.loc[2], 0.5)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"method": "gibbs"}, {"n_restarts": 0}, {"theta_prior": (0.0, 1.0)}, {"theta_prior": 1.0},
+    {"strategy_prior": -1.0}, {"smoothing": 0.0}, {"noise": -1.0}, {"init": "best"}, {"max_iter": 1.5},
+])
+def test_bad_arguments_raise(kwargs):
+    df = crowdagg.datasets.make_crowd(50, 10, 3, random_state=0).annotations
+    with pytest.raises(InputError):
+        crowdagg.MACE(**kwargs).fit(df)
+
+
+@settings(max_examples=15 if not NOJIT else 4, deadline=None)
+@given(small_crowds())
+def test_relabelling_items_workers_and_labels(case):
+    df, k, rnd = case
+    kw = dict(max_iter=5, tol=0, n_restarts=1, init="mv")
+    base = crowdagg.MACE(**kw).fit(df, labels=list(range(k)))
+    order = list(range(len(df)))
+    rnd.shuffle(order)
+    df2 = df.iloc[order].assign(item=lambda d: "x" + d["item"], worker=lambda d: d["worker"] + "_z")
+    m2 = crowdagg.MACE(**kw).fit(df2, labels=list(range(k)))
+    p2 = m2.probas_.rename(index=lambda s: s[1:]).loc[base.probas_.index]
+    np.testing.assert_allclose(p2.to_numpy(), base.probas_.to_numpy(), atol=1e-9)
+    s2 = m2.spam_.rename(index=lambda s: s[:-2]).loc[base.spam_.index]
+    np.testing.assert_allclose(s2.to_numpy(), base.spam_.to_numpy(), atol=1e-9)
+    perm = list(range(k))
+    rnd.shuffle(perm)
+    df3 = df.assign(label=df["label"].map(lambda y: perm[y]))
+    m3 = crowdagg.MACE(**kw).fit(df3, labels=list(range(k)))
+    np.testing.assert_allclose(m3.probas_.to_numpy()[:, perm], base.probas_.to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(m3.strategies_.to_numpy()[:, perm], base.strategies_.to_numpy(), atol=1e-9)
