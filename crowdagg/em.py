@@ -162,6 +162,15 @@ class EMModel:
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {}
     convergence: ClassVar[str] = "loglik"
 
+    def buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A float64 scratch array cached on the plug-in by name, reallocated when the
+        shape changes (kernels zero their chunk's part before use)."""
+        cache = self.__dict__.setdefault("_buffers", {})
+        arr = cache.get(name)
+        if arr is None or arr.shape != tuple(shape):
+            arr = cache[name] = np.zeros(shape)
+        return arr
+
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 

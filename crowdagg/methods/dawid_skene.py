@@ -58,7 +58,6 @@ class DawidSkeneModel(EMModel):
 
     def __init__(self, smoothing: float = 0.01) -> None:
         self.smoothing = smoothing
-        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         k = ctx.n_labels
@@ -102,10 +101,9 @@ class DawidSkeneModel(EMModel):
             ll = ds_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, logct,
                                 0, ctx.n_items, post, counts, tot, accumulate)
             return float(ll), (counts, tot)
-        if self._buf is None or self._buf[0].shape[0] != n_chunks or not acc:
-            shape = (n_chunks, ctx.n_workers, k, k) if acc else (n_chunks, 1, 1, 1)
-            self._buf = (np.zeros(shape), np.zeros((n_chunks, k)), np.zeros(n_chunks))
-        cbuf, tbuf, lbuf = self._buf
+        cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
+        tbuf = self.buffer("class_tot", (n_chunks, k))
+        lbuf = self.buffer("loglik", (n_chunks,))
         ds_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, logct,
                           bounds, post, cbuf, tbuf, lbuf, acc)
         ll = float(lbuf.sum())
@@ -135,8 +133,6 @@ class OneCoinModel(EMModel):
 
     def __init__(self, smoothing: float = 0.01) -> None:
         self.smoothing = smoothing
-        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._n_w: np.ndarray | None = None
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         k = ctx.n_labels
@@ -144,9 +140,7 @@ class OneCoinModel(EMModel):
 
     def _update(self, ctx: EMContext, corr: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
         a = self.smoothing
-        if self._n_w is None:
-            self._n_w = ctx.worker_counts()
-        return {"skills": (corr + a) / (self._n_w + 2 * a), "priors": _smoothed_priors(tot, a)}
+        return {"skills": (corr + a) / (ctx.worker_counts() + 2 * a), "priors": _smoothed_priors(tot, a)}
 
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
         t = ctx.table
@@ -173,9 +167,9 @@ class OneCoinModel(EMModel):
             return float(ll), (corr, tot)
         bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
-        if self._buf is None or self._buf[0].shape[0] != n_chunks:
-            self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros((n_chunks, k)), np.zeros(n_chunks))
-        cbuf, tbuf, lbuf = self._buf
+        cbuf = self.buffer("corr", (n_chunks, ctx.n_workers))
+        tbuf = self.buffer("class_tot", (n_chunks, k))
+        lbuf = self.buffer("loglik", (n_chunks,))
         oc_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_s, log_e,
                           bounds, post, cbuf, tbuf, lbuf, accumulate)
         return float(lbuf.sum()), (cbuf.sum(axis=0), tbuf.sum(axis=0))

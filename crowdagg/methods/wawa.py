@@ -37,17 +37,13 @@ class WeightedVoteModel(EMModel):
         self.lr_init = lr_init
         self.lr_steps_to_reduce = lr_steps_to_reduce
         self.lr_reduce_factor = lr_reduce_factor
-        self._buf: tuple[np.ndarray, np.ndarray] | None = None
-        self._n_w: np.ndarray | None = None
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         s = 1.0 if self.init_skill is None else self.init_skill
         return {"skills": np.full(ctx.n_workers, s)}
 
     def _n_workers_answers(self, ctx: EMContext) -> np.ndarray:
-        if self._n_w is None:
-            self._n_w = ctx.worker_counts()
-        return self._n_w
+        return ctx.worker_counts()
 
     def _lr(self, t: int) -> float:
         if self.lr_steps_to_reduce <= 0:
@@ -78,9 +74,8 @@ class WeightedVoteModel(EMModel):
             return float(score), agree
         bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
-        if self._buf is None or self._buf[0].shape[0] != n_chunks:
-            self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros(n_chunks))
-        abuf, sbuf = self._buf
+        abuf = self.buffer("agree", (n_chunks, ctx.n_workers))
+        sbuf = self.buffer("score", (n_chunks,))
         wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, w, bounds, post, abuf, sbuf,
                           accumulate)
         return float(sbuf.sum()), abuf.sum(axis=0)
