@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 import crowdagg
+import crowdagg.methods.dawid_skene
+import crowdagg.methods.wawa
 from crowdagg.em import EMContext, EMModel, align_params, run_em
 from crowdagg.errors import ConvergenceWarning, GoldError, InitParamsError, InputError
 from crowdagg.methods.dawid_skene import DawidSkeneModel
@@ -250,3 +252,21 @@ def test_plugin_call_sequence_and_param_convergence():
     model = _ShrinkModel()
     run_em(model, EMContext(t, np.full(t.n_items, -1)), init="uniform", max_iter=2, tol=0)
     assert model.calls[-1] == ("e", 2, False)  # no statistics after the last M-step
+
+
+@pytest.mark.parametrize("model_cls", [DawidSkeneModel, crowdagg.methods.dawid_skene.OneCoinModel,
+                                       crowdagg.methods.wawa.WeightedVoteModel])
+def test_plugin_instance_reused_across_runs_and_tables(model_cls):
+    """Scratch buffers follow the shapes (a restart loop reuses one plug-in)."""
+    small = AnnotationTable.from_pandas(_crowd(100, 5, 3, seed=1).annotations)
+    big = AnnotationTable.from_pandas(_crowd(300, 40, 3, seed=2).annotations)
+    model = model_cls()
+    fresh = {}
+    for t in (small, big, small):
+        ctx = EMContext(t, np.full(t.n_items, -1))
+        ctx._bounds = np.array([0, t.n_items // 2, t.n_items], dtype=np.int64)
+        r = run_em(model, ctx, init="uniform", max_iter=3, tol=0)
+        ctx2 = EMContext(t, np.full(t.n_items, -1))
+        ctx2._bounds = ctx._bounds
+        ref = fresh.setdefault(t.n_workers, run_em(model_cls(), ctx2, init="uniform", max_iter=3, tol=0))
+        np.testing.assert_allclose(r.posteriors, ref.posteriors, atol=1e-12)
