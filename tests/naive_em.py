@@ -68,17 +68,23 @@ def ds_loglik(conf):
     return lambda w, y: np.log(conf[w, :, y])
 
 
-def ds_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01, init="mv"):
+def one_hot_argmax(post):
+    return np.eye(post.shape[1])[np.argmax(post, axis=1)]
+
+
+def ds_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01, init="mv", hard=False):
+    """Dawid-Skene EM; ``hard=True``: M-steps on one-hot argmax posteriors (fast DS)."""
+    h = one_hot_argmax if hard else (lambda p: p)
     if init == "mv":
         conf, priors = ds_mstep(item, worker, label, n_items, n_workers, k,
-                                mv_posteriors(item, label, n_items, k, gold), gold, a)
+                                h(mv_posteriors(item, label, n_items, k, gold)), gold, a)
     else:
         conf, priors = init
     lls = []
     post, ll = posterior_pass(item, worker, label, n_items, np.log(priors),
                               ds_loglik(conf), gold)
     for _ in range(n_iter):
-        conf, priors = ds_mstep(item, worker, label, n_items, n_workers, k, post, gold, a)
+        conf, priors = ds_mstep(item, worker, label, n_items, n_workers, k, h(post), gold, a)
         post, ll = posterior_pass(item, worker, label, n_items, np.log(priors),
                                   ds_loglik(conf), gold)
         lls.append(ll)

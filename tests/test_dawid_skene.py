@@ -66,6 +66,17 @@ def test_ds_matches_reference(tg, n_iter, use_gold, parallel):
 
 
 @HSET
+@given(tables(), st.integers(0, 4), st.booleans())
+def test_fast_ds_matches_reference(tg, n_iter, parallel):
+    t, gold = tg
+    m = crowdagg.FastDawidSkene(max_iter=n_iter, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
+    post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter, hard=True)
+    np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
+    np.testing.assert_allclose(m.confusions_, conf, atol=1e-10)
+    np.testing.assert_allclose(m.loglik_, lls, rtol=1e-10, atol=1e-10)
+
+
+@HSET
 @given(tables(), st.integers(0, 4), st.booleans(), st.booleans())
 def test_one_coin_matches_reference(tg, n_iter, use_gold, parallel):
     t, gold = tg
@@ -182,7 +193,7 @@ DEGENERATE = {
 }
 
 
-@pytest.mark.parametrize("cls", [crowdagg.DawidSkene, crowdagg.OneCoinDawidSkene])
+@pytest.mark.parametrize("cls", [crowdagg.DawidSkene, crowdagg.OneCoinDawidSkene, crowdagg.FastDawidSkene])
 @pytest.mark.parametrize("name", list(DEGENERATE))
 @pytest.mark.parametrize("init", ["mv", "uniform"])
 def test_degenerate_tables_finite(cls, name, init):
@@ -226,7 +237,7 @@ def test_recovers_truth_on_synthetic_crowd():
     c = _crowd(1000, 40, 4, seed=3)
     mv = crowdagg.MajorityVote().fit(c.annotations)
     truth = c.truth.reindex(mv.labels_.index)
-    for cls in (crowdagg.DawidSkene, crowdagg.OneCoinDawidSkene):
+    for cls in (crowdagg.DawidSkene, crowdagg.OneCoinDawidSkene, crowdagg.FastDawidSkene):
         m = cls().fit(c.annotations)
         assert m.converged_
         acc = (m.labels_.astype(int) == truth).mean()
