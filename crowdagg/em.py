@@ -408,7 +408,8 @@ class EMAggregator(BaseAggregator):
     def _check_common(self) -> tuple[int, float]:
         max_iter = check_int("max_iter", self.max_iter, 0)
         tol = check_float("tol", self.tol, 0.0)
-        check_choice("init", self.init, self._inits)
+        if isinstance(self.init, str) or self.init is None:
+            check_choice("init", self.init, self._inits)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise InputError(f"warm_start must be True or False, got {self.warm_start!r}")
         return max_iter, tol
@@ -432,7 +433,8 @@ class EMAggregator(BaseAggregator):
             Warm start: start from these parameters, aligned by worker id (new
             workers start from the prior); see :func:`align_params`.  With
             ``warm_start=True`` and no ``init_params``, a fitted estimator reuses
-            its own parameters.
+            its own parameters.  The estimator's ``init`` may also be such a source
+            (explicit initial parameters); ``init_params`` takes precedence.
 
         Returns
         -------
@@ -446,6 +448,8 @@ class EMAggregator(BaseAggregator):
         source = init_params
         if source is None and self.warm_start and hasattr(self, "params_"):
             source = {**self.params_, "workers": self.table_.workers, "labels": self.table_.labels}
+        if source is None and not isinstance(self.init, str):
+            source = self.init  # explicit parameters given as ``init``
         init = align_params(model, ctx, source) if source is not None else self.init
         res = run_em(model, ctx, init=init, max_iter=max_iter, tol=tol)
         self.params_ = res.params

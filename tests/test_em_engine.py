@@ -270,3 +270,13 @@ def test_plugin_instance_reused_across_runs_and_tables(model_cls):
         ctx2._bounds = ctx._bounds
         ref = fresh.setdefault(t.n_workers, run_em(model_cls(), ctx2, init="uniform", max_iter=3, tol=0))
         np.testing.assert_allclose(r.posteriors, ref.posteriors, atol=1e-12)
+
+
+def test_explicit_params_as_init():
+    df = _crowd(200, 10, 3, seed=3).annotations
+    prev = crowdagg.DawidSkene(max_iter=10, tol=0).fit(df)
+    a = crowdagg.DawidSkene(max_iter=2, tol=0, init=prev).fit(df)
+    b = crowdagg.DawidSkene(max_iter=2, tol=0).fit(df, init_params=prev)
+    c = crowdagg.DawidSkene(max_iter=2, tol=0).fit(df)
+    np.testing.assert_array_equal(a.probas_.to_numpy(), b.probas_.to_numpy())
+    assert not np.allclose(a.confusions_, c.confusions_)

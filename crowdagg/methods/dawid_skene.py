@@ -215,7 +215,7 @@ _COMMON_PARAMS_DOC = """
         ``"mv"``: the first M-step uses majority-vote shares as posteriors (gold
         items one-hot); ``"uniform"``: uniform class priors and every worker
         {DEFAULT_ACCURACY:g} accurate with errors spread evenly.  Explicit parameters
-        are given to ``fit(init_params=...)``.
+        (a fitted estimator or a dict, see ``fit(init_params=...)``) are accepted too.
     smoothing : float, default 0.01
         Dirichlet pseudo-count added to every cell of the statistics before
         normalising (MAP estimate), so that no probability is ever 0, 1 or NaN.
