@@ -27,7 +27,7 @@ from crowdagg.kernels.glad import (
     glad_objective_parallel,
     glad_objective_slice,
 )
-from crowdagg.methods.glad import GLADModel
+from crowdagg.methods.glad import GLADModel, lbfgs_minimize
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 
@@ -136,6 +136,26 @@ def test_kernels_stay_finite_for_extreme_parameters():
     assert np.isfinite(q) and np.all(np.isfinite(ga)) and np.all(np.isfinite(gb))
 
 
+def test_lbfgs_finds_scipy_minimum():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(30, 30))
+    h = a @ a.T + np.eye(30)
+    b = rng.normal(size=30)
+    values = []
+
+    def fun(x):
+        values.append(0.5 * x @ h @ x - b @ x + np.sum(np.log1p(np.exp(x))))
+        return values[-1], h @ x - b + 1.0 / (1.0 + np.exp(-x))
+
+    ref = minimize(fun, np.zeros(30), jac=True, method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15})
+    values.clear()
+    x, nit = lbfgs_minimize(fun, np.zeros(30), 500)
+    np.testing.assert_allclose(x, ref.x, atol=1e-6)
+    assert nit > 0
+    x3, nit3 = lbfgs_minimize(fun, np.zeros(30), 3)
+    assert nit3 == 3 and fun(x3)[0] < fun(np.zeros(30))[0]
+
+
 # --------------------------------------------------------------------------- the EM loop vs a reference
 def naive_glad_fit(rows, n_items, n_workers, k, n_iter, m_step_max_iter, alpha_prior=(1.0, 1.0),
                    log_beta_prior=(1.0, 1.0), gold=None):
@@ -159,9 +179,8 @@ def naive_glad_fit(rows, n_items, n_workers, k, n_iter, m_step_max_iter, alpha_p
             pv, pa, pb = naive_glad_prior(a, b, alpha_prior, log_beta_prior)
             return -(q + pv) / n_ann, -np.concatenate([ga + pa, gb + pb]) / n_ann
 
-        res = minimize(fun, np.concatenate([alpha, log_beta]), jac=True, method="L-BFGS-B",
-                       options={"maxiter": m_step_max_iter, "gtol": 1e-10 / n_ann})
-        return res.x[:n_workers], res.x[n_workers:]
+        x, _ = lbfgs_minimize(fun, np.concatenate([alpha, log_beta]), m_step_max_iter)
+        return x[:n_workers], x[n_workers:]
 
     alpha, log_beta = m_step(np.full(n_workers, alpha_prior[0]), np.full(n_items, log_beta_prior[0]), post)
     for t in range(n_iter + 1):
