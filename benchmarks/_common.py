@@ -234,10 +234,11 @@ METHODS: dict[str, Method] = {
 }
 
 # Rough crowd-kit 1.4.2 seconds per 1M annotations on the reference 2-core machine
-# (from the issues); used to decide whether to run crowd-kit at a size when no
-# smaller size was measured in the same run.  GLAD does not finish in 10 minutes.
-CROWDKIT_SECONDS_PER_M = {"mv": 2.0, "ds": 36.0, "onecoin": 85.0, "wawa": 3.0, "zbs": 40.0,
-                          "glad": 5000.0, "mace": 38.0}
+# (from the issues, and a 10k run: GLAD 142 s, ZBS 0.95 s, extrapolated linearly); used
+# to decide whether to run crowd-kit at a size when no smaller size was measured in
+# the same run.  GLAD does not finish in 10 minutes above about 40k annotations.
+CROWDKIT_SECONDS_PER_M = {"mv": 2.0, "ds": 36.0, "onecoin": 85.0, "wawa": 4.0, "zbs": 95.0,
+                          "glad": 14000.0, "mace": 38.0}
 
 
 def resolve_methods(text: str | Sequence[str] | None) -> list[Method]:

@@ -130,7 +130,8 @@ def run(
                                                          "id_type": id_type, "seed": seed, "repeats": repeats},
                                      timeout=timeout)
             except C.ChildError as exc:
-                res = {"method": m, "annotations": n, "error": str(exc).splitlines()[0]}
+                lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+                res = {"method": m, "annotations": n, "error": " ".join(dict.fromkeys([lines[0], lines[-1]]))}
             res.setdefault("method", m)
             res.setdefault("annotations", n)
             results.append(res)
@@ -187,7 +188,7 @@ def plot(report: dict[str, Any], path: str, head_to_head: dict[str, Any] | None 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(12, 6))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     methods = list(dict.fromkeys(r["method"] for r in report["results"]))
     for i, m in enumerate(methods):
@@ -196,7 +197,7 @@ def plot(report: dict[str, Any], path: str, head_to_head: dict[str, Any] | None 
         if rows:
             xs = [r["annotations"] for r in rows]
             ax_t.loglog(xs, [r["total_seconds"] for r in rows], "o-", color=col, label=f"crowdagg {_title(m)}")
-            ax_m.loglog(xs, [r["peak"] / 2**20 for r in rows], "o-", color=col, label=_title(m))
+            ax_m.loglog(xs, [r["peak"] / 2**20 for r in rows], "o-", color=col)
         if head_to_head and m != TABLE:
             theirs = [r for r in head_to_head["results"] if r["method"] == m and r.get("theirs_seconds")]
             if theirs:
@@ -208,10 +209,11 @@ def plot(report: dict[str, Any], path: str, head_to_head: dict[str, Any] | None 
     ax_m.set(xlabel="annotations", ylabel="peak RSS (MiB, whole process incl. frame)", title="peak memory")
     for ax in (ax_t, ax_m):
         ax.grid(True, which="both", alpha=0.3)
-    ax_t.legend(fontsize=7, ncol=2)
-    ax_m.legend(fontsize=7)
-    fig.suptitle(f"crowdagg scaling ({report['settings']['id_type']} ids, {info['date']})", fontsize=10)
-    fig.tight_layout()
+    fig.suptitle(f"crowdagg scaling ({report['settings']['id_type']} ids, {info['date']}; "
+                 "solid: crowdagg, dashed: crowd-kit)", fontsize=10)
+    handles, labels = ax_t.get_legend_handles_labels()
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -234,7 +236,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--markdown", action="store_true")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--plot", metavar="PNG", help="write the log-log plot here (e.g. docs/img/scaling.png)")
-    p.add_argument("--head-to-head", metavar="JSON", help="head_to_head.py --json output to overlay crowd-kit")
+    p.add_argument("--head-to-head", metavar="JSON", action="append",
+                   help="head_to_head.py --json output(s) to overlay crowd-kit (repeatable)")
     args = p.parse_args(argv)
     if args.methods == "all":
         methods = [TABLE, *(m.key for m in C.METHODS.values() if m.ours_class() is not None)]
@@ -248,7 +251,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     if args.plot:
-        h2h = json.loads(Path(args.head_to_head).read_text()) if args.head_to_head else None
+        h2h = None
+        if args.head_to_head:
+            h2h = {"results": [r for f in args.head_to_head for r in json.loads(Path(f).read_text())["results"]]}
         plot(report, args.plot, h2h)
         print(f"\nplot written to {args.plot}")
     return report
