@@ -361,3 +361,45 @@ def test_deterministic():
         a = crowdagg.GLAD(max_iter=5).fit(df)
         b = crowdagg.GLAD(max_iter=5).fit(df)
     pd.testing.assert_frame_equal(a.probas_, b.probas_)
+
+
+# --------------------------------------------------------------------------- buffer reuse (regression)
+def _forced_chunks(t):
+    """A context whose E-step / objective take the parallel path (3 chunks) whatever the size."""
+    ctx = EMContext(t, np.full(t.n_items, -1, np.int64))
+    ctx._bounds = np.array([0, t.n_items // 3, 2 * t.n_items // 3, t.n_items], dtype=np.int64)
+    return ctx
+
+
+def test_plugin_reused_on_table_with_more_workers():
+    """Scratch buffers follow the table's shape: the plug-in used to cache them by chunk
+    count only, so a second, wider table made the kernels write out of bounds."""
+    from crowdagg.em import run_em
+
+    small = crowdagg.AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(60, 4, 3, 3, random_state=1)
+                                                 .annotations)
+    big = crowdagg.AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(400, 60, 3, 5, random_state=2)
+                                               .annotations)
+    model = GLADModel(None, (1.0, 1.0), (1.0, 1.0), 3)
+    for t in (small, big, small):
+        got = run_em(model, _forced_chunks(t), init="mv", max_iter=3, tol=0)
+        ref = run_em(GLADModel(None, (1.0, 1.0), (1.0, 1.0), 3), _forced_chunks(t), init="mv", max_iter=3, tol=0)
+        np.testing.assert_array_equal(got.posteriors, ref.posteriors)
+        for name in ("alphas", "log_betas"):
+            np.testing.assert_array_equal(got.params[name], ref.params[name])
+        np.testing.assert_array_equal(got.loglik, ref.loglik)
+
+
+def test_same_estimator_refit_on_wider_table():
+    """The estimator-level view of the buffer regression: refitting one estimator on a
+    wider, longer table gives exactly a fresh estimator's result (guards any plug-in or
+    buffer the estimator might keep between fits)."""
+    small = crowdagg.datasets.make_crowd(60, 4, 3, 3, random_state=1).annotations
+    big = crowdagg.datasets.make_crowd(2000, 80, 3, 5, random_state=2).annotations
+    est = crowdagg.GLAD(max_iter=4, tol=0).fit(small)
+    est.fit(big)
+    fresh = crowdagg.GLAD(max_iter=4, tol=0).fit(big)
+    np.testing.assert_array_equal(est.probas_.to_numpy(), fresh.probas_.to_numpy())
+    pd.testing.assert_series_equal(est.alphas_, fresh.alphas_)
+    pd.testing.assert_series_equal(est.betas_, fresh.betas_)
+    np.testing.assert_array_equal(est.loglik_, fresh.loglik_)

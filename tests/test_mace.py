@@ -255,3 +255,49 @@ def test_relabelling_items_workers_and_labels(case):
     m3 = crowdagg.MACE(**kw).fit(df3, labels=list(range(k)))
     np.testing.assert_allclose(m3.probas_.to_numpy()[:, perm], base.probas_.to_numpy(), atol=1e-9)
     np.testing.assert_allclose(m3.strategies_.to_numpy()[:, perm], base.strategies_.to_numpy(), atol=1e-9)
+
+
+# --------------------------------------------------------------------------- buffer reuse (regression)
+def _forced_chunks(t):
+    """A context whose E-step takes the parallel path (3 chunks) whatever the size."""
+    from crowdagg.em import EMContext
+
+    ctx = EMContext(t, np.full(t.n_items, -1, np.int64))
+    ctx._bounds = np.array([0, t.n_items // 3, 2 * t.n_items // 3, t.n_items], dtype=np.int64)
+    return ctx
+
+
+@pytest.mark.parametrize("method", ["vb", "em"])
+def test_plugin_reused_on_table_with_more_workers(method):
+    """Scratch buffers follow the table's shape: the plug-in used to cache them by chunk
+    count only, so a second, wider table made the kernels write out of bounds."""
+    from crowdagg.em import run_em
+    from crowdagg.methods.mace import MACEModel
+
+    small = crowdagg.AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(60, 4, 3, 3, random_state=1)
+                                                 .annotations)
+    big = crowdagg.AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(400, 60, 4, 5, random_state=2)
+                                               .annotations)
+    model = MACEModel(method, None, (0.5, 0.5), 10.0)
+    for t in (small, big, small):
+        got = run_em(model, _forced_chunks(t), init="mv", max_iter=4, tol=0)
+        ref = run_em(MACEModel(method, None, (0.5, 0.5), 10.0), _forced_chunks(t), init="mv", max_iter=4, tol=0)
+        np.testing.assert_array_equal(got.posteriors, ref.posteriors)
+        for name in ("spam", "know", "strategies"):
+            np.testing.assert_array_equal(got.params[name], ref.params[name])
+        np.testing.assert_array_equal(got.loglik, ref.loglik)
+
+
+def test_same_estimator_refit_on_wider_table():
+    """The estimator-level view of the buffer regression: refitting one estimator on a
+    wider, longer table gives exactly a fresh estimator's result (guards any plug-in or
+    buffer the estimator might keep between fits)."""
+    small = crowdagg.datasets.make_crowd(60, 4, 3, 3, random_state=1).annotations
+    big = crowdagg.datasets.make_crowd(2000, 80, 4, 5, random_state=2).annotations
+    est = crowdagg.MACE(max_iter=4, tol=0, n_restarts=2).fit(small)
+    est.fit(big)
+    fresh = crowdagg.MACE(max_iter=4, tol=0, n_restarts=2).fit(big)
+    np.testing.assert_array_equal(est.probas_.to_numpy(), fresh.probas_.to_numpy())
+    pd.testing.assert_series_equal(est.spam_, fresh.spam_)
+    pd.testing.assert_frame_equal(est.strategies_, fresh.strategies_)
+    np.testing.assert_array_equal(est.restart_loglik_, fresh.restart_loglik_)

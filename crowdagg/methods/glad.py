@@ -138,8 +138,6 @@ class GLADModel(EMModel):
         self.log_beta_prior = log_beta_prior
         self.m_step_max_iter = m_step_max_iter
         self.m_step_n_iter: list[int] = []
-        self._buf: tuple[np.ndarray, np.ndarray] | None = None
-        self._ll_buf: np.ndarray | None = None
 
     # ----------------------------------------------------------------- helpers
     def log_prior(self, ctx: EMContext) -> np.ndarray:
@@ -161,9 +159,8 @@ class GLADModel(EMModel):
         bounds = ctx.chunks()
         if bounds.shape[0] > 2:  # several chunks: threads pay
             n_chunks = bounds.shape[0] - 1
-            if self._buf is None or self._buf[0].shape[0] != n_chunks:
-                self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros(n_chunks))
-            gbuf, qbuf = self._buf
+            gbuf = self.buffer("grad_alpha", (n_chunks, ctx.n_workers))
+            qbuf = self.buffer("objective", (n_chunks,))
             glad_objective_parallel(t.item_ptr, t.worker_codes, t.label_codes, post, alphas, log_betas,
                                     bounds, gbuf, grad_b, qbuf)
             q = float(qbuf.sum())
@@ -194,11 +191,10 @@ class GLADModel(EMModel):
         log_betas = params["log_betas"]
         bounds = ctx.chunks()
         if bounds.shape[0] > 2:
-            if self._ll_buf is None or self._ll_buf.shape[0] != bounds.shape[0] - 1:
-                self._ll_buf = np.zeros(bounds.shape[0] - 1)
+            lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
             glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, self.log_prior(ctx),
-                                alphas, log_betas, bounds, post, self._ll_buf)
-            ll = float(self._ll_buf.sum())
+                                alphas, log_betas, bounds, post, lbuf)
+            ll = float(lbuf.sum())
         else:
             ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold,
                                         self.log_prior(ctx), alphas, log_betas, 0, ctx.n_items, post))

@@ -49,7 +49,6 @@ class MACEModel(EMModel):
         self.smoothing = smoothing
         self.theta_prior = theta_prior
         self.strategy_prior = strategy_prior
-        self._buf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @staticmethod
     def _log_prior(ctx: EMContext) -> np.ndarray:
@@ -102,10 +101,9 @@ class MACEModel(EMModel):
                                   log_both, log_know, 0, ctx.n_items, post, know_cnt, strat_cnt, accumulate)
             return float(ll), (know_cnt, strat_cnt)
         n_chunks = bounds.shape[0] - 1
-        if self._buf is None or self._buf[0].shape[0] != n_chunks:
-            self._buf = (np.zeros((n_chunks, ctx.n_workers)), np.zeros((n_chunks, ctx.n_workers, k)),
-                         np.zeros(n_chunks))
-        kbuf, sbuf, lbuf = self._buf
+        kbuf = self.buffer("know_cnt", (n_chunks, ctx.n_workers))
+        sbuf = self.buffer("strat_cnt", (n_chunks, ctx.n_workers, k))
+        lbuf = self.buffer("loglik", (n_chunks,))
         mace_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_spam,
                             log_both, log_know, bounds, post, kbuf, sbuf, lbuf, accumulate)
         return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0))
