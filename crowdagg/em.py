@@ -61,7 +61,9 @@ returned parameters, and ``tol=0`` runs exactly ``max_iter`` iterations (for
 timings that compare like with like) and never warns.  With ``tol > 0`` a
 :class:`~crowdagg.errors.ConvergenceWarning` is issued when ``max_iter`` is hit
 first.  Restarts (MACE) call :func:`run_em` several times with different
-``init`` parameters and keep the best ``loglik``.
+``init`` parameters and keep the best ``loglik``: an :class:`EMAggregator`
+subclass overrides :meth:`EMAggregator._run` (one run by default) and the rest
+of ``fit`` (gold, warm start, fitted attributes) stays the engine's.
 """
 
 from __future__ import annotations
@@ -233,6 +235,7 @@ def run_em(
     max_iter: int = 100,
     tol: float = 1e-5,
     warn: bool = True,
+    stacklevel: int = 3,
 ) -> EMFit:
     """Run EM with a plug-in.
 
@@ -250,6 +253,8 @@ def run_em(
         Stop when ``model.delta`` falls below ``tol``; ``0`` runs exactly ``max_iter``.
     warn : bool
         Issue a ConvergenceWarning when ``tol > 0`` and ``max_iter`` is reached first.
+    stacklevel : int
+        ``stacklevel`` of that warning (3: the caller of the function calling ``run_em``).
     """
     if isinstance(init, Mapping):
         params = {k: np.array(v, dtype=np.float64) for k, v in init.items()}
@@ -281,7 +286,7 @@ def run_em(
             f"{type(model).__name__}: EM stopped at max_iter={max_iter} before the change "
             f"({d:.3g}) fell below tol={tol:g}; raise max_iter or tol",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     if not np.all(np.isfinite(post)):  # pragma: no cover - a bug, never user input
         raise FloatingPointError(f"{type(model).__name__}: non-finite posteriors")
@@ -405,6 +410,16 @@ class EMAggregator(BaseAggregator):
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
         """Expose the fitted parameters (pandas objects by worker id)."""
 
+    def _run(self, model: EMModel, ctx: EMContext, init: str | dict[str, np.ndarray], max_iter: int,
+             tol: float) -> EMFit:
+        """One EM run; subclasses may run several (MACE restarts) and return the best.
+
+        ``init`` is the estimator's ``init`` string or parameters already aligned to
+        ``ctx.table`` (warm start); see :func:`run_em`.
+        """
+        # stacklevel 4: run_em -> _run -> fit -> the user's call
+        return run_em(model, ctx, init=init, max_iter=max_iter, tol=tol, stacklevel=4)
+
     def _check_common(self) -> tuple[int, float]:
         max_iter = check_int("max_iter", self.max_iter, 0)
         tol = check_float("tol", self.tol, 0.0)
@@ -451,7 +466,7 @@ class EMAggregator(BaseAggregator):
         if source is None and not isinstance(self.init, str):
             source = self.init  # explicit parameters given as ``init``
         init = align_params(model, ctx, source) if source is not None else self.init
-        res = run_em(model, ctx, init=init, max_iter=max_iter, tol=tol)
+        res = self._run(model, ctx, init, max_iter, tol)
         self.params_ = res.params
         self.n_iter_ = res.n_iter
         self.converged_ = res.converged

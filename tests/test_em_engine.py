@@ -280,3 +280,29 @@ def test_explicit_params_as_init():
     c = crowdagg.DawidSkene(max_iter=2, tol=0).fit(df)
     np.testing.assert_array_equal(a.probas_.to_numpy(), b.probas_.to_numpy())
     assert not np.allclose(a.confusions_, c.confusions_)
+
+
+def test_run_hook_is_what_fit_calls():
+    """``EMAggregator._run`` is the one place a subclass changes how runs are made."""
+    df = _crowd(200, 10, 3, seed=4).annotations
+
+    class TwoRuns(crowdagg.DawidSkene):
+        def _run(self, model, ctx, init, max_iter, tol):
+            self.seen_ = (init, max_iter, tol, ctx.n_items)
+            first = super()._run(model, ctx, init, max_iter, tol)
+            return run_em(model, ctx, init=first.params, max_iter=1, tol=0)
+
+    est = TwoRuns(max_iter=3, tol=0).fit(df)
+    assert est.seen_ == ("mv", 3, 0.0, est.table_.n_items)
+    # 3 iterations, then one more from the result: the same as 4 iterations
+    four = crowdagg.DawidSkene(max_iter=4, tol=0).fit(df)
+    np.testing.assert_allclose(est.probas_.to_numpy(), four.probas_.to_numpy(), atol=1e-12)
+    assert est.n_iter_ == 1 and len(est.loglik_) == 1
+
+
+def test_convergence_warning_points_at_the_callers_line():
+    df = _crowd(200, 10, 3, seed=4).annotations
+    for est in (crowdagg.DawidSkene(max_iter=2, tol=1e-12), crowdagg.MACE(max_iter=2, tol=1e-12, n_restarts=2)):
+        with pytest.warns(ConvergenceWarning) as rec:
+            est.fit(df)
+        assert rec[0].filename == __file__

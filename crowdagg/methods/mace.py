@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .._validation import check_choice, check_float, check_int
-from ..em import EMAggregator, EMContext, EMFit, EMModel, align_params, run_em
+from ..em import EMAggregator, EMContext, EMFit, EMModel, run_em
 from ..errors import ConvergenceWarning, InputError
 from ..kernels.mace import (
     mace_estep_parallel,
@@ -244,59 +245,47 @@ class MACE(EMAggregator):
         smoothing = None if self.smoothing is None else check_float("smoothing", self.smoothing, 0.0, strict=True)
         return MACEModel(method, smoothing, theta_prior, strategy_prior)
 
-    def fit(self, data: Any, *, gold: Any = None, init_params: Any = None, **table_kwargs: Any) -> MACE:
-        """Fit by EM or variational Bayes with random restarts.
+    def _check_common(self) -> tuple[int, float]:
+        max_iter, tol = super()._check_common()
+        check_int("n_restarts", self.n_restarts, 1)
+        check_float("noise", self.noise, 0.0)
+        return max_iter, tol
 
-        Parameters
-        ----------
-        data : AnnotationTable, DataFrame (pandas/polars), pyarrow Table or path
-            The annotations; ``table_kwargs`` (``item_col``, ``labels``, ...) build the table.
-        gold : Series, mapping or DataFrame, optional
-            Known true labels by item id (fixed one-hot posteriors; their answers
-            still train the worker parameters).
-        init_params : fitted MACE or dict, optional
-            Warm start from these parameters (one run, no restarts).
+    def _run(self, model: EMModel, ctx: EMContext, init: str | dict[str, np.ndarray], max_iter: int,
+             tol: float) -> EMFit:
+        """``n_restarts`` EM runs; the one with the highest final log-likelihood is kept.
 
-        Returns
-        -------
-        self
+        The first run starts from ``init`` (``"random"``: a random point), the others
+        from random points (:meth:`MACEModel.random_params`, drawn from
+        ``random_state`` in order).  Explicit parameters (a warm start,
+        ``fit(init_params=...)``) make a single run.  Sets ``restart_loglik_`` and
+        ``best_restart_``; the :class:`~crowdagg.errors.ConvergenceWarning` is about
+        the kept run only.
         """
-        max_iter, tol = self._check_common()
+        assert isinstance(model, MACEModel)
         n_restarts = check_int("n_restarts", self.n_restarts, 1)
         noise = check_float("noise", self.noise, 0.0)
-        model = self._make_model()
-        table = self._as_table(data, table_kwargs)
-        gold_codes = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
-        ctx = self._context(table, gold_codes)
-        source = init_params
-        if source is None and self.warm_start and hasattr(self, "params_"):
-            source = {**self.params_, "workers": self.table_.workers, "labels": self.table_.labels}
-        if source is not None:
-            starts: list[Any] = [align_params(model, ctx, source)]
+        if isinstance(init, Mapping):
+            starts: list[Any] = [init]
         else:
-            starts = [self.init if self.init != "random" else None] + [None] * (n_restarts - 1)
+            starts = [init if init != "random" else None] + [None] * (n_restarts - 1)
         best: EMFit | None = None
         best_r = 0
         scores: list[float] = []
         for r, start in enumerate(starts):
-            init = model.random_params(ctx, noise) if start is None else start
-            res = run_em(model, ctx, init=init, max_iter=max_iter, tol=tol, warn=False)
+            res = run_em(model, ctx, init=model.random_params(ctx, noise) if start is None else start,
+                         max_iter=max_iter, tol=tol, warn=False)
             scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
             if best is None or scores[r] > scores[best_r]:
                 best, best_r = res, r
         assert best is not None
         self.best_restart_ = best_r
-        if tol > 0 and max_iter > 0 and not best.converged:
-            warnings.warn(f"MACE: the kept run stopped at max_iter={max_iter} before the change fell below "
-                          f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=2)
         self.restart_loglik_ = np.asarray(scores)
-        self.params_ = best.params
-        self.n_iter_ = best.n_iter
-        self.converged_ = best.converged
-        self.loglik_ = best.loglik
-        self._set_result(table, best.posteriors, self._label_codes(table, best.posteriors, gold_codes))
-        self._set_fitted(table, best.params)
-        return self
+        if tol > 0 and max_iter > 0 and not best.converged:
+            # stacklevel 3: _run -> fit -> the user's call
+            warnings.warn(f"MACE: the kept run stopped at max_iter={max_iter} before the change fell below "
+                          f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=3)
+        return best
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
         spam, know, st = params["spam"], params["know"], params["strategies"]
