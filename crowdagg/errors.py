@@ -25,6 +25,7 @@ __all__ = [
     "AgreementUndefinedError",
     "LevelError",
     "FormatError",
+    "InputFileNotFoundError",
     "DatasetNotFoundError",
     "ConvergenceWarning",
     "CrowdaggWarning",
@@ -96,6 +97,10 @@ class LevelError(InputError, TypeError):
 
 class FormatError(InputError):
     """A file does not have the expected format."""
+
+
+class InputFileNotFoundError(CrowdaggError, FileNotFoundError):
+    """An input file does not exist."""
 
 
 class DatasetNotFoundError(CrowdaggError, FileNotFoundError):

@@ -21,13 +21,16 @@ import pandas as pd
 from .errors import (
     DuplicateAnnotationError,
     EmptyTableError,
+    FormatError,
     GoldError,
     InputError,
+    InputFileNotFoundError,
     MissingColumnError,
     MixedIdTypeError,
     NullIdError,
     UnhashableIdError,
     UnknownLabelError,
+    WeightsError,
 )
 from .kernels.csr import build_item_csr, counting_sort, factorize_dense_int, mark_duplicates
 
@@ -443,10 +446,16 @@ class AnnotationTable:
             pos = idx.get_indexer(self.workers)
             known = pos >= 0
             arr = np.zeros(self.n_workers, dtype=np.float64)
-            vals = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
+            try:
+                vals = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise WeightsError(f"{name} must be numbers: {exc}") from None
             arr[known] = vals[pos[known]]
             return arr, known
-        arr = np.asarray(values, dtype=np.float64)
+        try:
+            arr = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise WeightsError(f"{name} must be numbers: {exc}") from None
         if arr.shape != (self.n_workers,):
             raise InputError(
                 f"{name} as an array must have one value per worker in code order "
@@ -573,8 +582,15 @@ class AnnotationTable:
         duplicates: Duplicates = "error",
     ) -> AnnotationTable:
         """Build from three equal-length array-likes of item ids, worker ids and labels."""
-        arrays = [pd.Series(np.asarray(a) if not isinstance(a, pd.Series) else a.to_numpy())
-                  for a in (items, workers, labels_values)]
+        arrays = []
+        for a in (items, workers, labels_values):
+            if isinstance(a, pd.Series):
+                a = a.to_numpy()
+            elif not isinstance(a, np.ndarray):
+                a = list(a)  # keep Python objects as they are (np.asarray would unify 1 and "1")
+            if isinstance(a, np.ndarray) and a.ndim != 1:
+                raise InputError(f"from_arrays expects 1-d arrays, got shape {a.shape}")
+            arrays.append(pd.Series(a))
         if len({len(a) for a in arrays}) != 1:
             raise InputError(
                 f"items, workers and labels must have one length, got {[len(a) for a in arrays]}"
@@ -603,8 +619,11 @@ class AnnotationTable:
         import pyarrow.csv as pacsv
 
         path = _check_path(path)
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh, delimiter=delimiter), [])
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                header = next(csv.reader(fh, delimiter=delimiter), [])
+        except UnicodeDecodeError:
+            raise FormatError(f"cannot read {path!r} as CSV: it is not UTF-8 text") from None
         if not header:
             raise EmptyTableError(f"{path!r} is empty")
         cols = _resolve_columns(header, item_col, worker_col, label_col)
@@ -616,10 +635,11 @@ class AnnotationTable:
                     column_types={cols[0]: pa.string(), cols[1]: pa.string()},
                     include_columns=list(cols),
                     strings_can_be_null=True,
+                    null_values=[""],  # only empty cells are null: "NA", "null" stay strings
                 ),
             )
         except pa.ArrowInvalid as exc:
-            raise InputError(f"cannot parse {os.fspath(path)!r} as CSV: {exc}") from None
+            raise FormatError(f"cannot parse {os.fspath(path)!r} as CSV: {exc}") from None
         return cls.from_arrow(tbl, item_col=cols[0], worker_col=cols[1], label_col=cols[2],
                               labels=labels, duplicates=duplicates)
 
@@ -657,7 +677,7 @@ def _rebuild(state: dict[str, Any], dropped: dict[str, int]) -> AnnotationTable:
 def _check_path(path: str | os.PathLike) -> str:
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
+        raise InputFileNotFoundError(f"no such file: {path!r}")
     return path
 
 

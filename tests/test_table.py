@@ -306,3 +306,42 @@ def test_table_matches_naive(rows):
     first = df.drop_duplicates(["item", "worker"], keep="first")
     assert tf.n_annotations == len(first)
     check_layout(tf)
+
+
+def test_csv_na_strings_are_values_not_nulls(tmp_path):
+    p = tmp_path / "a.csv"
+    p.write_text("item,worker,label\n1,NA,yes\n1,bob,N/A\n2,bob,null\n2,ann,\n", encoding="utf-8")
+    t = AnnotationTable.read_csv(p)
+    assert list(t.workers) == ["NA", "bob", "ann"]
+    assert sorted(t.labels) == ["N/A", "null", "yes"]
+    assert t.dropped["null_label"] == 1  # only the empty cell
+
+
+def test_csv_not_utf8(tmp_path):
+    from crowdagg.errors import FormatError
+
+    p = tmp_path / "a.csv"
+    p.write_bytes("item,worker,label\n1,\xe9,x\n".encode("latin-1").replace(b"item", b"it\xffem"))
+    with pytest.raises(FormatError, match="UTF-8"):
+        AnnotationTable.read_csv(p)
+
+
+def test_from_arrays_keeps_types_apart():
+    with pytest.raises(MixedIdTypeError):
+        AnnotationTable.from_arrays([1, 2], ["w", "v"], [1, "1"])
+    with pytest.raises(MixedIdTypeError):
+        AnnotationTable.from_arrays([1, "a"], ["w", "v"], [0, 1])
+    t = AnnotationTable.from_arrays([1, 2], ["w", "v"], [0, 1])
+    assert t.labels.dtype.kind == "i" and list(t.items) == [1, 2]
+    with pytest.raises(InputError, match="1-d"):
+        AnnotationTable.from_arrays(np.zeros((2, 2)), [1, 2], [0, 1])
+
+
+def test_encode_worker_values_errors():
+    from crowdagg.errors import WeightsError
+
+    t = AnnotationTable.from_pandas(frame())
+    with pytest.raises(WeightsError):
+        t.encode_worker_values({"w1": "x"}, name="weights")
+    with pytest.raises(WeightsError):
+        t.encode_worker_values(["a", "b", "c"], name="weights")

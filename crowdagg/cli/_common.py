@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, InputFileNotFoundError
 
 FORMATS = ("auto", "csv", "parquet", "mturk")
 
@@ -49,7 +49,7 @@ def load_table(args: argparse.Namespace, **extra: Any):
 
     path = args.input
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
+        raise InputFileNotFoundError(f"no such file: {path!r}")
     fmt = args.format
     if fmt == "auto":
         low = path.lower()
