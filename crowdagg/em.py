@@ -16,6 +16,11 @@ plug-in declares:
     Names of per-worker arrays (axis 0 = worker code).  On a warm start they are
     aligned by worker id; workers the previous model has not seen take the rows of
     :meth:`EMModel.default_params`.
+``item_params`` : tuple of str
+    Names of per-item arrays (axis 0 = item code, e.g. GLAD's ``log_betas``).  On a
+    warm start they are aligned by item id; items the previous model has not seen
+    (and every item when the source gives no item ids) take the rows of
+    :meth:`EMModel.default_params`.
 ``global_params`` : tuple of str
     Every other parameter (class priors, ...), copied as they are on a warm start.
 ``label_axes`` : dict str -> tuple of int
@@ -160,6 +165,7 @@ class EMModel:
     """Base of EM plug-ins; see the module docstring for the contract."""
 
     worker_params: ClassVar[tuple[str, ...]] = ()
+    item_params: ClassVar[tuple[str, ...]] = ()
     global_params: ClassVar[tuple[str, ...]] = ()
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {}
     convergence: ClassVar[str] = "loglik"
@@ -300,14 +306,47 @@ def _permute_labels(arr: np.ndarray, axes: tuple[int, ...], perm: np.ndarray) ->
     return arr
 
 
+def _id_rows(model: EMModel, name: str, val: Any, ids: Any, out: np.ndarray, perm: np.ndarray | None,
+             table_ids: pd.Index, what: str) -> None:
+    """Copy the rows of a per-worker / per-item parameter into ``out`` by id."""
+    if isinstance(val, (pd.Series, pd.DataFrame)):
+        idx = val.index
+        arr = val.to_numpy(dtype=np.float64)
+    else:
+        arr = np.asarray(val, dtype=np.float64)
+        idx = pd.Index(ids)
+    if arr.shape[0] != len(idx) or arr.shape[1:] != out.shape[1:]:
+        raise InitParamsError(
+            f"init_params[{name!r}] has shape {arr.shape}, expected ({len(idx)}, "
+            f"{', '.join(map(str, out.shape[1:]))}) (one row per {what})"
+        )
+    if not np.all(np.isfinite(arr)):
+        raise InitParamsError(f"init_params[{name!r}] holds non-finite values")
+    if perm is not None:
+        arr = _permute_labels(arr, tuple(a + 1 for a in model.label_axes.get(name, ())), perm)
+    pos = _coerce_like(pd.Index(idx), table_ids).get_indexer(table_ids)
+    known = pos >= 0
+    out[known] = arr[pos[known]]
+
+
+def _table_items(table: Any) -> pd.Index | None:
+    """Item ids of a fitted estimator's table (``None`` when it has none in memory)."""
+    items = getattr(table, "items", None)
+    return items if isinstance(items, pd.Index) else None
+
+
 def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.ndarray]:
-    """Parameters of a previous model, aligned to ``ctx.table`` by worker id and label.
+    """Parameters of a previous model, aligned to ``ctx.table`` by worker id, item id and label.
 
     ``source`` is a fitted :class:`EMAggregator` of the same kind, or a dict with
-    the model's parameter names (and optionally ``"workers"`` and ``"labels"``:
-    the worker ids and labels of the arrays' axes).  Per-worker parameters may be
-    given as pandas objects indexed by worker id; global ones as Series indexed by
-    label.  Workers absent from ``source`` start from ``model.default_params``.
+    the model's parameter names (and optionally ``"workers"``, ``"items"`` and
+    ``"labels"``: the worker ids, item ids and labels of the arrays' axes).
+    Per-worker (per-item) parameters may be given as pandas objects indexed by
+    worker (item) id; global ones as Series indexed by label.  Workers absent from
+    ``source`` start from ``model.default_params``.  Per-item parameters
+    (``model.item_params``) are optional: items absent from ``source``, and every
+    item when ``source`` gives no item parameters or an array without ``"items"``,
+    start from ``model.default_params``.
 
     Raises
     ------
@@ -321,6 +360,9 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
         src: dict[str, Any] = dict(source.params_)
         src["workers"] = source.table_.workers
         src["labels"] = source.table_.labels
+        items = _table_items(source.table_)
+        if items is not None:
+            src["items"] = items
     elif isinstance(source, Mapping):
         src = dict(source)
     else:
@@ -363,29 +405,18 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
     src_workers = src.get("workers")
     for n in model.worker_params:
         val = src[n]
-        if isinstance(val, (pd.Series, pd.DataFrame)):
-            widx = val.index
-            arr = val.to_numpy(dtype=np.float64)
-        else:
-            arr = np.asarray(val, dtype=np.float64)
-            if src_workers is None:
-                raise InitParamsError(
-                    f"init_params[{n!r}] is an array: give the worker ids as init_params['workers'] "
-                    "or pass a Series/DataFrame indexed by worker id"
-                )
-            widx = pd.Index(src_workers)
-        if arr.shape[0] != len(widx) or arr.shape[1:] != out[n].shape[1:]:
+        if not isinstance(val, (pd.Series, pd.DataFrame)) and src_workers is None:
             raise InitParamsError(
-                f"init_params[{n!r}] has shape {arr.shape}, expected ({len(widx)}, "
-                f"{', '.join(map(str, out[n].shape[1:]))})"
+                f"init_params[{n!r}] is an array: give the worker ids as init_params['workers'] "
+                "or pass a Series/DataFrame indexed by worker id"
             )
-        if not np.all(np.isfinite(arr)):
-            raise InitParamsError(f"init_params[{n!r}] holds non-finite values")
-        if perm is not None:
-            arr = _permute_labels(arr, tuple(a + 1 for a in model.label_axes.get(n, ())), perm)
-        pos = _coerce_like(pd.Index(widx), table.workers).get_indexer(table.workers)
-        known = pos >= 0
-        out[n][known] = arr[pos[known]]
+        _id_rows(model, n, val, src_workers, out[n], perm, table.workers, "worker")
+    src_items = src.get("items")
+    for n in model.item_params:
+        val = src.get(n)
+        if val is None or (not isinstance(val, (pd.Series, pd.DataFrame)) and src_items is None):
+            continue  # no item ids known: every item starts from default_params
+        _id_rows(model, n, val, src_items, out[n], perm, table.items, "item")
     return out
 
 
@@ -445,8 +476,9 @@ class EMAggregator(BaseAggregator):
             their answers still train the worker parameters.  Unknown items or labels
             raise :class:`~crowdagg.errors.GoldError`.
         init_params : fitted estimator of the same class, or dict, optional
-            Warm start: start from these parameters, aligned by worker id (new
-            workers start from the prior); see :func:`align_params`.  With
+            Warm start: start from these parameters, aligned by worker id and, for
+            per-item parameters (GLAD's difficulties), by item id (new workers and
+            items start from the prior); see :func:`align_params`.  With
             ``warm_start=True`` and no ``init_params``, a fitted estimator reuses
             its own parameters.  The estimator's ``init`` may also be such a source
             (explicit initial parameters); ``init_params`` takes precedence.
@@ -463,6 +495,9 @@ class EMAggregator(BaseAggregator):
         source = init_params
         if source is None and self.warm_start and hasattr(self, "params_"):
             source = {**self.params_, "workers": self.table_.workers, "labels": self.table_.labels}
+            items = _table_items(self.table_)
+            if items is not None:
+                source["items"] = items
         if source is None and not isinstance(self.init, str):
             source = self.init  # explicit parameters given as ``init``
         init = align_params(model, ctx, source) if source is not None else self.init

@@ -306,3 +306,33 @@ def test_convergence_warning_points_at_the_callers_line():
         with pytest.warns(ConvergenceWarning) as rec:
             est.fit(df)
         assert rec[0].filename == __file__
+
+
+class _ItemModel(EMModel):
+    """Toy plug-in with a per-item parameter that has a label axis."""
+
+    worker_params = ("w",)
+    item_params = ("d",)
+    label_axes = {"w": (), "d": (0,)}
+
+    def default_params(self, ctx):
+        return {"w": np.zeros(ctx.n_workers), "d": np.full((ctx.n_items, ctx.n_labels), -1.0)}
+
+
+def test_align_item_params_by_item_id_and_label():
+    t = AnnotationTable.from_pandas(pd.DataFrame(
+        {"item": ["a", "b", "c", "c"], "worker": ["x", "y", "x", "z"], "label": [0, 1, 2, 0]}), labels=[0, 1, 2])
+    ctx = EMContext(t, np.full(t.n_items, -1))
+    # source knows items c, a, q (q not in the table) with labels in the order 2, 0, 1
+    d = np.array([[12.0, 10.0, 11.0], [2.0, 0.0, 1.0], [99.0, 99.0, 99.0]])
+    src = {"w": pd.Series([1.0], index=["x"]), "d": d, "items": ["c", "a", "q"], "labels": [2, 0, 1]}
+    p = align_params(_ItemModel(), ctx, src)
+    np.testing.assert_array_equal(p["d"], [[0.0, 1.0, 2.0], [-1.0, -1.0, -1.0], [10.0, 11.0, 12.0]])
+    np.testing.assert_array_equal(p["w"], [1.0, 0.0, 0.0])
+    # as a DataFrame indexed by item id; without item parameters every item is default
+    p2 = align_params(_ItemModel(), ctx, {**src, "d": pd.DataFrame(d, index=["c", "a", "q"]), "items": None})
+    np.testing.assert_array_equal(p2["d"], p["d"])
+    p3 = align_params(_ItemModel(), ctx, {"w": src["w"]})
+    np.testing.assert_array_equal(p3["d"], -1.0)
+    with pytest.raises(InitParamsError, match="non-finite"):
+        align_params(_ItemModel(), ctx, {**src, "d": np.full((3, 3), np.nan)})

@@ -20,7 +20,7 @@ from scipy.optimize import minimize
 
 import crowdagg
 from crowdagg.em import EMContext
-from crowdagg.errors import ConvergenceWarning, InputError
+from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError
 from crowdagg.kernels.glad import (
     glad_estep_parallel,
     glad_estep_slice,
@@ -264,7 +264,13 @@ def test_warm_start_and_predict_on_new_data():
     g = crowdagg.GLAD(max_iter=20).fit(df)
     g0 = crowdagg.GLAD(max_iter=0).fit(df, init_params=g)
     pd.testing.assert_series_equal(g0.alphas_, g.alphas_)
-    assert np.allclose(np.log(g0.betas_), 1.0)  # items restart at the prior mean
+    pd.testing.assert_series_equal(g0.betas_, g.betas_)  # items aligned by id too
+    # max_iter=0 from the fitted parameters: the fit's own posteriors
+    np.testing.assert_allclose(g0.probas_.to_numpy(), g.probas_.to_numpy(), atol=1e-12)
+    # abilities only (no item parameters given): items restart at the prior mean
+    ga = crowdagg.GLAD(max_iter=0).fit(df, init_params={"alphas": g.alphas_})
+    pd.testing.assert_series_equal(ga.alphas_, g.alphas_)
+    assert np.allclose(np.log(ga.betas_), 1.0)
     # a new worker starts from the prior mean
     first = df.drop_duplicates("item").iloc[:3]
     extra = pd.DataFrame({"item": first["item"], "worker": "new", "label": first["label"]})
@@ -403,3 +409,45 @@ def test_same_estimator_refit_on_wider_table():
     pd.testing.assert_series_equal(est.alphas_, fresh.alphas_)
     pd.testing.assert_series_equal(est.betas_, fresh.betas_)
     np.testing.assert_array_equal(est.loglik_, fresh.loglik_)
+
+
+def test_warm_start_on_union_of_batches_reuses_item_difficulties():
+    """Items of the first batch keep their fitted ``beta`` on a warm start on the union
+    (also by ``warm_start=True`` and by a dict of arrays with item ids); new items
+    start from the prior mean."""
+    c = crowd(n_items=400, seed=8)
+    df = c.annotations
+    items = df["item"].unique()
+    batch1 = df[df["item"].isin(items[:250])]
+    union = pd.concat([batch1, df[df["item"].isin(items[250:])]])
+    g1 = crowdagg.GLAD(max_iter=10, tol=0).fit(batch1)
+    old = g1.betas_
+    assert not np.allclose(np.log(old), 1.0)
+    prior = np.exp(1.0)
+    sources = [
+        g1,
+        {"alphas": g1.alphas_, "log_betas": np.log(g1.betas_)},  # Series by worker / item id
+        {**g1.params_, "workers": g1.table_.workers, "items": g1.table_.items},  # arrays + ids
+        {"alphas": g1.alphas_, "log_betas": np.log(g1.betas_).iloc[::-1]},  # any item order
+    ]
+    for src in sources:
+        g = crowdagg.GLAD(max_iter=0).fit(union, init_params=src)
+        pd.testing.assert_series_equal(g.betas_.loc[old.index], old)
+        np.testing.assert_allclose(g.betas_.drop(old.index).to_numpy(), prior)
+        pd.testing.assert_series_equal(g.alphas_.loc[g1.alphas_.index], g1.alphas_)
+    # warm_start=True: the estimator continues from its own abilities and difficulties
+    w = crowdagg.GLAD(max_iter=10, tol=0, warm_start=True).fit(batch1)
+    w.set_params(max_iter=0).fit(union)
+    pd.testing.assert_series_equal(w.betas_.loc[old.index], old)
+    np.testing.assert_allclose(w.betas_.drop(old.index).to_numpy(), prior)
+    # reusing the known difficulties changes the union's fit (they are not ignored)
+    warm = crowdagg.GLAD(max_iter=2, tol=0).fit(union, init_params=g1)
+    alphas_only = crowdagg.GLAD(max_iter=2, tol=0).fit(union, init_params={"alphas": g1.alphas_})
+    assert not np.allclose(warm.betas_.loc[old.index], alphas_only.betas_.loc[old.index])
+    # an array without item ids cannot be aligned: items start from the prior
+    g = crowdagg.GLAD(max_iter=0).fit(union, init_params={**g1.params_, "workers": g1.table_.workers})
+    np.testing.assert_allclose(g.betas_.to_numpy(), prior)
+    # a wrong number of rows is refused
+    with pytest.raises(InitParamsError, match="log_betas"):
+        crowdagg.GLAD().fit(union, init_params={"alphas": g1.alphas_, "log_betas": np.zeros(3),
+                                                "items": g1.table_.items})

@@ -122,13 +122,14 @@ class GLADModel(EMModel):
 
     The log-likelihood reported to the engine is the log-posterior
     ``log p(y | alpha, beta) + log-priors`` (up to a constant), the quantity EM
-    increases.  ``log_betas`` are per item: on a warm start (aligned by worker id)
-    they restart from the prior mean.
+    increases.  On a warm start ``alphas`` are aligned by worker id and the per-item
+    ``log_betas`` by item id (items new to the source start from the prior mean).
     """
 
     worker_params = ("alphas",)
+    item_params = ("log_betas",)
     global_params = ()
-    label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"alphas": ()}
+    label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"alphas": (), "log_betas": ()}
 
     def __init__(self, class_prior: Any, alpha_prior: tuple[float, float],
                  log_beta_prior: tuple[float, float], m_step_max_iter: int) -> None:
@@ -256,8 +257,10 @@ class GLAD(EMAggregator):
     m_step_max_iter : int, default 10
         L-BFGS iterations per M-step (each costs about one pass over the data).
     warm_start : bool, default False
-        If true and already fitted, ``fit`` starts from the fitted abilities
-        (aligned by worker id; new workers and every item start from the prior).
+        If true and already fitted, ``fit`` starts from the fitted abilities and
+        difficulties (aligned by worker and item id; new workers and items start
+        from the prior).  ``fit(init_params=...)`` does the same from another fitted
+        GLAD or a dict (``alphas`` by worker id, optionally ``log_betas`` by item id).
     parallel : bool, default True
         Use the multi-threaded kernels.
 
