@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_choice, check_float, check_int
-from .errors import GoldError, InputError, UnknownLabelError
+from .errors import GoldError, InputError
 from .kernels.quality import gold_confusions, gold_counts
-from .table import AnnotationTable, _coerce_like, _gold_series, as_table
+from .table import AnnotationTable, _coerce_like, _gold_series, _holds_strings, as_table
 
 __all__ = [
     "GoldScores",
@@ -551,6 +551,21 @@ def _gold_by_item(gold: Any, items: pd.Index) -> pd.Series:
     return pd.Series(values, index=idx)
 
 
+def _as_str(idx: pd.Index) -> pd.Index:
+    return pd.Index([str(v) for v in idx], dtype=object)
+
+
+def _gold_codes_by_str(gold_vals: pd.Index, codebook: pd.Index) -> np.ndarray:
+    """Codes of gold labels in ``codebook``, comparing by ``str`` when exactly one side holds strings.
+
+    Integer consensus labels against gold read as strings (or the reverse) would
+    otherwise never match; ``str`` on both sides makes ``1`` and ``"1"`` equal.
+    """
+    if len(gold_vals) and len(codebook) and _holds_strings(gold_vals) != _holds_strings(codebook):
+        return _as_str(codebook).get_indexer(_as_str(gold_vals))
+    return codebook.get_indexer(gold_vals)
+
+
 def accuracy_against_gold(
     result: Any,
     gold: Any,
@@ -567,7 +582,11 @@ def accuracy_against_gold(
         ``labels``, a Series, or a DataFrame with ``item`` and ``label`` columns
         (``AggregationResult.to_pandas()``).
     gold : Series, mapping or DataFrame
-        True label by item id; null labels are ignored.
+        True label by item id; null labels are ignored.  When exactly one of the
+        consensus labels and the gold labels holds strings (say ``int`` labels
+        against gold read from a CSV as ``"0"``/``"1"``), both are compared as
+        ``str``, for a Series and an estimator alike; ``per_class`` and
+        ``confusion`` are then indexed by the string form for a Series input.
     missing : {"wrong", "exclude"}
         Gold items whose consensus label is missing (items nobody annotated):
         ``"wrong"`` (default) counts them as errors, the convention of
@@ -607,12 +626,18 @@ def accuracy_against_gold(
     p_vals = pd.Index(p[~p_null])
     if table is not None:
         codebook = table.labels
-        try:
-            g_codes = table.encode_labels(g.to_numpy(), what="gold label")
-        except UnknownLabelError as exc:
-            raise GoldError(str(exc)) from None
+        g_codes = _gold_codes_by_str(pd.Index(g.to_numpy()), codebook)
+        if (g_codes < 0).any():
+            bad = pd.Index(g.to_numpy())[g_codes < 0]
+            raise GoldError(
+                f"{int((g_codes < 0).sum())} gold label value(s) not in the estimator's label set "
+                f"{codebook.tolist()[:20]}: {bad[:5].tolist()}"
+            )
     else:
-        g_vals = _coerce_like(pd.Index(g.to_numpy()), p_vals) if len(p_vals) else pd.Index(g.to_numpy())
+        g_vals = pd.Index(g.to_numpy())
+        if len(p_vals) and _holds_strings(p_vals) != _holds_strings(g_vals):
+            # exactly one side holds strings (labels read from CSV vs typed labels): compare by str
+            p_vals, g_vals = _as_str(p_vals), _as_str(g_vals)
         codebook = pd.Index(pd.unique(np.concatenate([
             p_vals.to_numpy(dtype=object), g_vals.to_numpy(dtype=object)])))
         try:

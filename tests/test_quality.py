@@ -548,3 +548,22 @@ def test_accuracy_properties(tg, rnd, perm):
     for lab, row in ref.per_class.iterrows():
         assert r2.per_class.loc[lmap[lab], "n_correct"] == row["n_correct"]
         assert r2.per_class.loc[lmap[lab], "n_gold"] == row["n_gold"]
+
+
+def test_accuracy_int_predictions_string_gold_compare_by_str():
+    # regression: int consensus labels vs gold labels read as strings scored 0 silently (Series path)
+    # while the estimator path raised GoldError; both now compare by str
+    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3], "worker": list("ababab"), "label": [0, 0, 1, 1, 1, 0]})
+    m = MajorityVote().fit(df)
+    gold = {1: "0", 2: "1"}
+    by_series = accuracy_against_gold(m.labels_, gold)
+    by_estimator = accuracy_against_gold(m, gold)
+    assert by_series.accuracy == by_estimator.accuracy == 1.0
+    assert by_series.n_correct == by_estimator.n_correct == 2
+    # the reverse: string predictions, int gold
+    pred = pd.Series(["0", "1", "1"], index=[1, 2, 3])
+    r = accuracy_against_gold(pred, {1: 0, 2: 0, 3: 1})
+    assert (r.n_correct, r.n_scored) == (2, 3)
+    # a gold label outside the estimator's label set is still an error
+    with pytest.raises(GoldError, match="label set"):
+        accuracy_against_gold(m, {1: "7"})
