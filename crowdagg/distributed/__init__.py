@@ -1,0 +1,35 @@
+"""Scale-out on Dask: a distributed annotation table, distributed fits and agreement.
+
+Requires the ``dask`` extra (``pip install crowdagg[dask]``).  The local path
+(``import crowdagg``, every estimator on local data) never imports this package
+nor Dask.
+
+>>> from distributed import Client                       # doctest: +SKIP
+>>> import dask.dataframe as dd, crowdagg                 # doctest: +SKIP
+>>> from crowdagg.distributed import DaskAnnotationTable, fit
+>>> client = Client()                                     # doctest: +SKIP
+>>> table = DaskAnnotationTable.read_parquet("annotations/*.parquet")  # doctest: +SKIP
+>>> ds = fit(crowdagg.DawidSkene(max_iter=20), table)     # doctest: +SKIP
+>>> ds.result_.to_parquet("labels/")                      # doctest: +SKIP
+>>> ds.skills_                                            # doctest: +SKIP
+
+See ``docs/distributed.md`` for the dataflow and measured costs.
+"""
+
+from __future__ import annotations
+
+from .agreement import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
+from .em import DistributedEM, fit
+from .results import DaskAggregationResult
+from .table import DaskAnnotationTable, Piece
+
+__all__ = [
+    "DaskAnnotationTable",
+    "Piece",
+    "DaskAggregationResult",
+    "DistributedEM",
+    "fit",
+    "krippendorff_alpha",
+    "fleiss_kappa",
+    "pairwise_cohen_kappa",
+]

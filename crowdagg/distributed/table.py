@@ -1,0 +1,422 @@
+"""A distributed annotation table: integer-coded CSR pieces persisted on Dask workers.
+
+:class:`DaskAnnotationTable` is built once from a ``dask.dataframe`` (or Parquet
+files).  Building it
+
+1. computes the global codebooks in one pass over the data: workers in order of
+   first appearance (the local :class:`~crowdagg.table.AnnotationTable` order),
+   labels sorted (or ``labels=`` / categorical order) -- both small;
+2. shuffles the annotations **once** by item (hash partitioning), so that every
+   item lives in exactly one partition, restoring the input order inside each
+   partition (needed for ``duplicates="first"/"last"``);
+3. turns every partition into an ordinary local :class:`AnnotationTable` (CSR by
+   item) whose worker and label codes are the *global* codes and whose item
+   codebook is the partition's own items, and persists those pieces in the
+   workers' memory.
+
+Every distributed algorithm then maps the serial slice kernels of
+:mod:`crowdagg.kernels` over the persisted pieces (``client.submit`` per piece) and
+tree-sums the small per-worker statistics; nothing is shuffled again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import (
+    EmptyTableError,
+    InputError,
+    MixedIdTypeError,
+    NullIdError,
+    UnknownLabelError,
+)
+from ..table import (
+    _DUPLICATE_POLICIES,
+    AnnotationTable,
+    Duplicates,
+    _coerce_like,
+    _integral_float_to_int,
+    _resolve_columns,
+)
+
+__all__ = ["DaskAnnotationTable", "Piece"]
+
+_PART, _POS = "__crowdagg_part", "__crowdagg_pos"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One partition of a :class:`DaskAnnotationTable` (lives on a Dask worker).
+
+    ``table`` is a local :class:`AnnotationTable` with the partition's items, the
+    global worker codebook and the global label codebook; ``dropped`` counts rows
+    dropped at ingest (``null_label``, ``duplicate``).
+    """
+
+    table: AnnotationTable
+    dropped: dict[str, int]
+
+
+# --------------------------------------------------------------------------- tasks (run on workers)
+def _tag(df: pd.DataFrame, partition_info: dict | None = None) -> pd.DataFrame:
+    """Add the input partition number and row position (input order, for duplicates)."""
+    part = partition_info["number"] if partition_info else 0
+    return df.assign(**{_PART: np.full(len(df), part, dtype=np.int64),
+                        _POS: np.arange(len(df), dtype=np.int64)})
+
+
+def _summarise(df: pd.DataFrame, item_col: str, worker_col: str, label_col: str) -> dict[str, Any]:
+    """Per-partition facts for the codebooks: distinct workers (first-appearance
+    order), distinct non-null labels, null id counts, row count."""
+    lab = df[label_col]
+    cats = lab.cat.categories if isinstance(lab.dtype, pd.CategoricalDtype) else None
+    if cats is not None:
+        lab = lab.astype(cats.dtype)
+    return {
+        "n_rows": len(df),
+        "workers": pd.unique(df[worker_col].dropna()),
+        "labels": pd.unique(lab.dropna()),
+        "categories": cats,
+        "null_items": int(df[item_col].isna().sum()),
+        "null_workers": int(df[worker_col].isna().sum()),
+    }
+
+
+def _build_piece(df: pd.DataFrame, item_col: str, worker_col: str, label_col: str, workers: pd.Index,
+                 labels: pd.Index, duplicates: str) -> Piece:
+    """Turn one shuffled partition into a :class:`Piece` (global worker/label codes)."""
+    if len(df):
+        df = df.sort_values([_PART, _POS], kind="stable")
+    item_vals = df[item_col]
+    ic, items = pd.factorize(item_vals, sort=False)
+    items = pd.Index(items)
+    wc = _coerce_like(pd.Index(df[worker_col]), workers)
+    wc = workers.get_indexer(wc)
+    lab = df[label_col]
+    if isinstance(lab.dtype, pd.CategoricalDtype):
+        lab = lab.astype(lab.cat.categories.dtype)
+    null = lab.isna().to_numpy()
+    lc = np.full(len(df), -1, dtype=np.int64)
+    if (~null).any():
+        lc[~null] = labels.get_indexer(_coerce_like(pd.Index(lab[~null]), labels))
+    keep = ~null
+    n_null = int(null.sum())
+    ic, wc, lc = np.asarray(ic, np.int64)[keep], np.asarray(wc, np.int64)[keep], lc[keep]
+    if ic.size == 0:
+        table = _empty_piece_table(items, workers, labels)
+        return Piece(table, {"null_label": n_null, "duplicate": 0})
+    table = AnnotationTable.from_codes(ic, wc, lc, items=items, workers=workers, labels=labels,
+                                       duplicates=duplicates)
+    return Piece(table, {"null_label": n_null, "duplicate": int(table.dropped.get("duplicate", 0))})
+
+
+def _empty_piece_table(items: pd.Index, workers: pd.Index, labels: pd.Index) -> AnnotationTable:
+    """A piece whose rows all had null labels (or no rows): its items, zero annotations."""
+    z = np.zeros(0, dtype=np.int64)
+    return AnnotationTable(items=items, workers=workers, labels=labels, item_codes=z.astype(np.int32),
+                           worker_codes=z.astype(np.int32), label_codes=z.astype(np.int32),
+                           item_ptr=np.zeros(len(items) + 1, dtype=np.int64),
+                           worker_index=z.astype(np.int32), worker_ptr=np.zeros(len(workers) + 1, dtype=np.int64))
+
+
+def _piece_meta(piece: Piece) -> dict[str, Any]:
+    t = piece.table
+    return {
+        "n_items": t.n_items,
+        "n_annotations": t.n_annotations,
+        "worker_counts": t.worker_counts().astype(np.int64),
+        "label_counts": t.label_counts().astype(np.int64),
+        "items_without": int((t.item_counts() == 0).sum()),
+        "dropped": piece.dropped,
+    }
+
+
+def _item_index(piece: Piece) -> pd.Index:
+    return piece.table.items
+
+
+# --------------------------------------------------------------------------- the table
+class DaskAnnotationTable:
+    """Annotations spread over a Dask cluster, one item per partition, CSR-coded.
+
+    Build one with :meth:`from_dask_dataframe` or :meth:`read_parquet`.  It
+    holds the global codebooks (``workers``, ``labels``: pandas, small) on the
+    client and one :class:`Piece` future per partition on the workers.  Pass it
+    to :func:`crowdagg.distributed.fit` (or, once the estimators dispatch to it,
+    to their ``fit``) and to the distributed agreement coefficients.
+
+    Attributes
+    ----------
+    workers, labels : pandas.Index
+        Global codebooks (same order as a local table built from the same rows:
+        workers by first appearance, labels sorted unless given).
+    pieces : list of distributed.Future
+        One :class:`Piece` per partition, persisted.
+    n_items, n_workers, n_labels, n_annotations, n_partitions : int
+    item_col : str
+        Name of the item column of the input.
+    item_dtype : dtype
+        dtype of the item ids (index of the per-item results).
+    client : distributed.Client
+    """
+
+    def __init__(self, *, client: Any, pieces: list[Any], workers: pd.Index, labels: pd.Index,
+                 meta: list[dict[str, Any]], item_col: str, item_dtype: Any = object) -> None:
+        self.client = client
+        self.pieces = pieces
+        self.workers = workers.rename("worker")
+        self.labels = labels.rename("label")
+        self.item_col = item_col
+        self.item_dtype = item_dtype
+        self._meta = meta
+        self.n_items = int(sum(m["n_items"] for m in meta))
+        self.n_annotations = int(sum(m["n_annotations"] for m in meta))
+        self._worker_counts = np.sum([m["worker_counts"] for m in meta], axis=0).astype(np.int64) \
+            if meta else np.zeros(len(workers), np.int64)
+        self._label_counts = np.sum([m["label_counts"] for m in meta], axis=0).astype(np.int64) \
+            if meta else np.zeros(len(labels), np.int64)
+        self._book: AnnotationTable | None = None
+
+    # ----------------------------------------------------------------- sizes
+    @property
+    def n_workers(self) -> int:
+        """Number of workers."""
+        return len(self.workers)
+
+    @property
+    def n_labels(self) -> int:
+        """Number of labels."""
+        return len(self.labels)
+
+    @property
+    def n_partitions(self) -> int:
+        """Number of pieces (partitions after the shuffle by item)."""
+        return len(self.pieces)
+
+    def __len__(self) -> int:
+        return self.n_annotations
+
+    def __repr__(self) -> str:
+        return (f"DaskAnnotationTable(n_annotations={self.n_annotations}, n_items={self.n_items}, "
+                f"n_workers={self.n_workers}, n_labels={self.n_labels}, n_partitions={self.n_partitions})")
+
+    def worker_counts(self) -> np.ndarray:
+        """Annotations per worker, in worker-code order."""
+        return self._worker_counts.copy()
+
+    def label_counts(self) -> np.ndarray:
+        """Annotations per label, in label-code order."""
+        return self._label_counts.copy()
+
+    def partition_sizes(self) -> np.ndarray:
+        """``(n_items, n_annotations)`` per piece."""
+        return np.array([[m["n_items"], m["n_annotations"]] for m in self._meta], dtype=np.int64).reshape(-1, 2)
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Rows dropped at ingest, by reason (``null_label``, ``duplicate``)."""
+        out: dict[str, int] = {"null_label": 0, "duplicate": 0}
+        for m in self._meta:
+            for k, v in m["dropped"].items():
+                out[k] = out.get(k, 0) + int(v)
+        return out
+
+    @property
+    def codebook(self) -> AnnotationTable:
+        """A one-annotation local table carrying the global worker and label codebooks
+        (for encoding worker values, labels and gold answers on the client)."""
+        if self._book is None:
+            self._book = AnnotationTable.from_codes([0], [0], [0], items=1, workers=self.workers,
+                                                    labels=self.labels)
+        return self._book
+
+    def item_index(self) -> pd.Index:
+        """Every item id, piece by piece (gathers ``n_items`` ids: for tests and small data)."""
+        futs = [self.client.submit(_item_index, p, pure=False) for p in self.pieces]
+        parts = self.client.gather(futs)
+        return parts[0].append(parts[1:]) if len(parts) > 1 else parts[0]
+
+    def to_local(self) -> AnnotationTable:
+        """Gather everything into one local :class:`AnnotationTable` (small data only).
+
+        Items come piece by piece; workers and labels keep the global codebooks.
+        """
+        pieces: list[Piece] = self.client.gather(self.pieces)
+        ic, wc, lc, items = [], [], [], []
+        off = 0
+        for p in pieces:
+            t = p.table
+            ic.append(np.asarray(t.item_codes, np.int64) + off)
+            wc.append(np.asarray(t.worker_codes, np.int64))
+            lc.append(np.asarray(t.label_codes, np.int64))
+            items.append(t.items)
+            off += t.n_items
+        all_items = items[0].append(items[1:]) if len(items) > 1 else items[0]
+        return AnnotationTable.from_codes(np.concatenate(ic), np.concatenate(wc), np.concatenate(lc),
+                                          items=all_items, workers=self.workers, labels=self.labels,
+                                          duplicates="keep")
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_dask_dataframe(
+        cls,
+        ddf: Any,
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+        npartitions: int | None = None,
+        client: Any = None,
+    ) -> DaskAnnotationTable:
+        """Build from a ``dask.dataframe.DataFrame`` with one annotation per row.
+
+        Parameters
+        ----------
+        ddf : dask.dataframe.DataFrame
+            The annotations (never modified).  A pandas DataFrame is accepted too
+            and split into ``npartitions``.
+        item_col, worker_col, label_col, labels, duplicates
+            As :meth:`crowdagg.table.AnnotationTable.from_pandas`.
+        npartitions : int, optional
+            Number of pieces after the shuffle by item (default: as the input).
+        client : distributed.Client, optional
+            Default: the current client (``distributed.get_client()``).
+
+        Raises
+        ------
+        MissingColumnError, NullIdError, UnknownLabelError, DuplicateAnnotationError,
+        EmptyTableError, InputError
+            As the local table does, for the same data.
+        """
+        import dask
+        import dask.dataframe as dd
+        from distributed import get_client
+
+        if isinstance(ddf, pd.DataFrame):
+            ddf = dd.from_pandas(ddf, npartitions=npartitions or 2, sort=False)
+        if not isinstance(ddf, dd.DataFrame):
+            raise InputError(f"from_dask_dataframe expects a dask DataFrame, got {type(ddf).__name__}")
+        if duplicates not in _DUPLICATE_POLICIES:
+            raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")
+        if npartitions is not None and (not isinstance(npartitions, int) or npartitions < 1):
+            raise InputError(f"npartitions must be a positive integer, got {npartitions!r}")
+        if client is None:
+            try:
+                client = get_client()
+            except ValueError:
+                raise InputError("no Dask client: start one (distributed.Client(...)) or pass client=") from None
+        cols = _resolve_columns(list(ddf.columns), item_col, worker_col, label_col)
+        item_col, worker_col, label_col = cols
+        ddf = ddf[list(cols)]
+
+        # 1. codebooks (one pass)
+        summaries = dask.compute(*[dask.delayed(_summarise)(p, *cols) for p in ddf.to_delayed()])
+        n_rows = sum(s["n_rows"] for s in summaries)
+        if n_rows == 0:
+            raise EmptyTableError("the annotation table is empty (0 rows)")
+        for what, col in (("null_items", item_col), ("null_workers", worker_col)):
+            n_null = sum(s[what] for s in summaries)
+            if n_null:
+                raise NullIdError(f"column {col!r} has {n_null} null id(s); drop or fill those rows first")
+        workers = _first_appearance([s["workers"] for s in summaries], worker_col, "worker id")
+        label_index = _label_codebook(summaries, labels, label_col)
+
+        # 2. one shuffle by item, input order kept inside each partition
+        tagged = ddf.map_partitions(_tag, meta=_tag(ddf._meta))
+        shuffled = tagged.shuffle(on=item_col, npartitions=npartitions or ddf.npartitions)
+
+        # 3. pieces persisted on the workers
+        wfut = client.scatter(workers, broadcast=True, hash=False)
+        lfut = client.scatter(label_index, broadcast=True, hash=False)
+        parts = client.compute(shuffled.to_delayed())
+        pieces = [client.submit(_build_piece, p, *cols, wfut, lfut, duplicates, pure=False) for p in parts]
+        metas = client.gather([client.submit(_piece_meta, p, pure=False) for p in pieces],
+                              errors="raise")
+        del parts
+        table = cls(client=client, pieces=pieces, workers=workers, labels=label_index, meta=metas,
+                    item_col=item_col, item_dtype=ddf._meta[item_col].dtype)
+        if table.n_annotations == 0:
+            raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
+        return table
+
+    @classmethod
+    def read_parquet(
+        cls,
+        path: str | os.PathLike | Sequence[str],
+        *,
+        item_col: str | None = None,
+        worker_col: str = "worker",
+        label_col: str = "label",
+        labels: Sequence[Hashable] | None = None,
+        duplicates: Duplicates = "error",
+        npartitions: int | None = None,
+        client: Any = None,
+        **read_kwargs: Any,
+    ) -> DaskAnnotationTable:
+        """Read Parquet files (a path, a glob, a folder or a list) with ``dask.dataframe.read_parquet``
+        and build the table; see :meth:`from_dask_dataframe`."""
+        import dask.dataframe as dd
+
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        ddf = dd.read_parquet(path, **read_kwargs)
+        return cls.from_dask_dataframe(ddf, item_col=item_col, worker_col=worker_col, label_col=label_col,
+                                       labels=labels, duplicates=duplicates, npartitions=npartitions,
+                                       client=client)
+
+
+# --------------------------------------------------------------------------- codebook helpers
+def _first_appearance(parts: list[Any], column: str, what: str) -> pd.Index:
+    """Distinct values in order of first appearance over partitions in order."""
+    arrays = [np.asarray(p, dtype=object) for p in parts if len(p)]
+    if not arrays:
+        return pd.Index([])
+    uniq = pd.Index(pd.unique(np.concatenate(arrays)))
+    # restore a typed index (ints stay ints, strings strings)
+    typed = [pd.Index(p) for p in parts if len(p)]
+    dtypes = {str(t.dtype) for t in typed}
+    if len(dtypes) == 1:
+        uniq = uniq.astype(typed[0].dtype)
+    if uniq.dtype == object:
+        kind = pd.api.types.infer_dtype(uniq, skipna=True)
+        if kind in ("mixed", "mixed-integer"):
+            raise MixedIdTypeError(f"column {column!r} mixes {what} types; convert the column to one type, "
+                                   f"e.g. df[{column!r}].astype(str)")
+    return uniq
+
+
+def _label_codebook(summaries: Sequence[dict[str, Any]], labels: Sequence[Hashable] | None,
+                    label_col: str) -> pd.Index:
+    uniques = _first_appearance([s["labels"] for s in summaries], label_col, "label")
+    if len(uniques) == 0:
+        raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
+    if labels is not None:
+        label_index = pd.Index(list(labels))
+        if len(label_index) == 0:
+            raise InputError("labels= is empty")
+        if label_index.has_duplicates:
+            raise InputError(f"labels= repeats values: {label_index[label_index.duplicated()].tolist()}")
+        unknown = label_index.get_indexer(_coerce_like(uniques, label_index)) < 0
+        if unknown.any():
+            raise UnknownLabelError(
+                f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
+                f"{label_index.tolist()[:20]}: {uniques[unknown][:5].tolist()}")
+        return label_index
+    cats = next((s["categories"] for s in summaries if s["categories"] is not None), None)
+    if cats is not None:
+        return pd.Index(cats)
+    try:
+        order = np.argsort(uniques.to_numpy(), kind="stable")
+    except TypeError:
+        raise MixedIdTypeError(f"column {label_col!r} mixes label types; convert it to one type "
+                               "or give the label set with labels=") from None
+    return _integral_float_to_int(uniques[order])
+
