@@ -563,8 +563,10 @@ def _finish(
     spec, specs = _resolve_field(field, answers, bools)
 
     if spec.shape == "plain":
-        raw = answers[spec.paths[0]].to_numpy(dtype=object)
-        null = pd.Series(raw, dtype=object).str.strip().eq("").to_numpy()
+        # labels are stripped: " pos" and "pos" are one label, " 1" an integer
+        stripped = pd.Series(answers[spec.paths[0]].to_numpy(dtype=object), dtype=object).str.strip()
+        null = (stripped.isna() | stripped.eq("")).to_numpy()
+        raw = stripped.to_numpy(dtype=object)
     else:
         raw = _one_hot(spec, answers, pos, src)
         null = pd.isna(raw)
@@ -649,7 +651,9 @@ _DOC_OPTIONS = """
         ``"auto"`` (default) turns labels that are all integers written without
         leading zeros into int64, all plain decimal numbers into float64, and
         keeps anything else as strings; ``"str"`` keeps strings (as does a
-        ``labels=`` set of strings).
+        ``labels=`` set of strings).  Labels are stripped of leading and
+        trailing whitespace first, so ``" pos"`` and ``"pos"`` are one label
+        and ``" 1"`` is the integer 1.
     return_frame : bool
         Return the tidy DataFrame instead of a table: columns ``item``,
         ``worker``, ``label`` (null where the assignment gave no answer),

@@ -590,3 +590,15 @@ def test_cli_reads_mturk(tmp_path, capsys):
     assert len(pd.read_csv(out)) == 200
     assert main(["summary", str(FIX / "plain.csv")]) == 0  # sniffed as an MTurk batch
     assert "rejected: 1" in capsys.readouterr().out
+
+
+def test_labels_are_stripped(tmp_path):
+    # regression: whitespace was stripped to detect empty answers but kept in the labels
+    trip = [("1", "w1", " pos"), ("1", "w2", "pos "), ("2", "w1", "neg"), ("2", "w2", "  ")]
+    t = read_mturk(write_shape(tmp_path / "s.csv", trip, "plain"))
+    assert t.labels.tolist() == ["neg", "pos"] and t.dropped["null_label"] == 1
+    ints = [("1", "w1", " 1"), ("1", "w2", "2 "), ("2", "w1", "\t10")]
+    t = read_mturk(write_shape(tmp_path / "i.csv", ints, "plain"))
+    assert t.labels.dtype == np.int64 and t.labels.tolist() == [1, 2, 10]
+    assert read_mturk(write_shape(tmp_path / "i.csv", ints, "plain"), label_type="str").labels.tolist() == [
+        "1", "10", "2"]
