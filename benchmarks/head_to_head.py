@@ -92,7 +92,7 @@ def run(
             row["notes"] += notes
             theirs = m.theirs_factory() if competitor else None
             if competitor and theirs is None:
-                row["notes"].append("crowd-kit not available")
+                row["notes"].append("no crowd-kit counterpart" if m.theirs is None else "crowd-kit not available")
             run_theirs = theirs is not None
             if run_theirs:
                 est = _estimate(m, len(df), measured)
