@@ -729,9 +729,10 @@ def pairwise_cohen_kappa(
 def worker_agreement(data: Any, *, min_items: int = 1, **table_kwargs: Any) -> pd.DataFrame:
     """Each worker's agreement with the rest of the crowd (leave-one-out screen).
 
-    For each annotation of worker ``w`` on an item with ``r >= 2`` ratings, the
-    ``r - 1`` other ratings of the item form pairs weighted ``1 / (r - 1)`` (so each
-    of ``w``'s annotations counts once).  ``agreement`` is the weighted share of
+    For each annotation of worker ``w`` on an item that other workers rated too,
+    the ``o`` ratings of the item by other workers form pairs weighted ``1 / o``
+    (so each of ``w``'s annotations counts once); a worker's own repeated ratings
+    of an item (``duplicates="keep"``) are never paired with each other.  ``agreement`` is the weighted share of
     those pairs that agree; ``kappa`` is Cohen's kappa of this "worker vs rest"
     table: ``(po - pe) / (1 - pe)`` with ``pe = sum_k a_k b_k``, ``a`` the worker's
     label shares and ``b`` the others' on the same items.  A low or negative kappa
@@ -740,7 +741,7 @@ def worker_agreement(data: Any, *, min_items: int = 1, **table_kwargs: Any) -> p
     Parameters
     ----------
     min_items : int
-        Workers with fewer annotations on items with two ratings or more get
+        Workers with fewer annotations on items that another worker rated get
         ``<NA>`` agreement and kappa.
 
     Returns

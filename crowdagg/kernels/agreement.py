@@ -572,46 +572,66 @@ def worker_rest_slice(worker_ptr, worker_index, item_codes, labels, item_ptr, n_
                       start, stop, out_n, out_po, out_pe):
     """Each worker against the rest, workers ``start..stop-1`` (serial).
 
-    For every annotation of worker ``w`` on an item with ``r >= 2`` ratings, the
-    other ``r - 1`` ratings form pairs weighted ``1/(r - 1)``: ``po`` is the
-    share of agreeing pairs, ``pe = sum_k a_k b_k`` with ``a`` the worker's label
-    shares and ``b`` the others' (Cohen's chance term for "worker vs rest").
-    ``out_n`` counts the worker's annotations on items with two ratings or more.
+    For every annotation of worker ``w`` on an item that other workers rated
+    too, the ``o`` ratings of the item by *other* workers form pairs weighted
+    ``1/o``: ``po`` is the share of agreeing pairs, ``pe = sum_k a_k b_k`` with
+    ``a`` the worker's label shares and ``b`` the others' (Cohen's chance term for
+    "worker vs rest").  ``out_n`` counts those annotations of the worker.
+
+    A worker's own repeated ratings of an item (``duplicates="keep"``) are never
+    compared with each other: the worker's annotations of an item are adjacent
+    in ``worker_index`` (positions increase, so they are sorted by item), and
+    their label counts are taken out of the item's counts.  Without repeats the
+    run has length one and this costs nothing extra.
     """
     a = np.zeros(n_labels)
     b = np.zeros(n_labels)
+    own = np.zeros(n_labels)
     seen = np.zeros(n_labels, dtype=np.bool_)
     touched = np.empty(n_labels, dtype=np.int64)
     for w in range(start, stop):
         nt = 0
         n_w = 0.0
         po = 0.0
-        for p in range(worker_ptr[w], worker_ptr[w + 1]):
-            j = worker_index[p]
-            i = item_codes[j]
+        p = worker_ptr[w]
+        p_end = worker_ptr[w + 1]
+        while p < p_end:
+            i = item_codes[worker_index[p]]
+            q_end = p + 1
+            while q_end < p_end and item_codes[worker_index[q_end]] == i:
+                q_end += 1
+            m = q_end - p  # the worker's ratings of item i
             lo = item_ptr[i]
-            r = item_ptr[i + 1] - lo
-            if r < 2:
+            o = item_ptr[i + 1] - lo - m  # ratings of item i by other workers
+            if o < 1:
+                p = q_end
                 continue
-            k = labels[j]
-            inv = 1.0 / (r - 1.0)
-            n_w += 1.0
-            if not seen[k]:
-                seen[k] = True
-                touched[nt] = k
-                nt += 1
-            a[k] += 1.0
-            for t in range(n_distinct[i]):
-                c = lab[lo + t]
-                if not seen[c]:
-                    seen[c] = True
-                    touched[nt] = c
+            inv = 1.0 / o
+            for x in range(p, q_end):
+                own[labels[worker_index[x]]] += 1.0
+            for x in range(p, q_end):
+                k = labels[worker_index[x]]
+                n_w += 1.0
+                if not seen[k]:
+                    seen[k] = True
+                    touched[nt] = k
                     nt += 1
-                v = cnt[lo + t]
-                if c == k:
-                    v -= 1.0
-                    po += v * inv
-                b[c] += v * inv
+                a[k] += 1.0
+                for t in range(n_distinct[i]):
+                    c = lab[lo + t]
+                    v = cnt[lo + t] - own[c]
+                    if v <= 0.0:
+                        continue
+                    if not seen[c]:
+                        seen[c] = True
+                        touched[nt] = c
+                        nt += 1
+                    if c == k:
+                        po += v * inv
+                    b[c] += v * inv
+            for x in range(p, q_end):
+                own[labels[worker_index[x]]] = 0.0
+            p = q_end
         pe = 0.0
         for t in range(nt):
             c = touched[t]
