@@ -28,6 +28,7 @@ observation; self-pairs of one worker are never compared.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_choice, check_float, check_int, check_random_state
-from .errors import AgreementUndefinedError, InputError, LevelError
+from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError
 from .kernels import agreement as K
 from .kernels._util import chunk_bounds
 from .table import AnnotationTable, as_table
@@ -132,8 +133,30 @@ class AgreementResult:
 
 
 # --------------------------------------------------------------------------- helpers
-def _table(data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
-    return as_table(data, **table_kwargs)
+_TABLE_OPTIONS = ("item_col", "worker_col", "label_col", "labels", "duplicates")
+
+
+def _table(data: Any, table_kwargs: dict[str, Any], func: str = "this function") -> AnnotationTable:
+    """:func:`as_table` with an :class:`InputError` naming any unknown option.
+
+    The extra keywords of the agreement and quality functions go to the table
+    constructor; a misspelt one (``n_bootstrap=``) or an option the function does
+    not have must not surface as a raw ``TypeError``.
+    """
+    if table_kwargs and not isinstance(data, AnnotationTable):
+        valid = _TABLE_OPTIONS + (("delimiter",) if isinstance(data, (str, os.PathLike)) else ())
+        bad = sorted(k for k in table_kwargs if k not in valid)
+        if bad:
+            raise InputError(
+                f"{func} got unknown option(s) {bad}; besides its own parameters it accepts only the "
+                f"table options {list(valid)}"
+            )
+    try:
+        return as_table(data, **table_kwargs)
+    except TypeError as exc:
+        if isinstance(exc, CrowdaggError):
+            raise
+        raise InputError(f"{func}: bad table option(s) {sorted(table_kwargs)}: {exc}") from None
 
 
 def _check_common(n_boot: Any, confidence: Any) -> tuple[int, float]:
@@ -302,7 +325,7 @@ def krippendorff_alpha(
     """
     n_boot, confidence = _check_common(n_boot, confidence)
     check_choice("level", level, LEVELS)
-    table = _table(data, table_kwargs)
+    table = _table(data, table_kwargs, "krippendorff_alpha")
     values = _level_values(table, level)
     metric = LEVELS.index(level)
     q = table.n_labels
@@ -377,7 +400,9 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
             table_kwargs: dict[str, Any]) -> AgreementResult:
     n_boot, confidence = _check_common(n_boot, confidence)
     kind = _FAMILY[name]
-    table = _table(data, table_kwargs)
+    if kind == 4 and n_boot:
+        raise InputError("conger_kappa has an analytic interval only (n_boot must be 0)")
+    table = _table(data, table_kwargs, name)
     q = table.n_labels
     _check_dense_labels(q, name)
     w, wname = _weights_matrix(weights, q)
@@ -553,19 +578,21 @@ def percent_agreement(data: Any, weights: Any = None, *, n_boot: int = 0, random
     return _family(data, "percent_agreement", weights, n_boot, random_state, confidence, table_kwargs)
 
 
-def conger_kappa(data: Any, weights: Any = None, *, confidence: float = 0.95,
-                 **table_kwargs: Any) -> AgreementResult:
+def conger_kappa(data: Any, weights: Any = None, *, n_boot: int = 0, random_state: Any = None,
+                 confidence: float = 0.95, **table_kwargs: Any) -> AgreementResult:
     """Conger's kappa: Fleiss' ``pa`` with rater-specific chance agreement.
 
     ``pe = sum_kl w_kl (pbar_k pbar_l - s_kl / r)`` where ``p_gk`` is rater ``g``'s
     share of label ``k``, ``pbar`` its mean over the ``r`` raters (workers with at
     least one annotation) and ``s_kl`` their covariance (Conger 1980; Gwet 2014;
-    irrCAC ``conger.kappa.raw``).  Analytic SE only.
+    irrCAC ``conger.kappa.raw``).  Analytic SE only: ``n_boot`` (accepted for a
+    uniform signature with the family) must be 0, else :class:`InputError`;
+    ``random_state`` is then unused.
 
     References: Conger, A. J. (1980). Integration and generalization of kappas for
     multiple raters. Psychological Bulletin 88(2), 322-328.
     """
-    return _family(data, "conger_kappa", weights, 0, None, confidence, table_kwargs)
+    return _family(data, "conger_kappa", weights, n_boot, random_state, confidence, table_kwargs)
 
 
 for _f in (fleiss_kappa, gwet_ac, brennan_prediger, percent_agreement):
@@ -640,7 +667,7 @@ def cohen_kappa(
     kappa and weighted kappa. Psychological Bulletin 72(5), 323-327.
     """
     n_boot, confidence = _check_common(n_boot, confidence)
-    table = _table(data, table_kwargs)
+    table = _table(data, table_kwargs, "cohen_kappa")
     a = _worker_code(table, worker_a, "worker_a")
     b = _worker_code(table, worker_b, "worker_b")
     if a == b:
@@ -698,7 +725,7 @@ def pairwise_cohen_kappa(
         ``<NA>`` where chance agreement is 1, i.e. kappa is undefined).
     """
     min_overlap = check_int("min_overlap", min_overlap, 1)
-    table = _table(data, table_kwargs)
+    table = _table(data, table_kwargs, "pairwise_cohen_kappa")
     q = table.n_labels
     _check_dense_labels(q, "pairwise_cohen_kappa")
     w, _ = _weights_matrix(weights, q)
@@ -752,7 +779,7 @@ def worker_agreement(data: Any, *, min_items: int = 1, **table_kwargs: Any) -> p
         ``<NA>`` below ``min_items`` or where chance agreement is 1).
     """
     min_items = check_int("min_items", min_items, 1)
-    table = _table(data, table_kwargs)
+    table = _table(data, table_kwargs, "worker_agreement")
     _need_pairs(np.diff(table.item_ptr))
     nd, lab, cnt = _item_label_counts(table)
     nw = table.n_workers

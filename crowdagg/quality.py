@@ -33,9 +33,10 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_choice, check_float, check_int
+from .agreement import _table
 from .errors import GoldError, InputError
 from .kernels.quality import gold_confusions, gold_counts
-from .table import AnnotationTable, _coerce_like, _gold_series, _holds_strings, as_table
+from .table import AnnotationTable, _coerce_like, _gold_series, _holds_strings
 
 __all__ = [
     "GoldScores",
@@ -414,7 +415,7 @@ def score_workers(
     {'a': {'n_gold': 2, 'n_correct': 2}, 'b': {'n_gold': 2, 'n_correct': 1}}
     """
     conf = _check_confidence(confidence)
-    table = as_table(data, **table_kwargs)
+    table = _table(data, table_kwargs, "score_workers")
     codes = table.encode_gold(gold)
     if not (codes >= 0).any():
         raise GoldError("gold is empty: no item with a non-null gold label")

@@ -468,3 +468,20 @@ def test_parallel_kernels_match_serial():
     for a, b in zip(par, ser):
         np.testing.assert_array_equal(a, b)
     assert A.krippendorff_alpha(t).value == pytest.approx(N.alpha(triples(t), t.n_labels), abs=1e-10)
+
+
+def test_conger_n_boot_and_unknown_options_raise_input_error():
+    # regression: conger_kappa(df, n_boot=10) leaked n_boot into the table options (raw TypeError)
+    df = random_crowd(2)
+    with pytest.raises(InputError, match="analytic interval only"):
+        A.conger_kappa(df, n_boot=10)
+    assert A.conger_kappa(df, n_boot=0, random_state=1).value == A.conger_kappa(df).value
+    fns = [A.krippendorff_alpha, A.fleiss_kappa, A.gwet_ac, A.brennan_prediger, A.percent_agreement,
+           A.conger_kappa, A.pairwise_cohen_kappa, A.worker_agreement]
+    for f in fns:
+        with pytest.raises(InputError, match="n_bootstrap"):
+            f(df, n_bootstrap=5)
+    with pytest.raises(InputError, match="bogus"):
+        A.cohen_kappa(df, "w0", "w1", bogus=1)
+    # valid table options still work
+    assert A.fleiss_kappa(df.rename(columns={"label": "y"}), label_col="y").value == A.fleiss_kappa(df).value

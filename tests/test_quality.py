@@ -567,3 +567,9 @@ def test_accuracy_int_predictions_string_gold_compare_by_str():
     # a gold label outside the estimator's label set is still an error
     with pytest.raises(GoldError, match="label set"):
         accuracy_against_gold(m, {1: "7"})
+
+
+def test_score_workers_unknown_option_is_input_error():
+    with pytest.raises(InputError, match="n_boot"):
+        score_workers(pd.DataFrame({"item": [1, 1], "worker": ["a", "b"], "label": ["x", "y"]}), {1: "x"},
+                      n_boot=3)
