@@ -401,7 +401,8 @@ def score_workers(
     ------
     GoldError
         Gold naming items absent from the data, labels outside the label set, an
-        item with two different gold labels, or no gold answer at all.
+        item with two different gold labels, no gold answer at all, or no
+        annotation on any gold item.
     InputError
         ``confidence`` outside (0, 1).
 
@@ -423,6 +424,11 @@ def score_workers(
                                  table.n_workers, table.n_labels, parallel=parallel)
     n_gold = total.sum(axis=1)
     n_correct = correct.sum(axis=1)
+    if not n_gold.any():
+        raise GoldError(
+            f"no annotation falls on the {int((codes >= 0).sum())} gold item(s) (they have no usable "
+            "answer, e.g. only null labels); nothing to score"
+        )
     rows = np.arange(table.n_workers) if include_unscored else np.flatnonzero(n_gold > 0)
     n_gold, n_correct, total, correct = n_gold[rows], n_correct[rows], total[rows], correct[rows]
     low, high = wilson_interval(n_correct, n_gold, conf)

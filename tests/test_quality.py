@@ -573,3 +573,11 @@ def test_score_workers_unknown_option_is_input_error():
     with pytest.raises(InputError, match="n_boot"):
         score_workers(pd.DataFrame({"item": [1, 1], "worker": ["a", "b"], "label": ["x", "y"]}), {1: "x"},
                       n_boot=3)
+
+
+def test_score_workers_no_annotation_on_gold_raises():
+    # regression: gold only on an item whose answers are all null gave an all-<NA> table, no error
+    df = pd.DataFrame({"item": [1, 1, 2, 3], "worker": list("abab"), "label": ["x", "y", None, "x"]})
+    with pytest.raises(GoldError, match="no annotation falls on"):
+        score_workers(df, {2: "x"})
+    assert score_workers(df, {2: "x", 3: "x"}).table.loc["b", "n_correct"] == 1
