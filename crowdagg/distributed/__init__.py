@@ -18,7 +18,7 @@ See ``docs/distributed.md`` for the dataflow and measured costs.
 
 from __future__ import annotations
 
-from .agreement import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
+from .agreement import agreement_family, fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
 from .em import DistributedEM, fit
 from .results import DaskAggregationResult
 from .table import DaskAnnotationTable, Piece
@@ -31,5 +31,6 @@ __all__ = [
     "fit",
     "krippendorff_alpha",
     "fleiss_kappa",
+    "agreement_family",
     "pairwise_cohen_kappa",
 ]
