@@ -58,6 +58,7 @@ Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 WEIGHTS = ("identity", "linear", "quadratic")
 _MAX_DENSE_LABELS = 5000
+_MAX_BOOT = 1_000_000
 
 
 # --------------------------------------------------------------------------- result
@@ -161,6 +162,8 @@ def _table(data: Any, table_kwargs: dict[str, Any], func: str = "this function")
 
 def _check_common(n_boot: Any, confidence: Any) -> tuple[int, float]:
     n_boot = check_int("n_boot", n_boot, 0)
+    if n_boot > _MAX_BOOT:
+        raise InputError(f"n_boot must be at most {_MAX_BOOT:,}, got {n_boot:,}")
     confidence = check_float("confidence", confidence, 0.0, strict=True)
     if confidence >= 1.0:
         raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
@@ -188,7 +191,15 @@ def _weights_matrix(weights: Any, q: int, codes: np.ndarray | None = None) -> tu
         d = np.abs(idx[:, None] - idx[None, :]).astype(np.float64) / (q - 1)
         w = 1.0 - d if weights == "linear" else 1.0 - d * d
         return w, weights
-    w = np.asarray(weights, dtype=np.float64)
+    if isinstance(weights, (dict, set)):
+        raise InputError(f"weights must be None, one of {list(WEIGHTS)} or a {q} x {q} matrix, got {weights!r}")
+    try:
+        w = np.asarray(weights, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"weights must be None, one of {list(WEIGHTS)} or a {q} x {q} matrix of numbers "
+            f"(labels x labels); got {type(weights).__name__}: {exc}"
+        ) from None
     if w.shape != (q, q):
         raise InputError(f"a weights matrix must be {q} x {q} (labels x labels), got shape {w.shape}")
     if not np.all(np.isfinite(w)):
@@ -295,7 +306,7 @@ def krippendorff_alpha(
     data : AnnotationTable, DataFrame, pyarrow Table or path
     level : {"nominal", "ordinal", "interval", "ratio"}
     n_boot : int
-        Bootstrap replicates over pairable items (0: analytic interval only).
+        Bootstrap replicates over pairable items (0: analytic interval only; at most 10**6).
     random_state : int, Generator or None
         Seed of the bootstrap.
     confidence : float
@@ -513,7 +524,7 @@ _FAMILY_DOC = """
         Agreement weights over label positions (table label order): linear
         ``1 - |k-l|/(q-1)``, quadratic ``1 - (k-l)^2/(q-1)^2``, or a ``q x q`` matrix.
     n_boot : int
-        Bootstrap replicates over items (0: analytic interval only).
+        Bootstrap replicates over items (0: analytic interval only; at most 10**6).
     random_state : int, Generator or None
     confidence : float
 
@@ -602,6 +613,10 @@ del _f
 
 # --------------------------------------------------------------------------- Cohen
 def _worker_code(table: AnnotationTable, worker: Any, name: str) -> int:
+    try:
+        hash(worker)
+    except TypeError:
+        raise InputError(f"{name} must be one worker id, got {type(worker).__name__} {worker!r}") from None
     idx = table.workers.get_indexer([worker])
     if idx[0] < 0 and not isinstance(worker, str):  # ids read from CSV are strings
         idx = table.workers.get_indexer([str(worker)])

@@ -94,8 +94,8 @@ def wilson_interval(
     Raises
     ------
     InputError
-        For ``confidence`` outside (0, 1), negative or non-integer counts, or
-        ``k > n``.
+        For ``confidence`` outside (0, 1), negative or non-integer counts,
+        ``k > n``, or shapes that do not broadcast.
 
     Examples
     --------
@@ -110,13 +110,16 @@ def wilson_interval(
         if arr.dtype.kind not in "iub":
             if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
                 raise InputError(f"{name} must be whole numbers, got dtype {arr.dtype}")
-    k = k.astype(np.float64)
-    m = m.astype(np.float64)
+    try:
+        k, m = np.broadcast_arrays(k.astype(np.float64), m.astype(np.float64))
+    except ValueError:
+        raise InputError(
+            f"successes and n must have shapes that broadcast together, got {k.shape} and {m.shape}"
+        ) from None
     if np.any(k < 0) or np.any(m < 0):
         raise InputError("successes and n must be non-negative")
     if np.any(k > m):
         raise InputError("successes must not exceed n")
-    k, m = np.broadcast_arrays(k, m)
     z = _z(c)
     z2 = z * z
     empty = m == 0

@@ -485,3 +485,19 @@ def test_conger_n_boot_and_unknown_options_raise_input_error():
         A.cohen_kappa(df, "w0", "w1", bogus=1)
     # valid table options still work
     assert A.fleiss_kappa(df.rename(columns={"label": "y"}), label_col="y").value == A.fleiss_kappa(df).value
+
+
+def test_bad_weights_workers_and_n_boot_raise_input_error():
+    # regression: these raised raw ValueError / TypeError / NotImplementedError
+    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3], "worker": list("ababab"), "label": list("xyxxyy")})
+    for bad in ([["a"] * 2] * 2, [[1.0, 0.0], [0.0]], {}, {"x": 1}):
+        with pytest.raises(InputError, match="weights"):
+            A.fleiss_kappa(df, bad)
+        with pytest.raises(InputError, match="weights"):
+            A.cohen_kappa(df, "a", "b", weights=bad)
+    with pytest.raises(InputError, match="worker_a"):
+        A.cohen_kappa(df, ["a"], "b")
+    with pytest.raises(InputError, match="n_boot"):
+        A.fleiss_kappa(df, n_boot=2**31)
+    with pytest.raises(InputError, match="n_boot"):
+        A.krippendorff_alpha(df, n_boot=2**40)

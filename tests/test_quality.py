@@ -581,3 +581,11 @@ def test_score_workers_no_annotation_on_gold_raises():
     with pytest.raises(GoldError, match="no annotation falls on"):
         score_workers(df, {2: "x"})
     assert score_workers(df, {2: "x", 3: "x"}).table.loc["b", "n_correct"] == 1
+
+
+def test_wilson_shapes_that_do_not_broadcast():
+    # regression: a raw numpy ValueError
+    with pytest.raises(InputError, match="broadcast"):
+        wilson_interval([1, 2], [3, 4, 5])
+    lo, hi = wilson_interval([[1], [2]], [3, 4, 5])
+    assert lo.shape == hi.shape == (2, 3)
