@@ -207,6 +207,11 @@ def _weights_matrix(weights: Any, q: int, codes: np.ndarray | None = None) -> tu
     return np.ascontiguousarray(w[np.ix_(idx, idx)]), "custom"
 
 
+def _plain(v: Any) -> Any:
+    """A NumPy scalar as the Python value (``1``, not ``np.int64(1)``, in messages)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def _check_dense_labels(q: int, what: str) -> None:
     if q > _MAX_DENSE_LABELS:
         raise InputError(
@@ -221,8 +226,12 @@ def _t_interval(value: float, se: float, df: int, confidence: float, cap: bool =
     if df < 1 or not np.isfinite(se):
         return (value, value)
     h = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    hi = value + h
-    return (value - h, min(1.0, hi) if cap else hi)
+    return _capped(value, value - h, value + h) if cap else (value - h, value + h)
+
+
+def _capped(value: float, lo: float, hi: float) -> tuple[float, float]:
+    """An analytic interval clipped to the coefficients' range [-1, 1] (never excluding ``value``)."""
+    return (max(lo, min(-1.0, value)), min(hi, max(1.0, value)))
 
 
 def _bootstrap_summary(reps: np.ndarray, confidence: float, what: str) -> tuple[float, tuple[float, float], int]:
@@ -317,8 +326,8 @@ def krippendorff_alpha(
     AgreementResult
         ``se`` is Gwet's (2014, sec. 6.4) linearisation variance of alpha written
         as a chance-corrected agreement coefficient with weights ``1 - delta^2 /
-        max delta^2`` (as irrCAC); ``ci`` a t interval with ``n - 1`` d.o.f. capped
-        at 1.  For ordinal data the distances themselves depend on the marginals;
+        max delta^2`` (as irrCAC); ``ci`` a t interval with ``n - 1`` d.o.f. clipped
+        to [-1, 1].  For ordinal data the distances themselves depend on the marginals;
         the analytic SE treats them as fixed (the bootstrap does not).
 
     Raises
@@ -348,7 +357,7 @@ def krippendorff_alpha(
     used = np.flatnonzero(marg > 0)
     if used.size < 2:
         raise AgreementUndefinedError(
-            f"Krippendorff's alpha is undefined: one value ({table.labels[used[0]]!r}) is used by every "
+            f"Krippendorff's alpha is undefined: one value ({_plain(table.labels[used[0]])!r}) is used by every "
             "pairable rating, so there is no variation to agree on"
         )
     cum = np.zeros(q + 1)
@@ -422,7 +431,7 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
     _need_pairs(r_all)
     if kind in (1, 2, 4) and q < 2:
         raise AgreementUndefinedError(
-            f"{name} is undefined with a single label in the label set ({table.labels[0]!r}); give the "
+            f"{name} is undefined with a single label in the label set ({_plain(table.labels[0])!r}); give the "
             "possible labels with labels=[...]"
         )
     nd, lab, cnt = _item_label_counts(table)
@@ -534,7 +543,7 @@ _FAMILY_DOC = """
         ``pa`` is the (weighted) share of agreeing ordered pairs of ratings,
         averaged over items with two ratings or more (Gwet 2014, eq. 2.x);
         ``se`` Gwet's linearisation standard error (irrCAC), ``ci`` a t interval
-        with ``n - 1`` d.o.f. (``n`` rated items), capped at 1.
+        with ``n - 1`` d.o.f. (``n`` rated items), clipped to [-1, 1].
 
     Raises
     ------
@@ -618,8 +627,9 @@ def _worker_code(table: AnnotationTable, worker: Any, name: str) -> int:
     except TypeError:
         raise InputError(f"{name} must be one worker id, got {type(worker).__name__} {worker!r}") from None
     idx = table.workers.get_indexer([worker])
-    if idx[0] < 0 and not isinstance(worker, str):  # ids read from CSV are strings
-        idx = table.workers.get_indexer([str(worker)])
+    if idx[0] < 0:  # ids read from CSV are strings: 1 finds "1" and "1" finds 1
+        as_str = pd.Index([str(v) for v in table.workers], dtype=object)
+        idx = as_str.get_indexer([str(worker)]) if as_str.is_unique else idx
     if idx[0] < 0:
         raise InputError(f"{name}={worker!r} is not a worker of the table (e.g. {table.workers[:5].tolist()})")
     return int(idx[0])
@@ -664,7 +674,8 @@ def cohen_kappa(
     -------
     AgreementResult
         ``se``: the asymptotic standard error of Fleiss, Cohen & Everitt (1969) (SAS
-        PROC FREQ's ASE), ``ci`` the normal interval ``kappa -/+ z * se``;
+        PROC FREQ's ASE), ``ci`` the normal interval ``kappa -/+ z * se`` clipped
+        to [-1, 1] (``se`` and ``ci`` are None with a single shared observation);
         ``details`` holds ``se_h0`` (SE under kappa = 0) and ``z = kappa / se_h0``.
 
     Raises
@@ -707,8 +718,13 @@ def cohen_kappa(
     from scipy import stats
 
     zq = float(stats.norm.ppf(0.5 + confidence / 2))
-    res = dict(value=float(kappa), se=se, ci=(kappa - zq * se, kappa + zq * se), pa=float(po), pe=float(pe),
-               details={"se_h0": se0, "z": float(kappa / se0) if se0 > 0 else None, "ci_method": "analytic (normal)"})
+    if la.size < 2:  # one observation: no variance estimate (as the family at n = 1)
+        res = dict(value=float(kappa), se=None, ci=None, pa=float(po), pe=float(pe),
+                   details={"se_h0": None, "z": None, "ci_method": "analytic (normal)"})
+    else:
+        res = dict(value=float(kappa), se=se, ci=_capped(kappa, kappa - zq * se, kappa + zq * se), pa=float(po),
+                   pe=float(pe), details={"se_h0": se0, "z": float(kappa / se0) if se0 > 0 else None,
+                                          "ci_method": "analytic (normal)"})
     reps = None
     if n_boot:
         reps = np.empty(n_boot)

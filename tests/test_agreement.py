@@ -501,3 +501,25 @@ def test_bad_weights_workers_and_n_boot_raise_input_error():
         A.fleiss_kappa(df, n_boot=2**31)
     with pytest.raises(InputError, match="n_boot"):
         A.krippendorff_alpha(df, n_boot=2**40)
+
+
+def test_cohen_single_observation_cap_worker_text_and_plain_messages():
+    # one shared observation: no SE (was se=0, ci=(0, 0))
+    one = pd.DataFrame({"item": [1, 1, 2], "worker": ["a", "b", "a"], "label": ["x", "y", "y"]})
+    r = A.cohen_kappa(one, "a", "b")
+    assert r.n_items == 1 and r.se is None and r.ci is None
+    # the normal interval is clipped to [-1, 1] like the t intervals
+    df = pd.DataFrame({"item": [1, 1, 2, 2, 3, 3], "worker": list("ababab"), "label": list("xxyyxy")})
+    c = A.cohen_kappa(df, "a", "b")
+    assert -1.0 <= c.ci[0] and c.ci[1] == 1.0 and c.value < 1.0
+    for res in (A.fleiss_kappa(df), A.krippendorff_alpha(df), A.gwet_ac(df)):
+        assert -1.0 <= res.ci[0] <= res.ci[1] <= 1.0
+    # worker ids match by text both ways
+    ints = df.assign(worker=[1, 2] * 3)
+    assert A.cohen_kappa(ints, "1", "2").value == A.cohen_kappa(ints, 1, 2).value == c.value
+    strs = df.assign(worker=["1", "2"] * 3)
+    assert A.cohen_kappa(strs, 1, 2).value == c.value
+    # messages print plain values, not np.int64(1)
+    const = pd.DataFrame({"item": [1, 1, 2, 2], "worker": list("abab"), "label": [1, 1, 1, 1]})
+    with pytest.raises(AgreementUndefinedError, match=r"one value \(1\)"):
+        A.krippendorff_alpha(const)
