@@ -20,7 +20,9 @@ import crowdagg
 from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError, NotFittedError
 from crowdagg.kernels.mace import (
     mace_estep_parallel,
+    mace_estep_ratio_slice,
     mace_estep_slice,
+    mace_know_ratio,
     mace_log_params,
     mace_mstep_em,
     mace_mstep_vb,
@@ -301,3 +303,35 @@ def test_same_estimator_refit_on_wider_table():
     pd.testing.assert_series_equal(est.spam_, fresh.spam_)
     pd.testing.assert_frame_equal(est.strategies_, fresh.strategies_)
     np.testing.assert_array_equal(est.restart_loglik_, fresh.restart_loglik_)
+
+
+def test_tabulated_know_ratio_kernel():
+    """The per-(worker, label) table replaces one exp per annotation without changing
+    a bit of the result; the plain slice kernel (the distributed engine's entry point)
+    still takes ``log_know``."""
+    rng = np.random.default_rng(9)
+    n_items, n_workers, k = 40, 7, 3
+    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
+    spam, know, strat = random_params(rng, n_workers, k, normalised=False)
+    ls, lb, lk = mace_log_params(spam, know, strat)
+    ratio = mace_know_ratio(lk, lb)
+    np.testing.assert_allclose(ratio, know[:, None] / (spam[:, None] * strat + know[:, None]), rtol=1e-13)
+    assert ratio.shape == (n_workers, k) and np.all((ratio > 0) & (ratio <= 1))
+    gold = np.full(n_items, -1, np.int64)
+    gold[3] = 1
+    prior = np.log(np.full(k, 1.0 / k))
+    out = []
+    for kern, last in ((mace_estep_slice, lk), (mace_estep_ratio_slice, ratio)):
+        post, kc, sc = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k))
+        ll = kern(t.item_ptr, t.worker_codes, t.label_codes, gold, prior, ls, lb, last, 0, n_items, post, kc, sc,
+                  True)
+        out.append((ll, post, kc, sc))
+    assert out[0][0] == out[1][0]
+    for a, b in zip(out[0][1:], out[1][1:]):
+        np.testing.assert_array_equal(a, b)
+    # without accumulation nothing is counted (and no table is needed)
+    post, kc, sc = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k))
+    ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, prior, ls, lb, lk, 0, n_items, post,
+                          kc, sc, False)
+    assert ll == out[0][0] and not kc.any() and not sc.any()
+    np.testing.assert_array_equal(post, out[0][1])

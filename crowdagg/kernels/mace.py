@@ -17,7 +17,10 @@ apply with ``spam[w] + know[w] <= 1``.
 Expected counts from the posterior ``q = post[i]``: the answer was known with
 probability ``r = q[y] * theta[w] / p(y | z = y)`` and spammed with ``1 - r``; so
 ``know[w] += r`` and ``strategy[w, y] += 1 - r`` (the expected spam count of
-``w`` is ``strategy[w].sum()``).
+``w`` is ``strategy[w].sum()``).  The factor ``theta[w] / p(y | z = y) =
+exp(log_know[w] - log_both[w, y])`` depends on the worker and the label only, so
+it is tabulated once per E-step (:func:`mace_know_ratio`, workers x labels) rather
+than computed by an ``exp`` per annotation.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from .em import _normalize_log
 
 __all__ = [
     "mace_log_params",
+    "mace_know_ratio",
     "mace_estep_slice",
+    "mace_estep_ratio_slice",
     "mace_estep_parallel",
     "mace_mstep_em",
     "mace_mstep_vb",
@@ -50,16 +55,22 @@ def mace_log_params(spam: np.ndarray, know: np.ndarray, strategies: np.ndarray):
 
 
 @njit(cache=True, nogil=True)
-def mace_estep_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, log_know,
-                     start, stop, post, know_cnt, strat_cnt, accumulate):
-    """MACE E-step for items ``start..stop-1``; returns their log-likelihood.
+def mace_know_ratio(log_know, log_both):
+    """``know_ratio[w, y] = exp(log_know[w] - log_both[w, y])``: the probability that an
+    answer ``y`` of worker ``w`` was known, given that ``y`` is the true label."""
+    n_workers, n_labels = log_both.shape
+    out = np.empty((n_workers, n_labels))
+    for w in range(n_workers):
+        for y in range(n_labels):
+            out[w, y] = np.exp(log_know[w] - log_both[w, y])
+    return out
 
-    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j (log_both[w, y] if y == k else
-    log_spam[w, y])``, normalised in log space into ``post[i]`` (one-hot for gold
-    items, which contribute ``log p(y_i, z_i = gold)``).  With ``accumulate``, adds
-    the expected counts of the module docstring to ``know_cnt[w]`` and
-    ``strat_cnt[w, y]``.
-    """
+
+@njit(cache=True, nogil=True)
+def mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
+                           start, stop, post, know_cnt, strat_cnt, accumulate):
+    """:func:`mace_estep_slice` with the known-answer factors already tabulated
+    (``know_ratio`` from :func:`mace_know_ratio`): no ``exp`` per annotation."""
     n_labels = log_prior.shape[0]
     lp = np.empty(n_labels)
     ll = 0.0
@@ -88,10 +99,28 @@ def mace_estep_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_b
             for j in range(lo, hi):
                 w = workers[j]
                 y = labels[j]
-                r = post[i, y] * np.exp(log_know[w] - log_both[w, y])
+                r = post[i, y] * know_ratio[w, y]
                 know_cnt[w] += r
                 strat_cnt[w, y] += 1.0 - r
     return ll
+
+
+@njit(cache=True, nogil=True)
+def mace_estep_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, log_know,
+                     start, stop, post, know_cnt, strat_cnt, accumulate):
+    """MACE E-step for items ``start..stop-1``; returns their log-likelihood.
+
+    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j (log_both[w, y] if y == k else
+    log_spam[w, y])``, normalised in log space into ``post[i]`` (one-hot for gold
+    items, which contribute ``log p(y_i, z_i = gold)``).  With ``accumulate``, adds
+    the expected counts of the module docstring to ``know_cnt[w]`` and
+    ``strat_cnt[w, y]`` (tabulating :func:`mace_know_ratio` first; callers running
+    many slices with the same parameters can call :func:`mace_estep_ratio_slice`
+    with one table).
+    """
+    ratio = mace_know_ratio(log_know, log_both) if accumulate else np.empty((0, 0))
+    return mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, ratio,
+                                  start, stop, post, know_cnt, strat_cnt, accumulate)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -99,13 +128,14 @@ def mace_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, lo
                         bounds, post, know_buf, strat_buf, ll_buf, accumulate):
     """:func:`mace_estep_slice` over item chunks; chunk ``c`` zeroes and fills
     ``know_buf[c]``, ``strat_buf[c]`` and ``ll_buf[c]``."""
+    ratio = mace_know_ratio(log_know, log_both) if accumulate else np.empty((0, 0))
     for c in prange(bounds.shape[0] - 1):
         if accumulate:
             know_buf[c, :] = 0.0
             strat_buf[c, :, :] = 0.0
-        ll_buf[c] = mace_estep_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
-                                     log_know, bounds[c], bounds[c + 1], post, know_buf[c],
-                                     strat_buf[c], accumulate)
+        ll_buf[c] = mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
+                                           ratio, bounds[c], bounds[c + 1], post, know_buf[c],
+                                           strat_buf[c], accumulate)
 
 
 def mace_mstep_em(know_cnt: np.ndarray, strat_cnt: np.ndarray, smoothing: float):
