@@ -170,8 +170,9 @@ def _check_common(n_boot: Any, confidence: Any) -> tuple[int, float]:
     return n_boot, confidence
 
 
-def _seed(random_state: Any, n_boot: int) -> int:
-    return int(check_random_state(random_state).integers(0, 2**31 - 2 - n_boot))
+def _seed(random_state: Any, n_boot: int) -> np.ndarray:
+    """Per-replicate generator states drawn from ``random_state`` (global state untouched)."""
+    return K.boot_seeds(check_random_state(random_state), n_boot)
 
 
 def _weights_matrix(weights: Any, q: int, codes: np.ndarray | None = None) -> tuple[np.ndarray, str]:

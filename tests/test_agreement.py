@@ -356,10 +356,9 @@ def test_bootstrap_alpha_ordinal_and_cohen():
 
 
 def test_bootstrap_alpha_replicate_matches_python():
-    # replicate b draws with np.random.seed(seed + b): recompute one replicate by hand
+    # replicate b draws from its MRG32k3a stream started at seeds[b]: recompute it by hand
     df = random_crowd(4, n_items=25)
     t = AnnotationTable.from_pandas(df)
-    seed = 12345
     pm = np.flatnonzero(np.diff(t.item_ptr) >= 2)
     from crowdagg.kernels import agreement as K
 
@@ -371,10 +370,16 @@ def test_bootstrap_alpha_replicate_matches_python():
     cum = np.concatenate([[0.0], np.cumsum(marg)])
     vals = np.arange(t.n_labels, dtype=float)
     K.alpha_item_slice(t.item_ptr, nd, lab, cnt, 0, vals, cum, marg, 0, t.n_items, r_item, do_item)
-    K.alpha_boot_slice(t.item_ptr, nd, lab, cnt, pm, r_item, do_item, 0, vals, seed, 0, 3, reps)
+    seeds = K.boot_seeds(np.random.default_rng(12345), 3)
+    K.alpha_boot_slice(t.item_ptr, nd, lab, cnt, pm, r_item, do_item, 0, vals, seeds, 0, 3, reps)
     for b in range(3):
-        np.random.seed(seed + b)  # noqa: NPY002
-        drawn = [pm[np.random.randint(0, len(pm))] for _ in range(len(pm))]  # noqa: NPY002
+        st = [int(v) for v in seeds[b]]
+        drawn = []
+        for _ in range(len(pm)):  # MRG32k3a in plain Python ints
+            p1 = (1403580 * st[1] - 810728 * st[0]) % 4294967087
+            p2 = (527612 * st[5] - 1370589 * st[3]) % 4294944443
+            st = [st[1], st[2], p1, st[4], st[5], p2]
+            drawn.append(pm[((p1 - p2) % 4294967087) * len(pm) // 4294967087])
         trip = []
         for u, i in enumerate(drawn):
             for j in range(t.item_ptr[i], t.item_ptr[i + 1]):
@@ -523,3 +528,25 @@ def test_cohen_single_observation_cap_worker_text_and_plain_messages():
     const = pd.DataFrame({"item": [1, 1, 2, 2], "worker": list("abab"), "label": [1, 1, 1, 1]})
     with pytest.raises(AgreementUndefinedError, match=r"one value \(1\)"):
         A.krippendorff_alpha(const)
+
+
+def test_bootstrap_leaves_global_generators_alone():
+    # regression: under NUMBA_DISABLE_JIT=1 the kernels called np.random.seed on NumPy's global generator
+    df = random_crowd(4, n_items=30)
+    np.random.seed(123)  # noqa: NPY002
+    before = np.random.get_state()[1].copy()  # noqa: NPY002
+    runs = [A.fleiss_kappa(df, n_boot=30, random_state=5), A.krippendorff_alpha(df, n_boot=30, random_state=5),
+            A.cohen_kappa(df, "w0", "w1", n_boot=30, random_state=5)]
+    assert np.array_equal(np.random.get_state()[1], before)  # noqa: NPY002
+    again = [A.fleiss_kappa(df, n_boot=30, random_state=5), A.krippendorff_alpha(df, n_boot=30, random_state=5),
+             A.cohen_kappa(df, "w0", "w1", n_boot=30, random_state=5)]
+    assert [r.ci for r in runs] == [r.ci for r in again]
+
+
+def test_mrg32k3a_draws_are_uniform_indices():
+    from crowdagg.kernels import agreement as K
+
+    st = K.boot_seeds(np.random.default_rng(0), 1)[0].copy()
+    draws = np.array([K.mrg_randint(st, 10) for _ in range(5000)])
+    assert draws.min() == 0 and draws.max() == 9
+    assert np.abs(np.bincount(draws, minlength=10) - 500).max() < 90

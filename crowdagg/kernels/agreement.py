@@ -70,6 +70,53 @@ def item_label_counts(item_ptr, labels, n_labels, parallel=True):
     return n_distinct, lab, cnt
 
 
+# --------------------------------------------------------------------------- bootstrap generator
+_M1 = 4294967087
+_M2 = 4294944443
+
+
+@njit(cache=True, nogil=True)
+def mrg_next(st):
+    """Next output in ``[0, 2**32 - 209)`` of L'Ecuyer's (1999) MRG32k3a; state ``st`` (6 int64).
+
+    Every product stays below 2**53, so the same int64 arithmetic runs compiled
+    and under ``NUMBA_DISABLE_JIT=1`` with identical results, and no global
+    generator (NumPy's or Numba's) is touched.
+
+    L'Ecuyer, P. (1999). Good parameters and implementations for combined
+    multiple recursive random number generators. Operations Research 47(1), 159-164.
+    """
+    p1 = (1403580 * st[1] - 810728 * st[0]) % _M1
+    st[0] = st[1]
+    st[1] = st[2]
+    st[2] = p1
+    p2 = (527612 * st[5] - 1370589 * st[3]) % _M2
+    st[3] = st[4]
+    st[4] = st[5]
+    st[5] = p2
+    return (p1 - p2) % _M1
+
+
+@njit(cache=True, nogil=True)
+def mrg_randint(st, n):
+    """An index in ``[0, n)`` (``n < 2**31``; bias below ``n / 2**32``)."""
+    return (mrg_next(st) * n) // _M1
+
+
+@njit(cache=True, nogil=True)
+def _load_state(seeds, b, st):
+    for k in range(6):
+        st[k] = seeds[b, k]
+
+
+def boot_seeds(rng, n_boot):
+    """Per-replicate MRG32k3a states (``n_boot x 6`` int64) drawn from a NumPy Generator."""
+    out = np.empty((n_boot, 6), dtype=np.int64)
+    out[:, :3] = rng.integers(1, _M1, size=(n_boot, 3))
+    out[:, 3:] = rng.integers(1, _M2, size=(n_boot, 3))
+    return out
+
+
 # --------------------------------------------------------------------------- Krippendorff's alpha
 @njit(cache=True, nogil=True)
 def delta(metric, c, k, values, cum, marg):
@@ -208,11 +255,12 @@ def _cumsum_into(marg, cum):
 
 @njit(cache=True, nogil=True)
 def alpha_boot_slice(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, metric, values,
-                     seed, b_start, b_stop, out):
+                     seeds, b_start, b_stop, out):
     """Bootstrap replicates ``b_start..b_stop-1`` of alpha, resampling pairable items.
 
-    Replicate ``b`` seeds NumPy's (per-thread) generator with ``seed + b``, so the
-    result does not depend on how replicates are split between threads.  Each
+    Replicate ``b`` draws from its own MRG32k3a stream started at ``seeds[b]``
+    (see :func:`boot_seeds`), so the result does not depend on how replicates
+    are split between threads, nor on JIT, and no global generator is touched.  Each
     replicate costs O(annotations of the drawn items) (+ O(q^2) for ordinal/ratio).
     Undefined replicates (one value in use) get NaN and are dropped by the caller.
     """
@@ -221,14 +269,15 @@ def alpha_boot_slice(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, 
     marg = np.zeros(q)
     cum = np.zeros(q + 1)
     draws = np.empty(n, dtype=np.int64)
+    st = np.empty(6, dtype=np.int64)
     for b in range(b_start, b_stop):
-        np.random.seed(seed + b)  # noqa: NPY002 (Numba per-thread state)
+        _load_state(seeds, b, st)
         for k in range(q):
             marg[k] = 0.0
         n_tot = 0.0
         do_tot = 0.0
         for t in range(n):
-            i = pairable[np.random.randint(0, n)]  # noqa: NPY002
+            i = pairable[mrg_randint(st, n)]
             draws[t] = i
             lo = item_ptr[i]
             for a in range(n_distinct[i]):
@@ -255,11 +304,11 @@ def alpha_boot_slice(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def alpha_boot_parallel(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, metric, values, seed,
+def alpha_boot_parallel(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, metric, values, seeds,
                         bounds, out):
     """:func:`alpha_boot_slice` over chunks of replicates in parallel."""
     for c in prange(bounds.shape[0] - 1):
-        alpha_boot_slice(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, metric, values, seed,
+        alpha_boot_slice(item_ptr, n_distinct, lab, cnt, pairable, r_item, do_item, metric, values, seeds,
                          bounds[c], bounds[c + 1], out)
 
 
@@ -313,7 +362,7 @@ def family_pe(kind, pi, weights, sum_w):
 
 
 @njit(cache=True, nogil=True)
-def family_boot_slice(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, kind, weights, sum_w, seed,
+def family_boot_slice(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, kind, weights, sum_w, seeds,
                       b_start, b_stop, out):
     """Bootstrap replicates of Fleiss/Gwet/Brennan-Prediger/percent agreement (irrCAC forms).
 
@@ -324,14 +373,15 @@ def family_boot_slice(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, ki
     n = rated.shape[0]
     q = weights.shape[0]
     pi = np.zeros(q)
+    st = np.empty(6, dtype=np.int64)
     for b in range(b_start, b_stop):
-        np.random.seed(seed + b)  # noqa: NPY002 (Numba per-thread state)
+        _load_state(seeds, b, st)
         for k in range(q):
             pi[k] = 0.0
         pa = 0.0
         n2 = 0
         for _t in range(n):
-            i = rated[np.random.randint(0, n)]  # noqa: NPY002
+            i = rated[mrg_randint(st, n)]
             lo = item_ptr[i]
             r = r_item[i]
             for a in range(n_distinct[i]):
@@ -353,11 +403,11 @@ def family_boot_slice(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, ki
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def family_boot_parallel(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, kind, weights, sum_w, seed,
+def family_boot_parallel(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, kind, weights, sum_w, seeds,
                          bounds, out):
     """:func:`family_boot_slice` over chunks of replicates in parallel."""
     for c in prange(bounds.shape[0] - 1):
-        family_boot_slice(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, kind, weights, sum_w, seed,
+        family_boot_slice(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item, kind, weights, sum_w, seeds,
                           bounds[c], bounds[c + 1], out)
 
 
@@ -453,25 +503,26 @@ def cohen_from_pairs(la, lb, weights):
 
 
 @njit(cache=True, nogil=True)
-def cohen_boot_slice(la, lb, weights, seed, b_start, b_stop, out):
+def cohen_boot_slice(la, lb, weights, seeds, b_start, b_stop, out):
     """Bootstrap replicates of Cohen's kappa resampling the shared items (observations)."""
     n = la.shape[0]
     ra = np.empty(n, dtype=np.int64)
     rb = np.empty(n, dtype=np.int64)
+    st = np.empty(6, dtype=np.int64)
     for b in range(b_start, b_stop):
-        np.random.seed(seed + b)  # noqa: NPY002 (Numba per-thread state)
+        _load_state(seeds, b, st)
         for t in range(n):
-            s = np.random.randint(0, n)  # noqa: NPY002
+            s = mrg_randint(st, n)
             ra[t] = la[s]
             rb[t] = lb[s]
         out[b] = cohen_from_pairs(ra, rb, weights)[0]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def cohen_boot_parallel(la, lb, weights, seed, bounds, out):
+def cohen_boot_parallel(la, lb, weights, seeds, bounds, out):
     """:func:`cohen_boot_slice` over chunks of replicates in parallel."""
     for c in prange(bounds.shape[0] - 1):
-        cohen_boot_slice(la, lb, weights, seed, bounds[c], bounds[c + 1], out)
+        cohen_boot_slice(la, lb, weights, seeds, bounds[c], bounds[c + 1], out)
 
 
 @njit(cache=True, nogil=True)
