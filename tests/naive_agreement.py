@@ -191,23 +191,20 @@ def pairwise(triples, q, w, min_overlap):
 
 
 def worker_rest(triples, q):
-    """{worker: (n, po, pe)}: each annotation against the other ratings of its item, weight 1/(r-1)."""
+    """{worker: (n, po, pe)}: each annotation against the item's ratings by *other* workers, weight 1/o."""
     by_item = defaultdict(list)
     for i, g, lab in triples:
         by_item[i].append((g, lab))
     acc = defaultdict(lambda: [0.0, 0.0, np.zeros(q), np.zeros(q)])
     for anns in by_item.values():
-        r = len(anns)
-        if r < 2:
-            continue
-        for x, (g, lab) in enumerate(anns):
+        for g, lab in anns:
+            others = [lab2 for g2, lab2 in anns if g2 != g]
+            if not others:
+                continue
             s = acc[g]
             s[0] += 1
             s[2][lab] += 1
-            for y, (_g2, lab2) in enumerate(anns):
-                if y == x:
-                    continue
-                s[3][lab2] += 1 / (r - 1)
-                if lab2 == lab:
-                    s[1] += 1 / (r - 1)
+            for lab2 in others:
+                s[3][lab2] += 1 / len(others)
+                s[1] += (lab2 == lab) / len(others)
     return {g: (s[0], s[1] / s[0], float(s[2] @ s[3]) / s[0] ** 2) for g, s in acc.items()}

@@ -112,28 +112,6 @@ def test_worker_agreement_matches_naive():
         assert got.loc[wid, "kappa"] == pytest.approx((po - pe) / (1 - pe), abs=1e-10)
 
 
-def _worker_rest_no_self(triples_, q):
-    """Reference: each annotation against the item's ratings by *other* workers, weight 1/o."""
-    from collections import defaultdict
-
-    by_item = defaultdict(list)
-    for i, g, lab in triples_:
-        by_item[i].append((g, lab))
-    acc = defaultdict(lambda: [0.0, 0.0, np.zeros(q), np.zeros(q)])
-    for anns in by_item.values():
-        for g, lab in anns:
-            others = [lab2 for g2, lab2 in anns if g2 != g]
-            if not others:
-                continue
-            s = acc[g]
-            s[0] += 1
-            s[2][lab] += 1
-            for lab2 in others:
-                s[3][lab2] += 1 / len(others)
-                s[1] += (lab2 == lab) / len(others)
-    return {g: (s[0], s[1] / s[0], float(s[2] @ s[3]) / s[0] ** 2) for g, s in acc.items()}
-
-
 def test_worker_agreement_never_compares_a_worker_with_themselves():
     # regression: with duplicates="keep" a worker's two ratings of an item were paired
     df = pd.DataFrame({"item": [1, 1, 1, 2, 2], "worker": list("aabab"), "label": list("xyxyy")})
@@ -151,7 +129,7 @@ def test_worker_agreement_never_compares_a_worker_with_themselves():
     rep = base.sample(40, random_state=1).assign(label=rng.integers(0, 4, 40))
     t = AnnotationTable.from_pandas(pd.concat([base, rep]), duplicates="keep")
     got = A.worker_agreement(t)
-    want = _worker_rest_no_self(triples(t), t.n_labels)
+    want = N.worker_rest(triples(t), t.n_labels)
     for code, wid in enumerate(t.workers):
         n, po, pe = want[code]
         assert got.loc[wid, "n_items"] == n
