@@ -388,3 +388,24 @@ def test_local_path_does_not_import_dask():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+# --------------------------------------------------------------------------- benchmark script smoke test
+def test_benchmark_script_runs(client, tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "distributed_ds.py"
+    spec = importlib.util.spec_from_file_location("distributed_ds_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.parse_size("10M") == 10_000_000 and mod.parse_size("1.5K") == 1500
+    out = tmp_path / "bench.json"
+    assert mod.main(["--sizes", "3K", "--iters", "2", "--input-partitions", "2", "--partitions", "3",
+                     "--workers-pool", "50", "--local", "--scheduler", client.scheduler.address,
+                     "--out", str(out)]) == 0
+    (res,) = json.loads(out.read_text())
+    assert res["n_annotations"] == 3000 and res["n_partitions"] == 3 and len(res["iter_s_all"]) == 2
+    assert res["bytes_per_iter"] > 0 and len(res["peak_rss_mb_workers"]) == 2
+    assert res["final_loglik"] == pytest.approx(res["local_final_loglik"], rel=1e-10)
