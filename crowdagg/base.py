@@ -75,6 +75,17 @@ class BaseAggregator(BaseEstimator):
                 f"this {type(self).__name__} is not fitted yet; call fit(data) first"
             )
 
+    def _fit_distributed(self, data: Any, table_kwargs: dict[str, Any], **kwargs: Any) -> Any:
+        """Fit on a ``crowdagg.distributed.DaskAnnotationTable`` (Dask is imported only here)."""
+        if table_kwargs:
+            raise InputError(
+                f"options {sorted(table_kwargs)} apply when building a table; this input is already "
+                "a DaskAnnotationTable"
+            )
+        from .distributed import fit
+
+        return fit(self, data, **kwargs)
+
     @staticmethod
     def _as_table(data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
         return as_table(data, **table_kwargs)
@@ -148,4 +159,9 @@ def default_label_codes(table: AnnotationTable, posteriors: np.ndarray) -> np.nd
     return codes
 
 
-__all__ += ["default_label_codes", "decode_labels"]
+def is_distributed_table(data: Any) -> bool:
+    """True for a ``crowdagg.distributed.DaskAnnotationTable`` (checked without importing Dask)."""
+    return type(data).__module__ == "crowdagg.distributed.table"
+
+
+__all__ += ["default_label_codes", "decode_labels", "is_distributed_table"]

@@ -82,7 +82,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_choice, check_float, check_int, check_random_state
-from .base import BaseAggregator
+from .base import BaseAggregator, is_distributed_table
 from .errors import ConvergenceWarning, InitParamsError, InputError
 from .kernels._util import chunk_bounds
 from .table import AnnotationTable, _coerce_like
@@ -487,6 +487,8 @@ class EMAggregator(BaseAggregator):
         -------
         self
         """
+        if is_distributed_table(data):
+            return self._fit_distributed(data, table_kwargs, gold=gold, init_params=init_params)
         max_iter, tol = self._check_common()
         model = self._make_model()
         table = self._as_table(data, table_kwargs)

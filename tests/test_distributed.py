@@ -193,7 +193,7 @@ def test_method_equals_local(est, dtable, df):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         local = _clone(est).fit(df)
-        dist = fit(_clone(est), dtable)
+        dist = _clone(est).fit(dtable)  # estimators accept the distributed table directly
     _same_probas(local, dist.result_)
     if hasattr(local, "n_iter_"):
         assert dist.n_iter_ == local.n_iter_
@@ -218,6 +218,13 @@ def test_method_equals_local(est, dtable, df):
         betas = dist.betas_.compute()
         np.testing.assert_allclose(betas.to_numpy(), local.betas_.loc[betas.index].to_numpy(), rtol=1e-8)
         np.testing.assert_array_equal(dist.m_step_n_iter_, local.m_step_n_iter_)
+
+
+def test_fit_rejects_table_options_on_a_distributed_table(dtable):
+    with pytest.raises(InputError, match="already"):
+        crowdagg.DawidSkene(max_iter=2).fit(dtable, labels=[0, 1, 2])
+    with pytest.raises(InputError, match="already"):
+        crowdagg.MajorityVote().fit(dtable, duplicates="first")
 
 
 def test_convergence_warning_as_local(dtable, df):

@@ -9,7 +9,7 @@ nor Dask.
 >>> from crowdagg.distributed import DaskAnnotationTable, fit
 >>> client = Client()                                     # doctest: +SKIP
 >>> table = DaskAnnotationTable.read_parquet("annotations/*.parquet")  # doctest: +SKIP
->>> ds = fit(crowdagg.DawidSkene(max_iter=20), table)     # doctest: +SKIP
+>>> ds = crowdagg.DawidSkene(max_iter=20).fit(table)      # doctest: +SKIP
 >>> ds.result_.to_parquet("labels/")                      # doctest: +SKIP
 >>> ds.skills_                                            # doctest: +SKIP
 

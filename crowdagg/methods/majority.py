@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_choice, check_random_state
-from ..base import BaseAggregator
+from ..base import BaseAggregator, is_distributed_table
 from ..errors import WeightsError
 from ..kernels.mv import majority_vote
 from ..table import AnnotationTable
@@ -110,6 +110,8 @@ class MajorityVote(BaseAggregator):
         -------
         self
         """
+        if is_distributed_table(data):
+            return self._fit_distributed(data, table_kwargs)
         table = self._as_table(data, table_kwargs)
         post, codes = self._vote(table)
         self._set_result(table, post, codes)
