@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as C  # noqa: E402
+
+#: pause before each timed run so that thread pools of the previous run go idle
+SETTLE_SECONDS = 0.5
 
 
 def _warm_up(factory: Any) -> None:
@@ -108,6 +112,9 @@ def run(
             spent_theirs = 0.0
             for r in range(max(1, repeats)):
                 if ours is not None:
+                    # let the other side's thread pools (BLAS, Arrow) go idle first: spinning
+                    # worker threads from the previous run would otherwise steal the cores
+                    time.sleep(SETTLE_SECONDS)
                     t, est_obj = C.timed(_fit, ours, df)
                     t_ours.append(t)
                     if r == 0:
@@ -115,6 +122,7 @@ def run(
                     del est_obj
                 # crowd-kit repeats stop once the next one would exceed the time budget
                 if run_theirs and (r == 0 or spent_theirs + spent_theirs / len(t_theirs) <= max_competitor_seconds):
+                    time.sleep(SETTLE_SECONDS)
                     t, pred = C.timed(_fit_predict, theirs, df)
                     t_theirs.append(t)
                     spent_theirs += t
