@@ -100,13 +100,18 @@ def _factorize_small_int_range(values: Any) -> tuple[np.ndarray, pd.Index] | Non
     dtype = getattr(values, "dtype", None)
     if not (isinstance(dtype, np.dtype) and dtype.kind in "iu") or len(values) == 0:
         return None
-    arr = np.asarray(values)
+    arr = orig = np.asarray(values)
     vmin, vmax = int(arr.min()), int(arr.max())
+    if arr.dtype.kind == "u":
+        if vmax > np.iinfo(np.int64).max:
+            return None
+        arr = arr.astype(np.int64)
     span = vmax - vmin + 1
     if span > 4 * len(arr) + 1024:
         return None
-    codes, first = factorize_dense_int(arr.astype(np.int64, copy=False), vmin, span)
-    return codes, pd.Index(arr[first])
+    codes = np.empty(len(arr), dtype=_index_dtype(min(len(arr), span)))
+    first = factorize_dense_int(arr, vmin, span, codes)
+    return codes, pd.Index(orig[first])
 
 
 def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
@@ -127,6 +132,13 @@ def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, p
     enc = pc.dictionary_encode(values)
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     uniques = pd.Index(enc.dictionary.to_pandas())
+    return codes, uniques
+
+
+def _shrink(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """int32 codes while the codebook fits (halves the build's transient memory)."""
+    if len(uniques) < _MAX_INT32 and codes.dtype != np.int32:
+        codes = codes.astype(np.int32)
     return codes, uniques
 
 
@@ -744,8 +756,8 @@ def _build(
         raise EmptyTableError("the annotation table is empty (0 rows)")
     item_col, worker_col, label_col = cols
 
-    ic, items = _factorize(item_vals, item_col, "item id")
-    wc, workers = _factorize(worker_vals, worker_col, "worker id")
+    ic, items = _shrink(*_factorize(item_vals, item_col, "item id"))
+    wc, workers = _shrink(*_factorize(worker_vals, worker_col, "worker id"))
     for codes, col in ((ic, item_col), (wc, worker_col)):
         null = codes < 0
         if null.any():
@@ -757,7 +769,7 @@ def _build(
     label_order = None
     if labels is None and isinstance(label_vals, pd.Series) and isinstance(label_vals.dtype, pd.CategoricalDtype):
         label_order = pd.Index(label_vals.cat.categories)
-    lc_raw, lab_uniques = _factorize(label_vals, label_col, "label")
+    lc_raw, lab_uniques = _shrink(*_factorize(label_vals, label_col, "label"))
     if len(lab_uniques) == 0:
         raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
     if labels is not None:

@@ -345,3 +345,12 @@ def test_encode_worker_values_errors():
         t.encode_worker_values({"w1": "x"}, name="weights")
     with pytest.raises(WeightsError):
         t.encode_worker_values(["a", "b", "c"], name="weights")
+
+
+def test_small_integer_ids_keep_their_dtype():
+    df = pd.DataFrame({"item": np.array([5, 6, 5], dtype=np.uint32),
+                       "worker": np.array([1, 2, 2], dtype=np.int8), "label": [0, 1, 1]})
+    t = AnnotationTable.from_pandas(df)
+    assert t.items.dtype == np.uint32 and t.workers.dtype == np.int8
+    assert list(t.items) == [5, 6] and t.item_codes.dtype == np.int32
+    check_layout(t)

@@ -72,17 +72,17 @@ def remap_codes(codes, mapping, out):
 
 
 @njit(cache=True, nogil=True)
-def factorize_dense_int(values, vmin, span):
+def factorize_dense_int(values, vmin, span, codes):
     """Codes in order of first appearance for integers in ``[vmin, vmin + span)``.
 
-    Uses a dense lookup array of ``span`` entries instead of a hash table.
-    Returns ``(codes, first)``: ``first[k]`` is the row where code ``k`` first
-    appears, so the uniques are ``values[first]``.
+    Uses a dense lookup array of ``span`` entries instead of a hash table and
+    writes the codes into ``codes`` (preallocated, any integer dtype).  Returns
+    ``first``: ``first[k]`` is the row where code ``k`` first appears, so the
+    uniques are ``values[first]``.
     """
     n = values.shape[0]
     lookup = np.full(span, -1, dtype=np.int64)
-    codes = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.int64)
+    first = np.empty(min(n, span), dtype=np.int64)
     n_codes = 0
     for i in range(n):
         slot = values[i] - vmin
@@ -93,7 +93,7 @@ def factorize_dense_int(values, vmin, span):
             first[c] = i
             n_codes += 1
         codes[i] = c
-    return codes, first[:n_codes]
+    return first[:n_codes]
 
 
 @njit(cache=True, nogil=True)
