@@ -418,7 +418,25 @@ def report(rows: list[Row], args: argparse.Namespace, methods: list[tuple], miss
     else:
         parts.append("- crowd-kit: " + ("not installed." if ck is None else "not run (--no-crowdkit)."))
     parts += ["", markdown_table(rows, with_crowdkit), ""]
+    if with_crowdkit:
+        parts += [CROWDKIT_NOTES, ""]
     return "\n".join(parts)
+
+
+#: known causes of differences with crowd-kit 1.4.2 (investigated in docs/em.md and docs/glad_mace.md)
+CROWDKIT_NOTES = """## Where the two differ
+
+- **DawidSkene**: crowd-kit stops as soon as its likelihood bound drops (its convergence check
+  `new - old < tol` also fires on a decrease); on zheng_s5_adultcontent that happens after 2
+  iterations, which happens to score higher there. Run for the same number of updates, the two
+  agree to one item on every dataset; crowdagg runs EM to convergence (see docs/em.md).
+- **MACE**: crowd-kit 1.4.2's E-step builds the strategy counts in sorted worker-id order but uses
+  them with parameters stored in order of first appearance, so each worker is trained on another
+  worker's counts whenever the two orders differ (e.g. zheng_d_jn_product, act_cf_amt). With ids
+  renamed so that both orders agree, crowd-kit itself scores 0.8162 and 0.8567 there
+  (see docs/glad_mace.md).
+- **MajorityVote**: ties are broken differently (crowdagg: first label in the label order; crowd-kit:
+  the column order of a pandas `value_counts().unstack()`)."""
 
 
 # --------------------------------------------------------------------------- main
