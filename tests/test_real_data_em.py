@@ -95,7 +95,6 @@ def test_accuracy_at_least_crowdkit_live(datasets_dir, name, method):
         assert _acc(conv.labels_, gold) >= _acc(ref.labels_, gold) - _slack(len(gold))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("method", ["DawidSkene", "OneCoinDawidSkene"])
 def test_revealing_gold_does_not_lower_accuracy_elsewhere(datasets_dir, name, method):
