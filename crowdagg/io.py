@@ -391,7 +391,9 @@ def _answer_fields(answers: pd.DataFrame, bools: dict[str, bool]) -> list[_Spec]
             specs.append(spec)
         else:
             specs.extend(_Spec(f"{top}.{s}", "plain", (f"{top}.{s}",)) for s in others)
-    if radio:
+    if len(radio) == 1:  # a lone checkbox named by its option: true/false are the labels
+        specs.append(_Spec(radio[0], "plain", (f"{radio[0]}.on",)))
+    elif radio:
         specs.append(_Spec(tuple(radio), "one-hot", tuple(f"{r}.on" for r in radio), tuple(radio)))
     return specs
 

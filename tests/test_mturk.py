@@ -602,3 +602,15 @@ def test_labels_are_stripped(tmp_path):
     assert t.labels.dtype == np.int64 and t.labels.tolist() == [1, 2, 10]
     assert read_mturk(write_shape(tmp_path / "i.csv", ints, "plain"), label_type="str").labels.tolist() == [
         "1", "10", "2"]
+
+
+@pytest.mark.parametrize("column", ["Answer.spam.on"])
+def test_lone_checkbox_keeps_false_answers(tmp_path, column):
+    # a lone crowd-html checkbox (Answer.<name>.on) is not a one-option radio group: "false" is an
+    # answer.  (A lone Answer.<field>.<option> column stays a one-hot group of one option.)
+    p = tmp_path / "cb.csv"
+    p.write_text(f"HITId,WorkerId,AssignmentId,AssignmentStatus,{column}\n"
+                 "H1,W1,A1,Approved,true\nH1,W2,A2,Approved,false\nH2,W1,A3,Approved,false\n")
+    t = read_mturk(p)
+    assert t.n_annotations == 3 and t.dropped["null_label"] == 0
+    assert sorted(t.labels) == ["false", "true"]
