@@ -63,3 +63,27 @@ def test_console_script_runs(answers):
     r = subprocess.run([sys.executable, "-m", "crowdagg", "aggregate", "/nonexistent.csv"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("method", ["ds", "onecoin", "wawa", "zbs", "glad", "mace"])
+def test_aggregate_every_method(answers, tmp_path, method):
+    out = tmp_path / "out.csv"
+    assert main(["aggregate", str(answers), "-m", method, "-q", "-o", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert df["item"].tolist() == ["t1", "t2"]
+    probs = df[[c for c in df.columns if c.startswith("proba_")]].to_numpy()
+    assert abs(probs.sum(axis=1) - 1).max() < 1e-9
+
+
+def test_aggregate_with_gold(answers, tmp_path, capsys):
+    gold = tmp_path / "gold.csv"
+    gold.write_text("task,label\nt2,x\n")
+    out = tmp_path / "out.csv"
+    assert main(["aggregate", str(answers), "-m", "ds", "--gold", str(gold), "-q", "-o", str(out)]) == 0
+    assert pd.read_csv(out).set_index("item").loc["t2", "label"] == "x"  # gold items keep their label
+    assert main(["aggregate", str(answers), "-m", "mv", "--gold", str(gold)]) == 2
+    assert "--gold does not apply" in capsys.readouterr().err
+    bad = tmp_path / "badgold.csv"
+    bad.write_text("task,label\nnope,x\n")
+    assert main(["aggregate", str(answers), "-m", "ds", "--gold", str(bad)]) == 2
+    assert "not in the table" in capsys.readouterr().err
