@@ -57,6 +57,21 @@ def _normalize_log(lp, i, post):
     return m + np.log(s)
 
 
+@njit(cache=True, nogil=True)
+def _item_posterior(lp, g, i, post):
+    """Write item ``i``'s posterior into ``post[i]`` and return its log-likelihood term.
+
+    One-hot at the gold label ``g`` when ``g >= 0`` (term ``lp[g]``), else
+    ``softmax(lp)`` (term ``logsumexp(lp)``).
+    """
+    if g >= 0:
+        for k in range(lp.shape[0]):
+            post[i, k] = 0.0
+        post[i, g] = 1.0
+        return lp[g]
+    return _normalize_log(lp, i, post)
+
+
 # --------------------------------------------------------------------------- Dawid-Skene
 @njit(cache=True, nogil=True)
 def ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
@@ -82,13 +97,7 @@ def ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct, start, sto
             for k in range(n_labels):
                 lp[k] += logct[w, y, k]
         g = gold[i]
-        if g >= 0:
-            for k in range(n_labels):
-                post[i, k] = 0.0
-            post[i, g] = 1.0
-            ll += lp[g]
-        else:
-            ll += _normalize_log(lp, i, post)
+        ll += _item_posterior(lp, g, i, post)
         if accumulate and (hi > lo or g >= 0):
             for k in range(n_labels):
                 class_tot[k] += post[i, k]
@@ -166,13 +175,7 @@ def oc_estep_slice(item_ptr, workers, labels, gold, log_prior, log_s, log_e, sta
         for k in range(n_labels):
             lp[k] += base
         g = gold[i]
-        if g >= 0:
-            for k in range(n_labels):
-                post[i, k] = 0.0
-            post[i, g] = 1.0
-            ll += lp[g]
-        else:
-            ll += _normalize_log(lp, i, post)
+        ll += _item_posterior(lp, g, i, post)
         if accumulate and (hi > lo or g >= 0):
             for k in range(n_labels):
                 class_tot[k] += post[i, k]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .em import _normalize_log
+from .em import _item_posterior
 
 __all__ = [
     "log_sigmoid",
@@ -71,13 +71,7 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
         for k in range(n_labels):
             lp[k] += base
         g = gold[i]
-        if g >= 0:
-            for k in range(n_labels):
-                post[i, k] = 0.0
-            post[i, g] = 1.0
-            ll += lp[g]
-        else:
-            ll += _normalize_log(lp, i, post)
+        ll += _item_posterior(lp, g, i, post)
     return ll
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import digamma
 
-from .em import _normalize_log
+from .em import _item_posterior
 
 __all__ = [
     "mace_log_params",
@@ -88,13 +88,7 @@ def mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
         for k in range(n_labels):
             lp[k] += base
         g = gold[i]
-        if g >= 0:
-            for k in range(n_labels):
-                post[i, k] = 0.0
-            post[i, g] = 1.0
-            ll += lp[g]
-        else:
-            ll += _normalize_log(lp, i, post)
+        ll += _item_posterior(lp, g, i, post)
         if accumulate:
             for j in range(lo, hi):
                 w = workers[j]
