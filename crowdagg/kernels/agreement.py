@@ -413,41 +413,17 @@ def family_boot_parallel(item_ptr, n_distinct, lab, cnt, rated, r_item, sq_item,
 
 # --------------------------------------------------------------------------- Cohen's kappa
 @njit(cache=True, nogil=True)
-def pair_observations(item_codes, labels, idx_a, idx_b):
-    """Label pairs of two workers on their shared items, by merging item-sorted lists.
+def _merge_pairs(item_codes, labels, idx_a, idx_b, la, lb, fill):
+    """Walk two item-sorted annotation lists in step; return ``(n_obs, n_shared)``.
 
-    ``idx_a``/``idx_b`` are the annotation positions of each worker (increasing,
-    hence sorted by item).  An item one worker labelled twice (``duplicates=
-    "keep"``) gives every combination.  Returns ``(la, lb, n_items_shared)``.
+    With ``fill``, also writes every label combination of each shared item into
+    ``la``/``lb`` (which must hold ``n_obs`` entries: run once without first).
     """
     na = idx_a.shape[0]
     nb = idx_b.shape[0]
-    # first pass: count
     i = 0
     j = 0
     n_obs = 0
-    while i < na and j < nb:
-        ia = item_codes[idx_a[i]]
-        ib = item_codes[idx_b[j]]
-        if ia < ib:
-            i += 1
-        elif ib < ia:
-            j += 1
-        else:
-            i2 = i
-            while i2 < na and item_codes[idx_a[i2]] == ia:
-                i2 += 1
-            j2 = j
-            while j2 < nb and item_codes[idx_b[j2]] == ia:
-                j2 += 1
-            n_obs += (i2 - i) * (j2 - j)
-            i = i2
-            j = j2
-    la = np.empty(n_obs, dtype=np.int64)
-    lb = np.empty(n_obs, dtype=np.int64)
-    i = 0
-    j = 0
-    t = 0
     n_shared = 0
     while i < na and j < nb:
         ia = item_codes[idx_a[i]]
@@ -463,14 +439,33 @@ def pair_observations(item_codes, labels, idx_a, idx_b):
             j2 = j
             while j2 < nb and item_codes[idx_b[j2]] == ia:
                 j2 += 1
-            for x in range(i, i2):
-                for y in range(j, j2):
-                    la[t] = labels[idx_a[x]]
-                    lb[t] = labels[idx_b[y]]
-                    t += 1
+            if fill:
+                for x in range(i, i2):
+                    for y in range(j, j2):
+                        la[n_obs] = labels[idx_a[x]]
+                        lb[n_obs] = labels[idx_b[y]]
+                        n_obs += 1
+            else:
+                n_obs += (i2 - i) * (j2 - j)
             n_shared += 1
             i = i2
             j = j2
+    return n_obs, n_shared
+
+
+@njit(cache=True, nogil=True)
+def pair_observations(item_codes, labels, idx_a, idx_b):
+    """Label pairs of two workers on their shared items, by merging item-sorted lists.
+
+    ``idx_a``/``idx_b`` are the annotation positions of each worker (increasing,
+    hence sorted by item).  An item one worker labelled twice (``duplicates=
+    "keep"``) gives every combination.  Returns ``(la, lb, n_items_shared)``.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    n_obs, _ = _merge_pairs(item_codes, labels, idx_a, idx_b, empty, empty, False)
+    la = np.empty(n_obs, dtype=np.int64)
+    lb = np.empty(n_obs, dtype=np.int64)
+    _, n_shared = _merge_pairs(item_codes, labels, idx_a, idx_b, la, lb, True)
     return la, lb, n_shared
 
 
