@@ -107,6 +107,18 @@ def _check_file(path: str | os.PathLike, what: str) -> str:
     return path
 
 
+def _pair_files(path: str | os.PathLike, side: Any, main_name: str, side_name: str) -> tuple[str, Any]:
+    """``(main file, side file)``: ``path`` may be the main file or the folder holding
+    ``main_name`` (then ``side_name`` beside it is used when present and ``side`` is None)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        folder = path
+        path = os.path.join(folder, main_name)
+        if side is None and os.path.isfile(os.path.join(folder, side_name)):
+            side = os.path.join(folder, side_name)
+    return path, side
+
+
 def _read_csv(path: str, columns: Sequence[str], id_columns: Sequence[str], what: str) -> pd.DataFrame:
     """Read ``columns`` of a CSV with pyarrow: id columns as strings, the others parsed."""
     import pyarrow as pa
@@ -197,12 +209,7 @@ def read_common(
         are kept as written (duplicates and nulls are dealt with by
         :func:`load_dataset`).
     """
-    answers = os.fspath(answers)
-    if os.path.isdir(answers):
-        folder = answers
-        answers = os.path.join(folder, "answers.csv")
-        if gold is None and os.path.isfile(os.path.join(folder, "gold.csv")):
-            gold = os.path.join(folder, "gold.csv")
+    answers, gold = _pair_files(answers, gold, "answers.csv", "gold.csv")
     answers = _check_file(answers, "answers file")
     df = _read_csv(answers, COLUMNS, ("task", "worker"), "answers file")
     g = None
@@ -234,12 +241,7 @@ def read_truth_inference(
     (pandas.DataFrame, pandas.Series)
         As :func:`read_common`: columns renamed to ``task``, ``worker``, ``label``.
     """
-    answer = os.fspath(answer)
-    if os.path.isdir(answer):
-        folder = answer
-        answer = os.path.join(folder, "answer.csv")
-        if truth is None and os.path.isfile(os.path.join(folder, "truth.csv")):
-            truth = os.path.join(folder, "truth.csv")
+    answer, truth = _pair_files(answer, truth, "answer.csv", "truth.csv")
     answer = _check_file(answer, "answer file")
     df = _read_csv(answer, ("question", "worker", "answer"), ("question", "worker"), "answer file")
     df = df[["question", "worker", "answer"]]
