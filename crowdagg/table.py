@@ -72,9 +72,18 @@ def _check_uniques(uniques: pd.Index, codes: np.ndarray, column: str, what: str)
 
 
 def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
-    """Codes (int64, -1 for null) in order of first appearance, and the uniques."""
+    """Codes (int32 or int64, -1 for null) in order of first appearance, and the uniques."""
     import pyarrow as pa
 
+    strings = _arrow_strings(values)
+    if strings is not None:
+        found = _factorize_strings(strings)
+        if found is not None:
+            codes, first = found
+            uniques = strings.take(pa.array(first))
+            if isinstance(values, pd.Series):  # the uniques keep the column's own dtype
+                return codes, pd.Index(uniques, dtype=values.dtype)
+            return codes, pd.Index(uniques.to_pandas())
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return _factorize_arrow(values, column, what)
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
@@ -93,6 +102,59 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
     codes = np.asarray(codes, dtype=np.int64)
     _check_uniques(uniques, codes, column, what)
     return codes, uniques
+
+
+def _arrow_strings(values: Any) -> Any:
+    """``values`` as one Arrow string array when they are Arrow-backed strings
+    (pandas ``str`` / ``string[pyarrow]`` / ``ArrowDtype`` columns, pyarrow arrays),
+    else None.  No copy for pandas columns with a single chunk."""
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series):
+        dtype = values.dtype
+        arrow_backed = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+            isinstance(dtype, pd.ArrowDtype))
+        if not arrow_backed:
+            return None
+        values = pa.array(values.array)
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return None
+    t = values.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)):
+        return None
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_string_view(t):
+        values = values.cast(pa.large_string())
+    return values
+
+
+def _factorize_strings(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes (int32, -1 for null, first-appearance order) and the first row of every
+    code for an Arrow string array, through the hash kernels of
+    :mod:`crowdagg.kernels.strings`; None when two distinct strings collide on
+    their 64-bit hash (the caller then uses Arrow's exact hash table)."""
+    import pyarrow as pa
+
+    from .kernels.strings import codes_match_strings, factorize_hashes, hash_strings
+
+    n = len(arr)
+    if n >= _MAX_INT32:
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=off_type)[arr.offset: arr.offset + n + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    hashes = np.empty(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # hashing wraps around 2**64 (only seen as Python)
+        hash_strings(offsets, data, hashes)
+    valid = (arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count
+             else np.zeros(0, dtype=np.bool_))
+    codes = np.empty(n, dtype=np.int32)
+    first = factorize_hashes(hashes, valid, codes)
+    if not codes_match_strings(offsets, data, codes, first):
+        return None
+    return codes, first
 
 
 def _factorize_small_int_range(values: Any) -> tuple[np.ndarray, pd.Index] | None:
@@ -127,8 +189,10 @@ def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, p
             f"column {column!r} holds nested values of type {values.type}; ids and labels "
             "must be scalars such as strings or integers"
         )
-    if pa.types.is_large_string(values.type) or pa.types.is_string_view(values.type):
-        values = values.cast(pa.string())
+    if pa.types.is_string_view(values.type):
+        values = values.cast(pa.large_string())
+    if pa.types.is_null(values.type):  # all null: Arrow's dictionary would hold the null
+        return np.full(len(values), -1, dtype=np.int64), pd.Index([], dtype=object)
     enc = pc.dictionary_encode(values)
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     uniques = pd.Index(enc.dictionary.to_pandas())

@@ -65,6 +65,24 @@ def test_ds_matches_reference(tg, n_iter, use_gold, parallel):
     assert m.n_iter_ == n_iter
 
 
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 6])
+def test_ds_every_compiled_class_count(k, parallel):
+    # the E-step is compiled once per class count 2, 3, 4 and once for any other: each
+    # copy (serial and parallel) against the reference, gold items included
+    rng = np.random.default_rng(k)
+    n_items, n_workers = 60, 7
+    ii, ww = np.nonzero(rng.random((n_items, n_workers)) < 0.6)
+    labs = rng.integers(0, k, size=ii.size)
+    t = AnnotationTable.from_codes(ii, ww, labs, items=n_items, workers=n_workers, labels=k)
+    gold = np.where(rng.random(n_items) < 0.2, rng.integers(0, k, size=n_items), -1)
+    m = crowdagg.DawidSkene(max_iter=3, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
+    post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, k, gold, 3)
+    np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
+    np.testing.assert_allclose(m.confusions_, conf, atol=1e-10)
+    np.testing.assert_allclose(m.loglik_, lls, rtol=1e-10)
+
+
 @HSET
 @given(tables(), st.integers(0, 4), st.booleans())
 def test_fast_ds_matches_reference(tg, n_iter, parallel):

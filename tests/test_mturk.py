@@ -83,6 +83,8 @@ def write_shape(path: Path, triples, shape: str, options=None) -> Path:
             r["Answer.taskAnswers"] = json.dumps([{"label": {"label": lab}}], ensure_ascii=False)
         return write_batch(path, rows, ["Answer.taskAnswers"])
     if shape == "task_radio":
+        if len(options) == 1:  # a radio group offers two options at least; one alone is a checkbox
+            options = [*options, "unused-option"]
         for r, (_, _, lab) in zip(rows, triples):
             r["Answer.taskAnswers"] = json.dumps([{o: {"on": o == lab} for o in options}], ensure_ascii=False)
         return write_batch(path, rows, ["Answer.taskAnswers"])

@@ -1,0 +1,218 @@
+"""Factorize Arrow string columns: hash in parallel, code the hashes, verify.
+
+The kernels read an Arrow string array through its two buffers: ``offsets``
+(int32 or int64, ``n + 1`` entries, already shifted to the array's offset) and
+``data`` (uint8).  String ``r`` is ``data[offsets[r]:offsets[r + 1]]``.
+
+1. :func:`hash_strings` computes a 64-bit hash per row (``prange``).
+2. :func:`factorize_hashes` walks the rows once, in order, and codes the hashes in
+   order of first appearance through an open-addressing table (serial, integer
+   work only; a row equal to the previous one skips the table).
+3. :func:`codes_match_strings` compares every row's bytes with the first row of
+   its code (``prange``).  Two different strings with the same hash would share a
+   code and fail this check; the caller then falls back to an exact hash table
+   (Arrow's), so the result is exact whatever the hash does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import config, njit, prange, types
+from numba.extending import intrinsic
+
+__all__ = ["hash_strings", "factorize_hashes", "codes_match_strings"]
+
+_M1 = np.uint64(0x9E3779B97F4A7C15)
+_M2 = np.uint64(0xBF58476D1CE4E5B9)
+_M3 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mix(h):
+    """The splitmix64 finaliser: every input bit affects every output bit."""
+    h ^= h >> np.uint64(30)
+    h *= _M2
+    h ^= h >> np.uint64(27)
+    h *= _M3
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@intrinsic
+def _load8_llvm(typingctx, data, pos):
+    sig = types.uint64(data, pos)
+
+    def codegen(context, builder, signature, args):
+        arr, p = args
+        ary = context.make_array(signature.args[0])(context, builder, arr)
+        ptr = builder.bitcast(builder.gep(ary.data, [p]), ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return sig, codegen
+
+
+def _load8_py(data, pos):
+    return np.uint64(int.from_bytes(data[pos:pos + 8].tobytes(), "little"))
+
+
+# The 8 bytes ``data[pos:pos+8]`` of a 1-d uint8 array as a little-endian uint64: one
+# unaligned load (the caller guarantees ``pos + 8 <= len(data)``).  An intrinsic cannot
+# run as Python, so under NUMBA_DISABLE_JIT=1 the same load is done by ``int.from_bytes``.
+_load8 = _load8_py if config.DISABLE_JIT else _load8_llvm
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _load_tail(data, p, n):
+    """The ``n < 8`` bytes ``data[p:p+n]`` as a uint64, zero-padded."""
+    if p + 8 <= data.shape[0]:  # one wide load, the bytes past the string masked off
+        return _load8(data, p) & ((np.uint64(1) << np.uint64(8 * n)) - np.uint64(1))
+    w = np.uint64(0)
+    for b in range(n):
+        w |= np.uint64(data[p + b]) << np.uint64(8 * b)
+    return w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hash_one(offsets, data, r):
+    lo = offsets[r]
+    hi = offsets[r + 1]
+    h = np.uint64(hi - lo) * _M1
+    p = lo
+    while p + 8 <= hi:
+        h = (h ^ _load8(data, p)) * _M2
+        h ^= h >> np.uint64(32)
+        p += 8
+    if p < hi:
+        h = (h ^ _load_tail(data, p, hi - p)) * _M2
+    return _mix(h)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def hash_strings(offsets, data, out):
+    """``out[r]`` = 64-bit hash of string ``r`` (uint64), rows in parallel."""
+    for r in prange(out.shape[0]):
+        out[r] = _hash_one(offsets, data, r)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _equal(offsets, data, a, b):
+    """Whether strings ``a`` and ``b`` hold the same bytes."""
+    pa = offsets[a]
+    pb = offsets[b]
+    n = offsets[a + 1] - pa
+    if offsets[b + 1] - pb != n:
+        return False
+    t = 0
+    while t + 8 <= n:
+        if _load8(data, pa + t) != _load8(data, pb + t):
+            return False
+        t += 8
+    if t < n:
+        return _load_tail(data, pa + t, n - t) == _load_tail(data, pb + t, n - t)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def factorize_hashes(hashes, valid, codes):
+    """Factorize 64-bit keys: codes in order of first appearance, in place.
+
+    ``valid`` is a boolean array (False = null, code ``-1``) or an empty array when
+    there are no nulls; ``codes`` (int32 or int64) has one entry per row.  Returns
+    the first row of every code.  Rows whose key equals the previous row's take its
+    code without a probe.  A table slot packs the key's high 32 bits with the code,
+    so that a probe reads one word; the table doubles when half full.
+    """
+    n = hashes.shape[0]
+    cap = 1024
+    table = np.full(cap, -1, dtype=np.int32)
+    first = np.empty(cap // 2, dtype=np.int64)
+    keys = np.empty(cap // 2, dtype=np.uint64)
+    n_uniq = 0
+    r = 0
+    while True:
+        # the insert loop runs on fixed arrays until the table is half full
+        r, n_uniq = _insert_rows(hashes, valid, codes, table, first, keys, r, n_uniq)
+        if r >= n:
+            break
+        cap *= 2
+        table = _rehash(keys, n_uniq, cap)
+        first = _grow(first, cap // 2)
+        keys = _grow(keys, cap // 2)
+    return first[:n_uniq].copy()
+
+
+@njit(cache=True, nogil=True)
+def _insert_rows(hashes, valid, codes, table, first, keys, r0, n_uniq):
+    """Code rows from ``r0`` on; stop once the table is half full so that the
+    caller can grow it.  Returns ``(next row, n_uniq)``."""
+    n = hashes.shape[0]
+    has_nulls = valid.shape[0] > 0
+    mask = table.shape[0] - 1
+    limit = first.shape[0]
+    prev = r0 - 1  # previous non-null row
+    while prev >= 0 and has_nulls and not valid[prev]:
+        prev -= 1
+    for r in range(r0, n):
+        if has_nulls and not valid[r]:
+            codes[r] = -1
+            continue
+        if n_uniq == limit:
+            return r, n_uniq
+        h = hashes[r]
+        if prev >= 0 and hashes[prev] == h:
+            codes[r] = codes[prev]
+            prev = r
+            continue
+        s = np.int64(h & np.uint64(mask))
+        while True:
+            c = np.int64(table[s])
+            if c < 0:
+                first[n_uniq] = r
+                keys[n_uniq] = h
+                table[s] = n_uniq
+                c = n_uniq
+                n_uniq += 1
+                break
+            if keys[c] == h:
+                break
+            s = (s + 1) & mask
+        codes[r] = c
+        prev = r
+    return n, n_uniq
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def codes_match_strings(offsets, data, codes, first):
+    """Whether every row holds the same bytes as the first row of its code.
+
+    The check that makes hash factorization exact: two different strings with the
+    same 64-bit hash would share a code and fail it.  Rows in parallel; null rows
+    (code ``-1``) are skipped.
+    """
+    n = codes.shape[0]
+    bad = 0
+    for r in prange(n):
+        c = codes[r]
+        if c >= 0 and not _equal(offsets, data, r, first[c]):
+            bad += 1
+    return bad == 0
+
+
+@njit(cache=True, nogil=True)
+def _rehash(keys, n_uniq, cap):
+    mask = cap - 1
+    table = np.full(cap, -1, dtype=np.int32)
+    for c in range(n_uniq):
+        s = np.int64(keys[c] & np.uint64(mask))
+        while table[s] >= 0:
+            s = (s + 1) & mask
+        table[s] = c
+    return table
+
+
+@njit(cache=True, nogil=True)
+def _grow(a, size):
+    b = np.empty(size, dtype=a.dtype)
+    b[: a.shape[0]] = a
+    return b
