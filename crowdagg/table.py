@@ -148,10 +148,15 @@ def _factorize_strings(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:
     hashes = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):  # hashing wraps around 2**64 (only seen as Python)
         hash_strings(offsets, data, hashes)
-    valid = (arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count
-             else np.zeros(0, dtype=np.bool_))
-    codes = np.empty(n, dtype=np.int32)
-    first = factorize_hashes(hashes, valid, codes)
+    if arr.null_count:  # code the non-null rows, then put them back among the nulls
+        keep = np.flatnonzero(arr.is_valid().to_numpy(zero_copy_only=False))
+        kept_codes = np.empty(keep.size, dtype=np.int32)
+        first = keep[factorize_hashes(hashes[keep], kept_codes)]
+        codes = np.full(n, -1, dtype=np.int32)
+        codes[keep] = kept_codes
+    else:
+        codes = np.empty(n, dtype=np.int32)
+        first = factorize_hashes(hashes, codes)
     if not codes_match_strings(offsets, data, codes, first):
         return None
     return codes, first
@@ -307,15 +312,16 @@ class AnnotationTable:
         "items",
         "workers",
         "labels",
-        "item_codes",
+        "_item_codes",
         "worker_codes",
         "label_codes",
         "item_ptr",
-        "worker_index",
-        "worker_ptr",
+        "_worker_index",
+        "_worker_ptr",
         "_dropped",
         "_frozen",
     )
+    _ARRAYS = ("item_codes", "worker_codes", "label_codes", "item_ptr", "worker_index", "worker_ptr")
 
     def __init__(
         self,
@@ -323,30 +329,33 @@ class AnnotationTable:
         items: pd.Index,
         workers: pd.Index,
         labels: pd.Index,
-        item_codes: np.ndarray,
+        item_codes: np.ndarray | None,
         worker_codes: np.ndarray,
         label_codes: np.ndarray,
         item_ptr: np.ndarray,
-        worker_index: np.ndarray,
-        worker_ptr: np.ndarray,
+        worker_index: np.ndarray | None = None,
+        worker_ptr: np.ndarray | None = None,
         dropped: Mapping[str, int] | None = None,
     ) -> None:
         # Private: use the from_* constructors.  Arrays are made read-only.
+        # ``item_codes`` (None: expanded from ``item_ptr``) and the worker grouping
+        # (None: a counting sort of ``worker_codes``) are derived on first use, so
+        # that methods which never read them (majority vote) do not pay for them.
         object.__setattr__(self, "_frozen", False)
         self.items = items.rename("item")
         self.workers = workers.rename("worker")
         self.labels = labels.rename("label")
         for name, arr in (
-            ("item_codes", item_codes),
+            ("_item_codes", item_codes),
             ("worker_codes", worker_codes),
             ("label_codes", label_codes),
             ("item_ptr", item_ptr),
-            ("worker_index", worker_index),
-            ("worker_ptr", worker_ptr),
+            ("_worker_index", worker_index),
+            ("_worker_ptr", worker_ptr),
         ):
-            arr = np.ascontiguousarray(arr)
-            arr.flags.writeable = False
-            object.__setattr__(self, name, arr)
+            object.__setattr__(self, name, None if arr is None else _frozen_array(arr))
+        if (worker_index is None) != (worker_ptr is None):
+            raise ValueError("give both worker_index and worker_ptr, or neither")
         self._dropped = dict(dropped or {})
         object.__setattr__(self, "_frozen", True)
 
@@ -355,10 +364,48 @@ class AnnotationTable:
             raise AttributeError("AnnotationTable is immutable")
         object.__setattr__(self, name, value)
 
+    def _state(self) -> dict[str, Any]:
+        """Constructor arguments (the lazy arrays as computed so far)."""
+        return {"items": self.items, "workers": self.workers, "labels": self.labels,
+                "item_codes": self._item_codes, "worker_codes": self.worker_codes,
+                "label_codes": self.label_codes, "item_ptr": self.item_ptr,
+                "worker_index": self._worker_index, "worker_ptr": self._worker_ptr}
+
     def __reduce__(self):
-        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("_frozen",)}
-        dropped = state.pop("_dropped")
-        return (_rebuild, (state, dropped))
+        return (_rebuild, (self._state(), dict(self._dropped)))
+
+    # ----------------------------------------------------------------- derived arrays
+    @property
+    def item_codes(self) -> np.ndarray:
+        """Item code of every annotation (CSR order: non-decreasing)."""
+        codes = self._item_codes
+        if codes is None:
+            codes = np.repeat(np.arange(self.n_items, dtype=self.worker_codes.dtype), np.diff(self.item_ptr))
+            codes = _frozen_array(codes)
+            object.__setattr__(self, "_item_codes", codes)
+        return codes
+
+    @property
+    def worker_index(self) -> np.ndarray:
+        """Positions of the annotations grouped by worker (see :attr:`worker_ptr`)."""
+        if self._worker_index is None:
+            self._group_by_worker()
+        return self._worker_index
+
+    @property
+    def worker_ptr(self) -> np.ndarray:
+        """int64 offsets into :attr:`worker_index`, ``n_workers + 1`` long."""
+        if self._worker_ptr is None:
+            self._group_by_worker()
+        return self._worker_ptr
+
+    def _group_by_worker(self) -> None:
+        # a stable counting sort; concurrent first uses compute the same arrays
+        wc = self.worker_codes
+        index = np.empty(wc.shape[0], dtype=wc.dtype)
+        ptr = counting_sort(wc, self.n_workers, index)
+        object.__setattr__(self, "_worker_index", _frozen_array(index))
+        object.__setattr__(self, "_worker_ptr", _frozen_array(ptr))
 
     # ----------------------------------------------------------------- sizes
     @property
@@ -426,8 +473,7 @@ class AnnotationTable:
         For readers that filter rows before building the table (e.g. rejected
         MTurk assignments), so that :meth:`summary` reports them.
         """
-        state = {s: getattr(self, s) for s in self.__slots__ if s not in ("_dropped", "_frozen")}
-        return AnnotationTable(**state, dropped={**self._dropped, **{k: int(v) for k, v in counts.items()}})
+        return AnnotationTable(**self._state(), dropped={**self._dropped, **{k: int(v) for k, v in counts.items()}})
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -745,6 +791,12 @@ class AnnotationTable:
                               labels=labels, duplicates=duplicates)
 
 
+def _frozen_array(arr: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(arr)
+    arr.flags.writeable = False
+    return arr
+
+
 def _rebuild(state: dict[str, Any], dropped: dict[str, int]) -> AnnotationTable:
     return AnnotationTable(**state, dropped=dropped)
 
@@ -894,21 +946,24 @@ def _assemble(
     idt = _index_dtype(max(n, n_items, n_workers, len(labels)))
     wc_s = np.empty(n, dtype=idt)
     lc_s = np.empty(n, dtype=idt)
-    order = np.empty(n, dtype=idt)
-    item_ptr, n_kept = build_item_csr(ic, wc, lc_raw, label_map, n_items, wc_s, lc_s, order)
+    no_order = np.empty(0, dtype=idt)
+    item_ptr, n_kept = build_item_csr(ic, wc, lc_raw, label_map, n_items, wc_s, lc_s, no_order)
     n_kept = int(n_kept)
     if n_kept == 0:
         raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
     dropped = {"null_label": n - n_kept}
     if n_kept < n:
-        wc_s, lc_s, order = wc_s[:n_kept], lc_s[:n_kept], order[:n_kept]
+        wc_s, lc_s = wc_s[:n_kept], lc_s[:n_kept]
 
     n_dup = 0
     if duplicates != "keep":
         drop = mark_duplicates(item_ptr, wc_s, n_workers, duplicates == "last")
         n_dup = int(drop.sum())
         if n_dup and duplicates == "error":
-            rows = np.sort(order[drop])[:_N_EXAMPLES]
+            order = np.empty(n, dtype=idt)  # the input row of every kept annotation
+            build_item_csr(ic, wc, lc_raw, label_map, n_items, np.empty(n, dtype=idt),
+                           np.empty(n, dtype=idt), order)
+            rows = np.sort(order[:n_kept][drop])[:_N_EXAMPLES]
             pairs = [(items[ic[r]], workers[wc[r]]) for r in rows]
             raise DuplicateAnnotationError(
                 f"{n_dup} repeated (item, worker) pair(s), e.g. {pairs}; pass "
@@ -917,24 +972,19 @@ def _assemble(
         if n_dup:
             keep = ~drop
             wc_s, lc_s = wc_s[keep], lc_s[keep]
-            counts = np.bincount(ic[order[keep]], minlength=n_items)
+            item_of = np.repeat(np.arange(n_items, dtype=np.int64), np.diff(item_ptr))
+            counts = np.bincount(item_of[keep], minlength=n_items)
             item_ptr = np.zeros(n_items + 1, dtype=np.int64)
             np.cumsum(counts, out=item_ptr[1:])
     dropped["duplicate"] = n_dup
-    n = wc_s.shape[0]
-    ic_s = np.repeat(np.arange(n_items, dtype=idt), np.diff(item_ptr))
-    worker_index = np.empty(n, dtype=idt)
-    worker_ptr = counting_sort(wc_s, n_workers, worker_index)
     return AnnotationTable(
         items=items,
         workers=workers,
         labels=labels,
-        item_codes=ic_s,
+        item_codes=None,  # derived from item_ptr on first use
         worker_codes=wc_s,
         label_codes=lc_s,
         item_ptr=item_ptr,
-        worker_index=worker_index,
-        worker_ptr=worker_ptr,
         dropped=dropped,
     )
 

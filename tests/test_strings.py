@@ -61,22 +61,28 @@ def test_hash_property(values):
 @pytest.mark.parametrize("code_type", [np.int32, np.int64])
 def test_factorize_hashes_matches_reference_and_grows(code_type):
     rng = np.random.default_rng(0)
-    keys = rng.integers(0, 2**63, size=3000, dtype=np.int64).astype(np.uint64)
-    hashes = keys[rng.integers(0, 3000, size=20_000)]  # ~2800 distinct: the table grows 3 times
+    keys = rng.integers(0, 2**63, size=60_000, dtype=np.int64).astype(np.uint64)
+    hashes = keys[rng.integers(0, 60_000, size=200_000)]  # ~58000 distinct: the table grows twice
     hashes[5:9] = hashes[4]  # runs of equal keys take the previous row's code
+    hashes[-1] = hashes[0] ^ np.uint64(2**18)  # a different key in the same slot as row 0 (final table: 2**18 slots)
     codes = np.empty(hashes.size, dtype=code_type)
-    first = K.factorize_hashes(hashes, np.zeros(0, np.bool_), codes)
+    first = K.factorize_hashes(hashes, codes)
     want_codes, want_first = factorize(hashes.tolist())
     assert codes.tolist() == want_codes
     assert first.tolist() == want_first
 
 
-def test_factorize_hashes_nulls():
-    hashes = np.array([7, 7, 3, 7, 3, 9], dtype=np.uint64)
-    valid = np.array([False, True, True, False, True, True])
+def test_factorize_hashes_probes_past_occupied_slots():
+    # keys equal modulo every table size share a first slot: linear probing separates them
+    hashes = np.array([5, 5 + 2**40, 5, 5 + 2**41, 5 + 2**40, 6], dtype=np.uint64)
     codes = np.empty(6, dtype=np.int32)
-    first = K.factorize_hashes(hashes, valid, codes)
-    assert codes.tolist() == [-1, 0, 1, -1, 1, 2]
+    assert K.factorize_hashes(hashes, codes).tolist() == [0, 1, 3, 5]
+    assert codes.tolist() == [0, 1, 0, 2, 1, 3]
+
+
+def test_nulls_are_left_out_of_the_codes():
+    codes, first = _factorize_strings(pa.array([None, "b", "a", None, "a", "c", None]))
+    assert codes.tolist() == [-1, 0, 1, -1, 1, 2, -1]
     assert first.tolist() == [1, 2, 5]
 
 

@@ -177,6 +177,39 @@ def test_immutable():
     assert rows_of(t2) == rows_of(t) and t2.dropped == t.dropped
 
 
+def test_duplicate_error_names_the_repeated_pairs_after_dropped_rows():
+    # null-label rows shift positions: the message must still name the input pairs
+    df = pd.DataFrame({"item": ["a", "b", "c", "b", "c", "a"],
+                       "worker": ["w1", "w1", "w2", "w1", "w2", "w3"],
+                       "label": [None, "x", None, "y", "x", "x"]})
+    with pytest.raises(DuplicateAnnotationError, match=r"1 repeated .*\[\('b', 'w1'\)\]"):
+        AnnotationTable.from_pandas(df)
+
+
+def test_derived_arrays_are_built_on_first_use():
+    # item_codes and the worker grouping are derived lazily; once built they are the
+    # eager layout, read-only, and survive pickling and with_dropped either way
+    t = AnnotationTable.from_pandas(frame())
+    assert t._item_codes is None and t._worker_index is None
+    fresh = pickle.loads(pickle.dumps(t))  # pickled before first use
+    np.testing.assert_array_equal(t.item_codes, np.repeat(np.arange(t.n_items), np.diff(t.item_ptr)))
+    assert t.item_codes.dtype == t.worker_codes.dtype
+    wi, wp = t.worker_index, t.worker_ptr
+    np.testing.assert_array_equal(wi, np.argsort(t.worker_codes, kind="stable"))
+    np.testing.assert_array_equal(wp, np.r_[0, np.cumsum(np.bincount(t.worker_codes, minlength=t.n_workers))])
+    for arr in (t.item_codes, wi, wp):
+        assert not arr.flags.writeable
+    assert t.worker_index is wi  # computed once
+    for other in (fresh, pickle.loads(pickle.dumps(t)), t.with_dropped(rejected=1)):
+        np.testing.assert_array_equal(other.item_codes, t.item_codes)
+        np.testing.assert_array_equal(other.worker_index, wi)
+        np.testing.assert_array_equal(other.worker_ptr, wp)
+    with pytest.raises(ValueError, match="both"):
+        AnnotationTable(items=t.items, workers=t.workers, labels=t.labels, item_codes=None,
+                        worker_codes=t.worker_codes, label_codes=t.label_codes, item_ptr=t.item_ptr,
+                        worker_index=wi)
+
+
 # ------------------------------------------------------------------ bad input
 def test_missing_column_message():
     with pytest.raises(MissingColumnError, match="worker") as ei:

@@ -102,9 +102,11 @@ def build_item_csr(item_codes, worker_codes, raw_label_codes, label_map, n_items
 
     Rows whose label maps to ``-1`` (null labels: ``raw_label_codes < 0``) are
     skipped.  Fills ``workers_out``/``labels_out`` (worker code and mapped label
-    code in item order) and ``order_out`` (input row of each kept annotation) up
-    to the number kept, and returns ``(item_ptr, n_kept)``.
+    code in item order) and ``order_out`` (input row of each kept annotation; pass
+    an empty array to skip it) up to the number kept, and returns
+    ``(item_ptr, n_kept)``.
     """
+    with_order = order_out.shape[0] > 0
     n = item_codes.shape[0]
     ptr = np.zeros(n_items + 1, dtype=np.int64)
     for i in range(n):
@@ -125,6 +127,7 @@ def build_item_csr(item_codes, worker_codes, raw_label_codes, label_map, n_items
         pos = fill[k]
         workers_out[pos] = worker_codes[i]
         labels_out[pos] = lab
-        order_out[pos] = i
+        if with_order:
+            order_out[pos] = i
         fill[k] = pos + 1
     return ptr, ptr[n_items]

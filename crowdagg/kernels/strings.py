@@ -7,7 +7,8 @@ The kernels read an Arrow string array through its two buffers: ``offsets``
 1. :func:`hash_strings` computes a 64-bit hash per row (``prange``).
 2. :func:`factorize_hashes` walks the rows once, in order, and codes the hashes in
    order of first appearance through an open-addressing table (serial, integer
-   work only; a row equal to the previous one skips the table).
+   work only; a row equal to the previous one skips the table).  Null rows are
+   left out by the caller beforehand.
 3. :func:`codes_match_strings` compares every row's bytes with the first row of
    its code (``prange``).  Two different strings with the same hash would share a
    code and fail this check; the caller then falls back to an exact hash table
@@ -114,60 +115,54 @@ def _equal(offsets, data, a, b):
 
 
 @njit(cache=True, nogil=True)
-def factorize_hashes(hashes, valid, codes):
+def factorize_hashes(hashes, codes):
     """Factorize 64-bit keys: codes in order of first appearance, in place.
 
-    ``valid`` is a boolean array (False = null, code ``-1``) or an empty array when
-    there are no nulls; ``codes`` (int32 or int64) has one entry per row.  Returns
-    the first row of every code.  Rows whose key equals the previous row's take its
-    code without a probe.  A table slot packs the key's high 32 bits with the code,
-    so that a probe reads one word; the table doubles when half full.
+    ``codes`` (int32 or int64) has one entry per key.  Returns the first row of every
+    code.  Rows whose key equals the previous row's take its code without a probe
+    (ids often come grouped).  The open-addressing table holds codes (int32) and is
+    kept at most a quarter full, which keeps linear probes short: at half full the
+    mispredicted probe branches cost more than the table's extra memory.  It starts
+    at 65536 slots (256 KiB), so that a few thousand ids rarely need a second probe.
     """
     n = hashes.shape[0]
-    cap = 1024
+    cap = 65536
     table = np.full(cap, -1, dtype=np.int32)
-    first = np.empty(cap // 2, dtype=np.int64)
-    keys = np.empty(cap // 2, dtype=np.uint64)
+    first = np.empty(cap // 4, dtype=np.int64)
+    keys = np.empty(cap // 4, dtype=np.uint64)
     n_uniq = 0
     r = 0
     while True:
-        # the insert loop runs on fixed arrays until the table is half full
-        r, n_uniq = _insert_rows(hashes, valid, codes, table, first, keys, r, n_uniq)
+        # the insert loop runs on fixed arrays until the table is a quarter full
+        r, n_uniq = _insert_rows(hashes, codes, table, first, keys, r, n_uniq)
         if r >= n:
             break
         cap *= 2
         table = _rehash(keys, n_uniq, cap)
-        first = _grow(first, cap // 2)
-        keys = _grow(keys, cap // 2)
+        first = _grow(first, cap // 4)
+        keys = _grow(keys, cap // 4)
     return first[:n_uniq].copy()
 
 
 @njit(cache=True, nogil=True)
-def _insert_rows(hashes, valid, codes, table, first, keys, r0, n_uniq):
-    """Code rows from ``r0`` on; stop once the table is half full so that the
-    caller can grow it.  Returns ``(next row, n_uniq)``."""
+def _insert_rows(hashes, codes, table, first, keys, r0, n_uniq):
+    """Code rows from ``r0`` on; stop at the first new key that does not fit
+    (``first`` full) so that the caller can grow the table.  Returns
+    ``(next row, n_uniq)``."""
     n = hashes.shape[0]
-    has_nulls = valid.shape[0] > 0
     mask = table.shape[0] - 1
     limit = first.shape[0]
-    prev = r0 - 1  # previous non-null row
-    while prev >= 0 and has_nulls and not valid[prev]:
-        prev -= 1
     for r in range(r0, n):
-        if has_nulls and not valid[r]:
-            codes[r] = -1
-            continue
-        if n_uniq == limit:
-            return r, n_uniq
         h = hashes[r]
-        if prev >= 0 and hashes[prev] == h:
-            codes[r] = codes[prev]
-            prev = r
+        if r > 0 and hashes[r - 1] == h:
+            codes[r] = codes[r - 1]
             continue
         s = np.int64(h & np.uint64(mask))
         while True:
             c = np.int64(table[s])
             if c < 0:
+                if n_uniq == limit:
+                    return r, n_uniq
                 first[n_uniq] = r
                 keys[n_uniq] = h
                 table[s] = n_uniq
@@ -178,7 +173,6 @@ def _insert_rows(hashes, valid, codes, table, first, keys, r0, n_uniq):
                 break
             s = (s + 1) & mask
         codes[r] = c
-        prev = r
     return n, n_uniq
 
 
