@@ -79,8 +79,7 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
     if strings is not None:
         found = _factorize_strings(strings)
         if found is not None:
-            codes, first = found
-            uniques = strings.take(pa.array(first))
+            codes, uniques = found
             if isinstance(values, pd.Series):  # the uniques keep the column's own dtype
                 return codes, pd.Index(uniques, dtype=values.dtype)
             return codes, pd.Index(uniques.to_pandas())
@@ -105,9 +104,9 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
 
 
 def _arrow_strings(values: Any) -> Any:
-    """``values`` as one Arrow string array when they are Arrow-backed strings
-    (pandas ``str`` / ``string[pyarrow]`` / ``ArrowDtype`` columns, pyarrow arrays),
-    else None.  No copy for pandas columns with a single chunk."""
+    """``values`` as an Arrow string or large_string array (chunked or not) when they
+    are Arrow-backed strings (pandas ``str`` / ``string[pyarrow]`` / ``ArrowDtype``
+    columns, pyarrow arrays), else None.  No copy, except string_view (cast)."""
     import pyarrow as pa
 
     if isinstance(values, pd.Series):
@@ -122,34 +121,49 @@ def _arrow_strings(values: Any) -> Any:
     t = values.type
     if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)):
         return None
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
     if pa.types.is_string_view(t):
         values = values.cast(pa.large_string())
     return values
 
 
-def _factorize_strings(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """Codes (int32, -1 for null, first-appearance order) and the first row of every
-    code for an Arrow string array, through the hash kernels of
+def _string_buffers(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (``len + 1``, shifted to the array's offset) and data of a string array."""
+    import pyarrow as pa
+
+    _, off_buf, data_buf = arr.buffers()
+    if off_buf is None:  # an empty array may come without buffers
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=off_type)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
+    """Codes (int32, -1 for null, first-appearance order) and the uniques (an Arrow
+    array) of an Arrow string array, chunked or not, through the hash kernels of
     :mod:`crowdagg.kernels.strings`; None when two distinct strings collide on
-    their 64-bit hash (the caller then uses Arrow's exact hash table)."""
+    their 64-bit hash (the caller then uses Arrow's exact hash table).
+
+    Chunks are hashed in place; the uniques are gathered once and every row is
+    checked against its unique, so that no chunk is copied.
+    """
     import pyarrow as pa
 
     from .kernels.strings import codes_match_strings, factorize_hashes, hash_strings
 
-    n = len(arr)
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    n = sum(len(c) for c in chunks)
     if n >= _MAX_INT32:
         return None
-    _, off_buf, data_buf = arr.buffers()
-    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(off_buf, dtype=off_type)[arr.offset: arr.offset + n + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     hashes = np.empty(n, dtype=np.uint64)
+    bounds = np.cumsum([0, *(len(c) for c in chunks)])
     with np.errstate(over="ignore"):  # hashing wraps around 2**64 (only seen as Python)
-        hash_strings(offsets, data, hashes)
-    if arr.null_count:  # code the non-null rows, then put them back among the nulls
-        keep = np.flatnonzero(arr.is_valid().to_numpy(zero_copy_only=False))
+        for c, lo, hi in zip(chunks, bounds[:-1], bounds[1:]):
+            hash_strings(*_string_buffers(c), hashes[lo:hi])
+    if any(c.null_count for c in chunks):  # code the non-null rows, then put back the nulls
+        valid = np.concatenate([c.is_valid().to_numpy(zero_copy_only=False) for c in chunks])
+        keep = np.flatnonzero(valid)
         kept_codes = np.empty(keep.size, dtype=np.int32)
         first = keep[factorize_hashes(hashes[keep], kept_codes)]
         codes = np.full(n, -1, dtype=np.int32)
@@ -157,9 +171,15 @@ def _factorize_strings(arr: Any) -> tuple[np.ndarray, np.ndarray] | None:
     else:
         codes = np.empty(n, dtype=np.int32)
         first = factorize_hashes(hashes, codes)
-    if not codes_match_strings(offsets, data, codes, first):
-        return None
-    return codes, first
+    uniques = values.take(pa.array(first))
+    if isinstance(uniques, pa.ChunkedArray):
+        uniques = (uniques.combine_chunks() if uniques.num_chunks != 1 else uniques.chunk(0)
+                   ) if uniques.num_chunks else pa.array([], type=values.type)
+    u_offsets, u_data = _string_buffers(uniques)
+    for c, lo, hi in zip(chunks, bounds[:-1], bounds[1:]):
+        if not codes_match_strings(*_string_buffers(c), codes[lo:hi], u_offsets, u_data):
+            return None
+    return codes, uniques
 
 
 def _factorize_small_int_range(values: Any) -> tuple[np.ndarray, pd.Index] | None:

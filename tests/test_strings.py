@@ -81,18 +81,34 @@ def test_factorize_hashes_probes_past_occupied_slots():
 
 
 def test_nulls_are_left_out_of_the_codes():
-    codes, first = _factorize_strings(pa.array([None, "b", "a", None, "a", "c", None]))
+    codes, uniques = _factorize_strings(pa.array([None, "b", "a", None, "a", "c", None]))
     assert codes.tolist() == [-1, 0, 1, -1, 1, 2, -1]
-    assert first.tolist() == [1, 2, 5]
+    assert uniques.to_pylist() == ["b", "a", "c"]
+
+
+def test_chunks_are_coded_as_one_column():
+    chunks = pa.chunked_array([pa.array(["x", None, "y"]), pa.array([], pa.string()),
+                               pa.array(["y", "z", "x"]).slice(1), pa.array(["w"])])
+    codes, uniques = _factorize_strings(chunks)
+    assert codes.tolist() == [0, -1, 1, 2, 0, 3]
+    assert uniques.to_pylist() == ["x", "y", "z", "w"]
+    codes, uniques = _factorize_strings(pa.chunked_array([], pa.large_string()))
+    assert codes.tolist() == [] and uniques.to_pylist() == []
 
 
 def test_codes_match_strings_catches_a_wrong_code():
-    arr = pa.array(["ab", "cd", "ab", None])
-    offsets, data = buffers(arr)
-    first = np.array([0, 1], dtype=np.int64)
-    assert K.codes_match_strings(offsets, data, np.array([0, 1, 0, -1], np.int32), first)
-    assert not K.codes_match_strings(offsets, data, np.array([0, 0, 0, -1], np.int32), first)
-    assert not K.codes_match_strings(offsets, data, np.array([0, 1, 1, -1], np.int32), first)
+    offsets, data = buffers(pa.array(["ab", "cd", "ab", None]))
+    u_offsets, u_data = buffers(pa.array(["ab", "cd"]))
+    ok = np.array([0, 1, 0, -1], np.int32)
+    assert K.codes_match_strings(offsets, data, ok, u_offsets, u_data)
+    for bad in ([0, 0, 0, -1], [0, 1, 1, -1]):
+        assert not K.codes_match_strings(offsets, data, np.array(bad, np.int32), u_offsets, u_data)
+    # same first bytes, different length or a different byte past the first word
+    offsets, data = buffers(pa.array(["abcdefghij", "abcdefghik", "abcdefgh"]))
+    u_offsets, u_data = buffers(pa.array(["abcdefghij"]))
+    assert K.codes_match_strings(offsets, data, np.array([0, -1, -1], np.int32), u_offsets, u_data)
+    assert not K.codes_match_strings(offsets, data, np.array([-1, 0, -1], np.int32), u_offsets, u_data)
+    assert not K.codes_match_strings(offsets, data, np.array([-1, -1, 0], np.int32), u_offsets, u_data)
 
 
 # --------------------------------------------------------------------------- through the table
@@ -149,10 +165,10 @@ def test_hash_collision_falls_back_to_exact_factorization(monkeypatch):
 
 
 def test_all_null_and_empty_columns():
-    codes, first = _factorize_strings(pa.array([None, None], pa.string()))
-    assert codes.tolist() == [-1, -1] and first.tolist() == []
-    codes, first = _factorize_strings(pa.array([], pa.string()))
-    assert codes.tolist() == [] and first.tolist() == []
+    codes, uniques = _factorize_strings(pa.array([None, None], pa.string()))
+    assert codes.tolist() == [-1, -1] and uniques.to_pylist() == []
+    codes, uniques = _factorize_strings(pa.array([], pa.string()))
+    assert codes.tolist() == [] and uniques.to_pylist() == []
 
 
 def test_null_typed_arrow_column_has_no_uniques():

@@ -9,8 +9,8 @@ The kernels read an Arrow string array through its two buffers: ``offsets``
    order of first appearance through an open-addressing table (serial, integer
    work only; a row equal to the previous one skips the table).  Null rows are
    left out by the caller beforehand.
-3. :func:`codes_match_strings` compares every row's bytes with the first row of
-   its code (``prange``).  Two different strings with the same hash would share a
+3. :func:`codes_match_strings` compares every row's bytes with the unique string
+   of its code (the first rows gathered; ``prange``).  Two different strings with the same hash would share a
    code and fail this check; the caller then falls back to an exact hash table
    (Arrow's), so the result is exact whatever the hash does.
 """
@@ -97,20 +97,20 @@ def hash_strings(offsets, data, out):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _equal(offsets, data, a, b):
-    """Whether strings ``a`` and ``b`` hold the same bytes."""
-    pa = offsets[a]
-    pb = offsets[b]
-    n = offsets[a + 1] - pa
-    if offsets[b + 1] - pb != n:
+def _equal(off_a, data_a, a, off_b, data_b, b):
+    """Whether string ``a`` of one array holds the same bytes as string ``b`` of another."""
+    pa = off_a[a]
+    pb = off_b[b]
+    n = off_a[a + 1] - pa
+    if off_b[b + 1] - pb != n:
         return False
     t = 0
     while t + 8 <= n:
-        if _load8(data, pa + t) != _load8(data, pb + t):
+        if _load8(data_a, pa + t) != _load8(data_b, pb + t):
             return False
         t += 8
     if t < n:
-        return _load_tail(data, pa + t, n - t) == _load_tail(data, pb + t, n - t)
+        return _load_tail(data_a, pa + t, n - t) == _load_tail(data_b, pb + t, n - t)
     return True
 
 
@@ -177,18 +177,19 @@ def _insert_rows(hashes, codes, table, first, keys, r0, n_uniq):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def codes_match_strings(offsets, data, codes, first):
-    """Whether every row holds the same bytes as the first row of its code.
+def codes_match_strings(offsets, data, codes, u_offsets, u_data):
+    """Whether every row holds the same bytes as the unique string of its code.
 
-    The check that makes hash factorization exact: two different strings with the
-    same 64-bit hash would share a code and fail it.  Rows in parallel; null rows
-    (code ``-1``) are skipped.
+    ``u_offsets``/``u_data`` hold the uniques (string ``c`` is code ``c``'s value,
+    e.g. the first row of every code gathered).  The check that makes hash
+    factorization exact: two different strings with the same 64-bit hash would
+    share a code and fail it.  Rows in parallel; null rows (code ``-1``) are skipped.
     """
     n = codes.shape[0]
     bad = 0
     for r in prange(n):
         c = codes[r]
-        if c >= 0 and not _equal(offsets, data, r, first[c]):
+        if c >= 0 and not _equal(offsets, data, r, u_offsets, u_data, c):
             bad += 1
     return bad == 0
 
