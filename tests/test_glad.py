@@ -57,7 +57,7 @@ def kernel_rows(table):
 @pytest.mark.parametrize("seed", range(4))
 def test_estep_matches_reference(seed):
     rng = np.random.default_rng(seed)
-    n_items, n_workers, k = 9, 5, 3 + seed % 2
+    n_items, n_workers, k = 9 + 40 * seed, 5, 3 + seed % 2  # past 32 items: the batched logs
     t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
     alpha = rng.normal(0.5, 1.5, n_workers)
     log_beta = rng.normal(0.0, 0.7, n_items)

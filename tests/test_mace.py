@@ -41,7 +41,7 @@ def random_params(rng, n_workers, k, normalised=True):
 @pytest.mark.parametrize("seed,normalised", [(0, True), (1, False), (2, True), (3, False)])
 def test_estep_matches_reference(seed, normalised):
     rng = np.random.default_rng(seed)
-    n_items, n_workers, k = 10, 5, 3 + seed % 2
+    n_items, n_workers, k = 10 + 40 * seed, 5, 3 + seed % 2  # past 32 items: the batched logs
     t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
     spam, know, strat = random_params(rng, n_workers, k, normalised)
     prior = np.full(k, 1.0 / k)

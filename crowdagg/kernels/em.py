@@ -29,6 +29,8 @@ from numba import njit, prange
 __all__ = [
     "ds_estep_slice",
     "ds_estep_parallel",
+    "ds_counts_slice",
+    "ds_counts_parallel",
     "ds_counts_by_worker_slice",
     "ds_counts_by_worker_parallel",
     "oc_estep_slice",
@@ -40,7 +42,8 @@ __all__ = [
 
 @njit(cache=True, nogil=True, inline="always")
 def _normalize_log(lp, i, post):
-    """Write ``softmax(lp)`` into ``post[i]``; return ``logsumexp(lp)``."""
+    """Write ``softmax(lp)`` into ``post[i]``; return ``(m, s)`` with
+    ``logsumexp(lp) = m + log(s)``, ``m = max(lp)`` and ``s`` in ``[1, len(lp)]``."""
     n = lp.shape[0]
     m = lp[0]
     for k in range(1, n):
@@ -54,25 +57,57 @@ def _normalize_log(lp, i, post):
     inv = 1.0 / s
     for k in range(n):
         post[i, k] *= inv
-    return m + np.log(s)
+    return m, s
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _item_posterior(lp, g, i, post):
-    """Write item ``i``'s posterior into ``post[i]`` and return its log-likelihood term.
+    """Write item ``i``'s posterior into ``post[i]``; return its log-likelihood term
+    as ``(a, b)``, the term being ``a + log(b)`` with ``b`` in ``[1, len(lp)]``.
 
-    One-hot at the gold label ``g`` when ``g >= 0`` (term ``lp[g]``), else
-    ``softmax(lp)`` (term ``logsumexp(lp)``).
+    One-hot at the gold label ``g`` when ``g >= 0`` (term ``lp[g]``: ``b = 1``), else
+    ``softmax(lp)`` (term ``logsumexp(lp)``).  See :func:`_add_term`.
     """
     if g >= 0:
         for k in range(lp.shape[0]):
             post[i, k] = 0.0
         post[i, g] = 1.0
-        return lp[g]
+        return lp[g], 1.0
     return _normalize_log(lp, i, post)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _add_term(ll, prod, term, r):
+    """Add an item's log-likelihood term ``(a, b)`` (``a + log(b)``) to the running
+    sum ``ll + log(prod)``; ``r`` counts items from 0.
+
+    The logs of 32 items are taken at once, as the log of the product of their
+    ``b``: each ``b`` lies in ``[1, K]`` with ``K < 2**31`` classes, so the product
+    stays below ``2**992``.  This saves a log per item (about a tenth of a
+    Dawid-Skene E-step at 4 classes).  A slice's total is ``ll + log(prod)``.
+    """
+    ll += term[0]
+    prod *= term[1]
+    if (r & 31) == 31:
+        ll += np.log(prod)
+        prod = 1.0
+    return ll, prod
+
+
 # --------------------------------------------------------------------------- Dawid-Skene
+@njit(cache=True, nogil=True, inline="always")
+def _ds_add_item(workers, labels, lo, hi, post, i, counts, class_tot, n_labels):
+    """Add item ``i``'s posterior to ``class_tot`` and to ``counts[w, y]`` of each of
+    its annotations ``lo..hi-1``."""
+    for k in range(n_labels):
+        class_tot[k] += post[i, k]
+    for j in range(lo, hi):
+        w = workers[j]
+        y = labels[j]
+        for k in range(n_labels):
+            counts[w, y, k] += post[i, k]
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _ds_estep_body(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
                    post, counts, class_tot, accumulate, n_labels):
@@ -80,6 +115,7 @@ def _ds_estep_body(item_ptr, workers, labels, gold, log_prior, logct, start, sto
     where the caller passes one, so that the class loops are unrolled)."""
     lp = np.empty(n_labels)
     ll = 0.0
+    prod = 1.0  # see _add_term
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
@@ -91,16 +127,10 @@ def _ds_estep_body(item_ptr, workers, labels, gold, log_prior, logct, start, sto
             for k in range(n_labels):
                 lp[k] += logct[w, y, k]
         g = gold[i]
-        ll += _item_posterior(lp, g, i, post)
+        ll, prod = _add_term(ll, prod, _item_posterior(lp, g, i, post), i - start)
         if accumulate and (hi > lo or g >= 0):
-            for k in range(n_labels):
-                class_tot[k] += post[i, k]
-            for j in range(lo, hi):
-                w = workers[j]
-                y = labels[j]
-                for k in range(n_labels):
-                    counts[w, y, k] += post[i, k]
-    return ll
+            _ds_add_item(workers, labels, lo, hi, post, i, counts, class_tot, n_labels)
+    return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True)
@@ -146,6 +176,34 @@ def ds_estep_parallel(item_ptr, workers, labels, gold, log_prior, logct, bounds,
 
 
 @njit(cache=True, nogil=True)
+def ds_counts_slice(item_ptr, workers, labels, gold, post, start, stop, counts, class_tot):
+    """Count statistics from given posteriors, items ``start..stop-1`` in CSR order.
+
+    The accumulation of :func:`ds_estep_slice` without the E-step:
+    ``counts[w, y, k] += post[i, k]`` for every annotation and ``class_tot[k] +=
+    post[i, k]`` for every item with annotations or gold.  Used for the initial
+    M-step; reads the posteriors in order, unlike :func:`ds_counts_by_worker_slice`.
+    """
+    n_labels = post.shape[1]
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        if hi > lo or gold[i] >= 0:
+            _ds_add_item(workers, labels, lo, hi, post, i, counts, class_tot, n_labels)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ds_counts_parallel(item_ptr, workers, labels, gold, post, bounds, counts_buf, tot_buf):
+    """:func:`ds_counts_slice` over item chunks; chunk ``c`` zeroes and fills
+    ``counts_buf[c]`` and ``tot_buf[c]``."""
+    for c in prange(bounds.shape[0] - 1):
+        counts_buf[c, :, :, :] = 0.0
+        tot_buf[c, :] = 0.0
+        ds_counts_slice(item_ptr, workers, labels, gold, post, bounds[c], bounds[c + 1],
+                        counts_buf[c], tot_buf[c])
+
+
+@njit(cache=True, nogil=True)
 def ds_counts_by_worker_slice(worker_ptr, worker_index, item_codes, labels, post, wstart, wstop, counts):
     """Count statistics from given posteriors, per worker ``wstart..wstop-1``.
 
@@ -184,6 +242,7 @@ def oc_estep_slice(item_ptr, workers, labels, gold, log_prior, log_s, log_e, sta
     n_labels = log_prior.shape[0]
     lp = np.empty(n_labels)
     ll = 0.0
+    prod = 1.0  # see _add_term
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
@@ -197,13 +256,13 @@ def oc_estep_slice(item_ptr, workers, labels, gold, log_prior, log_s, log_e, sta
         for k in range(n_labels):
             lp[k] += base
         g = gold[i]
-        ll += _item_posterior(lp, g, i, post)
+        ll, prod = _add_term(ll, prod, _item_posterior(lp, g, i, post), i - start)
         if accumulate and (hi > lo or g >= 0):
             for k in range(n_labels):
                 class_tot[k] += post[i, k]
             for j in range(lo, hi):
                 corr[workers[j]] += post[i, labels[j]]
-    return ll
+    return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True, parallel=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .em import _item_posterior
+from .em import _add_term, _item_posterior
 
 __all__ = [
     "log_sigmoid",
@@ -55,6 +55,7 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
     lkm1 = np.log(n_labels - 1.0) if n_labels > 1 else 0.0
     lp = np.empty(n_labels)
     ll = 0.0
+    prod = 1.0  # see _add_term
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
@@ -71,8 +72,8 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
         for k in range(n_labels):
             lp[k] += base
         g = gold[i]
-        ll += _item_posterior(lp, g, i, post)
-    return ll
+        ll, prod = _add_term(ll, prod, _item_posterior(lp, g, i, post), i - start)
+    return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True, parallel=True)

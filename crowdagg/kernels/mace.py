@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import digamma
 
-from .em import _item_posterior
+from .em import _add_term, _item_posterior
 
 __all__ = [
     "mace_log_params",
@@ -74,6 +74,7 @@ def mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
     n_labels = log_prior.shape[0]
     lp = np.empty(n_labels)
     ll = 0.0
+    prod = 1.0  # see _add_term
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
@@ -88,7 +89,7 @@ def mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
         for k in range(n_labels):
             lp[k] += base
         g = gold[i]
-        ll += _item_posterior(lp, g, i, post)
+        ll, prod = _add_term(ll, prod, _item_posterior(lp, g, i, post), i - start)
         if accumulate:
             for j in range(lo, hi):
                 w = workers[j]
@@ -96,7 +97,7 @@ def mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
                 r = post[i, y] * know_ratio[w, y]
                 know_cnt[w] += r
                 strat_cnt[w, y] += 1.0 - r
-    return ll
+    return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True)

@@ -12,6 +12,8 @@ from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel
 from ..kernels.em import (
     ds_counts_by_worker_parallel,
     ds_counts_by_worker_slice,
+    ds_counts_parallel,
+    ds_counts_slice,
     ds_estep_parallel,
     ds_estep_slice,
     oc_estep_parallel,
@@ -82,8 +84,27 @@ class DawidSkeneModel(EMModel):
         conf /= conf.sum(axis=2, keepdims=True)
         return {"confusions": np.ascontiguousarray(conf), "priors": _smoothed_priors(tot, a)}
 
+    def _stats_from_post(self, ctx: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Counts and class totals from given posteriors: in item order (one buffer
+        per chunk) when the buffers fit, else per worker."""
+        t = ctx.table
+        k = ctx.n_labels
+        if not ctx.parallel:
+            counts, tot = np.zeros((ctx.n_workers, k, k)), np.zeros(k)
+            ds_counts_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, post, 0, ctx.n_items,
+                            counts, tot)
+            return counts, tot
+        bounds = ctx.chunks()
+        n_chunks = bounds.shape[0] - 1
+        if n_chunks * ctx.n_workers * k * k * 8 > MAX_STAT_BUFFER_BYTES:
+            return self._counts_from_post(ctx, post), _class_totals(ctx, post)
+        cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k))
+        tbuf = self.buffer("class_tot", (n_chunks, k))
+        ds_counts_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, post, bounds, cbuf, tbuf)
+        return cbuf.sum(axis=0), tbuf.sum(axis=0)
+
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        return self._update(self._counts_from_post(ctx, post), _class_totals(ctx, post))
+        return self._update(*self._stats_from_post(ctx, post))
 
     def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
                accumulate: bool = True) -> tuple[float, Any]:
@@ -137,8 +158,7 @@ class HardDawidSkeneModel(DawidSkeneModel):
         ll, _ = super().e_step(ctx, params, post, False)
         if not accumulate:
             return ll, None
-        hard = self._hard(ctx, post)
-        return ll, (self._counts_from_post(ctx, hard), _class_totals(ctx, hard))
+        return ll, self._stats_from_post(ctx, self._hard(ctx, post))
 
 
 class OneCoinModel(EMModel):
