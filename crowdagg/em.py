@@ -504,7 +504,7 @@ class EMAggregator(BaseAggregator):
             source = self.init  # explicit parameters given as ``init``
         init = align_params(model, ctx, source) if source is not None else self.init
         res = self._run(model, ctx, init, max_iter, tol)
-        self.params_ = res.params
+        self.params_ = {k: np.ascontiguousarray(v) for k, v in res.params.items()}
         self.n_iter_ = res.n_iter
         self.converged_ = res.converged
         self.loglik_ = res.loglik

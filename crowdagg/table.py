@@ -463,6 +463,8 @@ class AnnotationTable:
 
     def worker_counts(self) -> np.ndarray:
         """Annotations per worker, in worker-code order."""
+        if self._worker_ptr is None:  # no need to group by worker for the counts
+            return np.bincount(self.worker_codes, minlength=self.n_workers).astype(np.int64)
         return np.diff(self.worker_ptr)
 
     def label_counts(self) -> np.ndarray:

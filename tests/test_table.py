@@ -192,6 +192,8 @@ def test_derived_arrays_are_built_on_first_use():
     t = AnnotationTable.from_pandas(frame())
     assert t._item_codes is None and t._worker_index is None
     fresh = pickle.loads(pickle.dumps(t))  # pickled before first use
+    counts = t.worker_counts()  # counted without grouping by worker
+    assert t._worker_index is None and counts.dtype == np.int64
     np.testing.assert_array_equal(t.item_codes, np.repeat(np.arange(t.n_items), np.diff(t.item_ptr)))
     assert t.item_codes.dtype == t.worker_codes.dtype
     wi, wp = t.worker_index, t.worker_ptr
@@ -200,6 +202,7 @@ def test_derived_arrays_are_built_on_first_use():
     for arr in (t.item_codes, wi, wp):
         assert not arr.flags.writeable
     assert t.worker_index is wi  # computed once
+    np.testing.assert_array_equal(t.worker_counts(), counts)
     for other in (fresh, pickle.loads(pickle.dumps(t)), t.with_dropped(rejected=1)):
         np.testing.assert_array_equal(other.item_codes, t.item_codes)
         np.testing.assert_array_equal(other.worker_index, wi)

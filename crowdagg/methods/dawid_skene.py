@@ -80,9 +80,12 @@ class DawidSkeneModel(EMModel):
 
     def _update(self, counts: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
         a = self.smoothing
-        conf = counts.transpose(0, 2, 1) + a  # workers x true x observed
-        conf /= conf.sum(axis=2, keepdims=True)
-        return {"confusions": np.ascontiguousarray(conf), "priors": _smoothed_priors(tot, a)}
+        # counts are workers x observed x true (the E-step's layout): normalise over the
+        # observed axis in that layout and hand out the transposed view, so that neither
+        # this update nor the next E-step's log(confusions) copies the array
+        ct = counts + a
+        ct /= ct.sum(axis=1, keepdims=True)
+        return {"confusions": ct.transpose(0, 2, 1), "priors": _smoothed_priors(tot, a)}
 
     def _stats_from_post(self, ctx: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Counts and class totals from given posteriors: in item order (one buffer
@@ -110,6 +113,7 @@ class DawidSkeneModel(EMModel):
                accumulate: bool = True) -> tuple[float, Any]:
         t = ctx.table
         k = ctx.n_labels
+        # np.log keeps the memory layout of a transposed view: no copy in the usual case
         logct = np.ascontiguousarray(np.log(params["confusions"]).transpose(0, 2, 1))
         log_prior = np.log(params["priors"])
         bounds = ctx.chunks()
@@ -314,7 +318,7 @@ class DawidSkene(_DSBase):
         return DawidSkeneModel(self._smoothing())
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
-        conf = params["confusions"]
+        conf = np.ascontiguousarray(params["confusions"])
         pri = params["priors"]
         self.confusions_ = conf
         self.priors_ = pd.Series(pri, index=table.labels, name="prior")
