@@ -72,6 +72,16 @@ def test_factorize_hashes_matches_reference_and_grows(code_type):
     assert first.tolist() == want_first
 
 
+def test_factorize_hashes_grouped_keys_presize_the_table():
+    # 40000 runs of 3 equal keys (a grouped item column), then the first keys again
+    keys = np.arange(1, 40_001, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    hashes = np.concatenate([np.repeat(keys, 3), keys[:50]])
+    codes = np.empty(hashes.size, dtype=np.int32)
+    first = K.factorize_hashes(hashes, codes)
+    want_codes, want_first = factorize(hashes.tolist())
+    assert codes.tolist() == want_codes and first.tolist() == want_first
+
+
 def test_factorize_hashes_probes_past_occupied_slots():
     # keys equal modulo every table size share a first slot: linear probing separates them
     hashes = np.array([5, 5 + 2**40, 5, 5 + 2**41, 5 + 2**40, 6], dtype=np.uint64)

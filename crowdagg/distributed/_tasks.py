@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..em import worker_label_pairs
 from ..kernels.agreement import alpha_item_slice, item_label_counts, pair_keys, weighted_pairs_slice
 from ..kernels.em import ds_counts_by_worker_slice, ds_estep_slice, oc_estep_slice
 from ..kernels.glad import glad_estep_slice, glad_objective_slice
@@ -100,8 +101,8 @@ def ds_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray]
     post = np.empty((t.n_items, k))
     counts = np.zeros((t.n_workers, k, k))
     tot = np.zeros(k)
-    ll = ds_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, logct, 0, t.n_items,
-                        post, counts, tot, accumulate)
+    ll = ds_estep_slice(t.item_ptr, worker_label_pairs(t), gold, log_prior, logct.reshape(-1, k), 0, t.n_items,
+                        post, counts.reshape(-1, k), tot, accumulate)
     return PieceState(post, float(ll), (counts, tot))
 
 

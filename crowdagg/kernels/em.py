@@ -12,9 +12,12 @@ engine does per partition.
 
 Layouts (all float64):
 
-* Dawid-Skene confusions are passed as ``logct[w, observed, true]`` (the
-  transpose of ``confusions[w, true, observed]``) so that the inner loop over the
-  true class reads contiguous memory; count statistics use the same layout.
+* Dawid-Skene reads each annotation as one index ``pairs[j] = w * K + y`` (worker
+  and observed label), and the confusions as ``logct[w * K + y, true]`` (the
+  transpose of ``confusions[w, true, observed]``, reshaped to 2-d), so that the
+  inner loop over the true class reads contiguous memory and one index array
+  instead of two; count statistics use the same layout (``counts[w * K + y, k]``;
+  reshape to ``(W, K, K)``: worker x observed x true).
 * One-coin: ``log_s[w]`` (log accuracy) and ``log_e[w]`` (log of the probability
   of each wrong label); statistics ``corr[w]`` = expected number of correct answers.
 * Weighted vote (Wawa, ZeroBasedSkill): ``weights[w]``; statistics
@@ -96,20 +99,19 @@ def _add_term(ll, prod, term, r):
 
 # --------------------------------------------------------------------------- Dawid-Skene
 @njit(cache=True, nogil=True, inline="always")
-def _ds_add_item(workers, labels, lo, hi, post, i, counts, class_tot, n_labels):
-    """Add item ``i``'s posterior to ``class_tot`` and to ``counts[w, y]`` of each of
-    its annotations ``lo..hi-1``."""
+def _ds_add_item(pairs, lo, hi, post, i, counts, class_tot, n_labels):
+    """Add item ``i``'s posterior to ``class_tot`` and to ``counts[w * K + y]`` of
+    each of its annotations ``lo..hi-1``."""
     for k in range(n_labels):
         class_tot[k] += post[i, k]
     for j in range(lo, hi):
-        w = workers[j]
-        y = labels[j]
+        r = pairs[j]
         for k in range(n_labels):
-            counts[w, y, k] += post[i, k]
+            counts[r, k] += post[i, k]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ds_estep_body(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+def _ds_estep_body(item_ptr, pairs, gold, log_prior, logct, start, stop,
                    post, counts, class_tot, accumulate, n_labels):
     """The loop of :func:`ds_estep_slice` for any number of classes."""
     lp = np.empty(n_labels)
@@ -121,19 +123,18 @@ def _ds_estep_body(item_ptr, workers, labels, gold, log_prior, logct, start, sto
         for k in range(n_labels):
             lp[k] = log_prior[k]
         for j in range(lo, hi):
-            w = workers[j]
-            y = labels[j]
+            r = pairs[j]
             for k in range(n_labels):
-                lp[k] += logct[w, y, k]
+                lp[k] += logct[r, k]
         g = gold[i]
         ll, prod = _add_term(ll, prod, _item_posterior(lp, g, i, post), i - start)
         if accumulate and (hi > lo or g >= 0):
-            _ds_add_item(workers, labels, lo, hi, post, i, counts, class_tot, n_labels)
+            _ds_add_item(pairs, lo, hi, post, i, counts, class_tot, n_labels)
     return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _ds_estep_small(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+def _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
                     post, counts, class_tot, accumulate, n_labels):
     """:func:`_ds_estep_body` for 2 to 4 classes (``n_labels`` a compile-time
     constant): the per-class sums and posteriors live in scalars, which the compiler
@@ -153,14 +154,13 @@ def _ds_estep_small(item_ptr, workers, labels, gold, log_prior, logct, start, st
         if n_labels > 3:
             a3 = log_prior[3]
         for j in range(lo, hi):
-            w = workers[j]
-            y = labels[j]
-            a0 += logct[w, y, 0]
-            a1 += logct[w, y, 1]
+            r = pairs[j]
+            a0 += logct[r, 0]
+            a1 += logct[r, 1]
             if n_labels > 2:
-                a2 += logct[w, y, 2]
+                a2 += logct[r, 2]
             if n_labels > 3:
-                a3 += logct[w, y, 3]
+                a3 += logct[r, 3]
         g = gold[i]
         if g >= 0:  # one-hot posterior, term lp[g]
             p0 = 1.0 if g == 0 else 0.0
@@ -200,26 +200,26 @@ def _ds_estep_small(item_ptr, workers, labels, gold, log_prior, logct, start, st
             if n_labels > 3:
                 class_tot[3] += p3
             for j in range(lo, hi):
-                w = workers[j]
-                y = labels[j]
-                counts[w, y, 0] += p0
-                counts[w, y, 1] += p1
+                r = pairs[j]
+                counts[r, 0] += p0
+                counts[r, 1] += p1
                 if n_labels > 2:
-                    counts[w, y, 2] += p2
+                    counts[r, 2] += p2
                 if n_labels > 3:
-                    counts[w, y, 3] += p3
+                    counts[r, 3] += p3
     return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True)
-def ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+def ds_estep_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                    post, counts, class_tot, accumulate):
     """Dawid-Skene E-step for items ``start..stop-1``; returns their log-likelihood.
 
-    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j logct[w_j, y_j, k]``.  Gold items get a
-    one-hot posterior and contribute ``log p(y_i, z_i = gold)``.  With
-    ``accumulate``, adds ``post[i, k]`` to ``counts[w_j, y_j, k]`` for every
-    annotation and to ``class_tot[k]`` for every item with annotations or gold.
+    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j logct[r_j, k]`` with ``r_j =
+    pairs[j] = w_j * K + y_j`` (see the module docstring).  Gold items get a one-hot
+    posterior and contribute ``log p(y_i, z_i = gold)``.  With ``accumulate``, adds
+    ``post[i, k]`` to ``counts[r_j, k]`` for every annotation and to ``class_tot[k]``
+    for every item with annotations or gold.
 
     The loop is compiled once per class count 2, 3 and 4 with the count as a
     constant and the per-class values in scalars (:func:`_ds_estep_small`: about
@@ -228,38 +228,38 @@ def ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct, start, sto
     """
     n_labels = log_prior.shape[0]
     if n_labels == 2:
-        return _ds_estep_small(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+        return _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
                                post, counts, class_tot, accumulate, 2)
     if n_labels == 3:
-        return _ds_estep_small(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+        return _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
                                post, counts, class_tot, accumulate, 3)
     if n_labels == 4:
-        return _ds_estep_small(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+        return _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
                                post, counts, class_tot, accumulate, 4)
-    return _ds_estep_body(item_ptr, workers, labels, gold, log_prior, logct, start, stop,
+    return _ds_estep_body(item_ptr, pairs, gold, log_prior, logct, start, stop,
                           post, counts, class_tot, accumulate, n_labels)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def ds_estep_parallel(item_ptr, workers, labels, gold, log_prior, logct, bounds,
+def ds_estep_parallel(item_ptr, pairs, gold, log_prior, logct, bounds,
                       post, counts_buf, tot_buf, ll_buf, accumulate):
     """:func:`ds_estep_slice` over chunks ``bounds[c]..bounds[c+1]``; chunk ``c``
     zeroes and fills ``counts_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]``."""
     for c in prange(bounds.shape[0] - 1):
         if accumulate:
-            counts_buf[c, :, :, :] = 0.0
+            counts_buf[c, :, :] = 0.0
             tot_buf[c, :] = 0.0
-        ll_buf[c] = ds_estep_slice(item_ptr, workers, labels, gold, log_prior, logct,
+        ll_buf[c] = ds_estep_slice(item_ptr, pairs, gold, log_prior, logct,
                                    bounds[c], bounds[c + 1], post, counts_buf[c],
                                    tot_buf[c], accumulate)
 
 
 @njit(cache=True, nogil=True)
-def ds_counts_slice(item_ptr, workers, labels, gold, post, start, stop, counts, class_tot):
+def ds_counts_slice(item_ptr, pairs, gold, post, start, stop, counts, class_tot):
     """Count statistics from given posteriors, items ``start..stop-1`` in CSR order.
 
     The accumulation of :func:`ds_estep_slice` without the E-step:
-    ``counts[w, y, k] += post[i, k]`` for every annotation and ``class_tot[k] +=
+    ``counts[pairs[j], k] += post[i, k]`` for every annotation and ``class_tot[k] +=
     post[i, k]`` for every item with annotations or gold.  Used for the initial
     M-step; reads the posteriors in order, unlike :func:`ds_counts_by_worker_slice`.
     """
@@ -268,17 +268,17 @@ def ds_counts_slice(item_ptr, workers, labels, gold, post, start, stop, counts, 
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
         if hi > lo or gold[i] >= 0:
-            _ds_add_item(workers, labels, lo, hi, post, i, counts, class_tot, n_labels)
+            _ds_add_item(pairs, lo, hi, post, i, counts, class_tot, n_labels)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def ds_counts_parallel(item_ptr, workers, labels, gold, post, bounds, counts_buf, tot_buf):
+def ds_counts_parallel(item_ptr, pairs, gold, post, bounds, counts_buf, tot_buf):
     """:func:`ds_counts_slice` over item chunks; chunk ``c`` zeroes and fills
     ``counts_buf[c]`` and ``tot_buf[c]``."""
     for c in prange(bounds.shape[0] - 1):
-        counts_buf[c, :, :, :] = 0.0
+        counts_buf[c, :, :] = 0.0
         tot_buf[c, :] = 0.0
-        ds_counts_slice(item_ptr, workers, labels, gold, post, bounds[c], bounds[c + 1],
+        ds_counts_slice(item_ptr, pairs, gold, post, bounds[c], bounds[c + 1],
                         counts_buf[c], tot_buf[c])
 
 

@@ -123,10 +123,19 @@ def factorize_hashes(hashes, codes):
     (ids often come grouped).  The open-addressing table holds codes (int32) and is
     kept at most a quarter full, which keeps linear probes short: at half full the
     mispredicted probe branches cost more than the table's extra memory.  It starts
-    at 65536 slots (256 KiB), so that a few thousand ids rarely need a second probe.
+    at 65536 slots (256 KiB), so that a few thousand ids rarely need a second probe,
+    or, for grouped columns (at most one row in two starts a run of equal keys), at
+    four slots per run: runs bound the distinct keys, so the table never grows.
     """
     n = hashes.shape[0]
+    runs = 1 if n > 0 else 0
+    for r in range(1, n):
+        if hashes[r] != hashes[r - 1]:
+            runs += 1
     cap = 65536
+    if 2 * runs <= n:
+        while cap < 4 * runs:
+            cap *= 2
     table = np.full(cap, -1, dtype=np.int32)
     first = np.empty(cap // 4, dtype=np.int64)
     keys = np.empty(cap // 4, dtype=np.uint64)

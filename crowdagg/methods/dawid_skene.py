@@ -94,8 +94,8 @@ class DawidSkeneModel(EMModel):
         k = ctx.n_labels
         if not ctx.parallel:
             counts, tot = np.zeros((ctx.n_workers, k, k)), np.zeros(k)
-            ds_counts_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, post, 0, ctx.n_items,
-                            counts, tot)
+            ds_counts_slice(t.item_ptr, ctx.pairs(), ctx.gold, post, 0, ctx.n_items,
+                            counts.reshape(-1, k), tot)
             return counts, tot
         bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
@@ -103,7 +103,8 @@ class DawidSkeneModel(EMModel):
             return self._counts_from_post(ctx, post), _class_totals(ctx, post)
         cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k))
         tbuf = self.buffer("class_tot", (n_chunks, k))
-        ds_counts_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, post, bounds, cbuf, tbuf)
+        ds_counts_parallel(t.item_ptr, ctx.pairs(), ctx.gold, post, bounds,
+                           cbuf.reshape(n_chunks, -1, k), tbuf)
         return cbuf.sum(axis=0), tbuf.sum(axis=0)
 
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
@@ -114,7 +115,7 @@ class DawidSkeneModel(EMModel):
         t = ctx.table
         k = ctx.n_labels
         # np.log keeps the memory layout of a transposed view: no copy in the usual case
-        logct = np.ascontiguousarray(np.log(params["confusions"]).transpose(0, 2, 1))
+        logct = np.ascontiguousarray(np.log(params["confusions"]).transpose(0, 2, 1)).reshape(-1, k)
         log_prior = np.log(params["priors"])
         bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
@@ -123,14 +124,15 @@ class DawidSkeneModel(EMModel):
         if not ctx.parallel:
             counts = np.zeros((ctx.n_workers, k, k))
             tot = np.zeros(k)
-            ll = ds_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, logct,
-                                0, ctx.n_items, post, counts, tot, accumulate)
+            ll = ds_estep_slice(t.item_ptr, ctx.pairs(), ctx.gold, log_prior, logct,
+                                0, ctx.n_items, post, counts.reshape(-1, k), tot, accumulate)
             return float(ll), (counts, tot)
         cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
+        cbuf2 = cbuf.reshape(n_chunks, -1, cbuf.shape[-1])  # rows w * K + y
         tbuf = self.buffer("class_tot", (n_chunks, k))
         lbuf = self.buffer("loglik", (n_chunks,))
-        ds_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, logct,
-                          bounds, post, cbuf, tbuf, lbuf, acc)
+        ds_estep_parallel(t.item_ptr, ctx.pairs(), ctx.gold, log_prior, logct,
+                          bounds, post, cbuf2, tbuf, lbuf, acc)
         ll = float(lbuf.sum())
         if acc:
             return ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))
