@@ -33,7 +33,6 @@ __all__ = [
     "ds_estep_slice",
     "ds_estep_parallel",
     "ds_counts_slice",
-    "ds_counts_parallel",
     "ds_counts_by_worker_slice",
     "ds_counts_by_worker_parallel",
     "oc_estep_slice",
@@ -136,10 +135,12 @@ def _ds_estep_body(item_ptr, pairs, gold, log_prior, logct, start, stop,
 @njit(cache=True, nogil=True, inline="always")
 def _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
                     post, counts, class_tot, accumulate, n_labels):
-    """:func:`_ds_estep_body` for 2 to 4 classes (``n_labels`` a compile-time
-    constant): the per-class sums and posteriors live in scalars, which the compiler
-    keeps in registers, where an array must be reloaded after every store because it
-    might alias the parameters (about 20 % of the pass at 4 classes)."""
+    """:func:`_ds_estep_body` for 2 to 4 classes: the per-class sums and posteriors
+    live in scalars, which the compiler keeps in registers, where an array must be
+    reloaded after every store because it might alias the parameters (about 20 % of
+    the pass at 4 classes).  The ``n_labels > 2`` tests are loop-invariant branches;
+    compiling one copy per class count was 5 % faster but cost 2 s more of first-call
+    compilation."""
     ll = 0.0
     prod = 1.0  # see _add_term
     a2 = a3 = 0.0
@@ -221,21 +222,14 @@ def ds_estep_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
     ``post[i, k]`` to ``counts[r_j, k]`` for every annotation and to ``class_tot[k]``
     for every item with annotations or gold.
 
-    The loop is compiled once per class count 2, 3 and 4 with the count as a
-    constant and the per-class values in scalars (:func:`_ds_estep_small`: about
-    1.4x faster at 4 classes) and once for any other count; the arithmetic is the
-    same.
+    Up to 4 classes the loop keeps the per-class values in scalars
+    (:func:`_ds_estep_small`: about 1.3x faster at 4 classes); the arithmetic is the
+    same for any count.
     """
     n_labels = log_prior.shape[0]
-    if n_labels == 2:
+    if 2 <= n_labels <= 4:
         return _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
-                               post, counts, class_tot, accumulate, 2)
-    if n_labels == 3:
-        return _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
-                               post, counts, class_tot, accumulate, 3)
-    if n_labels == 4:
-        return _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
-                               post, counts, class_tot, accumulate, 4)
+                               post, counts, class_tot, accumulate, n_labels)
     return _ds_estep_body(item_ptr, pairs, gold, log_prior, logct, start, stop,
                           post, counts, class_tot, accumulate, n_labels)
 
@@ -261,7 +255,8 @@ def ds_counts_slice(item_ptr, pairs, gold, post, start, stop, counts, class_tot)
     The accumulation of :func:`ds_estep_slice` without the E-step:
     ``counts[pairs[j], k] += post[i, k]`` for every annotation and ``class_tot[k] +=
     post[i, k]`` for every item with annotations or gold.  Used for the initial
-    M-step; reads the posteriors in order, unlike :func:`ds_counts_by_worker_slice`.
+    M-step (serial: a few ms at 1M annotations, and no parallel wrapper to compile);
+    reads the posteriors in order, unlike :func:`ds_counts_by_worker_slice`.
     """
     n_labels = post.shape[1]
     for i in range(start, stop):
@@ -269,17 +264,6 @@ def ds_counts_slice(item_ptr, pairs, gold, post, start, stop, counts, class_tot)
         hi = item_ptr[i + 1]
         if hi > lo or gold[i] >= 0:
             _ds_add_item(pairs, lo, hi, post, i, counts, class_tot, n_labels)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def ds_counts_parallel(item_ptr, pairs, gold, post, bounds, counts_buf, tot_buf):
-    """:func:`ds_counts_slice` over item chunks; chunk ``c`` zeroes and fills
-    ``counts_buf[c]`` and ``tot_buf[c]``."""
-    for c in prange(bounds.shape[0] - 1):
-        counts_buf[c, :, :] = 0.0
-        tot_buf[c, :] = 0.0
-        ds_counts_slice(item_ptr, pairs, gold, post, bounds[c], bounds[c + 1],
-                        counts_buf[c], tot_buf[c])
 
 
 @njit(cache=True, nogil=True)

@@ -12,7 +12,6 @@ from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel
 from ..kernels.em import (
     ds_counts_by_worker_parallel,
     ds_counts_by_worker_slice,
-    ds_counts_parallel,
     ds_counts_slice,
     ds_estep_parallel,
     ds_estep_slice,
@@ -88,24 +87,12 @@ class DawidSkeneModel(EMModel):
         return {"confusions": ct.transpose(0, 2, 1), "priors": _smoothed_priors(tot, a)}
 
     def _stats_from_post(self, ctx: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Counts and class totals from given posteriors: in item order (one buffer
-        per chunk) when the buffers fit, else per worker."""
+        """Counts and class totals from given posteriors, in item order (one pass)."""
         t = ctx.table
         k = ctx.n_labels
-        if not ctx.parallel:
-            counts, tot = np.zeros((ctx.n_workers, k, k)), np.zeros(k)
-            ds_counts_slice(t.item_ptr, ctx.pairs(), ctx.gold, post, 0, ctx.n_items,
-                            counts.reshape(-1, k), tot)
-            return counts, tot
-        bounds = ctx.chunks()
-        n_chunks = bounds.shape[0] - 1
-        if n_chunks * ctx.n_workers * k * k * 8 > MAX_STAT_BUFFER_BYTES:
-            return self._counts_from_post(ctx, post), _class_totals(ctx, post)
-        cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k))
-        tbuf = self.buffer("class_tot", (n_chunks, k))
-        ds_counts_parallel(t.item_ptr, ctx.pairs(), ctx.gold, post, bounds,
-                           cbuf.reshape(n_chunks, -1, k), tbuf)
-        return cbuf.sum(axis=0), tbuf.sum(axis=0)
+        counts, tot = np.zeros((ctx.n_workers, k, k)), np.zeros(k)
+        ds_counts_slice(t.item_ptr, ctx.pairs(), ctx.gold, post, 0, ctx.n_items, counts.reshape(-1, k), tot)
+        return counts, tot
 
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
         return self._update(*self._stats_from_post(ctx, post))
