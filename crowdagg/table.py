@@ -145,8 +145,8 @@ def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
     :mod:`crowdagg.kernels.strings`; None when two distinct strings collide on
     their 64-bit hash (the caller then uses Arrow's exact hash table).
 
-    Chunks are combined first (a copy, but one parallel launch per kernel instead
-    of one per chunk: cheaper for the 8 chunks of a Parquet read); the uniques are
+    Chunks are combined first (a copy, but one parallel launch per kernel instead of
+    one per chunk: cheaper for the 8 chunks of a Parquet read); the uniques are
     gathered once and every row is checked against its unique.
     """
     import pyarrow as pa
@@ -155,18 +155,15 @@ def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
 
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    chunks = [values]
-    n = sum(len(c) for c in chunks)
+    n = len(values)
     if n >= _MAX_INT32:
         return None
+    offsets, data = _string_buffers(values)
     hashes = np.empty(n, dtype=np.uint64)
-    bounds = np.cumsum([0, *(len(c) for c in chunks)])
     with np.errstate(over="ignore"):  # hashing wraps around 2**64 (only seen as Python)
-        for c, lo, hi in zip(chunks, bounds[:-1], bounds[1:]):
-            hash_strings(*_string_buffers(c), hashes[lo:hi])
-    if any(c.null_count for c in chunks):  # code the non-null rows, then put back the nulls
-        valid = np.concatenate([c.is_valid().to_numpy(zero_copy_only=False) for c in chunks])
-        keep = np.flatnonzero(valid)
+        hash_strings(offsets, data, hashes)
+    if values.null_count:  # code the non-null rows, then put back the nulls
+        keep = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
         kept_codes = np.empty(keep.size, dtype=np.int32)
         first = keep[factorize_hashes(hashes[keep], kept_codes)]
         codes = np.full(n, -1, dtype=np.int32)
@@ -174,14 +171,9 @@ def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
     else:
         codes = np.empty(n, dtype=np.int32)
         first = factorize_hashes(hashes, codes)
-    uniques = values.take(pa.array(first))
-    if isinstance(uniques, pa.ChunkedArray):
-        uniques = (uniques.combine_chunks() if uniques.num_chunks != 1 else uniques.chunk(0)
-                   ) if uniques.num_chunks else pa.array([], type=values.type)
-    u_offsets, u_data = _string_buffers(uniques)
-    for c, lo, hi in zip(chunks, bounds[:-1], bounds[1:]):
-        if not codes_match_strings(*_string_buffers(c), codes[lo:hi], u_offsets, u_data):
-            return None
+    uniques = values.take(pa.array(first, type=pa.int64()))
+    if not codes_match_strings(offsets, data, codes, *_string_buffers(uniques)):
+        return None
     return codes, uniques
 
 
@@ -344,7 +336,6 @@ class AnnotationTable:
         "_dropped",
         "_frozen",
     )
-    _ARRAYS = ("item_codes", "worker_codes", "label_codes", "item_ptr", "worker_index", "worker_ptr")
 
     def __init__(
         self,
