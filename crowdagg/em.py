@@ -95,19 +95,6 @@ MAX_STAT_BUFFER_BYTES = 512 * 2**20
 
 
 # --------------------------------------------------------------------------- context
-def worker_label_pairs(table: AnnotationTable) -> np.ndarray:
-    """One index per annotation for the (worker, observed label) pair:
-    ``worker_codes * n_labels + label_codes`` (int32 while it fits), the row of the
-    2-d statistics ``counts[w * K + y, k]`` that the Dawid-Skene kernels read and write."""
-    k = table.n_labels
-    dtype = np.int32 if table.n_workers * k < 2**31 else np.int64
-    pairs = table.worker_codes.astype(dtype)
-    pairs *= k
-    pairs += table.label_codes
-    return pairs
-
-
-
 @dataclass
 class EMContext:
     """What a plug-in sees of the data: the table, gold codes and execution options.
@@ -131,7 +118,6 @@ class EMContext:
     iteration: int = 0
     _bounds: np.ndarray | None = None
     _wbounds: np.ndarray | None = None
-    _pairs: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
@@ -158,12 +144,6 @@ class EMContext:
 
             self._bounds = chunk_bounds(self.table.item_ptr, 2 * numba.get_num_threads())
         return self._bounds
-
-    def pairs(self) -> np.ndarray:
-        """``worker * n_labels + label`` per annotation (see :func:`worker_label_pairs`), cached."""
-        if self._pairs is None:
-            self._pairs = worker_label_pairs(self.table)
-        return self._pairs
 
     def worker_chunks(self) -> np.ndarray:
         """Worker chunk bounds (by annotation count) for per-worker kernels."""

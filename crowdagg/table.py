@@ -306,6 +306,11 @@ class AnnotationTable:
     worker_index, worker_ptr : numpy.ndarray
         Annotations grouped by worker: those of worker ``w`` are at positions
         ``worker_index[worker_ptr[w]:worker_ptr[w+1]]`` of the per-annotation arrays.
+    worker_label_pairs : numpy.ndarray
+        ``worker_code * n_labels + label_code`` per annotation.
+
+    ``item_codes``, the worker grouping and ``worker_label_pairs`` are derived from
+    the other arrays the first time they are read, then kept.
 
     Notes
     -----
@@ -333,6 +338,7 @@ class AnnotationTable:
         "item_ptr",
         "_worker_index",
         "_worker_ptr",
+        "_pairs",
         "_dropped",
         "_frozen",
     )
@@ -368,6 +374,7 @@ class AnnotationTable:
             ("_worker_ptr", worker_ptr),
         ):
             object.__setattr__(self, name, None if arr is None else _frozen_array(arr))
+        object.__setattr__(self, "_pairs", None)
         if (worker_index is None) != (worker_ptr is None):
             raise ValueError("give both worker_index and worker_ptr, or neither")
         self._dropped = dict(dropped or {})
@@ -394,8 +401,7 @@ class AnnotationTable:
         """Item code of every annotation (CSR order: non-decreasing)."""
         codes = self._item_codes
         if codes is None:
-            codes = np.repeat(np.arange(self.n_items, dtype=self.worker_codes.dtype), np.diff(self.item_ptr))
-            codes = _frozen_array(codes)
+            codes = _frozen_array(_expand_ptr(self.item_ptr, self.worker_codes.dtype))
             object.__setattr__(self, "_item_codes", codes)
         return codes
 
@@ -412,6 +418,21 @@ class AnnotationTable:
         if self._worker_ptr is None:
             self._group_by_worker()
         return self._worker_ptr
+
+    @property
+    def worker_label_pairs(self) -> np.ndarray:
+        """One index per annotation for its (worker, label) pair, ``worker_code *
+        n_labels + label_code`` (int32 while it fits): the row of the 2-d statistics
+        ``counts[w * K + y, k]`` that the Dawid-Skene kernels read and write."""
+        pairs = self._pairs
+        if pairs is None:
+            k = self.n_labels
+            pairs = self.worker_codes.astype(np.int32 if self.n_workers * k < 2**31 else np.int64)
+            pairs *= k
+            pairs += self.label_codes
+            pairs = _frozen_array(pairs)
+            object.__setattr__(self, "_pairs", pairs)
+        return pairs
 
     def _group_by_worker(self) -> None:
         # a stable counting sort; concurrent first uses compute the same arrays
@@ -807,6 +828,11 @@ class AnnotationTable:
                               labels=labels, duplicates=duplicates)
 
 
+def _expand_ptr(ptr: np.ndarray, dtype: Any) -> np.ndarray:
+    """The row code of every entry of a CSR layout: ``k`` repeated ``ptr[k+1] - ptr[k]`` times."""
+    return np.repeat(np.arange(ptr.shape[0] - 1, dtype=dtype), np.diff(ptr))
+
+
 def _frozen_array(arr: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(arr)
     arr.flags.writeable = False
@@ -988,8 +1014,7 @@ def _assemble(
         if n_dup:
             keep = ~drop
             wc_s, lc_s = wc_s[keep], lc_s[keep]
-            item_of = np.repeat(np.arange(n_items, dtype=np.int64), np.diff(item_ptr))
-            counts = np.bincount(item_of[keep], minlength=n_items)
+            counts = np.bincount(_expand_ptr(item_ptr, np.int64)[keep], minlength=n_items)
             item_ptr = np.zeros(n_items + 1, dtype=np.int64)
             np.cumsum(counts, out=item_ptr[1:])
     dropped["duplicate"] = n_dup

@@ -202,6 +202,9 @@ def test_derived_arrays_are_built_on_first_use():
     for arr in (t.item_codes, wi, wp):
         assert not arr.flags.writeable
     assert t.worker_index is wi  # computed once
+    assert t._pairs is None
+    np.testing.assert_array_equal(t.worker_label_pairs, t.worker_codes * t.n_labels + t.label_codes)
+    assert not t.worker_label_pairs.flags.writeable and t.worker_label_pairs is t.worker_label_pairs
     np.testing.assert_array_equal(t.worker_counts(), counts)
     for other in (fresh, pickle.loads(pickle.dumps(t)), t.with_dropped(rejected=1)):
         np.testing.assert_array_equal(other.item_codes, t.item_codes)

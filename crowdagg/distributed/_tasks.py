@@ -15,9 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..em import worker_label_pairs
 from ..kernels.agreement import alpha_item_slice, item_label_counts, pair_keys, weighted_pairs_slice
-from ..kernels.em import ds_counts_by_worker_slice, ds_estep_slice, oc_estep_slice
+from ..kernels.em import ds_counts_slice, ds_estep_slice, oc_estep_slice
 from ..kernels.glad import glad_estep_slice, glad_objective_slice
 from ..kernels.mace import mace_estep_slice
 from ..kernels.mv import mv_slice
@@ -101,18 +100,19 @@ def ds_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray]
     post = np.empty((t.n_items, k))
     counts = np.zeros((t.n_workers, k, k))
     tot = np.zeros(k)
-    ll = ds_estep_slice(t.item_ptr, worker_label_pairs(t), gold, log_prior, logct.reshape(-1, k), 0, t.n_items,
+    ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, gold, log_prior, logct.reshape(-1, k), 0, t.n_items,
                         post, counts.reshape(-1, k), tot, accumulate)
     return PieceState(post, float(ll), (counts, tot))
 
 
 def _ds_counts(piece: Piece, gold: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counts (workers x observed x true) and class totals from given posteriors,
+    in item order (no worker grouping of the piece needed)."""
     t = piece.table
     k = t.n_labels
-    counts = np.zeros((t.n_workers, k, k))
-    ds_counts_by_worker_slice(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes, post,
-                              0, t.n_workers, counts)
-    return counts, post[_used(piece, gold)].sum(axis=0)
+    counts, tot = np.zeros((t.n_workers, k, k)), np.zeros(k)
+    ds_counts_slice(t.item_ptr, t.worker_label_pairs, gold, post, 0, t.n_items, counts.reshape(-1, k), tot)
+    return counts, tot
 
 
 def _hard(post: np.ndarray) -> np.ndarray:

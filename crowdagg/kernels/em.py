@@ -255,8 +255,9 @@ def ds_counts_slice(item_ptr, pairs, gold, post, start, stop, counts, class_tot)
     The accumulation of :func:`ds_estep_slice` without the E-step:
     ``counts[pairs[j], k] += post[i, k]`` for every annotation and ``class_tot[k] +=
     post[i, k]`` for every item with annotations or gold.  Used for the initial
-    M-step (serial: a few ms at 1M annotations, and no parallel wrapper to compile);
-    reads the posteriors in order, unlike :func:`ds_counts_by_worker_slice`.
+    M-step, the hard-EM M-step and per Dask partition (serial: a few ms at 1M
+    annotations, and no parallel wrapper to compile); reads the posteriors in order
+    and needs no worker grouping, unlike :func:`ds_counts_by_worker_slice`.
     """
     n_labels = post.shape[1]
     for i in range(start, stop):

@@ -10,9 +10,10 @@ The kernels read an Arrow string array through its two buffers: ``offsets``
    work only; a row equal to the previous one skips the table).  Null rows are
    left out by the caller beforehand.
 3. :func:`codes_match_strings` compares every row's bytes with the unique string
-   of its code (the first rows gathered; ``prange``).  Two different strings with the same hash would share a
-   code and fail this check; the caller then falls back to an exact hash table
-   (Arrow's), so the result is exact whatever the hash does.
+   of its code (the first rows gathered; ``prange``).  Two different strings with
+   the same hash would share a code and fail this check; the caller then falls
+   back to an exact hash table (Arrow's), so the result is exact whatever the hash
+   does.
 """
 
 from __future__ import annotations

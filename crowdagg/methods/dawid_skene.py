@@ -91,7 +91,7 @@ class DawidSkeneModel(EMModel):
         t = ctx.table
         k = ctx.n_labels
         counts, tot = np.zeros((ctx.n_workers, k, k)), np.zeros(k)
-        ds_counts_slice(t.item_ptr, ctx.pairs(), ctx.gold, post, 0, ctx.n_items, counts.reshape(-1, k), tot)
+        ds_counts_slice(t.item_ptr, t.worker_label_pairs, ctx.gold, post, 0, ctx.n_items, counts.reshape(-1, k), tot)
         return counts, tot
 
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
@@ -111,14 +111,14 @@ class DawidSkeneModel(EMModel):
         if not ctx.parallel:
             counts = np.zeros((ctx.n_workers, k, k))
             tot = np.zeros(k)
-            ll = ds_estep_slice(t.item_ptr, ctx.pairs(), ctx.gold, log_prior, logct,
+            ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, ctx.gold, log_prior, logct,
                                 0, ctx.n_items, post, counts.reshape(-1, k), tot, accumulate)
             return float(ll), (counts, tot)
         cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
         cbuf2 = cbuf.reshape(n_chunks, -1, cbuf.shape[-1])  # rows w * K + y
         tbuf = self.buffer("class_tot", (n_chunks, k))
         lbuf = self.buffer("loglik", (n_chunks,))
-        ds_estep_parallel(t.item_ptr, ctx.pairs(), ctx.gold, log_prior, logct,
+        ds_estep_parallel(t.item_ptr, t.worker_label_pairs, ctx.gold, log_prior, logct,
                           bounds, post, cbuf2, tbuf, lbuf, acc)
         ll = float(lbuf.sum())
         if acc:
