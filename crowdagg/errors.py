@@ -27,8 +27,15 @@ __all__ = [
     "FormatError",
     "InputFileNotFoundError",
     "DatasetNotFoundError",
+    "EncodingError",
+    "NotAFileError",
+    "ParameterError",
+    "NumericalError",
+    "TooLargeError",
     "ConvergenceWarning",
     "CrowdaggWarning",
+    "SimilarLabelsWarning",
+    "DroppedRowsWarning",
 ]
 
 
@@ -99,8 +106,28 @@ class FormatError(InputError):
     """A file does not have the expected format."""
 
 
+class EncodingError(FormatError, UnicodeError):
+    """A text file is not in the expected encoding (UTF-8)."""
+
+
 class InputFileNotFoundError(CrowdaggError, FileNotFoundError):
     """An input file does not exist."""
+
+
+class NotAFileError(CrowdaggError, IsADirectoryError):
+    """A path names a directory (or something else) where a file is expected."""
+
+
+class ParameterError(InputError):
+    """An estimator's hyper-parameter (or ``random_state``) is out of its domain."""
+
+
+class NumericalError(CrowdaggError, ArithmeticError):
+    """A computation produced non-finite values (overflow, a degenerate model)."""
+
+
+class TooLargeError(InputError, MemoryError):
+    """The input would need more memory than crowdagg allows itself; refused up front."""
 
 
 class DatasetNotFoundError(CrowdaggError, FileNotFoundError):
@@ -113,3 +140,11 @@ class CrowdaggWarning(UserWarning):
 
 class ConvergenceWarning(CrowdaggWarning):
     """An iterative method stopped at ``max_iter`` before reaching ``tol``."""
+
+
+class SimilarLabelsWarning(CrowdaggWarning):
+    """Distinct labels differ only by surrounding whitespace or by case."""
+
+
+class DroppedRowsWarning(CrowdaggWarning):
+    """Rows of the input were left out (null labels, rejected assignments, duplicates)."""
