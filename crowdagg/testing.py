@@ -1,0 +1,256 @@
+"""A public contract suite for aggregation estimators (the analogue of scikit-learn's
+``check_estimator``).
+
+:func:`check_aggregator` fits an estimator on small generated crowds and checks
+everything a user relies on, whatever the method: the scikit-learn contract
+(``fit`` returns ``self``, fitted attributes end in ``_``, parameters untouched by
+``fit``, ``clone`` and pickling), every item present with a probability row that
+sums to 1, determinism, invariance to the order of the rows and to relabelling
+items and workers, and ``predict``/``predict_proba`` on an ``AnnotationTable``
+and on a DataFrame.  People who write their own method run it in their tests::
+
+    from crowdagg.testing import check_aggregator
+
+    def test_my_method():
+        check_aggregator(MyMethod(max_iter=20))
+
+Each check raises :class:`AssertionError` naming the estimator and the broken
+rule.  :func:`aggregator_checks` lists the checks, for a parametrized test.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["check_aggregator", "aggregator_checks", "clone"]
+
+_TOL_ORDER = 1e-4  # row order may change float summation order, never the answer
+_TOL_EXACT = 1e-9
+
+
+def clone(estimator: Any) -> Any:
+    """A new, unfitted estimator with the same parameters (deep copies, like scikit-learn's).
+
+    A parameter holding a fitted estimator (``init=<fitted estimator>``) is copied
+    as it is, fitted state included, so that the clone starts from it too.
+    """
+    params = {k: copy.deepcopy(v) for k, v in estimator.get_params().items()}
+    return type(estimator)(**params)
+
+
+def _crowds() -> list[pd.DataFrame]:
+    """Two small crowds: string ids with 3 labels, integer ids with 2 labels; one item of each
+    has only a null label (so it has no annotation but must be in the output)."""
+    from .datasets import make_crowd
+
+    out = []
+    for n_labels, seed, int_ids in ((3, 0, False), (2, 1, True)):
+        c = make_crowd(n_items=120, n_workers=15, n_labels=n_labels, per_item=4,
+                       id_type="int" if int_ids else "str", random_state=seed)
+        df = c.annotations.copy()
+        extra = pd.DataFrame({"item": [df["item"].iloc[0]], "worker": [df["worker"].iloc[0]],
+                              "label": [None]})
+        extra["item"] = ["no-answers"] if not int_ids else [-1]
+        df = pd.concat([df.astype({"label": object}), extra], ignore_index=True)
+        out.append(df)
+    return out
+
+
+def _fit(estimator: Any, data: Any, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return estimator.fit(data, **kwargs)
+
+
+def _name(est: Any) -> str:
+    return type(est).__name__
+
+
+def _same_params(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        x, y = a[k], b[k]
+        if x is y:
+            continue
+        try:
+            if isinstance(x, (np.ndarray, pd.Series, pd.DataFrame)):
+                if not np.array_equal(np.asarray(x), np.asarray(y)):
+                    return False
+            elif not bool(x == y):
+                return False
+        except Exception:
+            return False
+    return True
+
+
+def _aligned(probas: pd.DataFrame, index: pd.Index) -> np.ndarray:
+    return probas.reindex(index).to_numpy(dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- the checks
+def check_fit_returns_self(est: Any, df: pd.DataFrame) -> None:
+    e = clone(est)
+    assert _fit(e, df) is e, f"{_name(est)}.fit must return self"
+
+
+def check_params_unchanged_by_fit(est: Any, df: pd.DataFrame) -> None:
+    e = clone(est)
+    before = {k: copy.deepcopy(v) for k, v in e.get_params().items()}
+    _fit(e, df)
+    assert _same_params(before, e.get_params()), f"{_name(est)}.fit changed its parameters"
+
+
+def check_get_set_params(est: Any, df: pd.DataFrame) -> None:
+    e = clone(est)
+    params = e.get_params()
+    assert _same_params(params, est.get_params()), f"clone({_name(est)}) has other parameters"
+    assert e.set_params(**params) is e, f"{_name(est)}.set_params must return self"
+    assert _same_params(e.get_params(), params)
+
+
+def check_fitted_attributes(est: Any, df: pd.DataFrame) -> None:
+    e = clone(est)
+    before = set(vars(e))
+    _fit(e, df)
+    new = [k for k in set(vars(e)) - before if not k.startswith("_")]
+    bad = [k for k in new if not k.endswith("_")]
+    assert not bad, f"{_name(est)}.fit set public attributes not ending in '_': {bad}"
+    for attr in ("labels_", "probas_", "result_"):
+        assert hasattr(e, attr), f"{_name(est)} has no {attr} after fit"
+    unfitted = clone(est)
+    assert not hasattr(unfitted, "labels_"), f"an unfitted {_name(est)} has labels_"
+
+
+def check_every_item_present(est: Any, df: pd.DataFrame) -> None:
+    e = _fit(clone(est), df)
+    items = pd.Index(pd.unique(df["item"]))
+    assert len(e.labels_) == len(items) and set(e.labels_.index) == set(items), (
+        f"{_name(est)}: labels_ does not hold every input item exactly once")
+    assert e.probas_.index.equals(e.labels_.index), f"{_name(est)}: probas_ and labels_ index differ"
+    lab = df["label"].dropna()
+    no_answer = sorted(set(df["item"]) - set(df.loc[lab.index, "item"]), key=str)
+    assert all(pd.isna(e.labels_.loc[i]) for i in no_answer), (
+        f"{_name(est)}: an item without answers got a label")
+
+
+def check_probabilities(est: Any, df: pd.DataFrame) -> None:
+    e = _fit(clone(est), df)
+    p = e.probas_.to_numpy(dtype=np.float64)
+    assert np.all(np.isfinite(p)), f"{_name(est)}: probas_ holds non-finite values"
+    assert np.all(p >= -1e-12) and np.all(p <= 1 + 1e-12), f"{_name(est)}: probas_ outside [0, 1]"
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-9), f"{_name(est)}: probas_ rows do not sum to 1"
+    known = e.labels_.notna().to_numpy()
+    codes = pd.Index(e.probas_.columns).get_indexer(e.labels_[known])
+    assert np.all(codes >= 0), f"{_name(est)}: a label of labels_ is not a column of probas_"
+    skills = getattr(e, "skills_", None)
+    if skills is not None:
+        s = np.asarray(skills, dtype=np.float64)
+        assert np.all(np.isfinite(s)), f"{_name(est)}: skills_ holds non-finite values"
+
+
+def check_deterministic(est: Any, df: pd.DataFrame) -> None:
+    a = _fit(clone(est), df)
+    b = _fit(clone(est), df)
+    assert a.labels_.equals(b.labels_), f"{_name(est)}: two fits on the same data gave other labels"
+    assert np.array_equal(a.probas_.to_numpy(), b.probas_.to_numpy()), (
+        f"{_name(est)}: two fits on the same data gave other probabilities")
+
+
+def check_row_order(est: Any, df: pd.DataFrame) -> None:
+    a = _fit(clone(est), df)
+    shuffled = df.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    b = _fit(clone(est), shuffled)
+    diff = np.abs(_aligned(a.probas_, a.probas_.index) - _aligned(b.probas_, a.probas_.index))
+    assert diff.max() <= _TOL_ORDER, (
+        f"{_name(est)}: shuffling the rows moved probabilities by {diff.max():.3g} (> {_TOL_ORDER})")
+
+
+def check_relabelled_ids(est: Any, df: pd.DataFrame) -> None:
+    a = _fit(clone(est), df)
+    items = {v: f"i:{k}" for k, v in enumerate(pd.unique(df["item"])[::-1])}
+    workers = {v: f"w:{k}" for k, v in enumerate(pd.unique(df["worker"])[::-1])}
+    renamed = df.assign(item=df["item"].map(items), worker=df["worker"].map(workers))
+    b = _fit(clone(est), renamed)
+    back = pd.Index([items[i] for i in a.probas_.index])
+    diff = np.abs(a.probas_.to_numpy() - _aligned(b.probas_, back))
+    assert diff.max() <= _TOL_ORDER, (
+        f"{_name(est)}: renaming items and workers moved probabilities by {diff.max():.3g}")
+
+
+def check_pickle(est: Any, df: pd.DataFrame) -> None:
+    a = _fit(clone(est), df)
+    b = pickle.loads(pickle.dumps(a))
+    assert a.labels_.equals(b.labels_) and a.probas_.equals(b.probas_), (
+        f"{_name(est)}: a pickled round trip changed the fitted result")
+    assert _same_params(a.get_params(), b.get_params())
+
+
+def check_predict(est: Any, df: pd.DataFrame) -> None:
+    """``predict``/``predict_proba`` on a frame and on a table, for methods that apply fitted
+    parameters to new data; on the fitted data they give the fitted posteriors."""
+    from .errors import CrowdaggError
+    from .table import as_table
+
+    a = _fit(clone(est), df)
+    try:
+        p_frame = a.predict_proba(df)
+    except NotImplementedError:
+        return  # the method cannot be applied to new data
+    except CrowdaggError as exc:  # pragma: no cover - a contract failure
+        raise AssertionError(f"{_name(est)}.predict_proba(frame) raised {exc!r}") from None
+    table = as_table(df, labels=list(a.probas_.columns))
+    p_table = a.predict_proba(table)
+    for what, p in (("frame", p_frame), ("table", p_table)):
+        diff = np.abs(_aligned(p, a.probas_.index) - a.probas_.to_numpy())
+        assert diff.max() <= 1e-6, (
+            f"{_name(est)}.predict_proba({what}) on the fitted data differs from probas_ by {diff.max():.3g}")
+    labels = a.predict(table)
+    assert labels.index.equals(a.labels_.index), f"{_name(est)}.predict(table) lost items"
+
+
+_CHECKS: tuple[Callable[[Any, pd.DataFrame], None], ...] = (
+    check_get_set_params,
+    check_fit_returns_self,
+    check_params_unchanged_by_fit,
+    check_fitted_attributes,
+    check_every_item_present,
+    check_probabilities,
+    check_deterministic,
+    check_row_order,
+    check_relabelled_ids,
+    check_pickle,
+    check_predict,
+)
+
+
+def aggregator_checks(estimator: Any) -> Iterator[tuple[str, Callable[[], None]]]:
+    """``(name, check)`` pairs: each ``check()`` runs one rule on every generated crowd."""
+    crowds = _crowds()
+    for fn in _CHECKS:
+        def run(fn: Callable[[Any, pd.DataFrame], None] = fn) -> None:
+            for df in crowds:
+                fn(estimator, df)
+        yield fn.__name__, run
+
+
+def check_aggregator(estimator: Any) -> None:
+    """Run every contract check on ``estimator`` (unfitted; it is cloned, never modified).
+
+    Raises
+    ------
+    AssertionError
+        The first broken rule, naming the estimator and the check.
+    """
+    for name, run in aggregator_checks(estimator):
+        try:
+            run()
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
