@@ -29,6 +29,7 @@ __all__ = [
     "DatasetNotFoundError",
     "EncodingError",
     "NotAFileError",
+    "FileAccessError",
     "ParameterError",
     "NumericalError",
     "TooLargeError",
@@ -116,6 +117,10 @@ class InputFileNotFoundError(CrowdaggError, FileNotFoundError):
 
 class NotAFileError(CrowdaggError, IsADirectoryError):
     """A path names a directory (or something else) where a file is expected."""
+
+
+class FileAccessError(CrowdaggError, PermissionError):
+    """A file exists but cannot be read (permission denied, or another operating-system error)."""
 
 
 class ParameterError(InputError):
