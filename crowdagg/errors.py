@@ -33,6 +33,7 @@ __all__ = [
     "ParameterError",
     "NumericalError",
     "TooLargeError",
+    "OutputError",
     "ConvergenceWarning",
     "CrowdaggWarning",
     "SimilarLabelsWarning",
@@ -133,6 +134,10 @@ class NumericalError(CrowdaggError, ArithmeticError):
 
 class TooLargeError(InputError, MemoryError):
     """The input would need more memory than crowdagg allows itself; refused up front."""
+
+
+class OutputError(CrowdaggError, OSError):
+    """An output cannot be written: unknown format, a folder, the input itself, no permission."""
 
 
 class DatasetNotFoundError(CrowdaggError, FileNotFoundError):
