@@ -32,6 +32,10 @@ def agreement_cases_dir() -> Path:
     return _need(SHARED / "agreement_cases")
 
 
+#: why crowd-kit tests may skip: it is no extra of ours (it pins old dependencies)
+CROWDKIT_REASON = "crowd-kit is a benchmark competitor, installed by benchmarks/install_competitors.sh"
+
+
 def crowdkit_available() -> bool:
     try:
         import crowdkit.aggregation  # noqa: F401

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import crowdkit_available
+from conftest import CROWDKIT_REASON, crowdkit_available
 
 import crowdagg
 from crowdagg.table import AnnotationTable
@@ -59,28 +59,42 @@ def _slack(n: int) -> float:
     return max(1.0 / n, 5e-4) + 1e-12
 
 
-@pytest.mark.parametrize("name", NAMES)
+def _known_gap(values, gaps, reason):
+    """``values`` as pytest params, the known gaps marked non-strict xfail with ``reason``."""
+    mark = pytest.mark.xfail(strict=False, reason=reason)
+    args = [v if isinstance(v, tuple) else (v,) for v in values]
+    return [pytest.param(*a, marks=mark) if v in gaps else v for v, a in zip(values, args)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    _known_gap(NAMES, CONVERGED_BELOW_CROWDKIT,
+               "converged DS is less accurate on S_Adult than crowd-kit's 2-iteration run (known gap)"),
+)
 def test_converged_accuracy_vs_crowdkit_reference(datasets_dir, name):
     df, gold = _load(datasets_dir, name)
     t = AnnotationTable.from_pandas(df, duplicates="keep")
     acc = _acc(crowdagg.DawidSkene().fit(t).labels_, gold)
-    if name in CONVERGED_BELOW_CROWDKIT:
-        assert acc < CROWDKIT_DS[name]  # documented gap; fails loudly if it ever closes
-        # at crowd-kit's effective iteration count we match it
-        acc2 = _acc(crowdagg.DawidSkene(max_iter=1, tol=0).fit(t).labels_, gold)
-        assert acc2 >= CROWDKIT_DS[name] - _slack(len(gold))
-    else:
-        assert acc >= CROWDKIT_DS[name] - _slack(len(gold)) - 5e-5  # table rounded to 4 places
+    assert acc >= CROWDKIT_DS[name] - _slack(len(gold)) - 5e-5  # table rounded to 4 places
+
+
+@pytest.mark.parametrize("name", sorted(CONVERGED_BELOW_CROWDKIT))
+def test_crowdkit_iteration_count_matches_reference(datasets_dir, name):
+    """Where converged DS falls short, crowd-kit's effective iteration count matches it."""
+    df, gold = _load(datasets_dir, name)
+    t = AnnotationTable.from_pandas(df, duplicates="keep")
+    acc = _acc(crowdagg.DawidSkene(max_iter=1, tol=0).fit(t).labels_, gold)
+    assert acc >= CROWDKIT_DS[name] - _slack(len(gold))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not crowdkit_available(), reason="crowd-kit absent")
+@pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("method", ["DawidSkene", "OneCoinDawidSkene"])
 def test_accuracy_at_least_crowdkit_live(datasets_dir, name, method):
     """Live crowd-kit run; ours with the same number of updates (crowd-kit's n E-steps
     after its MV init are our ``max_iter = n - 1``: our pass 0 is its first E-step)."""
-    import crowdkit.aggregation as ck
+    ck = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
 
     df, gold = _load(datasets_dir, name)
     with warnings.catch_warnings():
@@ -95,8 +109,11 @@ def test_accuracy_at_least_crowdkit_live(datasets_dir, name, method):
         assert _acc(conv.labels_, gold) >= _acc(ref.labels_, gold) - _slack(len(gold))
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("method", ["DawidSkene", "OneCoinDawidSkene"])
+@pytest.mark.parametrize(
+    ("method", "name"),
+    _known_gap([(m, n) for m in ("DawidSkene", "OneCoinDawidSkene") for n in NAMES], GOLD_HURTS,
+               "revealed gold lowers full-DS accuracy elsewhere on this dataset (known gap, see GOLD_HURTS)"),
+)
 def test_revealing_gold_does_not_lower_accuracy_elsewhere(datasets_dir, name, method):
     """Mean over five random 10% reveals of the accuracy on the other 90%."""
     df, gold = _load(datasets_dir, name)
@@ -111,7 +128,4 @@ def test_revealing_gold_does_not_lower_accuracy_elsewhere(datasets_dir, name, me
         with_gold = cls(max_iter=500).fit(t, gold=gold[revealed])
         assert (with_gold.labels_[revealed].astype(str) == gold[revealed].astype(str)).all()
         diffs.append(_acc(with_gold.labels_, gold, rest) - _acc(base_labels, gold, rest))
-    if (method, name) in GOLD_HURTS:
-        assert np.mean(diffs) < 0
-    else:
-        assert np.mean(diffs) >= -_slack(int(0.9 * len(gold)))
+    assert np.mean(diffs) >= -_slack(int(0.9 * len(gold)))

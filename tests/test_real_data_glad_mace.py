@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import crowdkit_available
+from conftest import CROWDKIT_REASON, crowdkit_available
 
 import crowdagg
 
@@ -79,9 +79,9 @@ def test_accuracy_at_least_crowdkit_big(datasets_dir, name):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not crowdkit_available(), reason="crowd-kit is not installed")
+@pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 def test_crowdkit_mace_bar_is_an_artifact(datasets_dir):
-    from crowdkit.aggregation import MACE
+    MACE = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON).MACE
 
     df, gold = load(datasets_dir, "act_cf_amt")
     df = df.drop_duplicates(["task", "worker"])
@@ -102,9 +102,9 @@ def test_crowdkit_mace_bar_is_an_artifact(datasets_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not crowdkit_available(), reason="crowd-kit is not installed")
+@pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 def test_glad_matches_crowdkit_live(datasets_dir):
-    from crowdkit.aggregation import GLAD
+    GLAD = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON).GLAD
 
     df, gold = load(datasets_dir, "mace_wsd")
     ck = accuracy(GLAD(n_iter=100, tol=1e-5).fit(df).labels_, gold)
