@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import CROWDKIT_REASON
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -70,8 +71,14 @@ def test_registry_matches_crowdagg_parameters(bench):
         if kwargs is not None and m.ours_params:
             # every requested setting reached the estimator (50 iterations, tol 0, ...)
             assert notes == [], notes
-            est = m.ours_factory()[0]()
-            assert 50 in est.get_params().values()
+            params = m.ours_factory()[0]().get_params()
+            defaults = m.ours_class()().get_params()
+            changed = 0
+            for key, value in m.ours_params.items():
+                (name,) = [a for a in C._ALIASES.get(key, (key,)) if a in params]
+                assert params[name] == value, (m.key, name, params[name], value)
+                changed += defaults[name] != value
+            assert changed, f"{m.key}: every setting equals its default, so this checks nothing"
     with pytest.raises(ValueError, match="unknown method"):
         C.resolve_methods("mv,nope")
 
@@ -86,7 +93,7 @@ def test_isolated_run_reports_peak_memory(bench):
 
 
 def test_head_to_head_main(bench, tmp_path, capsys):
-    pytest.importorskip("crowdkit.aggregation")
+    pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
     out = tmp_path / "h2h.json"
     report = bench["head_to_head"].main(
         ["--sizes", "2k", "--methods", "mv", "--repeats", "2", "--markdown", "--json", str(out)]
@@ -102,7 +109,7 @@ def test_head_to_head_main(bench, tmp_path, capsys):
 
 
 def test_head_to_head_skips_slow_competitor(bench):
-    pytest.importorskip("crowdkit.aggregation")
+    pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
     lines = []
     report = bench["head_to_head"].run([2000], [bench["_common"].METHODS["mv"]], repeats=1,
                                        max_competitor_seconds=1e-9, log=lines.append)
@@ -113,7 +120,7 @@ def test_head_to_head_skips_slow_competitor(bench):
 
 
 def test_scaling_main_and_plot(bench, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="the plot needs matplotlib, from the bench extra")
     png = tmp_path / "img" / "scaling.png"
     report = bench["scaling"].main(["--sizes", "2k", "--methods", "mv", "--plot", str(png), "--markdown"])
     text = capsys.readouterr().out

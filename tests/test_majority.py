@@ -105,10 +105,11 @@ frames = st.lists(
 
 
 @settings(max_examples=60, deadline=None)
-@given(frames, st.booleans())
-def test_matches_naive(df, weighted):
+@given(frames, st.booleans(), st.lists(st.integers(1, 5), min_size=7, max_size=7))
+def test_matches_naive(df, weighted, per_worker):
     items, workers, labels, rows = naive_table(df)
-    weights = {w: float(1 + (hash(str(w)) % 5)) for w in workers} if weighted else None
+    # weights drawn by hypothesis (reproducible, shrinkable), not from the per-process hash()
+    weights = {w: float(per_worker[w]) for w in workers} if weighted else None
     mv = MajorityVote(weights=weights).fit(df)
     wv = None if weights is None else [weights[w] for w in workers]
     post, win = naive_majority_vote(rows, len(items), len(labels), wv)
