@@ -33,8 +33,12 @@ Amazon Mechanical Turk Requester API reference: "QuestionFormAnswers" and
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
+import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,7 +49,16 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_choice
-from .errors import EmptyTableError, FormatError, InputError, MissingColumnError
+from .errors import (
+    EmptyTableError,
+    EncodingError,
+    FileAccessError,
+    FormatError,
+    InputError,
+    InputFileNotFoundError,
+    MissingColumnError,
+    NotAFileError,
+)
 from .table import AnnotationTable, Duplicates
 
 __all__ = ["MTurkInfo", "read_mturk", "read_mturk_assignments"]
@@ -54,9 +67,19 @@ STATUSES = ("Submitted", "Approved", "Rejected")
 _TRUE = ("true", "1", "on")
 _FALSE = ("false", "0", "off", "")
 _N_EXAMPLES = 5
-_INT_RE = r"-?(?:0|[1-9][0-9]{0,17})"
-_NUM_RE = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_INT_RE = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_NUM_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _JSON_EXT = (".json", ".jsonl", ".ndjson")
+#: JSON nested deeper than this (objects and lists) is refused with a FormatError.
+MAX_JSON_DEPTH = 64
+_MAGIC = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx workbook)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+)
 
 Field = str | Sequence[str] | None
 
@@ -88,6 +111,12 @@ class MTurkInfo:
     n_null_labels : int
         Kept assignments without an answer to ``field`` (an empty cell, or a
         one-hot group with no option set); they count as null labels.
+    dropped : dict
+        Assignments left out of the annotations, by reason: ``rejected``,
+        ``other_status`` (with ``statuses=``, when any), ``null_label`` and
+        ``duplicate`` (the ``duplicates`` rule; 0 with ``return_frame=True``,
+        whose frame keeps every kept assignment).  The same counts as
+        ``table.dropped``.
     """
 
     source: str
@@ -99,6 +128,133 @@ class MTurkInfo:
     n_assignments: int
     excluded: dict[str, int] = dc_field(default_factory=dict)
     n_null_labels: int = 0
+    dropped: dict[str, int] = dc_field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- files
+def _check_path(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> str:
+    """``path`` as a string once it is known to name an existing regular file."""
+    path = os.fspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise not_found(f"{what}: no such file: {path!r}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise FileAccessError(f"{what}: cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise NotAFileError(f"{what}: {path!r} is a directory, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAFileError(f"{what}: {path!r} is not a regular file (a device, pipe or socket)")
+    return path
+
+
+def _read_text(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> str:
+    """The whole text of a UTF-8 file (a leading byte-order mark is dropped).
+
+    Every failure is a :mod:`crowdagg.errors` exception naming ``path``: a missing
+    path (``not_found``), a directory or other non-regular file (NotAFileError), a
+    file that cannot be read (FileAccessError), binary content (FormatError) or
+    bytes that are not UTF-8 (EncodingError, naming the line).
+    """
+    path = _check_path(path, what, not_found)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise FileAccessError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            cls = EncodingError if "UTF-16" in kind else FormatError
+            raise cls(f"{what} {path!r} is {kind}, not UTF-8 text")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise FormatError(f"{what} {path!r} is a binary file, not UTF-8 text (a NUL byte on line {line})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise EncodingError(
+            f"{what} {path!r} is not UTF-8: byte {data[exc.start:exc.start + 1]!r} on line {line}, "
+            f"column {col} (save it as UTF-8)"
+        ) from None
+
+
+def _csv_rows(text: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows and the 1-based line each row starts on, with every row checked.
+
+    Blank lines are skipped.  Physical lines are counted, so a quoted cell holding
+    newlines moves the following rows' line numbers on.  A data row with more or
+    fewer fields than the header is a FormatError naming its line and both counts.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not row:
+                continue
+            if header is None:
+                header = row
+            else:
+                rows.append(row)
+                lines.append(line)
+    except csv.Error as exc:
+        raise FormatError(f"{where}, line {start}: not valid CSV ({exc})") from None
+    if header is None:
+        raise EmptyTableError(f"{where} is empty")
+    n = len(header)
+    bad = [k for k, r in enumerate(rows) if len(r) != n]
+    if bad:
+        k = bad[0]
+        more = f"; {len(bad) - 1} more line(s) too, e.g. {[lines[j] for j in bad[1:6]]}" if len(bad) > 1 else ""
+        raise FormatError(
+            f"{where}, line {lines[k]}: {len(rows[k])} fields, but the header (line 1) has {n}{more}. "
+            "Every row needs one field per column (quote cells that hold commas)"
+        )
+    return header, rows, lines
+
+
+def _check_header(header: Sequence[str], where: str) -> None:
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise FormatError(f"{where}: column {h!r} appears twice in the header")
+        seen.add(h)
+
+
+def _check_depth(obj: Any, where: str, limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON values nested deeper than ``limit`` (walked without recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            raise FormatError(f"{where}: JSON nested more than {limit} levels deep; crowdagg reads at most {limit}")
+        stack.extend((c, depth + 1) for c in children)
+
+
+def _json_loads(text: str, where: str) -> Any:
+    """``json.loads`` with depth refused beyond :data:`MAX_JSON_DEPTH` (JSONDecodeError passes through)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise FormatError(
+            f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep; crowdagg reads at most {MAX_JSON_DEPTH}"
+        ) from None
+    _check_depth(value, where)
+    return value
 
 
 # --------------------------------------------------------------------------- flattening
@@ -141,7 +297,10 @@ def _parse_task_answers(text: str, where: str | Callable[[], str]) -> dict[str, 
     if not text.strip():
         return {}
     try:
-        forms = json.loads(text)
+        forms = _json_loads(text, "taskAnswers")
+    except FormatError as exc:
+        where = where() if callable(where) else where
+        raise FormatError(f"{where}: {exc}") from None
     except json.JSONDecodeError as exc:
         where = where() if callable(where) else where
         raise FormatError(
@@ -235,12 +394,11 @@ def _frame_of_paths(records: list[dict[str, str]], index: pd.Index) -> pd.DataFr
 
 
 def _load_csv(path: str) -> _Source:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise EmptyTableError(f"{path!r} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise FormatError(f"cannot parse {path!r} as a Mechanical Turk batch CSV: {exc}") from None
+    where = f"Mechanical Turk batch CSV {path!r}"
+    header, rows, _ = _csv_rows(_read_text(path, "Mechanical Turk batch CSV"), where)
+    _check_header(header, where)
+    columns = list(zip(*rows)) if rows else [() for _ in header]
+    df = pd.DataFrame({h: pd.Series(c, dtype=object) for h, c in zip(header, columns)})
     missing = [c for c in ("HITId", "WorkerId") if c not in df.columns]
     if missing:
         raise FormatError(
@@ -266,13 +424,12 @@ def _load_csv(path: str) -> _Source:
 
 
 def _read_json_records(path: str) -> Any:
-    with open(path, encoding="utf-8-sig") as fh:
-        text = fh.read()
+    text = _read_text(path, "Mechanical Turk API dump")
     if not text.strip():
         raise EmptyTableError(f"{path!r} is empty")
     if not path.lower().endswith((".jsonl", ".ndjson")):
         try:
-            return json.loads(text)
+            return _json_loads(text, repr(path))
         except json.JSONDecodeError as exc:
             first_error = exc
         if text.lstrip().startswith("[") or "\n" not in text.strip():
@@ -285,7 +442,7 @@ def _read_json_records(path: str) -> Any:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(_json_loads(line, f"{path!r}, line {lineno}"))
         except json.JSONDecodeError as exc:
             raise FormatError(f"{path!r}, line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     return records
@@ -314,7 +471,11 @@ def _collect_assignments(obj: Any, out: list[Mapping[str, Any]]) -> None:
 
 def _load_api(data: Any, name: str) -> _Source:
     assignments: list[Mapping[str, Any]] = []
-    _collect_assignments(data, assignments)
+    _check_depth(data, name)
+    try:
+        _collect_assignments(data, assignments)
+    except FormatError as exc:
+        raise FormatError(f"{name}: {exc}") from None
     if not assignments:
         raise EmptyTableError(f"{name} holds no assignment")
     meta_rows = []
@@ -463,25 +624,89 @@ def _one_hot(spec: _Spec, answers: pd.DataFrame, pos: np.ndarray, src: _Source) 
 
 
 # --------------------------------------------------------------------------- labels
-def _typed_labels(raw: np.ndarray, null: np.ndarray, label_type: str) -> tuple[pd.Series, pd.Series]:
-    """Labels for the returned frame and for the table (float with NaN for integer labels)."""
-    present = pd.Series(raw[~null], dtype=object).astype(str)
-    if label_type == "auto" and len(present):
-        if present.str.fullmatch(_INT_RE).all():
-            ints = np.zeros(raw.shape[0], dtype=np.int64)
-            ints[~null] = present.astype(np.int64).to_numpy()
-            frame = pd.Series(pd.arrays.IntegerArray(ints, null.copy()))
-            as_float = ints.astype(np.float64)
-            as_float[null] = np.nan
-            return frame, pd.Series(as_float)
-        if present.str.fullmatch(_NUM_RE).all():
-            floats = np.full(raw.shape[0], np.nan)
-            floats[~null] = present.astype(np.float64).to_numpy()
-            return pd.Series(floats), pd.Series(floats)
-    out = raw.astype(object).copy()
+def _int_values(uniques: Sequence[str]) -> list[int] | None:
+    """The int64 values of ``uniques`` if every one is an integer that reads back as written."""
+    out = []
+    for u in uniques:
+        if len(u) > 20 or not _INT_RE.fullmatch(u) or u == "-0":
+            return None
+        v = int(u)
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            return None  # int64 cannot hold it: every label stays a string
+        out.append(v)
+    return out
+
+
+def _float_values(uniques: Sequence[str]) -> list[float] | None:
+    """The float64 values of ``uniques`` if no two become one float and none is lost."""
+    out = []
+    for u in uniques:
+        if not _NUM_RE.fullmatch(u):
+            return None
+        v = float(u)
+        if not np.isfinite(v) or (_INT_RE.fullmatch(u) and (len(u) > 20 or abs(int(u)) > 2**53)):
+            return None  # overflows, or a whole number float64 cannot hold exactly
+        out.append(v)
+    return out if len(set(out)) == len(out) else None
+
+
+def parse_labels(values: Sequence[str] | np.ndarray, null: np.ndarray | None = None) -> pd.Series:
+    """Label strings as exact values: nullable Int64, Float64 or strings (object).
+
+    The rule every crowdagg text reader applies with ``label_type="auto"``:
+    integers when every label is an integer int64 holds that reads back exactly as
+    written (no sign ``+``, no leading zero, not ``-0``); else floats when every
+    label is a plain decimal number, every value is finite, no two distinct labels
+    become the same float (``"1"`` and ``"1.0"``) and every whole number among
+    them is exact (at most 2**53); else every label stays a string.  Distinct
+    labels thus never merge.
+
+    Parameters
+    ----------
+    values : sequence of str
+        One label per row (already stripped if the reader strips).
+    null : numpy.ndarray of bool, optional
+        Rows without a label (default: the empty strings).
+
+    Returns
+    -------
+    pandas.Series
+        ``Int64`` or ``Float64`` (``<NA>`` for null rows; never NaN), or object
+        (``None`` for null rows).
+    """
+    raw = np.asarray(values, dtype=object)
+    if null is None:
+        null = pd.isna(raw) | (raw == "")
+    null = np.asarray(null, dtype=bool)
+    present = raw[~null]
+    if present.size:
+        uniques = pd.unique(present)
+        if all(isinstance(u, str) for u in uniques):
+            for convert, dtype in ((_int_values, np.int64), (_float_values, np.float64)):
+                conv = convert(uniques)
+                if conv is None:
+                    continue
+                mapped = pd.Series(present, dtype=object).map(dict(zip(uniques, conv))).to_numpy(dtype=dtype)
+                data = np.zeros(raw.shape[0], dtype=dtype)
+                data[~null] = mapped
+                arr = (pd.arrays.IntegerArray if dtype == np.int64 else pd.arrays.FloatingArray)(data, null.copy())
+                return pd.Series(arr)
+    out = raw.copy()
     out[null] = None
-    s = pd.Series(out, dtype=object)
-    return s, s
+    return pd.Series(out, dtype=object)
+
+
+def _typed_labels(raw: np.ndarray, null: np.ndarray, label_type: str) -> tuple[pd.Series, pd.Series]:
+    """Labels for the returned frame and for the table (exact values, see :func:`parse_labels`)."""
+    if label_type == "auto":
+        frame = parse_labels(raw, null)
+    else:
+        out = raw.astype(object).copy()
+        out[null] = None
+        frame = pd.Series(out, dtype=object)
+    if frame.dtype == "Float64":  # the table takes float64 with NaN as null
+        return frame, pd.Series(frame.to_numpy(dtype=np.float64, na_value=np.nan))
+    return frame, frame
 
 
 # --------------------------------------------------------------------------- main
@@ -547,15 +772,21 @@ def _finish(
     labels: Sequence[Hashable] | None,
     duplicates: Duplicates,
     label_type: str,
+    strip: bool,
     return_frame: bool,
     return_info: bool,
 ) -> Any:
     check_choice("duplicates", duplicates, ("error", "first", "last", "keep"))
     check_choice("label_type", label_type, ("auto", "str"))
+    if not isinstance(strip, (bool, np.bool_)):
+        raise InputError(f"strip must be True or False, got {strip!r}")
     meta = src.meta
     item_col = _resolve_item(item, list(meta.columns), src)
-    for col in dict.fromkeys(("HITId", "WorkerId", item_col)):
+    id_cols = list(dict.fromkeys(("HITId", "WorkerId", item_col)))
+    for col in id_cols:
         _check_ids(meta[col], col, src)
+    if strip:
+        meta = meta.assign(**{c: meta[c].str.strip() for c in id_cols})
     keep, excluded = _status_mask(src, include_rejected, statuses)
     pos = np.flatnonzero(keep)
     if pos.size == 0:
@@ -565,10 +796,11 @@ def _finish(
     spec, specs = _resolve_field(field, answers, bools)
 
     if spec.shape == "plain":
-        # labels are stripped: " pos" and "pos" are one label, " 1" an integer
-        stripped = pd.Series(answers[spec.paths[0]].to_numpy(dtype=object), dtype=object).str.strip()
-        null = (stripped.isna() | stripped.eq("")).to_numpy()
-        raw = stripped.to_numpy(dtype=object)
+        cells = pd.Series(answers[spec.paths[0]].to_numpy(dtype=object), dtype=object)
+        if strip:  # " pos" and "pos" are one label, " 1" the integer 1
+            cells = cells.str.strip()
+        null = (cells.isna() | cells.eq("")).to_numpy()
+        raw = cells.to_numpy(dtype=object)
     else:
         raw = _one_hot(spec, answers, pos, src)
         null = pd.isna(raw)
@@ -577,7 +809,13 @@ def _finish(
         raise EmptyTableError(f"no kept assignment answers field {spec.name!r}; nothing to aggregate")
     if labels is not None and all(isinstance(v, str) for v in labels):
         label_type = "str"  # a label set of strings: compare with the strings of the file
-    frame_labels, table_labels = _typed_labels(raw, null, label_type)
+    # every assignment of the file, the left-out ones with a null label: their items stay in the table
+    all_raw = np.full(len(meta), None, dtype=object)
+    all_raw[pos] = raw
+    all_null = np.ones(len(meta), dtype=bool)
+    all_null[pos] = null
+    all_frame_labels, table_labels = _typed_labels(all_raw, all_null, label_type)
+    frame_labels = all_frame_labels.iloc[pos].reset_index(drop=True)
 
     kept = meta.iloc[pos].reset_index(drop=True)
 
@@ -593,9 +831,27 @@ def _finish(
             "assignment": col("AssignmentId"),
             "hit": kept["HITId"],
             "status": col("AssignmentStatus"),
-            "work_time": work,
+            "work_time": pd.array(work, dtype="Float64"),
         }
     )
+    dropped = {"null_label": n_null, "duplicate": 0, "rejected": excluded.get("Rejected", 0)}
+    other = sum(v for k, v in excluded.items() if k != "Rejected")
+    if other:
+        dropped["other_status"] = other
+    table = None
+    if not return_frame:
+        # a left-out assignment's row names a worker of the kept ones (the previous, or the first), so
+        # that its worker does not enter the table and the workers keep their order of appearance
+        worker = meta["WorkerId"].where(pd.Series(keep, index=meta.index)).ffill().bfill()
+        everything = pd.DataFrame(
+            {"item": meta[item_col].to_numpy(), "worker": worker.to_numpy(), "label": table_labels}
+        )
+        table = AnnotationTable.from_pandas(
+            everything, item_col="item", worker_col="worker", label_col="label", labels=labels,
+            duplicates=duplicates,
+        )
+        dropped["duplicate"] = table.dropped.get("duplicate", 0)
+        table = table.with_dropped(**dropped)  # null_label: the kept assignments' only
     info = MTurkInfo(
         source=src.kind,
         field=spec.name,
@@ -606,19 +862,10 @@ def _finish(
         n_assignments=len(meta),
         excluded=excluded,
         n_null_labels=n_null,
+        dropped=dropped,
     )
-    if return_frame:
-        return (frame, info) if return_info else frame
-    table = AnnotationTable.from_pandas(
-        frame.assign(label=table_labels), item_col="item", worker_col="worker", label_col="label",
-        labels=labels, duplicates=duplicates,
-    )
-    extra = {"rejected": excluded.get("Rejected", 0)}
-    other = sum(v for k, v in excluded.items() if k != "Rejected")
-    if other:
-        extra["other_status"] = other
-    table = table.with_dropped(**extra)
-    return (table, info) if return_info else table
+    out = frame if return_frame else table
+    return (out, info) if return_info else out
 
 
 _DOC_OPTIONS = """
@@ -695,6 +942,7 @@ def read_mturk(
     labels: Sequence[Hashable] | None = None,
     duplicates: Duplicates = "error",
     label_type: Literal["auto", "str"] = "auto",
+    strip: bool = True,
     return_frame: bool = False,
     return_info: bool = False,
 ) -> Any:
@@ -709,11 +957,9 @@ def read_mturk(
         ``.json``/``.jsonl`` dump of ``ListAssignmentsForHIT`` responses (read
         with :func:`read_mturk_assignments`).
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
+    path = _check_path(path, "Mechanical Turk results")
     opts = dict(field=field, item=item, include_rejected=include_rejected, statuses=statuses, labels=labels,
-                duplicates=duplicates, label_type=label_type, return_frame=return_frame,
+                duplicates=duplicates, label_type=label_type, strip=strip, return_frame=return_frame,
                 return_info=return_info)
     if _looks_like_json(path):
         return read_mturk_assignments(path, **opts)
@@ -730,6 +976,7 @@ def read_mturk_assignments(
     labels: Sequence[Hashable] | None = None,
     duplicates: Duplicates = "error",
     label_type: Literal["auto", "str"] = "auto",
+    strip: bool = True,
     return_frame: bool = False,
     return_info: bool = False,
 ) -> Any:
@@ -750,12 +997,10 @@ def read_mturk_assignments(
         (say ``client.list_assignments_for_hit(HITId=...)`` from boto3).
     """
     opts = dict(field=field, item=item, include_rejected=include_rejected, statuses=statuses, labels=labels,
-                duplicates=duplicates, label_type=label_type, return_frame=return_frame,
+                duplicates=duplicates, label_type=label_type, strip=strip, return_frame=return_frame,
                 return_info=return_info)
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no such file: {path!r}")
+        path = _check_path(source, "Mechanical Turk API dump")
         return _finish(_load_api(_read_json_records(path), repr(path)), **opts)
     if isinstance(source, (Mapping, list, tuple)):
         return _finish(_load_api(list(source) if isinstance(source, tuple) else source, "the assignments"), **opts)
@@ -769,7 +1014,10 @@ read_mturk_assignments.__doc__ = (read_mturk_assignments.__doc__ or "") + _DOC_O
 def _looks_like_json(path: str) -> bool:
     if path.lower().endswith(_JSON_EXT):
         return True
-    with open(path, "rb") as fh:
-        head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise FileAccessError(f"Mechanical Turk results: cannot read {path!r}: {exc.strerror or exc}") from None
     return head[:1] in (b"{", b"[")
 
