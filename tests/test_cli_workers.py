@@ -114,9 +114,11 @@ def test_unscored_workers(tmp_path, capsys):
         ("task,label\n", [], "empty"),
         ("task,answer\n1,1\n", [], "needs columns"),
         ("task,label\n1,1\n1,0\n", [], "different labels"),
-        (GOLD, ["--confidence", "1.5"], "confidence"),
-        (GOLD, ["--min-accuracy", "2"], "min_accuracy"),
-        (GOLD, ["--min-gold", "-1"], "min_gold"),
+        (GOLD, ["--confidence", "1.5"], "--confidence: must lie in (0, 1)"),
+        (GOLD, ["--confidence", "nan"], "--confidence: must be a finite number"),
+        (GOLD, ["--min-accuracy", "2"], "--min-accuracy: must lie in [0, 1]"),
+        (GOLD, ["--min-gold", "-1"], "--min-gold: must be an integer"),
+        (GOLD, ["--min-gold", "2.5"], "--min-gold: expected an integer"),
         (GOLD, ["--sort-by", "nope"], "cannot sort"),
         (GOLD, ["-o", "out.xlsx"], "output format"),
     ],
@@ -140,10 +142,9 @@ def test_missing_files(files, capsys):
 
 def test_gold_is_required(files, capsys):
     _, a, _ = files
-    with pytest.raises(SystemExit) as exc:
-        main(["workers", a])
-    assert exc.value.code == 2
-    assert "--gold" in capsys.readouterr().err
+    assert main(["workers", a]) == 2
+    err = capsys.readouterr().err
+    assert "--gold" in err and err.startswith("crowdagg workers: error:") and err.count("\n") == 1
 
 
 @pytest.mark.shared

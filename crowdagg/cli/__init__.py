@@ -2,22 +2,46 @@
 
 Each sub-command lives in its own module of this package and defines
 ``add_parser(subparsers)`` (registering a parser whose default ``func`` is its
-``run(args) -> int``).  Errors from crowdagg print one line and exit 2.
+``run(args) -> int``).
+
+Rules of the command line (see the README's "Rules you can rely on"):
+
+* every failure prints one line on stderr, ``crowdagg <command>: error:
+  <message>``, and exits with status 2 -- argparse's own errors (unknown
+  options, bad option values) included, which print no usage block;
+* an unexpected exception (a bug) prints ``crowdagg <command>: internal error:
+  <Type>: <message> (set CROWDAGG_DEBUG=1 for the traceback)`` and exits 2; the
+  traceback is printed only when ``CROWDAGG_DEBUG=1``;
+* Python warnings raised while a command runs print as one line each,
+  ``crowdagg <command>: warning: <message>``;
+* a reader that stops early (``crowdagg aggregate x.csv | head``) ends the
+  command quietly with status 0; a closed or failing standard output
+  (``>&-``, ``> /dev/full``) is an error like any other.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
+from typing import NoReturn
 
 from .. import __version__
 
 _COMMANDS = ("aggregate", "summary", "agreement", "workers")
 
 
+class CLIParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``<prog>: error: <message>``, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CLIParser(
         prog="crowdagg",
         description="Consensus labels, annotator reliability and agreement from crowd annotations.",
     )
@@ -34,29 +58,86 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (multi-line messages joined with '; ')."""
+    text = str(exc).strip()
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and text == repr(exc.args[0]):
+        text = str(exc.args[0])
+    parts = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return "; ".join(parts) or type(exc).__name__
+
+
+def _show_warning(prog: str):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        try:
+            print(f"{prog}: warning: {_one_line(Warning(str(message)))}", file=sys.stderr)
+        except (OSError, ValueError):  # stderr closed: nowhere to say it
+            pass
+
+    return show
+
+
+def _stdout_usable() -> bool:
+    return sys.stdout is not None and not getattr(sys.stdout, "closed", False)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (tests, closed)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``crowdagg`` console script."""
+    """Entry point of the ``crowdagg`` console script.
+
+    Returns the exit status: 0 on success, 2 for any error (one line on
+    stderr), 130 when interrupted.
+    """
     from ..errors import CrowdaggError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, or its one-line error (see CLIParser)
+        return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except (CrowdaggError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        print(f"crowdagg {args.command}: error: {exc}", file=sys.stderr)
+    prog = f"crowdagg {args.command}"
+    if not _stdout_usable():  # `crowdagg ... >&-`: sys.stdout is None, and print() would lose the output
+        print(f"{prog}: error: standard output is closed", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. `crowdagg aggregate x.csv | head`
-        import os
-
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning(prog)
+            rc = int(args.func(args) or 0)
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
+        return rc
+    except BrokenPipeError:  # `crowdagg aggregate x.csv | head`: the reader has what it wants
+        _silence_stdout()
         return 0
     except KeyboardInterrupt:
-        print("crowdagg: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except CrowdaggError as exc:
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the system's answer (a full disk, no permission): not a bug, but no crowdagg error
+        _silence_stdout()
+        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug: say so on one line; the traceback on request
+        if os.environ.get("CROWDAGG_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc()
+        print(f"{prog}: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(set CROWDAGG_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,64 +1,189 @@
-"""Helpers shared by the CLI sub-commands: reading input, writing output, progress."""
+"""Helpers shared by the CLI sub-commands: option types, reading input, writing output, progress."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
+import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+from ..errors import (
+    CrowdaggError,
+    FormatError,
+    InputFileNotFoundError,
+    NotAFileError,
+    OutputError,
+    ParameterError,
+)
 
-from ..errors import InputError, InputFileNotFoundError
+if TYPE_CHECKING:  # pandas is imported when a command runs, not to parse options
+    import pandas as pd
 
 FORMATS = ("auto", "csv", "parquet", "mturk")
+PARQUET_EXT = (".parquet", ".pq")
+OUTPUT_EXT = (".csv", ".tsv", ".txt", *PARQUET_EXT)
+#: largest value of an integer option (iterations, replicates, counts): absurd values stop at parse time
+INT_MAX = 2**31 - 1
+
+
+# --------------------------------------------------------------------------- option types
+def int_option(minimum: int = 0, maximum: int = INT_MAX) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[minimum, maximum]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"must be an integer in [{minimum}, {maximum}], got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def float_option(low: float, high: float = math.inf, *, low_open: bool = False,
+                 high_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number in the interval from ``low`` to ``high``."""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            raise argparse.ArgumentTypeError(f"must lie in {interval}, got {value:g}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def add_output_arg(p: argparse.ArgumentParser, default_text: str) -> None:
+    """``-o/--output``: a .csv/.tsv/.parquet file (missing folders are created) or ``-``."""
+    p.add_argument("-o", "--output", default=None, metavar="OUTPUT",
+                   help=f"output file, .csv, .tsv or .parquet, or - for CSV on stdout (default: {default_text}); "
+                        "missing parent folders are created, an input file is never overwritten")
 
 
 def add_input_args(p: argparse.ArgumentParser) -> None:
     """INPUT plus --format and column options."""
-    p.add_argument("input", metavar="INPUT", help="annotations: CSV, Parquet or a Mechanical Turk batch CSV")
+    p.add_argument("input", metavar="INPUT",
+                   help="annotations: CSV, Parquet (a file or a folder of files) or a Mechanical Turk batch CSV")
     p.add_argument("--format", choices=FORMATS, default="auto",
-                   help="input format (default: by extension; .csv files with HITId/WorkerId columns are read as mturk)")
+                   help="input format (default: by extension; .csv files with HITId/WorkerId columns are read "
+                        "as mturk, folders as parquet)")
     p.add_argument("--item-col", default=None, help="item id column (default: item, or task)")
     p.add_argument("--worker-col", default="worker", help="worker id column (default: worker)")
     p.add_argument("--label-col", default="label", help="label column (default: label)")
     p.add_argument("--duplicates", choices=("error", "first", "last", "keep"), default="error",
                    help="repeated (item, worker) pairs (default: error)")
+    p.add_argument("--keep-whitespace", action="store_true",
+                   help="keep whitespace around ids and labels as written (default: strip it), in INPUT and GOLD")
     p.add_argument("--field", default=None,
                    help="MTurk: the answer field holding the labels (default: the only one)")
     p.add_argument("--include-rejected", action="store_true", help="MTurk: keep Rejected assignments")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress output and no note of the rows left out at ingest")
 
 
+# --------------------------------------------------------------------------- input
 def _sniff_mturk(path: str) -> bool:
     try:
         with open(path, encoding="utf-8-sig") as fh:
-            head = fh.readline()
+            head = fh.readline(1 << 20)
     except (OSError, UnicodeDecodeError):
         return False
     return "HITId" in head and "WorkerId" in head
 
 
-def load_table(args: argparse.Namespace, **extra: Any):
-    """Read INPUT as an AnnotationTable following the common options."""
-    from ..table import AnnotationTable
+def _has_parquet_files(folder: str) -> bool:
+    for _, _, files in os.walk(folder):
+        if any(f.lower().endswith(PARQUET_EXT) and not f.startswith((".", "_")) for f in files):
+            return True
+    return False
 
-    path = args.input
+
+def input_format(path: str, fmt: str) -> str:
+    """The format to read ``path`` with (``--format``, or guessed); checks that ``path`` can be one."""
     if not os.path.exists(path):
         raise InputFileNotFoundError(f"no such file: {path!r}")
-    fmt = args.format
+    is_dir = os.path.isdir(path)
     if fmt == "auto":
         low = path.lower()
-        if low.endswith((".parquet", ".pq")) or os.path.isdir(path):
+        if low.endswith(PARQUET_EXT) or is_dir:
             fmt = "parquet"
         elif low.endswith((".json", ".jsonl", ".ndjson")) or _sniff_mturk(path):
             fmt = "mturk"
         else:
             fmt = "csv"
+    if is_dir:
+        if fmt != "parquet":
+            raise NotAFileError(f"{path!r} is a folder, not a {fmt} file (only Parquet is read from a folder)")
+        if not _has_parquet_files(path):
+            raise NotAFileError(f"{path!r} is a folder without .parquet files; INPUT must be a file "
+                                "or a folder of Parquet files")
+    elif not os.path.isfile(path):
+        raise NotAFileError(f"{path!r} is not a regular file")
+    return fmt
+
+
+def _strip_kwargs(reader: Callable[..., Any], strip: bool, what: str) -> dict[str, Any]:
+    """``{"strip": False}`` for ``--keep-whitespace`` where the reader takes ``strip=``."""
+    try:
+        takes = "strip" in inspect.signature(reader).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        takes = False
+    if takes:
+        return {"strip": strip}
+    if not strip:
+        raise ParameterError(f"--keep-whitespace is not supported by the {what} reader of this crowdagg version")
+    return {}
+
+
+#: drop reason (``table.dropped`` key) -> (singular, plural) phrase
+_REASONS = {
+    "null_label": ("null label", "null labels"),
+    "duplicate": ("repeated (item, worker) pair", "repeated (item, worker) pairs"),
+    "rejected": ("rejected assignment", "rejected assignments"),
+    "other_status": ("assignment with another status", "assignments with another status"),
+}
+
+
+def describe_dropped(dropped: dict[str, int]) -> str | None:
+    """``"3 rows: 2 rejected assignments, 1 null label"``, or None when nothing was left out."""
+    counts = {k: int(v) for k, v in dropped.items() if int(v) > 0}
+    if not counts:
+        return None
+    total = sum(counts.values())
+    parts = []
+    for key, n in counts.items():
+        one, many = _REASONS.get(key, (key.replace("_", " "), key.replace("_", " ")))
+        parts.append(f"{n} {one if n == 1 else many}")
+    return f"{total} row{'' if total == 1 else 's'}: {', '.join(parts)}"
+
+
+def load_table(args: argparse.Namespace, **extra: Any):
+    """Read INPUT as an AnnotationTable following the common options.
+
+    Unless ``--quiet``, says on one stderr line which rows ingest left out
+    (``crowdagg <command>: left out 3 rows: 2 rejected assignments, 1 null label``).
+    """
+    from ..table import AnnotationTable
+
+    path = args.input
+    fmt = input_format(path, args.format)
+    strip = not args.keep_whitespace
     cols = dict(item_col=args.item_col, worker_col=args.worker_col, label_col=args.label_col)
     with progress(f"reading {os.path.basename(path)}", quiet=args.quiet):
         if fmt == "mturk":
@@ -67,24 +192,95 @@ def load_table(args: argparse.Namespace, **extra: Any):
             mturk_kw = {"field": args.field, "include_rejected": args.include_rejected}
             if args.item_col is not None:
                 mturk_kw["item"] = args.item_col
-            return read_mturk(path, duplicates=args.duplicates, **mturk_kw, **extra)
-        if fmt == "parquet":
-            return AnnotationTable.read_parquet(path, duplicates=args.duplicates, **cols, **extra)
-        return AnnotationTable.read_csv(path, duplicates=args.duplicates, **cols, **extra)
+            mturk_kw.update(_strip_kwargs(read_mturk, strip, "MTurk"))
+            table = read_mturk(path, duplicates=args.duplicates, **mturk_kw, **extra)
+        else:
+            for opt, value in (("--field", args.field), ("--include-rejected", args.include_rejected)):
+                if value not in (None, False):
+                    raise ParameterError(f"{opt} applies to Mechanical Turk files only (--format mturk), "
+                                         f"and {path!r} is read as {fmt}")
+            if fmt == "parquet":
+                kw = _strip_kwargs(AnnotationTable.read_parquet, strip, "Parquet")
+                table = _read_parquet(path, duplicates=args.duplicates, **cols, **kw, **extra)
+            else:
+                kw = _strip_kwargs(AnnotationTable.read_csv, strip, "CSV")
+                table = AnnotationTable.read_csv(path, duplicates=args.duplicates, **cols, **kw, **extra)
+    note = describe_dropped(table.dropped)
+    if note and not args.quiet:
+        print(f"crowdagg {args.command}: left out {note}", file=sys.stderr)
+    return table
+
+
+def _read_parquet(path: str, **kwargs: Any):
+    """``AnnotationTable.read_parquet``, with pyarrow's own errors for files that are no Parquet as FormatError."""
+    import pyarrow as pa
+
+    from ..table import AnnotationTable
+
+    try:
+        return AnnotationTable.read_parquet(path, **kwargs)
+    except CrowdaggError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise FormatError(f"cannot read {path!r} as Parquet: {msg}") from None
+
+
+# --------------------------------------------------------------------------- output
+def prepare_output(out: str | None, inputs: tuple[str | None, ...] = ()) -> str | None:
+    """Check ``-o OUTPUT`` before any work: a known extension, not an input, writable.
+
+    Missing parent folders are created.  Returns None for stdout (None or ``-``).
+
+    Raises
+    ------
+    OutputError
+        For an unknown extension, a folder, one of ``inputs``, or a place that
+        cannot be written.
+    """
+    if out is None or out == "-":
+        return None
+    if not out.lower().endswith(OUTPUT_EXT):
+        raise OutputError(f"cannot tell the output format of {out!r}: use a .csv, .tsv or .parquet name "
+                          "(or - for CSV on stdout)")
+    if os.path.isdir(out):
+        raise OutputError(f"output {out!r} is a folder; name a file in it")
+    for src in inputs:
+        if src is not None and os.path.exists(src) and os.path.exists(out) and os.path.samefile(src, out):
+            raise OutputError(f"output {out!r} is the input file {src!r}; crowdagg never overwrites its input")
+    parent = os.path.dirname(os.path.abspath(out))
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {os.path.dirname(out)!r}: "
+                          f"{exc.strerror or exc}") from None
+    existed = os.path.exists(out)
+    try:
+        with open(out, "ab"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+    if not existed:
+        with contextlib.suppress(OSError):
+            os.remove(out)
+    return out
 
 
 def write_frame(df: pd.DataFrame, out: str | None) -> None:
-    """Write ``df`` to ``out`` (CSV or Parquet by extension), or CSV to stdout."""
+    """Write ``df`` to ``out`` (CSV, TSV or Parquet by extension), or CSV to stdout."""
     if out is None or out == "-":
         df.to_csv(sys.stdout, index=False)
         return
     low = out.lower()
-    if low.endswith((".parquet", ".pq")):
-        df.to_parquet(out, index=False)
-    elif low.endswith((".csv", ".tsv", ".txt")):
-        df.to_csv(out, index=False, sep="\t" if low.endswith(".tsv") else ",")
-    else:
-        raise InputError(f"cannot tell the output format of {out!r}: use a .csv, .tsv or .parquet name")
+    if not low.endswith(OUTPUT_EXT):
+        prepare_output(out)  # raises OutputError
+    try:
+        if low.endswith(PARQUET_EXT):
+            df.to_parquet(out, index=False)
+        else:
+            df.to_csv(out, index=False, sep="\t" if low.endswith(".tsv") else ",")
+    except OSError as exc:
+        raise OutputError(f"cannot write {out!r}: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -106,10 +302,15 @@ def progress(message: str, *, quiet: bool = False) -> Iterator[None]:
 
     t = threading.Thread(target=spin, daemon=True)
     t.start()
+    ok = False
     try:
         yield
+        ok = True
     finally:
         stop.set()
         t.join()
-        sys.stderr.write(f"\r{message} done in {time.perf_counter() - start:.1f}s\n")
+        if ok:
+            sys.stderr.write(f"\r{message} done in {time.perf_counter() - start:.1f}s\n")
+        else:  # the error line follows: wipe the spinner so that it stands alone
+            sys.stderr.write("\r\033[K")
         sys.stderr.flush()

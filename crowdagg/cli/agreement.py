@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import add_input_args, load_table, progress, write_frame
+from ._common import (
+    add_input_args,
+    add_output_arg,
+    float_option,
+    int_option,
+    load_table,
+    prepare_output,
+    progress,
+    write_frame,
+)
 
 #: CLI coefficient name -> (function name in crowdagg.agreement, takes level, takes weights, bootstrap)
 COEFFICIENTS = {
@@ -37,28 +46,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="level of measurement for Krippendorff's alpha (default: nominal)")
     p.add_argument("--weights", choices=("none", "linear", "quadratic"), default="none",
                    help="agreement weights for the kappa family and Gwet's AC2 (default: none)")
-    p.add_argument("--n-boot", type=int, default=0,
+    p.add_argument("--n-boot", type=int_option(0), default=0, metavar="N",
                    help="bootstrap replicates over items for the interval (default: 0, analytic)")
-    p.add_argument("--seed", type=int, default=None, help="random seed of the bootstrap")
-    p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default: 0.95)")
-    p.add_argument("--min-overlap", type=int, default=5,
+    p.add_argument("--seed", type=int_option(0, 2**32 - 1), default=None, metavar="SEED",
+                   help="random seed of the bootstrap (an integer in [0, 2**32 - 1])")
+    p.add_argument("--confidence", type=float_option(0.0, 1.0, low_open=True, high_open=True), default=0.95,
+                   metavar="LEVEL", help="confidence level, strictly between 0 and 1 (default: 0.95)")
+    p.add_argument("--min-overlap", type=int_option(1), default=5, metavar="N",
                    help="pairwise: least number of shared items of a pair (default: 5)")
     p.add_argument("--labels", default=None,
-                   help="comma-separated label order (ordinal level and weights follow it)")
-    p.add_argument("-o", "--output", default=None,
-                   help="write a .csv/.tsv/.parquet file instead of printing a table ('-' = CSV on stdout)")
+                   help="comma-separated label order (ordinal level and weights follow it); "
+                        "it must name every label in use, each once")
+    add_output_arg(p, "a readable table")
     p.set_defaults(func=run)
 
 
-def _parse_labels(text: str | None, table) -> list | None:
+def _parse_labels(text: str | None, table, strip: bool = True) -> list | None:
+    """``--labels`` as values of the table's label type (numbers for numeric labels)."""
+    from ..errors import ParameterError
+
     if text is None:
         return None
-    parts = [s.strip() for s in text.split(",") if s.strip()]
+    parts = [s.strip() if strip else s for s in text.split(",")]
+    if any(p == "" for p in parts):
+        raise ParameterError(f"--labels has an empty entry: {text!r}")
     kind = table.labels.dtype.kind
-    if kind in "iu":
-        return [int(s) for s in parts]
-    if kind == "f":
-        return [float(s) for s in parts]
+    if kind in "iuf":
+        conv = int if kind in "iu" else float
+        values = []
+        for part in parts:
+            try:
+                values.append(conv(part))
+            except ValueError:
+                raise ParameterError(
+                    f"--labels: {part!r} is not {'an integer' if conv is int else 'a number'}, "
+                    f"and the labels of the input are {'integers' if conv is int else 'numbers'}"
+                ) from None
+        return values
     return parts
 
 
@@ -93,29 +117,30 @@ def results_frame(table, args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from .. import agreement as A
-    from ..errors import InputError
+    from ..errors import ParameterError
     from ..table import AnnotationTable
 
-    if args.n_boot < 0:
-        raise InputError(f"--n-boot must be >= 0, got {args.n_boot}")
+    out = prepare_output(args.output, (args.input,))
     table = load_table(args)
-    labels = _parse_labels(args.labels, table)
+    labels = _parse_labels(args.labels, table, strip=not args.keep_whitespace)
     if labels is not None:
+        if len(set(labels)) != len(labels):
+            raise ParameterError(f"--labels names a label twice: {args.labels!r}")
         df = table.to_pandas()
         table = AnnotationTable.from_pandas(df, labels=labels, duplicates="keep")
     with progress("agreement", quiet=args.quiet):
         if args.coefficient == "pairwise":
             weights = None if args.weights == "none" else args.weights
-            out = A.pairwise_cohen_kappa(table, min_overlap=args.min_overlap, weights=weights)
+            result = A.pairwise_cohen_kappa(table, min_overlap=args.min_overlap, weights=weights)
         elif args.coefficient == "workers":
-            out = A.worker_agreement(table).reset_index()
+            result = A.worker_agreement(table).reset_index()
         else:
-            out = results_frame(table, args)
+            result = results_frame(table, args)
     if args.output is not None:
-        write_frame(out, args.output)
+        write_frame(result, out)
         return 0
     import pandas as pd
 
     with pd.option_context("display.max_rows", 200, "display.width", 160, "display.max_columns", 20):
-        print(out.to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=sys.stdout)
+        print(result.to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=sys.stdout)
     return 0
