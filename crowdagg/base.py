@@ -2,18 +2,21 @@
 
 * ``__init__`` only stores its arguments (no validation, no logic);
 * ``fit(data, ...)`` returns ``self``; fitted attributes end in ``_``;
-* ``get_params``/``set_params`` work as in scikit-learn.
+* ``get_params``/``set_params`` work as in scikit-learn: ``set_params`` stores any
+  value; ``fit`` checks every parameter against the class's
+  ``_parameter_constraints`` before any work (:meth:`BaseEstimator._validate_params`).
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, NotFittedError
+from ._validation import validate_params
+from .errors import InputError, NotFittedError, ParameterError
 from .results import AggregationResult, decode_labels
 from .table import AnnotationTable, as_table
 
@@ -21,7 +24,24 @@ __all__ = ["BaseEstimator", "BaseAggregator"]
 
 
 class BaseEstimator:
-    """``get_params``/``set_params``/``repr`` from the ``__init__`` signature."""
+    """``get_params``/``set_params``/``repr`` from the ``__init__`` signature.
+
+    Subclasses declare ``_parameter_constraints``: every ``__init__`` parameter ->
+    a list of constraints, any one of which its value must satisfy (see
+    :mod:`crowdagg._validation`); ``fit`` calls :meth:`_validate_params` first.
+    """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    def _validate_params(self) -> None:
+        """Check every parameter against ``_parameter_constraints``.
+
+        Raises
+        ------
+        ParameterError
+            Naming the estimator, the parameter, the rule and the value.
+        """
+        validate_params(type(self).__name__, self._parameter_constraints, self.get_params(deep=False))
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -41,7 +61,7 @@ class BaseEstimator:
         valid = self._param_names()
         for key, value in params.items():
             if key not in valid:
-                raise InputError(
+                raise ParameterError(
                     f"invalid parameter {key!r} for {type(self).__name__}; valid parameters: {valid}"
                 )
             setattr(self, key, value)

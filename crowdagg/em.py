@@ -28,6 +28,13 @@ plug-in declares:
     model lists the same labels in another order).
 ``convergence`` : {"loglik", "params"}
     What :meth:`EMModel.delta` measures (see below).
+``param_domains`` : dict str -> :class:`~crowdagg._validation.Domain`
+    The range of each parameter (finite numbers in ``[low, high]``, probabilities,
+    rows summing to 1 over some axes).  Every warm start is checked against it
+    once, in :func:`align_params` (:meth:`EMModel.check_params`); undeclared
+    parameters must be finite.  Probabilities of exactly 0 or 1 are accepted and
+    moved to ``[PROB_FLOOR, 1 - PROB_FLOOR]`` (rows renormalised), so that the
+    E-step never takes ``log(0)``.
 
 and implements:
 
@@ -76,14 +83,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from ._validation import check_choice, check_float, check_int, check_random_state
+from ._validation import FINITE, Domain, Interval, Options, check_domain, check_random_state
 from .base import BaseAggregator, is_distributed_table
-from .errors import ConvergenceWarning, InitParamsError, InputError
+from .errors import ConvergenceWarning, InitParamsError, InputError, NumericalError
 from .kernels._util import chunk_bounds
 from .table import AnnotationTable, _coerce_like
 
@@ -169,6 +177,28 @@ class EMModel:
     global_params: ClassVar[tuple[str, ...]] = ()
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {}
     convergence: ClassVar[str] = "loglik"
+    param_domains: ClassVar[dict[str, Domain]] = {}
+
+    def check_params(self, params: dict[str, np.ndarray], table: AnnotationTable | None = None
+                     ) -> dict[str, np.ndarray]:
+        """Check ``params`` against :attr:`param_domains` (finite where undeclared) and
+        return them with the probability floor applied (see :func:`~crowdagg._validation.check_domain`).
+
+        Raises
+        ------
+        InitParamsError
+            Naming the parameter, the rule and the first offending value.
+        """
+        out = {}
+        for name, arr in params.items():
+            rows, what = None, "row"
+            if table is not None and name in self.worker_params:
+                rows, what = table.workers, "worker"
+            elif table is not None and name in self.item_params:
+                rows, what = _table_items(table), "item"
+            out[name] = check_domain(type(self).__name__, name, arr, self.param_domains.get(name, FINITE),
+                                     rows, what)
+        return out
 
     def buffer(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """A float64 scratch array cached on the plug-in by name, reallocated when the
@@ -294,10 +324,43 @@ def run_em(
             ConvergenceWarning,
             stacklevel=stacklevel,
         )
-    if not np.all(np.isfinite(post)):  # pragma: no cover - a bug, never user input
-        raise FloatingPointError(f"{type(model).__name__}: non-finite posteriors")
+    _check_finite(model, post, params)
     return EMFit(params=params, posteriors=post, loglik=np.asarray(history, dtype=np.float64),
                  n_iter=n_iter, converged=converged)
+
+
+def _check_finite(model: EMModel, post: np.ndarray, params: dict[str, np.ndarray]) -> None:
+    """Raise :class:`~crowdagg.errors.NumericalError` when EM produced non-finite values
+    (never from validated input: a bug or a plug-in outside its domain)."""
+    bad = [] if np.all(np.isfinite(post)) else ["posteriors"]
+    bad += [k for k, v in params.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise NumericalError(
+            f"{type(model).__name__}: EM produced non-finite values in {', '.join(bad)}; "
+            "this is a bug in crowdagg (please report it with the data and parameters)"
+        )
+
+
+def _float_array(name: str, val: Any) -> np.ndarray:
+    """``val`` as a float64 array, or :class:`InitParamsError` naming the parameter."""
+    try:
+        if isinstance(val, (pd.Series, pd.DataFrame)):
+            return val.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.array(val, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InitParamsError(f"init_params[{name!r}] must hold numbers: {exc}") from None
+
+
+def _id_index(name: str, ids: Any, what: str) -> pd.Index:
+    """Ids given for the rows of ``init_params[name]`` as a unique Index."""
+    try:
+        idx = ids if isinstance(ids, pd.Index) else pd.Index(ids)
+    except (TypeError, ValueError) as exc:
+        raise InitParamsError(f"init_params: the {what} ids of {name!r} must be a list of ids: {exc}") from None
+    if idx.has_duplicates:
+        dup = idx[idx.duplicated()].unique()[:5].tolist()
+        raise InitParamsError(f"init_params[{name!r}]: {what} ids repeat: {dup}")
+    return idx
 
 
 def _permute_labels(arr: np.ndarray, axes: tuple[int, ...], perm: np.ndarray) -> np.ndarray:
@@ -309,19 +372,15 @@ def _permute_labels(arr: np.ndarray, axes: tuple[int, ...], perm: np.ndarray) ->
 def _id_rows(model: EMModel, name: str, val: Any, ids: Any, out: np.ndarray, perm: np.ndarray | None,
              table_ids: pd.Index, what: str) -> None:
     """Copy the rows of a per-worker / per-item parameter into ``out`` by id."""
-    if isinstance(val, (pd.Series, pd.DataFrame)):
-        idx = val.index
-        arr = val.to_numpy(dtype=np.float64)
-    else:
-        arr = np.asarray(val, dtype=np.float64)
-        idx = pd.Index(ids)
-    if arr.shape[0] != len(idx) or arr.shape[1:] != out.shape[1:]:
+    arr = _float_array(name, val)
+    idx = _id_index(name, val.index if isinstance(val, (pd.Series, pd.DataFrame)) else ids, what)
+    if arr.ndim == 0 or arr.shape[0] != len(idx) or arr.shape[1:] != out.shape[1:]:
         raise InitParamsError(
             f"init_params[{name!r}] has shape {arr.shape}, expected ({len(idx)}, "
             f"{', '.join(map(str, out.shape[1:]))}) (one row per {what})"
         )
     if not np.all(np.isfinite(arr)):
-        raise InitParamsError(f"init_params[{name!r}] holds non-finite values")
+        raise InitParamsError(f"init_params[{name!r}] holds non-finite values (NaN or infinite)")
     if perm is not None:
         arr = _permute_labels(arr, tuple(a + 1 for a in model.label_axes.get(name, ())), perm)
     pos = _coerce_like(pd.Index(idx), table_ids).get_indexer(table_ids)
@@ -348,10 +407,16 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
     item when ``source`` gives no item parameters or an array without ``"items"``,
     start from ``model.default_params``.
 
+    Every value is then checked against ``model.param_domains`` (see
+    :meth:`EMModel.check_params`), once, whatever the source: values outside their
+    domain (negative or NaN probabilities, rows not summing to 1, ...) are refused;
+    probabilities of exactly 0 or 1 are moved by the documented floor.
+
     Raises
     ------
     InitParamsError
-        Missing parameters, wrong shapes, or a label set different from the table's.
+        Missing parameters, values that are not numbers, wrong shapes, repeated ids,
+        a label set different from the table's, or values outside their domain.
     """
     table = ctx.table
     if isinstance(source, EMAggregator):
@@ -385,7 +450,7 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
                 src_labels = src[n].index
                 break
     if src_labels is not None:
-        src_labels = _coerce_like(pd.Index(src_labels), table.labels)
+        src_labels = _coerce_like(_id_index("labels", src_labels, "label"), table.labels)
         if len(src_labels) != table.n_labels or set(src_labels) != set(table.labels):
             raise InitParamsError(
                 f"init_params has labels {list(src_labels)[:20]} but the data has "
@@ -396,7 +461,7 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
             perm = pos
     out = model.default_params(ctx)
     for n in model.global_params:
-        val = np.asarray(src[n], dtype=np.float64)
+        val = _float_array(n, src[n])
         if val.shape != out[n].shape:
             raise InitParamsError(f"init_params[{n!r}] has shape {val.shape}, expected {out[n].shape}")
         if perm is not None:
@@ -417,16 +482,30 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
         if val is None or (not isinstance(val, (pd.Series, pd.DataFrame)) and src_items is None):
             continue  # no item ids known: every item starts from default_params
         _id_rows(model, n, val, src_items, out[n], perm, table.items, "item")
-    return out
+    return model.check_params(out, table)
 
 
 # --------------------------------------------------------------------------- estimator base
+def em_constraints(inits: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The constraints of the parameters every EM estimator has (``max_iter``, ``tol``,
+    ``init`` with these named starts, ``warm_start``, ``parallel``)."""
+    return {
+        "max_iter": [Interval(Integral, 0, None)],
+        "tol": [Interval(Real, 0, None)],
+        "init": [Options(tuple(inits)), Mapping, EMAggregator],
+        "warm_start": ["boolean"],
+        "parallel": ["boolean"],
+    }
+
+
 class EMAggregator(BaseAggregator):
     """Base of the EM estimators: ``fit`` with gold answers and warm starts.
 
     Subclasses set the constructor parameters (at least ``max_iter``, ``tol``,
-    ``init``, ``warm_start``, ``parallel``), implement ``_make_model()`` and may
-    override ``_set_fitted(table, params)`` to expose parameters as pandas objects.
+    ``init``, ``warm_start``, ``parallel``), declare their constraints in
+    ``_parameter_constraints`` (start from :func:`em_constraints`), implement
+    ``_make_model()`` (parameters already validated) and may override
+    ``_set_fitted(table, params)`` to expose parameters as pandas objects.
 
     Fitted attributes (besides ``labels_``, ``probas_``, ``result_``):
     ``params_`` (dict of arrays in the table's code order), ``n_iter_``,
@@ -434,6 +513,7 @@ class EMAggregator(BaseAggregator):
     """
 
     _inits: ClassVar[tuple[str, ...]] = ("mv", "uniform")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}  # set after the class: em_constraints
 
     def _make_model(self) -> EMModel:  # pragma: no cover
         raise NotImplementedError
@@ -452,13 +532,9 @@ class EMAggregator(BaseAggregator):
         return run_em(model, ctx, init=init, max_iter=max_iter, tol=tol, stacklevel=4)
 
     def _check_common(self) -> tuple[int, float]:
-        max_iter = check_int("max_iter", self.max_iter, 0)
-        tol = check_float("tol", self.tol, 0.0)
-        if isinstance(self.init, str) or self.init is None:
-            check_choice("init", self.init, self._inits)
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise InputError(f"warm_start must be True or False, got {self.warm_start!r}")
-        return max_iter, tol
+        """Validate every parameter (:meth:`_validate_params`); ``(max_iter, tol)``."""
+        self._validate_params()
+        return int(self.max_iter), float(self.tol)
 
     def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
         return EMContext(table=table, gold=gold_codes, parallel=bool(getattr(self, "parallel", True)),
@@ -487,9 +563,9 @@ class EMAggregator(BaseAggregator):
         -------
         self
         """
+        max_iter, tol = self._check_common()
         if is_distributed_table(data):
             return self._fit_distributed(data, table_kwargs, gold=gold, init_params=init_params)
-        max_iter, tol = self._check_common()
         model = self._make_model()
         table = self._as_table(data, table_kwargs)
         gold_codes = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
@@ -519,6 +595,7 @@ class EMAggregator(BaseAggregator):
         return codes
 
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
+        self._validate_params()  # set_params may have changed them since fit
         model = self._make_model()
         ctx = self._context(table, np.full(table.n_items, -1, np.int64))
         params = align_params(model, ctx, self)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_float
-from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel
+from .._validation import PROBABILITY, Interval, simplex
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
 from ..kernels.em import (
     ds_counts_by_worker_parallel,
     ds_counts_by_worker_slice,
@@ -56,6 +57,8 @@ class DawidSkeneModel(EMModel):
     worker_params = ("confusions",)
     global_params = ("priors",)
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"confusions": (0, 1), "priors": (0,)}
+    #: every row confusions[w, k, :] and the priors are probability vectors
+    param_domains: ClassVar[dict[str, Any]] = {"confusions": simplex(2), "priors": simplex(0)}
 
     def __init__(self, smoothing: float = 0.01) -> None:
         self.smoothing = smoothing
@@ -165,6 +168,7 @@ class OneCoinModel(EMModel):
     worker_params = ("skills",)
     global_params = ("priors",)
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"skills": (), "priors": (0,)}
+    param_domains: ClassVar[dict[str, Any]] = {"skills": PROBABILITY, "priors": simplex(0)}
 
     def __init__(self, smoothing: float = 0.01) -> None:
         self.smoothing = smoothing
@@ -217,9 +221,9 @@ class OneCoinModel(EMModel):
 
 # --------------------------------------------------------------------------- estimators
 _COMMON_PARAMS_DOC = """
-    max_iter : int, default 100
+    max_iter : int >= 0, default 100
         Maximum number of EM iterations (``0``: posteriors of the initial parameters).
-    tol : float, default 1e-5
+    tol : float >= 0, default 1e-5
         Stop when the mean log-likelihood per annotation changes by less than ``tol``
         between iterations; ``0`` runs exactly ``max_iter`` iterations.  A
         :class:`~crowdagg.errors.ConvergenceWarning` is issued when ``tol > 0`` and
@@ -229,18 +233,28 @@ _COMMON_PARAMS_DOC = """
         items one-hot); ``"uniform"``: uniform class priors and every worker
         {DEFAULT_ACCURACY:g} accurate with errors spread evenly.  Explicit parameters
         (a fitted estimator or a dict, see ``fit(init_params=...)``) are accepted too.
-    smoothing : float, default 0.01
+    smoothing : float in (0, 1e6], default 0.01
         Dirichlet pseudo-count added to every cell of the statistics before
         normalising (MAP estimate), so that no probability is ever 0, 1 or NaN.
     warm_start : bool, default False
         If true and already fitted, ``fit`` starts from the fitted parameters
         (aligned by worker id; new workers start from the initial parameters).
+        Warm-start parameters (also ``fit(init_params=...)``) must be probabilities:
+        every row ``confusions[w, k, :]`` and ``priors`` summing to 1, one-coin
+        ``skills`` in [0, 1]; values of exactly 0 or 1 are moved to ``1e-10`` /
+        ``1 - 1e-10`` (rows renormalised), anything else raises
+        :class:`~crowdagg.errors.InitParamsError`.
     parallel : bool, default True
         Use the multi-threaded kernels.
 """.replace("{DEFAULT_ACCURACY:g}", f"{DEFAULT_ACCURACY:g}")
 
 
 class _DSBase(EMAggregator):
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **em_constraints(EMAggregator._inits),
+        "smoothing": [Interval(Real, 0, 1e6, closed="right")],
+    }
+
     def __init__(
         self,
         max_iter: int = 100,
@@ -258,7 +272,7 @@ class _DSBase(EMAggregator):
         self.parallel = parallel
 
     def _smoothing(self) -> float:
-        return check_float("smoothing", self.smoothing, 0.0, strict=True)
+        return float(self.smoothing)  # validated by fit (_parameter_constraints)
 
 
 class DawidSkene(_DSBase):

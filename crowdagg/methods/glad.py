@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_float, check_int
-from ..em import EMAggregator, EMContext, EMModel
-from ..errors import InputError
+from .._validation import Domain, Interval, Pair
+from ..em import EMAggregator, EMContext, EMModel, em_constraints
+from ..errors import ParameterError
 from ..kernels.glad import (
     glad_estep_parallel,
     glad_estep_slice,
@@ -89,18 +90,18 @@ def log_class_prior(class_prior: Any, table: AnnotationTable) -> np.ndarray:
         return np.full(k, -np.log(k))
     if isinstance(class_prior, pd.Series):
         if len(class_prior) != k or class_prior.index.has_duplicates:
-            raise InputError(f"class_prior must give one probability per label of {list(table.labels)[:20]}")
+            raise ParameterError(f"class_prior must give one probability per label of {list(table.labels)[:20]}")
         arr = np.empty(k)
         arr[table.encode_labels(class_prior.index, what="class_prior label")] = class_prior.to_numpy(np.float64)
     else:
         try:
             arr = np.asarray(class_prior, dtype=np.float64)
         except (TypeError, ValueError):
-            raise InputError(f"class_prior must be numbers, got {class_prior!r}") from None
+            raise ParameterError(f"class_prior must be numbers, got {class_prior!r}") from None
         if arr.shape != (k,):
-            raise InputError(f"class_prior must give one probability per label ({k}), got shape {arr.shape}")
+            raise ParameterError(f"class_prior must give one probability per label ({k}), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or (arr <= 0).any() or not np.isclose(arr.sum(), 1.0):
-        raise InputError(f"class_prior must be positive probabilities summing to 1, got {arr.tolist()}")
+        raise ParameterError(f"class_prior must be positive probabilities summing to 1, got {arr.tolist()}")
     return np.log(arr / arr.sum())
 
 
@@ -130,6 +131,8 @@ class GLADModel(EMModel):
     item_params = ("log_betas",)
     global_params = ()
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"alphas": (), "log_betas": ()}
+    #: bounded so that every product alpha * exp(log_beta) stays finite (< 5e27)
+    param_domains: ClassVar[dict[str, Domain]] = {"alphas": Domain(-1e6, 1e6), "log_betas": Domain(-50.0, 50.0)}
 
     def __init__(self, class_prior: Any, alpha_prior: tuple[float, float],
                  log_beta_prior: tuple[float, float], m_step_max_iter: int) -> None:
@@ -248,19 +251,25 @@ class GLAD(EMAggregator):
         makes the first E-step a softened majority vote).  Explicit parameters go
         to ``fit(init_params=...)``.
     alpha_prior : (float, float), default (1.0, 1.0)
-        Mean and standard deviation of the Gaussian prior on abilities.
+        Mean (in [-1000, 1000]) and standard deviation (in [0.001, 1000]) of the
+        Gaussian prior on abilities.
     log_beta_prior : (float, float), default (1.0, 1.0)
-        Mean and standard deviation of the Gaussian prior on ``log(beta)``.  The
-        defaults are those of the authors' code and crowd-kit.
+        Mean (in [-20, 20]) and standard deviation (in [0.001, 1000]) of the
+        Gaussian prior on ``log(beta)``.  The defaults are those of the authors'
+        code and crowd-kit.
     class_prior : Series (by label) or array, optional
-        Fixed prior of the true labels (default uniform).
-    m_step_max_iter : int, default 10
+        Fixed prior of the true labels (default uniform): positive probabilities
+        summing to 1, one per label.
+    m_step_max_iter : int >= 1, default 10
         L-BFGS iterations per M-step (each costs about one pass over the data).
     warm_start : bool, default False
         If true and already fitted, ``fit`` starts from the fitted abilities and
         difficulties (aligned by worker and item id; new workers and items start
         from the prior).  ``fit(init_params=...)`` does the same from another fitted
         GLAD or a dict (``alphas`` by worker id, optionally ``log_betas`` by item id).
+        Warm-start ``alphas`` must lie in [-1e6, 1e6] and ``log_betas`` in [-50, 50]
+        (so that no ``alpha * beta`` overflows); others raise
+        :class:`~crowdagg.errors.InitParamsError`.
     parallel : bool, default True
         Use the multi-threaded kernels.
 
@@ -290,6 +299,14 @@ class GLAD(EMAggregator):
     ((20,), (200,))
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **em_constraints(EMAggregator._inits),
+        "alpha_prior": [Pair(Interval(Real, -1e3, 1e3), Interval(Real, 1e-3, 1e3), ("mean", "sd"))],
+        "log_beta_prior": [Pair(Interval(Real, -20, 20), Interval(Real, 1e-3, 1e3), ("mean", "sd"))],
+        "class_prior": ["no_validation"],  # checked against the table's labels (log_class_prior)
+        "m_step_max_iter": [Interval(Integral, 1, None)],
+    }
+
     def __init__(
         self,
         max_iter: int = 100,
@@ -312,19 +329,11 @@ class GLAD(EMAggregator):
         self.warm_start = warm_start
         self.parallel = parallel
 
-    @staticmethod
-    def _gaussian(name: str, value: Any) -> tuple[float, float]:
-        try:
-            mean, sd = value
-        except (TypeError, ValueError):
-            raise InputError(f"{name} must be a pair (mean, standard deviation), got {value!r}") from None
-        return check_float(f"{name} mean", mean, -np.inf), check_float(f"{name} standard deviation", sd,
-                                                                         0.0, strict=True)
-
     def _make_model(self) -> EMModel:
-        alpha_prior = self._gaussian("alpha_prior", self.alpha_prior)
-        log_beta_prior = self._gaussian("log_beta_prior", self.log_beta_prior)
-        m_iter = check_int("m_step_max_iter", self.m_step_max_iter, 1)
+        # validated by fit (_parameter_constraints)
+        alpha_prior = (float(self.alpha_prior[0]), float(self.alpha_prior[1]))
+        log_beta_prior = (float(self.log_beta_prior[0]), float(self.log_beta_prior[1]))
+        m_iter = int(self.m_step_max_iter)
         self._model = GLADModel(self.class_prior, alpha_prior, log_beta_prior, m_iter)
         return self._model
 

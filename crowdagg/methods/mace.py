@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_float, check_int
-from ..em import EMAggregator, EMContext, EMFit, EMModel, run_em
-from ..errors import ConvergenceWarning, InputError
+from .._validation import SUM_TOL, Domain, Interval, Options, Pair, check_float
+from ..em import EMAggregator, EMContext, EMFit, EMModel, em_constraints, run_em
+from ..errors import ConvergenceWarning, InitParamsError, InputError
 from ..kernels.mace import (
     mace_estep_parallel,
     mace_estep_slice,
@@ -43,6 +44,28 @@ class MACEModel(EMModel):
     worker_params = ("spam", "know", "strategies")
     global_params = ()
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"spam": (), "know": (), "strategies": (0,)}
+    #: weights in [0, 1]; ``spam + know`` and each strategy row sum to at most 1 (to 1
+    #: under EM; sub-normalised under VB); zeros are floored at PROB_FLOOR
+    param_domains: ClassVar[dict[str, Domain]] = {
+        "spam": Domain(0.0, 1.0, probability=True),
+        "know": Domain(0.0, 1.0, probability=True),
+        "strategies": Domain(0.0, 1.0, sum_axes=(1,), probability=True, at_most=True),
+    }
+
+    def check_params(self, params: dict[str, np.ndarray], table: AnnotationTable | None = None
+                     ) -> dict[str, np.ndarray]:
+        """The domains of :attr:`param_domains`, and ``spam + know <= 1`` per worker."""
+        out = super().check_params(params, table)
+        tot = params["spam"] + params["know"]
+        over = np.flatnonzero(tot > 1.0 + SUM_TOL)
+        if over.size:
+            w = over[0]
+            who = f" (worker {table.workers[w]!r})" if table is not None else ""
+            raise InitParamsError(
+                f"{type(self).__name__}: init_params 'spam' + 'know' must be at most 1 per worker; "
+                f"{float(tot[w]):.6g} at position {w}{who}"
+            )
+        return out
 
     def __init__(self, method: str, smoothing: float | None, theta_prior: tuple[float, float],
                  strategy_prior: float) -> None:
@@ -147,27 +170,31 @@ class MACE(EMAggregator):
     method : {"vb", "em"}, default "vb"
         Variational Bayes with priors (the paper's recommendation) or EM with
         add-``smoothing`` counts.
-    n_restarts : int, default 10
+    n_restarts : int >= 1, default 10
         Number of runs, each from a different random starting point.
-    random_state : int, numpy Generator or None, default 0
+    random_state : None, int >= 0, numpy SeedSequence, Generator or RandomState, default 0
         Seed of the starting points.  Same seed, same data: same result.
     init : {"mv", "random", "uniform"}, default "mv"
         Starting point of the first run: parameters from majority-vote posteriors
         (one M-step), random (as every other run), or ``theta = 1/2`` with uniform
         strategies.  The other ``n_restarts - 1`` runs start from random points.
     theta_prior : (float, float), default (0.5, 0.5)
-        ``Beta`` pseudo-counts of (spamming, knowing) answers, for ``method="vb"``.
-    strategy_prior : float, default 10.0
+        ``Beta`` pseudo-counts of (spamming, knowing) answers, for ``method="vb"``;
+        each in (0, 1e6].
+    strategy_prior : float in (0, 1e6], default 10.0
         Symmetric Dirichlet pseudo-count of each label in a strategy (``"vb"``).
-    smoothing : float, optional
+    smoothing : float in (0, 1e6], optional
         Pseudo-count added to every expected count for ``method="em"``; default
         ``0.01 / n_labels`` as in the authors' code.
-    noise : float, default 0.5
+    noise : float in [0, 1e6], default 0.5
         Random starting weights are drawn uniformly in ``[1, 1 + noise]``.
     warm_start : bool, default False
         If true and already fitted, ``fit`` runs once from the fitted parameters
         (aligned by worker id; new workers start from ``theta = 1/2``).  A warm
-        start (also ``fit(init_params=...)``) makes a single run.
+        start (also ``fit(init_params=...)``) makes a single run.  Warm-start
+        ``spam`` and ``know`` must lie in [0, 1] with ``spam + know <= 1``, and each
+        strategy row sum to at most 1; zeros are moved to ``1e-10``; others raise
+        :class:`~crowdagg.errors.InitParamsError`.
     parallel : bool, default True
         Use the multi-threaded kernels.
 
@@ -204,6 +231,17 @@ class MACE(EMAggregator):
     """
 
     _inits: ClassVar[tuple[str, ...]] = ("mv", "random", "uniform")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **em_constraints(_inits),
+        "method": [Options(("vb", "em"))],
+        "n_restarts": [Interval(Integral, 1, None)],
+        "random_state": ["random_state"],
+        "theta_prior": [Pair(Interval(Real, 0, 1e6, closed="right"), Interval(Real, 0, 1e6, closed="right"),
+                             ("spam", "know"))],
+        "strategy_prior": [Interval(Real, 0, 1e6, closed="right")],
+        "smoothing": [None, Interval(Real, 0, 1e6, closed="right")],
+        "noise": [Interval(Real, 0, 1e6)],
+    }
 
     def __init__(
         self,
@@ -234,22 +272,10 @@ class MACE(EMAggregator):
         self.parallel = parallel
 
     def _make_model(self) -> MACEModel:
-        method = check_choice("method", self.method, ("vb", "em"))
-        try:
-            b_spam, b_know = self.theta_prior
-        except (TypeError, ValueError):
-            raise InputError(f"theta_prior must be a pair of positive numbers, got {self.theta_prior!r}") from None
-        theta_prior = (check_float("theta_prior", b_spam, 0.0, strict=True),
-                       check_float("theta_prior", b_know, 0.0, strict=True))
-        strategy_prior = check_float("strategy_prior", self.strategy_prior, 0.0, strict=True)
-        smoothing = None if self.smoothing is None else check_float("smoothing", self.smoothing, 0.0, strict=True)
-        return MACEModel(method, smoothing, theta_prior, strategy_prior)
-
-    def _check_common(self) -> tuple[int, float]:
-        max_iter, tol = super()._check_common()
-        check_int("n_restarts", self.n_restarts, 1)
-        check_float("noise", self.noise, 0.0)
-        return max_iter, tol
+        # validated by fit (_parameter_constraints)
+        b_spam, b_know = self.theta_prior
+        smoothing = None if self.smoothing is None else float(self.smoothing)
+        return MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior))
 
     def _run(self, model: EMModel, ctx: EMContext, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
@@ -263,8 +289,7 @@ class MACE(EMAggregator):
         the kept run only.
         """
         assert isinstance(model, MACEModel)
-        n_restarts = check_int("n_restarts", self.n_restarts, 1)
-        noise = check_float("noise", self.noise, 0.0)
+        n_restarts, noise = int(self.n_restarts), float(self.noise)  # validated by fit
         if isinstance(init, Mapping):
             starts: list[Any] = [init]
         else:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_random_state
+from .._validation import Options, check_random_state
 from ..base import BaseAggregator, is_distributed_table
 from ..errors import WeightsError
 from ..kernels.mv import majority_vote
@@ -33,8 +33,10 @@ class MajorityVote(BaseAggregator):
         label that comes first in the label set (``table.labels``, sorted unless
         ``labels=`` was given).  ``"random"`` picks uniformly among the tied labels
         using ``random_state``.
-    random_state : int, numpy Generator or None
-        Seed for ``tie="random"``.  Same seed, same data: same labels.
+    random_state : None, int >= 0, numpy SeedSequence, Generator or RandomState
+        Seed for ``tie="random"``.  Same seed, same data: same labels.  Checked by
+        ``fit`` even when unused (negative ints and bools raise
+        :class:`~crowdagg.errors.ParameterError`).
 
     Attributes
     ----------
@@ -54,6 +56,12 @@ class MajorityVote(BaseAggregator):
     >>> crowdagg.MajorityVote().fit(df).labels_.tolist()
     ['x', 'y']
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "weights": ["no_validation"],  # checked against the table: WeightsError
+        "tie": [Options(("first", "random"))],
+        "random_state": ["random_state"],
+    }
 
     def __init__(
         self,
@@ -83,7 +91,7 @@ class MajorityVote(BaseAggregator):
         return w
 
     def _vote(self, table: AnnotationTable) -> tuple[np.ndarray, np.ndarray]:
-        check_choice("tie", self.tie, ("first", "random"))
+        self._validate_params()
         if self.tie == "random":
             tie_u = check_random_state(self.random_state).random(table.n_items)
         else:
@@ -110,6 +118,7 @@ class MajorityVote(BaseAggregator):
         -------
         self
         """
+        self._validate_params()
         if is_distributed_table(data):
             return self._fit_distributed(data, table_kwargs)
         table = self._as_table(data, table_kwargs)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from .._validation import check_float, check_int
-from ..em import EMAggregator, EMContext, EMModel
+from .._validation import Domain, Interval
+from ..em import EMAggregator, EMContext, EMModel, em_constraints
 from ..kernels.em import wv_estep_parallel, wv_estep_slice
 from ..table import AnnotationTable
 
@@ -22,7 +23,9 @@ class WeightedVoteModel(EMModel):
     or first label of maximal share).  "M-step": each worker's agreement rate
     ``acc[w]`` with the aggregate labels; then ``skills += lr_t (acc - skills)``
     with ``lr_t = lr_init * lr_reduce_factor ** (t // lr_steps_to_reduce)`` at
-    iteration ``t`` (``lr = 1``: Wawa, skills = agreement).  Workers without
+    iteration ``t`` (``lr = 1``: Wawa, skills = agreement), projected onto
+    ``[0, 1]`` (a learning rate above 1 overshoots; the projection keeps every
+    skill an agreement rate and every weight non-negative).  Workers without
     answers keep their skill.  Convergence: largest absolute skill change.
     """
 
@@ -30,6 +33,8 @@ class WeightedVoteModel(EMModel):
     global_params = ()
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"skills": ()}
     convergence = "params"
+    #: skills are agreement rates and vote weights: in [0, 1] (0 is a legitimate weight)
+    param_domains: ClassVar[dict[str, Domain]] = {"skills": Domain(0.0, 1.0)}
 
     def __init__(self, init_skill: float | None = None, lr_init: float = 1.0,
                  lr_steps_to_reduce: int = 0, lr_reduce_factor: float = 1.0) -> None:
@@ -54,7 +59,7 @@ class WeightedVoteModel(EMModel):
         n_w = self._n_workers_answers(ctx)
         has = n_w > 0
         acc = np.where(has, agree / np.where(has, n_w, 1.0), old)
-        return {"skills": old + lr * (acc - old)}
+        return {"skills": np.clip(old + lr * (acc - old), 0.0, 1.0)}
 
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
         t = ctx.table
@@ -86,6 +91,9 @@ class WeightedVoteModel(EMModel):
 
 
 class _WVBase(EMAggregator):
+    _inits = ("uniform", "mv")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = em_constraints(_inits)
+
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
         self.skills_ = pd.Series(params["skills"], index=table.workers, name="skill")
 
@@ -106,15 +114,17 @@ class Wawa(_WVBase):
 
     Parameters
     ----------
-    max_iter : int, default 1
+    max_iter : int >= 0, default 1
         Rounds of (skills from the current aggregate, weighted vote).
-    tol : float, default 0
+    tol : float >= 0, default 0
         Stop when no skill changes by more than ``tol``; ``0`` runs ``max_iter`` rounds.
     init : {"uniform", "mv"}, default "uniform"
         ``"uniform"``: first vote with equal weights; ``"mv"``: skills from the majority
         vote before the first weighted vote (so ``max_iter=0`` is classic Wawa).
     warm_start : bool, default False
-        Start from the fitted skills (by worker id).
+        Start from the fitted skills (by worker id).  Warm-start skills (also
+        ``fit(init_params=...)``) must lie in [0, 1]; others raise
+        :class:`~crowdagg.errors.InitParamsError`.
     parallel : bool, default True
 
     Attributes
@@ -124,8 +134,6 @@ class Wawa(_WVBase):
         Agreement rate per worker id.
     n_iter_, converged_, loglik_ : iterations run, convergence flag, vote score per iteration
     """
-
-    _inits = ("uniform", "mv")
 
     def __init__(self, max_iter: int = 1, tol: float = 0.0, init: str = "uniform",
                  warm_start: bool = False, parallel: bool = True) -> None:
@@ -151,16 +159,19 @@ class ZeroBasedSkill(_WVBase):
 
     Parameters
     ----------
-    max_iter : int, default 100
-    tol : float, default 0
+    max_iter : int >= 0, default 100
+    tol : float >= 0, default 0
         Stop early when no skill changes by more than ``tol`` (``0``: run ``max_iter``).
     init : {"uniform", "mv"}, default "uniform"
-        ``"uniform"``: skills ``1/K + eps``; ``"mv"``: agreement with majority vote.
-    lr_init : float, default 1.0
-    lr_steps_to_reduce : int, default 20
-    lr_reduce_factor : float, default 0.5
-    eps : float, default 1e-5
+        ``"uniform"``: skills ``min(1/K + eps, 1)``; ``"mv"``: agreement with majority vote.
+    lr_init : float > 0, default 1.0
+        Initial learning rate.  Above 1 the update overshoots; skills are then
+        projected onto [0, 1].
+    lr_steps_to_reduce : int >= 1, default 20
+    lr_reduce_factor : float in (0, 1], default 0.5
+    eps : float in [0, 1], default 1e-5
     warm_start : bool, default False
+        Start from the fitted skills; warm-start skills must lie in [0, 1].
     parallel : bool, default True
 
     Attributes
@@ -168,7 +179,13 @@ class ZeroBasedSkill(_WVBase):
     labels_, probas_, skills_, n_iter_, converged_, loglik_ : as in :class:`Wawa`
     """
 
-    _inits = ("uniform", "mv")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **_WVBase._parameter_constraints,
+        "lr_init": [Interval(Real, 0, None, closed="neither")],
+        "lr_steps_to_reduce": [Interval(Integral, 1, None)],
+        "lr_reduce_factor": [Interval(Real, 0, 1, closed="right")],
+        "eps": [Interval(Real, 0, 1)],
+    }
 
     def __init__(self, max_iter: int = 100, tol: float = 0.0, init: str = "uniform",
                  lr_init: float = 1.0, lr_steps_to_reduce: int = 20, lr_reduce_factor: float = 0.5,
@@ -184,10 +201,9 @@ class ZeroBasedSkill(_WVBase):
         self.parallel = parallel
 
     def _make_model(self) -> EMModel:
-        lr = check_float("lr_init", self.lr_init, 0.0, strict=True)
-        steps = check_int("lr_steps_to_reduce", self.lr_steps_to_reduce, 1)
-        factor = check_float("lr_reduce_factor", self.lr_reduce_factor, 0.0, strict=True)
-        eps = check_float("eps", self.eps, 0.0)
+        # validated by fit (_parameter_constraints)
+        lr, steps = float(self.lr_init), int(self.lr_steps_to_reduce)
+        factor, eps = float(self.lr_reduce_factor), float(self.eps)
         return _ZBSModel(eps=eps, lr_init=lr, lr_steps_to_reduce=steps, lr_reduce_factor=factor)
 
 
@@ -197,4 +213,4 @@ class _ZBSModel(WeightedVoteModel):
         self.eps = eps
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
-        return {"skills": np.full(ctx.n_workers, 1.0 / ctx.n_labels + self.eps)}
+        return {"skills": np.full(ctx.n_workers, min(1.0 / ctx.n_labels + self.eps, 1.0))}
