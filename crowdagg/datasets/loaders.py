@@ -24,10 +24,11 @@ function here touches the network.
 
 from __future__ import annotations
 
-import csv
 import glob
 import os
+import re
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -42,6 +43,7 @@ from ..errors import (
     InputError,
     MissingColumnError,
 )
+from ..io import _check_header, _check_path, _csv_records, _csv_rows, _read_text
 from .registry import REGISTRY, DatasetInfo, get_dataset_info, registry_frame
 
 __all__ = [
@@ -101,10 +103,7 @@ class Dataset(NamedTuple):
 
 # --------------------------------------------------------------------------- low-level reading
 def _check_file(path: str | os.PathLike, what: str) -> str:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DatasetNotFoundError(f"{what} not found: {path!r}")
-    return path
+    return _check_path(path, what, not_found=DatasetNotFoundError)
 
 
 def _pair_files(path: str | os.PathLike, side: Any, main_name: str, side_name: str) -> tuple[str, Any]:
@@ -119,61 +118,98 @@ def _pair_files(path: str | os.PathLike, side: Any, main_name: str, side_name: s
     return path, side
 
 
-def _read_csv(path: str, columns: Sequence[str], id_columns: Sequence[str], what: str) -> pd.DataFrame:
-    """Read ``columns`` of a CSV with pyarrow: id columns as strings, the others parsed."""
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
+def _read_csv(
+    path: str, columns: Sequence[str], id_columns: Sequence[str], what: str, strip: bool = True
+) -> pd.DataFrame:
+    """Read ``columns`` of a CSV: id columns as strings, the others as labels (``_parse_labels``).
 
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        header = next(csv.reader(fh), [])
+    Every row must have one field per header column (a FormatError names the
+    line otherwise); header names are stripped; with ``strip`` every cell is too.
+    """
+    where = f"{what} {path!r}"
+    header, rows, lines = _csv_rows(_read_text(path, what, not_found=DatasetNotFoundError), where)
     header = [h.strip() for h in header]
-    if not header:
-        raise EmptyTableError(f"{what} {path!r} is empty")
     missing = [c for c in columns if c not in header]
     if missing:
-        raise MissingColumnError(f"{what} {path!r} lacks column(s) {missing}; its header is {header[:20]}")
-    try:
-        tbl = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in id_columns},
-                include_columns=list(columns),
-                strings_can_be_null=True,
-            ),
-        )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise FormatError(f"cannot parse {what} {path!r} as CSV: {exc}") from None
-    df = tbl.to_pandas()
-    for c in id_columns:
-        if df[c].isna().any():
-            rows = np.flatnonzero(df[c].isna().to_numpy())[:5] + 2
-            raise FormatError(f"{what} {path!r} has empty {c!r} cells (lines {rows.tolist()})")
-    return df
+        raise MissingColumnError(f"{where} lacks column(s) {missing}; its header is {header[:20]}")
+    _check_header([h for h in header if h in columns], where)
+    cells = list(zip(*rows)) if rows else [() for _ in header]
+    out = {}
+    for c in columns:
+        col = pd.Series(cells[header.index(c)], dtype=object)
+        if strip:
+            col = col.str.strip()
+        if c in id_columns:
+            empty = np.flatnonzero(col.str.strip().eq("").to_numpy())
+            if empty.size:
+                shown = [lines[k] for k in empty[:5]]
+                raise FormatError(f"{where} has empty {c!r} cells (lines {shown})")
+            out[c] = col.to_numpy(dtype=object)
+        else:
+            out[c] = _parse_labels(col.to_numpy(dtype=object), strip=False)
+    return pd.DataFrame(out, columns=list(columns))
 
 
-def _parse_labels(values: Sequence[str] | np.ndarray) -> pd.Series:
-    """Parse label strings: integers if all are integers, else floats, else strings.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT64_MAX = 2**63 - 1
 
-    Empty strings are nulls.  Mirrors pyarrow's CSV type inference for the cases
-    that occur in label columns.
-    """
-    s = pd.Series(np.asarray(values, dtype=object), dtype=object).str.strip()
-    s = s.where(s.ne(""), None)
-    present = s.dropna()
-    if len(present) == 0:
-        return s
-    try:
-        num = pd.to_numeric(present, errors="raise")
-    except (ValueError, TypeError):
-        return s.astype(object)
-    out = pd.Series(np.nan, index=s.index, dtype=np.float64)
-    out[present.index] = num.astype(np.float64)
-    vals = num.to_numpy(dtype=np.float64)
-    if (num.dtype.kind in "iu" or (np.all(np.isfinite(vals)) and np.all(vals == np.round(vals)))) \
-            and not out.isna().any():
-        return out.astype(np.int64)
+
+def _numbers(uniques: Sequence[str]) -> list[Decimal] | None:
+    out = []
+    for u in uniques:
+        if not isinstance(u, str) or len(u) > 400 or not _NUMBER.fullmatch(u):
+            return None
+        try:
+            out.append(Decimal(u))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+            return None
     return out
+
+
+def _parse_labels(values: Sequence[str] | np.ndarray, strip: bool = True) -> pd.Series:
+    """Parse label strings by value, losing nothing: Int64, Float64 or strings.
+
+    Empty strings are nulls (``<NA>`` or ``None``, never NaN).  When every label
+    is a number (``00`` and ``-0`` are the number 0, ``1.0`` is 1): int64 values
+    when every one is a whole number int64 holds; else float64 values when every
+    one is finite and no two different numbers become one float64; else (say a
+    20-digit integer beside others) every label stays a string, exactly as
+    written.  Anything that is not a number keeps every label a string.
+    """
+    s = np.asarray(values, dtype=object)
+    if strip and s.size:
+        s = pd.Series(s, dtype=object).str.strip().to_numpy(dtype=object)
+    null = pd.isna(s) | (s == "") if s.size else np.zeros(0, dtype=bool)
+    present = s[~null]
+    if present.size:
+        uniques = pd.unique(present)
+        nums = _numbers(uniques)
+        if nums is not None:
+            if all(d == d.to_integral_value() and d.adjusted() < 19 and abs(d) <= _INT64_MAX for d in nums):
+                conv: list[Any] = [int(d) for d in nums]
+                dtype: Any = np.int64
+            else:
+                conv = [float(d) for d in nums]
+                distinct_numbers = len({d.normalize() for d in nums})
+                ok = all(np.isfinite(f) and (f != 0.0 or d == 0) for f, d in zip(conv, nums))
+                dtype = np.float64 if ok and len(set(conv)) == distinct_numbers else None
+            if dtype is not None:
+                mapped = pd.Series(present, dtype=object).map(dict(zip(uniques, conv))).to_numpy(dtype=dtype)
+                data = np.zeros(s.shape[0], dtype=dtype)
+                data[~null] = mapped
+                cls = pd.arrays.IntegerArray if dtype is np.int64 else pd.arrays.FloatingArray
+                return pd.Series(cls(data, null.copy()))
+    out = s.copy()
+    out[null] = None
+    return pd.Series(out, dtype=object)
+
+
+def _plain(values: pd.Series) -> pd.Series:
+    """A nullable Int64/Float64 series without nulls as numpy int64/float64."""
+    if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) and values.dtype.kind in "if" \
+            and not values.isna().any():
+        return values.astype(values.dtype.numpy_dtype)
+    return values
 
 
 def _finish(df: pd.DataFrame, gold: pd.Series | None) -> tuple[pd.DataFrame, pd.Series]:
@@ -189,7 +225,7 @@ def _finish(df: pd.DataFrame, gold: pd.Series | None) -> tuple[pd.DataFrame, pd.
 
 # --------------------------------------------------------------------------- readers
 def read_common(
-    answers: str | os.PathLike, gold: str | os.PathLike | None = None
+    answers: str | os.PathLike, gold: str | os.PathLike | None = None, *, strip: bool = True
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Read the common layout: ``answers.csv`` (``task,worker,label``) and ``gold.csv`` (``task,label``).
 
@@ -200,6 +236,10 @@ def read_common(
         read when present).
     gold : path, optional
         The gold file.
+    strip : bool
+        Strip leading and trailing whitespace from every id and label cell
+        (default); ``False`` keeps every cell exactly (an id that is blank is
+        an error either way).
 
     Returns
     -------
@@ -207,21 +247,34 @@ def read_common(
         Annotations (columns ``task``, ``worker``, ``label``, every row as read,
         null labels included) and gold (index ``task``, may be empty).  Gold rows
         are kept as written (duplicates and nulls are dealt with by
-        :func:`load_dataset`).
+        :func:`load_dataset`).  Labels follow the module's number rule
+        (nullable ``Int64``/``Float64`` or strings; null = an empty cell).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        A missing file.
+    NotAFileError, FileAccessError, EncodingError
+        A directory, an unreadable file, bytes that are not UTF-8.
+    FormatError
+        Binary content, invalid quoting, a row whose field count differs from
+        the header's, an empty id (each naming the line).
+    MissingColumnError, EmptyTableError
+        A missing column, an empty file.
     """
     answers, gold = _pair_files(answers, gold, "answers.csv", "gold.csv")
     answers = _check_file(answers, "answers file")
-    df = _read_csv(answers, COLUMNS, ("task", "worker"), "answers file")
+    df = _read_csv(answers, COLUMNS, ("task", "worker"), "answers file", strip)
     g = None
     if gold is not None:
         gold = _check_file(gold, "gold file")
-        gdf = _read_csv(gold, ("task", "label"), ("task",), "gold file")
-        g = pd.Series(gdf["label"].to_numpy(), index=gdf["task"].to_numpy())
+        gdf = _read_csv(gold, ("task", "label"), ("task",), "gold file", strip)
+        g = pd.Series(gdf["label"].array, index=gdf["task"].to_numpy())
     return _finish(df, g)
 
 
 def read_truth_inference(
-    answer: str | os.PathLike, truth: str | os.PathLike | None = None
+    answer: str | os.PathLike, truth: str | os.PathLike | None = None, *, strip: bool = True
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Read the truth-inference benchmark layout of Zheng et al. (PVLDB 2017).
 
@@ -235,26 +288,33 @@ def read_truth_inference(
         when present).
     truth : path, optional
         ``truth.csv``.
+    strip : bool
+        As for :func:`read_common`.
 
     Returns
     -------
     (pandas.DataFrame, pandas.Series)
         As :func:`read_common`: columns renamed to ``task``, ``worker``, ``label``.
+
+    Raises
+    ------
+    DatasetNotFoundError, NotAFileError, FileAccessError, EncodingError, FormatError
+        As :func:`read_common`.
     """
     answer, truth = _pair_files(answer, truth, "answer.csv", "truth.csv")
     answer = _check_file(answer, "answer file")
-    df = _read_csv(answer, ("question", "worker", "answer"), ("question", "worker"), "answer file")
+    df = _read_csv(answer, ("question", "worker", "answer"), ("question", "worker"), "answer file", strip)
     df = df[["question", "worker", "answer"]]
     g = None
     if truth is not None:
         truth = _check_file(truth, "truth file")
-        tdf = _read_csv(truth, ("question", "truth"), ("question",), "truth file")
-        g = pd.Series(tdf["truth"].to_numpy(), index=tdf["question"].to_numpy())
+        tdf = _read_csv(truth, ("question", "truth"), ("question",), "truth file", strip)
+        g = pd.Series(tdf["truth"].array, index=tdf["question"].to_numpy())
     return _finish(df, g)
 
 
 def read_mace(
-    path: str | os.PathLike, key: str | os.PathLike | None = None
+    path: str | os.PathLike, key: str | os.PathLike | None = None, *, strip: bool = True
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Read MACE's CSV: one line per item, one column per annotator, empty = no answer.
 
@@ -271,6 +331,10 @@ def read_mace(
     key : path, optional
         Gold labels, one per line, aligned with the CSV's lines (blank = no gold).
         It must have as many lines as the CSV.
+    strip : bool
+        Strip leading and trailing whitespace from every cell (default); a cell
+        that is blank after stripping is no answer.  ``False`` keeps every cell
+        exactly (only an empty cell is no answer).
 
     Returns
     -------
@@ -280,23 +344,25 @@ def read_mace(
     Raises
     ------
     FormatError
-        If the key file's line count differs from the CSV's.
+        If the key file's line count differs from the CSV's, for invalid
+        quoting (naming the line) or a binary file.
+    DatasetNotFoundError, NotAFileError, FileAccessError, EncodingError
+        As :func:`read_common`.
     EmptyTableError
         If the CSV holds no answer at all.
     """
     path = _check_file(path, "MACE CSV")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        try:
-            rows = list(csv.reader(fh))
-        except csv.Error as exc:
-            raise FormatError(f"cannot parse MACE CSV {path!r}: {exc}") from None
+    rows, _ = _csv_records(_read_text(path, "MACE CSV", not_found=DatasetNotFoundError), f"MACE CSV {path!r}")
     n_lines = len(rows)
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=n_lines)
     cells = np.fromiter((c for r in rows for c in r), dtype=object, count=int(lengths.sum()))
     item = np.repeat(np.arange(n_lines), lengths)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     worker = np.arange(cells.shape[0]) - starts
-    stripped = pd.Series(cells, dtype=object).str.strip().to_numpy(dtype=object)
+    stripped = pd.Series(cells, dtype=object)
+    if strip:
+        stripped = stripped.str.strip()
+    stripped = stripped.to_numpy(dtype=object)
     keep = stripped != ""
     if not keep.any():
         raise EmptyTableError(f"MACE CSV {path!r} holds no answer")
@@ -304,37 +370,38 @@ def read_mace(
         {
             "task": item[keep].astype(str).astype(object),
             "worker": worker[keep].astype(str).astype(object),
-            "label": _parse_labels(stripped[keep]).to_numpy(),
+            "label": _parse_labels(stripped[keep], strip=False),
         }
     )
     g = None
     if key is not None:
         key = _check_file(key, "MACE key file")
-        with open(key, encoding="utf-8-sig") as fh:
-            lines = fh.read().splitlines()
+        lines = _read_text(key, "MACE key file", not_found=DatasetNotFoundError).splitlines()
         if len(lines) != n_lines:
             raise FormatError(
                 f"MACE key file {key!r} has {len(lines)} lines but the CSV {path!r} has {n_lines}; "
                 "the key needs one line per CSV line"
             )
-        vals = _parse_labels(np.array([s.strip() for s in lines], dtype=object))
-        g = pd.Series(vals.to_numpy(), index=np.arange(n_lines).astype(str).astype(object))
+        vals = _parse_labels(np.array(lines, dtype=object), strip=strip)
+        g = pd.Series(vals.array, index=np.arange(n_lines).astype(str).astype(object))
         g = g[g.notna()]
     return _finish(df, g)
 
 
 def _read_whitespace(path: str, n_fields: int, what: str, header: bool) -> np.ndarray:
-    with open(path, encoding="utf-8-sig") as fh:
-        lines = fh.read().splitlines()
+    lines = _read_text(path, what, not_found=DatasetNotFoundError).split("\n")
     if header and lines:
         lines = lines[1:]
     fields = [ln.split() for ln in lines]
     good = [f for f in fields if f and not f[0].startswith("#")]
     bad = [i for i, f in enumerate(fields) if f and not f[0].startswith("#") and len(f) != n_fields]
     if bad:
+        first = bad[0]
+        more = f"; {len(bad) - 1} more line(s) too, e.g. {[i + 1 + int(header) for i in bad[1:6]]}" \
+            if len(bad) > 1 else ""
         raise FormatError(
-            f"{what} {path!r} needs {n_fields} whitespace-separated fields per line; lines "
-            f"{[i + 1 + int(header) for i in bad[:5]]} have {[len(fields[i]) for i in bad[:5]]}"
+            f"{what} {path!r}, line {first + 1 + int(header)}: {len(fields[first])} fields, but every line "
+            f"needs {n_fields} whitespace-separated fields{more}"
         )
     if not good:
         raise EmptyTableError(f"{what} {path!r} holds no data line")
@@ -380,14 +447,14 @@ def read_triples(
         {
             "task": arr[:, pos["item"]],
             "worker": arr[:, pos["worker"]],
-            "label": _parse_labels(arr[:, pos["label"]]).to_numpy(),
+            "label": _parse_labels(arr[:, pos["label"]]),
         }
     )
     g = None
     if truth is not None:
         truth = _check_file(truth, "truth file")
         t = _read_whitespace(truth, 2, "truth file", header)
-        g = pd.Series(_parse_labels(t[:, 1]).to_numpy(), index=t[:, 0])
+        g = pd.Series(_parse_labels(t[:, 1]).array, index=t[:, 0])
     return _finish(df, g)
 
 
@@ -431,7 +498,7 @@ def detect_layout(folder: str | os.PathLike) -> str | None:
     return None
 
 
-def _read_folder(folder: str, layout: str) -> tuple[pd.DataFrame, pd.Series]:
+def _read_folder(folder: str, layout: str, strip: bool = True) -> tuple[pd.DataFrame, pd.Series]:
     if layout == "auto":
         found = detect_layout(folder)
         if found is None:
@@ -441,9 +508,9 @@ def _read_folder(folder: str, layout: str) -> tuple[pd.DataFrame, pd.Series]:
             )
         layout = found
     if layout == "common":
-        return read_common(folder)
+        return read_common(folder, strip=strip)
     if layout == "truth_inference":
-        return read_truth_inference(folder)
+        return read_truth_inference(folder, strip=strip)
     if layout == "mace":
         pair = _mace_pair(folder)
         if pair is None:
@@ -451,7 +518,7 @@ def _read_folder(folder: str, layout: str) -> tuple[pd.DataFrame, pd.Series]:
             if len(csvs) != 1:
                 raise FormatError(f"layout 'mace' needs NAME.csv (+ NAME.key) in {folder!r}; found {csvs}")
             pair = (csvs[0], None)
-        return read_mace(*pair)
+        return read_mace(*pair, strip=strip)
     if layout == "triples":
         files = _triples_files(folder)
         if files is None:
@@ -592,6 +659,7 @@ def load_dataset(
     duplicates: Duplicates = "first",
     layout: Layout = "auto",
     check_gold: bool = True,
+    strip: bool = True,
 ) -> Dataset:
     """Load a crowdsourcing dataset (annotations and gold labels) from a local folder.
 
@@ -622,6 +690,10 @@ def load_dataset(
         of the annotations (via ``AnnotationTable.encode_gold``) and raise
         :class:`~crowdagg.errors.GoldError` otherwise.  Ratings data (registry
         kind, else :func:`infer_kind`) are not checked: their gold is a mean.
+    strip : bool
+        Strip leading and trailing whitespace from every id and label cell of
+        the CSV layouts and MACE's (default); ``False`` keeps every cell
+        exactly.  Whitespace-separated triples cannot hold whitespace in a field.
 
     Returns
     -------
@@ -653,8 +725,10 @@ def load_dataset(
         raise InputError(f"duplicates must be one of {_DUPLICATES}, got {duplicates!r}")
     if layout not in LAYOUTS:
         raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if not isinstance(strip, (bool, np.bool_)):
+        raise InputError(f"strip must be True or False, got {strip!r}")
     folder, info = _resolve(name_or_path, data_home)
-    df, gold = _read_folder(folder, layout)
+    df, gold = _read_folder(folder, layout, bool(strip))
 
     dropped: dict[str, int] = {}
     null = df["label"].isna().to_numpy()
@@ -663,6 +737,7 @@ def load_dataset(
         df = df.loc[~null].reset_index(drop=True)
     if len(df) == 0:
         raise EmptyTableError(f"the answers in {folder!r} hold no label")
+    df["label"] = _plain(df["label"])  # no null left: plain int64/float64 labels
     df, dropped["duplicate"] = _dedupe(df, duplicates)
 
     from ..table import AnnotationTable
@@ -673,7 +748,7 @@ def load_dataset(
 
     gnull = gold.isna().to_numpy()
     dropped["gold_null"] = int(gnull.sum())
-    gold = gold[~gnull]
+    gold = _plain(gold[~gnull])
     in_answers = gold.index.isin(table.items)
     dropped["gold_without_answers"] = int((~in_answers).sum())
     gold = gold[in_answers]
