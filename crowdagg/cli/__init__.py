@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser  # pragma: no cover
+
+
 def _one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (multi-line messages joined with '; ')."""
     text = str(exc).strip()
@@ -101,7 +108,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, rest = parser.parse_known_args(argv)
+        if rest:  # named by the sub-command's parser, not the top-level one
+            sub = parser if not getattr(args, "command", None) else _subparser(parser, args.command)
+            sub.error(f"unrecognized arguments: {' '.join(rest)}")
     except SystemExit as exc:  # argparse: --help, --version, or its one-line error (see CLIParser)
         return exc.code if isinstance(exc.code, int) else 2
     if not getattr(args, "func", None):
@@ -128,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # the system's answer (a full disk, no permission): not a bug, but no crowdagg error
         _silence_stdout()
-        print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+        what = exc.strerror or _one_line(exc)
+        print(f"{prog}: error: {what}" + (f": {exc.filename!r}" if exc.filename else ""), file=sys.stderr)
         return 2
     except Exception as exc:  # a bug: say so on one line; the traceback on request
         if os.environ.get("CROWDAGG_DEBUG") == "1":

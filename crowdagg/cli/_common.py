@@ -17,6 +17,7 @@ from ..errors import (
     CrowdaggError,
     FormatError,
     InputFileNotFoundError,
+    MissingColumnError,
     NotAFileError,
     OutputError,
     ParameterError,
@@ -204,11 +205,21 @@ def load_table(args: argparse.Namespace, **extra: Any):
                 table = _read_parquet(path, duplicates=args.duplicates, **cols, **kw, **extra)
             else:
                 kw = _strip_kwargs(AnnotationTable.read_csv, strip, "CSV")
-                table = AnnotationTable.read_csv(path, duplicates=args.duplicates, **cols, **kw, **extra)
+                table = _cli_columns(AnnotationTable.read_csv, path, duplicates=args.duplicates, **cols, **kw,
+                                     **extra)
     note = describe_dropped(table.dropped)
     if note and not args.quiet:
         print(f"crowdagg {args.command}: left out {note}", file=sys.stderr)
     return table
+
+
+def _cli_columns(reader: Callable[..., Any], path: str, **kwargs: Any):
+    """``reader(path, **kwargs)``, with a missing-column message naming the CLI options."""
+    try:
+        return reader(path, **kwargs)
+    except MissingColumnError as exc:
+        msg = str(exc).replace("item_col=, worker_col=, label_col=", "--item-col, --worker-col, --label-col")
+        raise MissingColumnError(msg) from None
 
 
 def _read_parquet(path: str, **kwargs: Any):
@@ -218,7 +229,7 @@ def _read_parquet(path: str, **kwargs: Any):
     from ..table import AnnotationTable
 
     try:
-        return AnnotationTable.read_parquet(path, **kwargs)
+        return _cli_columns(AnnotationTable.read_parquet, path, **kwargs)
     except CrowdaggError:
         raise
     except (pa.ArrowException, OSError) as exc:
@@ -249,6 +260,11 @@ def prepare_output(out: str | None, inputs: tuple[str | None, ...] = ()) -> str 
         if src is not None and os.path.exists(src) and os.path.exists(out) and os.path.samefile(src, out):
             raise OutputError(f"output {out!r} is the input file {src!r}; crowdagg never overwrites its input")
     parent = os.path.dirname(os.path.abspath(out))
+    above = parent
+    while not os.path.exists(above) and os.path.dirname(above) != above:
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise OutputError(f"cannot write {out!r}: {above!r} is a file, not a folder")
     try:
         os.makedirs(parent, exist_ok=True)
     except OSError as exc:
