@@ -234,6 +234,14 @@ def test_third_party_imports_are_declared_or_guarded():
     assert not found, "\n".join(["undeclared third-party imports:", *found])
 
 
+def test_ci_runs_the_readme_test_command():
+    """``.ci/run`` is the README's test command, so CI is what a new contributor runs."""
+    readme = (ROOT / "README.md").read_text().splitlines()
+    (command,) = [ln.strip() for ln in readme if ln.strip().startswith('python3 -m pip install -e ".[test]"')]
+    ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert command in ci, f".ci/run does not run the README's test command {command!r}"
+
+
 # ---------------------------------------------------------------- the checker itself
 
 
