@@ -159,7 +159,8 @@ def test_lbfgs_finds_scipy_minimum():
 # --------------------------------------------------------------------------- the EM loop vs a reference
 def naive_glad_fit(rows, n_items, n_workers, k, n_iter, m_step_max_iter, alpha_prior=(1.0, 1.0),
                    log_beta_prior=(1.0, 1.0), gold=None):
-    """Reference EM: MV posteriors -> L-BFGS M-step -> (E-step, M-step) x n_iter -> E-step."""
+    """Reference EM: MV posteriors -> L-BFGS M-step -> (E-step, M-step) x n_iter -> E-step
+    (the L-BFGS curvature pairs carried from one M-step to the next)."""
     prior = np.full(k, 1.0 / k)
     votes = np.zeros((n_items, k))
     for i, _, y in rows:
@@ -179,8 +180,10 @@ def naive_glad_fit(rows, n_items, n_workers, k, n_iter, m_step_max_iter, alpha_p
             pv, pa, pb = naive_glad_prior(a, b, alpha_prior, log_beta_prior)
             return -(q + pv) / n_ann, -np.concatenate([ga + pa, gb + pb]) / n_ann
 
-        x, _ = lbfgs_minimize(fun, np.concatenate([alpha, log_beta]), m_step_max_iter)
+        x, _ = lbfgs_minimize(fun, np.concatenate([alpha, log_beta]), m_step_max_iter, history=hist)
         return x[:n_workers], x[n_workers:]
+
+    hist: list = []
 
     alpha, log_beta = m_step(np.full(n_workers, alpha_prior[0]), np.full(n_items, log_beta_prior[0]), post)
     for t in range(n_iter + 1):

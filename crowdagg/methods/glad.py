@@ -28,7 +28,7 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def lbfgs_minimize(fun: Any, x0: np.ndarray, max_iter: int, memory: int = 7,
-                   gtol: float = 1e-12) -> tuple[np.ndarray, int]:
+                   gtol: float = 1e-12, history: list[Any] | None = None) -> tuple[np.ndarray, int]:
     """Minimise ``fun(x) -> (value, gradient)`` by L-BFGS from ``x0``; ``(x, iterations)``.
 
     Plain limited-memory BFGS (Nocedal & Wright, *Numerical Optimization*, 2006,
@@ -37,10 +37,18 @@ def lbfgs_minimize(fun: Any, x0: np.ndarray, max_iter: int, memory: int = 7,
     ``fun``.  The first direction is the gradient scaled to a largest component of 1.
     Used instead of scipy's L-BFGS-B, whose per-iteration cost dominates on the
     hundreds of thousands of variables GLAD has (one per worker and per item).
+
+    ``history`` (a list, updated in place) carries the curvature pairs from one
+    call to the next: GLAD's successive M-steps minimise nearby objectives, and
+    starting each from the previous curvature instead of a scaled gradient step
+    makes every M-step closer to exact, so EM needs fewer iterations.  Pairs of
+    another dimension are dropped.
     """
     x = np.array(x0, dtype=np.float64)
     f, g = fun(x)
-    hist: list[tuple[np.ndarray, np.ndarray, float]] = []
+    hist: list[tuple[np.ndarray, np.ndarray, float]] = [] if history is None else history
+    if hist and hist[0][0].shape != x.shape:
+        hist.clear()
     n_iter = 0
     for _ in range(max_iter):
         if not np.isfinite(f) or np.max(np.abs(g), initial=0.0) <= gtol:
@@ -119,7 +127,11 @@ class GLADModel(EMModel):
       m_b, s_b^2)`` by L-BFGS (:func:`lbfgs_minimize`) started at the current parameters, with ``Q``
       and its gradient computed by :func:`~crowdagg.kernels.glad.glad_objective_slice`
       (one pass over the annotations per evaluation).  ``m_step_max_iter`` bounds
-      the L-BFGS iterations per M-step.
+      the L-BFGS iterations per M-step.  The L-BFGS curvature pairs are kept from one M-step
+      to the next (``lbfgs_history``).
+    * Stopping (:meth:`delta`): the largest change of an ``alpha`` or a
+      ``log_beta``, not of the log-posterior, which flattens long before the
+      posteriors stop moving (stopping on it left results depending on row order).
 
     The log-likelihood reported to the engine is the log-posterior
     ``log p(y | alpha, beta) + log-priors`` (up to a constant), the quantity EM
@@ -142,6 +154,7 @@ class GLADModel(EMModel):
         self.log_beta_prior = log_beta_prior
         self.m_step_max_iter = m_step_max_iter
         self.m_step_n_iter: list[int] = []
+        self.lbfgs_history: list[Any] = []
 
     # ----------------------------------------------------------------- helpers
     def log_prior(self, ctx: EMContext) -> np.ndarray:
@@ -179,6 +192,11 @@ class GLADModel(EMModel):
         return q, grad_a, grad_b
 
     # ----------------------------------------------------------------- plug-in API
+    def delta(self, ctx: EMContext, old: dict[str, np.ndarray], new: dict[str, np.ndarray],
+              ll_old: float, ll_new: float) -> float:
+        """Largest absolute change of an ability or a log-difficulty (what the posteriors follow)."""
+        return max(float(np.max(np.abs(new[k] - old[k]), initial=0.0)) for k in ("alphas", "log_betas"))
+
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         return {
             "alphas": np.full(ctx.n_workers, float(self.alpha_prior[0])),
@@ -214,7 +232,7 @@ class GLADModel(EMModel):
             return -q * scale, np.concatenate([ga, gb]) * -scale
 
         x0 = np.concatenate([params["alphas"], params["log_betas"]])
-        x, nit = lbfgs_minimize(fun, x0, self.m_step_max_iter)
+        x, nit = lbfgs_minimize(fun, x0, self.m_step_max_iter, history=self.lbfgs_history)
         self.m_step_n_iter.append(nit)
         return {"alphas": x[:n_w].copy(), "log_betas": x[n_w:].copy()}
 
@@ -238,11 +256,17 @@ class GLAD(EMAggregator):
 
     Parameters
     ----------
-    max_iter : int, default 100
+    max_iter : int, default 500
         Maximum number of EM iterations (``0``: posteriors of the initial parameters).
+        GLAD's EM converges slowly on skewed workloads (items whose few answers
+        come from unreliable workers keep moving long after the log-posterior has
+        settled), hence the high default; a typical crowd stops after 30-120.
     tol : float, default 1e-5
-        Stop when the log-posterior per annotation changes by less than ``tol``;
-        ``0`` runs exactly ``max_iter`` iterations.  A
+        Stop when no ability ``alpha`` and no ``log(beta)`` changes by more than
+        ``tol`` between iterations (the posteriors are smooth functions of them,
+        so they have settled too: at the default, results do not depend on the
+        order of the input rows beyond 1e-4); ``0`` runs exactly ``max_iter``
+        iterations.  A
         :class:`~crowdagg.errors.ConvergenceWarning` is issued when ``tol > 0`` and
         ``max_iter`` is reached first.
     init : {"mv", "uniform"}, default "mv"
@@ -309,7 +333,7 @@ class GLAD(EMAggregator):
 
     def __init__(
         self,
-        max_iter: int = 100,
+        max_iter: int = 500,
         tol: float = 1e-5,
         init: str = "mv",
         alpha_prior: tuple[float, float] = (1.0, 1.0),

@@ -25,6 +25,18 @@ from ..table import AnnotationTable
 __all__ = ["MACE", "MACEModel"]
 
 
+def _id_ranks(ids: pd.Index) -> np.ndarray:
+    """Position of each id in the sorted ids (codes order -> id order); code order
+    when the ids do not sort (mixed types are refused earlier, so rarely)."""
+    try:
+        order = np.argsort(ids.to_numpy(), kind="stable")
+    except TypeError:
+        return np.arange(len(ids))
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[order] = np.arange(len(ids))
+    return rank
+
+
 class MACEModel(EMModel):
     """EM / variational-Bayes plug-in for MACE.
 
@@ -86,9 +98,13 @@ class MACEModel(EMModel):
         """Random starting point (the authors' scheme): every weight drawn uniformly in
         ``[1, 1 + noise]``, then normalised per worker."""
         w, k = ctx.n_workers, ctx.n_labels
-        sk = 1.0 + noise * ctx.rng.random((w, 2))
+        # draws go to workers in the order of their ids, not of their codes (first
+        # appearance in the input): the same worker gets the same start whatever
+        # the order of the rows
+        rank = _id_ranks(ctx.table.workers)
+        sk = 1.0 + noise * ctx.rng.random((w, 2))[rank]
         sk /= sk.sum(axis=1, keepdims=True)
-        st = 1.0 + noise * ctx.rng.random((w, k))
+        st = 1.0 + noise * ctx.rng.random((w, k))[rank]
         st /= st.sum(axis=1, keepdims=True)
         return {"spam": sk[:, 0].copy(), "know": sk[:, 1].copy(), "strategies": st}
 
