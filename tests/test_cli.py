@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -87,3 +90,151 @@ def test_aggregate_with_gold(answers, tmp_path, capsys):
     bad.write_text("task,label\nnope,x\n")
     assert main(["aggregate", str(answers), "-m", "ds", "--gold", str(bad)]) == 2
     assert "not in the table" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- what ingest left out
+MTURK = Path(__file__).parent / "fixtures" / "mturk" / "plain.csv"  # one Rejected assignment
+
+
+def test_left_out_rows_are_named_on_stderr(tmp_path, capsys):
+    assert main(["aggregate", str(MTURK), "-o", str(tmp_path / "o.csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "crowdagg aggregate: left out 1 row: 1 rejected assignment"
+    assert main(["aggregate", str(MTURK), "-q"]) == 0
+    assert capsys.readouterr().err == ""  # --quiet: no note
+    assert main(["aggregate", str(MTURK), "--include-rejected"]) == 0
+    assert capsys.readouterr().err == ""  # nothing left out: no note
+    ann = tmp_path / "nulls.csv"
+    ann.write_text("item,worker,label\n1,a,x\n1,a,y\n1,b,\n2,a,\n2,b,y\n3,a,x\n3,b,x\n4,a,y\n4,b,x\n")
+    assert main(["agreement", str(ann), "-c", "percent", "--duplicates", "first", "-o", "-"]) == 0
+    assert capsys.readouterr().err == (
+        "crowdagg agreement: left out 3 rows: 2 null labels, 1 repeated (item, worker) pair\n")
+
+
+def test_no_note_when_nothing_is_left_out(answers, capsys):
+    assert main(["aggregate", str(answers)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_summary_shows_what_was_left_out(capsys):
+    assert main(["summary", str(MTURK)]) == 0
+    out, err = capsys.readouterr()
+    assert "rejected: 1" in out and err == "crowdagg summary: left out 1 row: 1 rejected assignment\n"
+    assert main(["summary", str(MTURK), "--json", "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["dropped"]["rejected"] == 1 and err == ""
+
+
+def test_describe_dropped():
+    from crowdagg.cli._common import describe_dropped
+
+    assert describe_dropped({"null_label": 0, "duplicate": 0}) is None
+    assert describe_dropped({}) is None
+    assert describe_dropped({"other_status": 2, "rejected": 1}) == (
+        "3 rows: 2 assignments with another status, 1 rejected assignment")
+    assert describe_dropped({"blank_id": 1}) == "1 row: 1 blank id"  # a reason this CLI does not know yet
+
+
+# --------------------------------------------------------------------------- options
+def test_keep_whitespace(tmp_path, capsys):
+    ann = tmp_path / "ws.csv"
+    ann.write_text("item,worker,label\n1,a,x\n1,b, x\n2 ,a,x\n2,b,x\n")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("item,label\n 1 ,x \n")
+    assert main(["summary", str(ann), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["n_items"], d["n_labels"]) == (2, 1)
+    assert main(["summary", str(ann), "--json", "--keep-whitespace"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert (d["n_items"], d["n_labels"]) == (3, 2) and set(d["label_counts"]) == {"x", " x"}
+    assert main(["workers", str(ann), "--gold", str(gold), "-o", "-"]) == 0  # " 1 " is item 1, "x " is x
+    df = pd.read_csv(io.StringIO(capsys.readouterr().out)).set_index("worker")
+    assert df["n_gold"].tolist() == [1, 1] and df["n_correct"].tolist() == [1, 1]
+    assert main(["workers", str(ann), "--gold", str(gold), "--keep-whitespace"]) == 2  # no item " 1 "
+    assert "not in the table" in capsys.readouterr().err
+
+
+def test_output_folders_are_created_and_nothing_is_left_on_failure(answers, tmp_path, capsys):
+    out = tmp_path / "new" / "deeper" / "out.csv"
+    assert main(["aggregate", str(answers), "-q", "-o", str(out)]) == 0
+    assert pd.read_csv(out)["item"].tolist() == ["t1", "t2"]
+    dup = tmp_path / "dup.csv"
+    dup.write_text("item,worker,label\n1,a,x\n1,a,y\n")
+    never = tmp_path / "never.csv"
+    assert main(["aggregate", str(dup), "-o", str(never)]) == 2
+    assert not never.exists()  # the writability probe leaves no empty file behind
+    before = answers.read_bytes()
+    assert main(["aggregate", str(answers), "-o", str(answers)]) == 2
+    assert answers.read_bytes() == before
+    assert "never overwrites its input" in capsys.readouterr().err
+
+
+def test_help_names_the_rules(capsys):
+    assert main(["aggregate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "missing parent folders are created" in text and "--keep-whitespace" in text
+
+
+# --------------------------------------------------------------------------- the safety net
+def test_internal_error_is_one_line(answers, monkeypatch, capsys):
+    import crowdagg.cli.summary as summary
+
+    def boom(args):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(summary, "run", boom)
+    monkeypatch.delenv("CROWDAGG_DEBUG", raising=False)
+    assert main(["summary", str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("crowdagg summary: internal error: RuntimeError: boom; second line "
+                   "(set CROWDAGG_DEBUG=1 for the traceback)\n")
+    monkeypatch.setenv("CROWDAGG_DEBUG", "1")
+    assert main(["summary", str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and err.splitlines()[-1].startswith("crowdagg summary: internal error:")
+
+
+def test_warnings_are_one_line(answers, monkeypatch, capsys):
+    import warnings
+
+    import crowdagg.cli.summary as summary
+    from crowdagg.errors import ConvergenceWarning
+
+    def warn(args):
+        warnings.warn("stopped at max_iter\nraise it", ConvergenceWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(summary, "run", warn)
+    assert main(["summary", str(answers)]) == 0
+    assert capsys.readouterr().err == "crowdagg summary: warning: stopped at max_iter; raise it\n"
+
+
+# --------------------------------------------------------------------------- a real process
+def _crowdagg(*argv, **kw):
+    return subprocess.run([sys.executable, "-m", "crowdagg", *argv], text=True, timeout=120, **kw)
+
+
+def test_standard_output_closed_full_or_cut_short(tmp_path, answers):
+    r = _crowdagg("aggregate", str(answers), "-q", stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                  preexec_fn=lambda: os.close(1))  # `crowdagg ... >&-`
+    assert (r.returncode, r.stderr) == (2, "crowdagg aggregate: error: standard output is closed\n")
+    if os.path.exists("/dev/full"):
+        with open("/dev/full", "w") as full:  # `crowdagg ... > /dev/full`
+            r = _crowdagg("summary", str(answers), stdout=full, stderr=subprocess.PIPE)
+        assert (r.returncode, r.stderr) == (2, "crowdagg summary: error: No space left on device\n")
+    big = tmp_path / "big.csv"
+    big.write_text("item,worker,label\n" + "".join(f"i{i},{w},{'xy'[(i + j) % 2]}\n"
+                                                  for i in range(6000) for j, w in enumerate("abc")))
+    proc = subprocess.Popen([sys.executable, "-m", "crowdagg", "aggregate", str(big), "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("item,label")  # `crowdagg ... | head -1`
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and err == ""  # quiet: no traceback, no "Exception ignored"
+
+
+def test_parsing_options_imports_no_pandas():
+    code = ("import sys; from crowdagg.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('pandas', 'numba', 'pyarrow') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "[]", r.stderr
