@@ -20,10 +20,12 @@ from crowdagg.errors import (
     DuplicateAnnotationError,
     EmptyTableError,
     EncodingError,
+    FileAccessError,
     FormatError,
     InputError,
     InputFileNotFoundError,
     MissingColumnError,
+    NotAFileError,
 )
 from crowdagg.io import MTurkInfo, read_mturk, read_mturk_assignments
 from crowdagg.table import AnnotationTable
@@ -622,3 +624,154 @@ def test_lone_checkbox_keeps_false_answers(tmp_path, column):
     t = read_mturk(p)
     assert t.n_annotations == 3 and t.dropped["null_label"] == 0
     assert sorted(t.labels) == ["false", "true"]
+
+
+# --------------------------------------------------------------------------- issue 13: exact labels, strip, drops
+label_text = st.one_of(
+    st.integers(-(2**63), 2**63 - 1).map(str),                       # int64
+    st.integers(2**63, 10**30).map(str),                             # beyond int64
+    st.integers(-(10**30), -(2**63) - 1).map(str),
+    st.sampled_from(["0", "-0", "00", "007", "1.0", "1", "0.1", "0.10000000000000001", "1e3", "1000",
+                     "2.5", "9007199254740993", "9007199254740992.0", "1e999", "NaN", "inf", "+1", "pos"]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), min_size=1, max_size=6),
+)
+
+
+def _label_text(v) -> str:
+    return v if isinstance(v, str) else str(v)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(label_text, min_size=1, max_size=8, unique=True))
+def test_distinct_labels_stay_distinct_and_round_trip(tmp_path, values):
+    """n distinct labels written in the file -> n labels, each reading back as written."""
+    values = [v.strip() for v in values if v.strip()]
+    if not values or len(set(values)) != len(values):
+        return
+    trip = [(f"i{k}", "w1", v) for k, v in enumerate(values)]
+    p = write_shape(tmp_path / "l.csv", trip, "plain")
+    t = read_mturk(p)
+    assert t.n_labels == len(values)
+    frame = read_mturk(p, return_frame=True)
+    assert frame["label"].dtype.kind in "ifO"
+    for written, got in zip(values, frame["label"].tolist()):
+        if isinstance(got, str):
+            assert got == written
+        elif isinstance(got, int):
+            assert str(got) == written  # integers read back exactly as written
+        else:
+            assert np.isfinite(got) and got == float(written)
+    assert set(t.labels.tolist()) == set(frame["label"].tolist())  # the table holds the same values
+
+
+def test_huge_integer_labels_keep_every_digit(tmp_path):
+    big = ["12345678901234567890", "12345678901234567891", "7"]
+    p = write_shape(tmp_path / "b.csv", [(f"i{k}", "w", v) for k, v in enumerate(big)], "plain")
+    t = read_mturk(p)
+    assert sorted(t.labels.tolist()) == sorted(big)  # beyond int64: strings, never a float
+    edge = [str(2**63 - 1), str(-(2**63)), "0"]
+    p = write_shape(tmp_path / "e.csv", [(f"i{k}", "w", v) for k, v in enumerate(edge)], "plain")
+    frame = read_mturk(p, return_frame=True)
+    assert str(frame["label"].dtype) == "Int64" and frame["label"].tolist() == [2**63 - 1, -(2**63), 0]
+    assert sorted(read_mturk(p).labels.tolist()) == sorted([2**63 - 1, -(2**63), 0])
+    # above 2**53 a float64 would merge neighbours: 9007199254740993 and ...992 stay apart
+    near = ["9007199254740993", "9007199254740992", "0.5"]
+    p = write_shape(tmp_path / "n.csv", [(f"i{k}", "w", v) for k, v in enumerate(near)], "plain")
+    assert sorted(read_mturk(p).labels.tolist()) == sorted(near)
+    # "1" and "1.0" are two labels of the file: they stay two (as strings)
+    p = write_shape(tmp_path / "o.csv", [("i1", "w", "1"), ("i2", "w", "1.0"), ("i3", "w", "2")], "plain")
+    assert read_mturk(p).labels.tolist() == ["1", "1.0", "2"]
+
+
+def test_float_labels_have_no_nan(tmp_path):
+    p = write_shape(tmp_path / "f.csv", [("1", "w1", "0.5"), ("1", "w2", ""), ("2", "w1", "2")], "plain")
+    frame = read_mturk(p, return_frame=True)
+    assert str(frame["label"].dtype) == "Float64" and frame["label"].iloc[1] is pd.NA
+    assert read_mturk(p).labels.tolist() == [0.5, 2.0]
+
+
+def test_strip_applies_to_ids_and_labels(tmp_path):
+    rows = base_rows([(" x", "w1 ", ""), ("x", " w1", ""), ("y ", "w2", "")])
+    for r, lab in zip(rows, [" pos", "neg ", "pos"]):
+        r["Answer.label"] = lab
+    rows[0]["HITId"], rows[1]["HITId"] = " H1", "H1 "
+    p = write_batch(tmp_path / "s.csv", rows, ["Answer.label"])
+    t = read_mturk(p, item="item", duplicates="keep")
+    assert t.items.tolist() == ["x", "y"] and t.workers.tolist() == ["w1", "w2"]
+    assert t.labels.tolist() == ["neg", "pos"]
+    with pytest.raises(DuplicateAnnotationError):  # (x, w1) twice once stripped
+        read_mturk(p, item="item")
+    exact = read_mturk(p, item="item", strip=False)
+    assert exact.items.tolist() == [" x", "x", "y "] and exact.workers.tolist() == ["w1 ", " w1", "w2"]
+    assert exact.labels.tolist() == [" pos", "neg ", "pos"]
+    assert read_mturk(p, strip=False).items.tolist() == [" H1", "H1 ", "Hy "]
+    assert read_mturk(p, duplicates="first").items.tolist() == ["H1", "Hy"]
+    # " 1" is a string with strip=False, the integer 1 by default
+    q = write_shape(tmp_path / "i.csv", [("1", "w1", " 1"), ("1", "w2", "2")], "plain")
+    assert read_mturk(q).labels.tolist() == [1, 2]
+    assert read_mturk(q, strip=False).labels.tolist() == [" 1", "2"]
+
+
+def test_strip_on_api_dumps(tmp_path):
+    recs = [{"HITId": " H1", "WorkerId": "W1 ", "AssignmentStatus": "Approved",
+             "Answer": qfa([("label", "<FreeText> a </FreeText>")])},
+            {"HITId": "H1", "WorkerId": "W2", "AssignmentStatus": "Approved",
+             "Answer": qfa([("label", "<FreeText>a</FreeText>")])}]
+    t = read_mturk_assignments(recs)
+    assert t.items.tolist() == ["H1"] and t.workers.tolist() == ["W1", "W2"] and t.labels.tolist() == ["a"]
+    e = read_mturk_assignments(recs, strip=False)
+    assert e.items.tolist() == [" H1", "H1"] and e.labels.tolist() == [" a ", "a"]
+
+
+def test_every_drop_is_counted_and_items_stay(tmp_path):
+    """Rejected, other statuses, null labels and duplicates: counted in table.dropped, the
+    summary and MTurkInfo.dropped; an item whose every assignment was left out stays, unlabelled."""
+    trip = [("a", "w1", "x"), ("a", "w2", ""), ("b", "w1", "y"), ("c", "w3", "x"), ("a", "w1", "y"),
+            ("d", "w2", "x")]
+    statuses = ["Approved", "Approved", "Submitted", "Rejected", "Approved", "Approved"]
+    rows = base_rows(trip, statuses)
+    for r, (_, _, lab) in zip(rows, trip):
+        r["Answer.label"] = lab
+    rows[4]["HITId"] = "Ha2"
+    p = write_batch(tmp_path / "d.csv", rows, ["Answer.label"])
+    t, info = read_mturk(p, item="item", duplicates="first", return_info=True)
+    want = {"null_label": 1, "duplicate": 1, "rejected": 1}
+    assert t.dropped == want == info.dropped and t.summary().dropped == want
+    assert t.items.tolist() == ["a", "b", "c", "d"] and t.workers.tolist() == ["w1", "w2"]
+    assert t.item_counts().tolist() == [1, 1, 0, 1] and t.n_annotations == 3
+    t, info = read_mturk(p, item="item", duplicates="first", statuses={"Approved"}, return_info=True)
+    want = {"null_label": 1, "duplicate": 1, "rejected": 1, "other_status": 1}
+    assert t.dropped == want == info.dropped and info.excluded == {"Submitted": 1, "Rejected": 1}
+    assert t.n_items == 4 and t.item_counts().tolist() == [1, 0, 0, 1]
+    frame, info = read_mturk(p, item="item", return_frame=True, return_info=True)
+    assert len(frame) == 5 and info.dropped == {"null_label": 1, "duplicate": 0, "rejected": 1}
+
+
+def test_ragged_and_file_errors(tmp_path, monkeypatch):
+    p = tmp_path / "r.csv"
+    # every data row one field longer than the header: read shifted before (pandas made column 1 the index)
+    p.write_text("HITId,WorkerId,Answer.x\nh1,w1,a,z\nh2,w2,b,z\n")
+    with pytest.raises(FormatError, match=r"line 2: 4 fields, but the header \(line 1\) has 3; 1 more line"):
+        read_mturk(p)
+    # quoted cells holding newlines (CRLF files too) count as the physical lines they span
+    p.write_bytes(b'HITId,WorkerId,Answer.x\r\nh1,w1,"a\r\nb\r\nc"\r\n\r\nh2,w2\r\n')
+    with pytest.raises(FormatError, match=r"line 6: 2 fields"):
+        read_mturk(p)
+    p.write_text('HITId,WorkerId,Answer.x\nh1,w1,"a\nb"\nh2,w2,"c\nd"\n')
+    assert read_mturk(p).labels.tolist() == ["a\nb", "c\nd"]
+    with pytest.raises(NotAFileError):
+        read_mturk(tmp_path)
+    with pytest.raises(NotAFileError):
+        read_mturk_assignments(tmp_path)
+    real_open = open
+
+    def deny(path, *a, **k):
+        if str(path) == str(p):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(FileAccessError, match="Permission denied"):
+        read_mturk(p)
+    with pytest.raises(PermissionError):  # a FileAccessError is a PermissionError too
+        read_mturk(p)
