@@ -69,7 +69,7 @@ class MixedIdTypeError(InputError, TypeError):
 
 
 class UnhashableIdError(InputError, TypeError):
-    """An id or label value cannot be hashed (lists, dicts, ...)."""
+    """An id or label value is not a hashable scalar (lists, dicts, tuples, ...)."""
 
 
 class UnknownLabelError(InputError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
+import warnings
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,13 +23,17 @@ import pandas as pd
 from .errors import (
     DuplicateAnnotationError,
     EmptyTableError,
+    EncodingError,
+    FileAccessError,
     FormatError,
     GoldError,
     InputError,
     InputFileNotFoundError,
     MissingColumnError,
     MixedIdTypeError,
+    NotAFileError,
     NullIdError,
+    SimilarLabelsWarning,
     UnhashableIdError,
     UnknownLabelError,
     WeightsError,
@@ -53,22 +59,95 @@ def _first_rows(mask: np.ndarray, k: int = _N_EXAMPLES) -> list[int]:
 
 
 # --------------------------------------------------------------------------- factorize
-def _check_uniques(uniques: pd.Index, codes: np.ndarray, column: str, what: str) -> None:
-    """Raise if the distinct values of an id column mix types."""
-    if uniques.dtype != object or len(uniques) == 0:
-        return
-    kind = pd.api.types.infer_dtype(uniques, skipna=True)
-    if kind in ("mixed", "mixed-integer"):
-        types = np.array([type(u).__name__ for u in uniques], dtype=object)
-        first = types[0]
-        bad_codes = np.flatnonzero(types != first)
-        rows = _first_rows(np.isin(codes, bad_codes))
-        names = sorted(set(types.tolist()))
-        raise MixedIdTypeError(
-            f"column {column!r} mixes {what} types {names} (first rows with a type other "
-            f"than {first!r}: {rows}); convert the column to one type, e.g. "
-            f"df[{column!r}].astype(str)"
+# Kinds of value an object column may hold (pandas.api.types.infer_dtype names, nulls
+# skipped): one kind per column.  "mixed-integer-float" (Python ints and floats) is
+# one kind, numbers, compared by value; "mixed-integer" (ints with bools or strings)
+# and "mixed" are refused before pd.factorize can merge True with 1.
+_ONE_KIND = frozenset({
+    "string", "boolean", "integer", "floating", "mixed-integer-float", "decimal", "bytes",
+    "datetime", "datetime64", "date", "time", "timedelta", "timedelta64", "period",
+    "interval", "complex", "empty",
+})
+_NON_SCALAR = (tuple, list, dict, set, frozenset, np.ndarray, pd.Series, pd.Index)
+
+
+def _value_kind(v: Any) -> str:
+    """The kind of one value: ``bool``, ``number`` (ints and floats), ``str``, or its type's name."""
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(v, str):
+        return "str"
+    return type(v).__name__
+
+
+def _check_one_kind(values: Any, column: str | None, what: str) -> str:
+    """The ``infer_dtype`` kind of an object column; raise if it mixes kinds.
+
+    One C pass over the objects; the per-value inspection only runs on the error path.
+    Values that are not scalars (tuples, lists, ...) raise :class:`UnhashableIdError`,
+    bools mixed with numbers or strings with anything else :class:`MixedIdTypeError`.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in _ONE_KIND:
+        return kind
+    where = f"column {column!r}" if column is not None else "labels="
+    fix = f"df[{column!r}].astype(str)" if column is not None else "labels=[str(v) for v in labels]"
+    arr = np.asarray(values, dtype=object)
+    kinds = np.array([_value_kind(v) for v in arr], dtype=object)
+    nonscalar = np.array([isinstance(v, _NON_SCALAR) for v in arr], dtype=bool)
+    if nonscalar.any():
+        names = sorted({type(v).__name__ for v in arr[nonscalar]})
+        raise UnhashableIdError(
+            f"{where} holds {'/'.join(names)} values (first positions: {_first_rows(nonscalar)}); "
+            f"each {what} must be one scalar value (a string, a number, a bool), not a container: "
+            f"join the parts into one string first, e.g. {fix}"
         )
+    null = np.asarray(pd.isna(arr), dtype=bool)
+    present = kinds[~null]
+    first = present[0]
+    other = (kinds != first) & ~null
+    names = sorted(set(present.tolist()))
+    raise MixedIdTypeError(
+        f"{where} mixes {what} kinds {names}: {int(other.sum())} value(s) of a kind other "
+        f"than {first!r} (first positions: {_first_rows(other)}). Ids and labels are of one kind "
+        f"(bools are not numbers, numbers are not strings); convert them to one type, e.g. {fix}"
+    )
+
+
+def _typed_uniques(uniques: Any, kind: str | None) -> pd.Index:
+    """The uniques of ``pd.factorize`` as an Index of a plain dtype where one holds them exactly.
+
+    Nullable (masked) arrays give their numpy dtype (no NA is left among uniques).  An
+    object column of one kind gives int64 (uint64 beyond int64; object beyond both),
+    float64, or bool; ints and floats together give float64 only if every int is
+    exactly a float, else they stay objects.
+    """
+    masked = uniques.array if isinstance(uniques, (pd.Index, pd.Series)) else uniques
+    if isinstance(masked, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+        return pd.Index(masked.to_numpy(dtype=masked.dtype.numpy_dtype))
+    if kind is None or not len(uniques):
+        return pd.Index(uniques)
+    arr = np.asarray(uniques, dtype=object)
+    if kind == "integer":
+        for dt in (np.int64, np.uint64):
+            try:
+                return pd.Index(np.array(arr, dtype=dt))
+            except OverflowError:
+                pass
+        return pd.Index(arr, dtype=object)
+    if kind == "floating":
+        return pd.Index(arr.astype(np.float64))
+    if kind == "mixed-integer-float":
+        if all(isinstance(v, (float, np.floating)) or float(v) == v for v in arr):
+            floats = arr.astype(np.float64)
+            if len(np.unique(floats)) == len(floats):
+                return pd.Index(floats)
+        return pd.Index(arr, dtype=object)
+    if kind == "boolean":
+        return pd.Index(arr.astype(bool))
+    return pd.Index(arr)
 
 
 def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
@@ -83,6 +162,8 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
             if isinstance(values, pd.Series):  # the uniques keep the column's own dtype
                 return codes, pd.Index(uniques, dtype=values.dtype)
             return codes, pd.Index(uniques.to_pandas())
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.ArrowDtype):
+        values = pa.chunked_array(pa.array(values.array))  # Arrow-backed, not strings
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return _factorize_arrow(values, column, what)
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
@@ -90,6 +171,8 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
     dense = _factorize_small_int_range(values)
     if dense is not None:
         return dense
+    is_object = pd.api.types.is_object_dtype(getattr(values, "dtype", None))
+    kind = _check_one_kind(values, column, what) if is_object else None
     try:
         codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
     except TypeError as exc:
@@ -97,10 +180,7 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
             f"column {column!r} holds unhashable {what} values ({exc}); ids and labels "
             "must be scalars such as strings or integers"
         ) from None
-    uniques = pd.Index(uniques)
-    codes = np.asarray(codes, dtype=np.int64)
-    _check_uniques(uniques, codes, column, what)
-    return codes, uniques
+    return np.asarray(codes, dtype=np.int64), _typed_uniques(uniques, kind)
 
 
 def _arrow_strings(values: Any) -> Any:
@@ -227,10 +307,12 @@ def _shrink(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]
 
 
 def _integral_float_to_int(uniques: pd.Index) -> pd.Index:
-    """Float labels that are all whole numbers become int64 (nullable ints read as floats)."""
+    """Float labels that are all whole numbers int64 holds become int64 (nullable ints
+    read as floats); others (1e20, 0.5, inf) stay floats, so distinct values stay distinct."""
     if uniques.dtype.kind == "f" and len(uniques):
         vals = uniques.to_numpy()
-        if np.all(np.isfinite(vals)) and np.all(vals == np.round(vals)):
+        if (np.all(np.isfinite(vals)) and np.all(vals == np.round(vals))
+                and vals.min() >= -(2.0**63) and vals.max() < 2.0**63):
             return pd.Index(vals.astype(np.int64))
     return uniques
 
@@ -250,6 +332,7 @@ class TableSummary:
     items_without_annotations: int
     workers_without_annotations: int
     dropped: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as a plain dict."""
@@ -270,7 +353,23 @@ class TableSummary:
         ]
         dropped = ", ".join(f"{k}: {v}" for k, v in self.dropped.items()) or "nothing"
         lines.append(f"dropped:     {dropped}")
+        lines.extend(f"warning:     {w}" for w in self.warnings)
         return "\n".join(lines)
+
+
+def _similar_labels(labels: pd.Index) -> list[str]:
+    """One note per group of string labels equal once stripped and case-folded."""
+    if len(labels) < 2 or _index_kind(labels) != "str":
+        return []
+    keys = pd.Series([str(v).strip().casefold() for v in labels])
+    dup = keys.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return []
+    groups: dict[str, list[Any]] = {}
+    for key, lab in zip(keys[dup], labels[dup]):
+        groups.setdefault(key, []).append(lab)
+    return [f"labels {g} differ only by surrounding whitespace or case; are they one label?"
+            for g in groups.values()]
 
 
 def _describe(counts: np.ndarray) -> dict[str, float]:
@@ -487,10 +586,18 @@ class AnnotationTable:
         return np.bincount(self.label_codes, minlength=self.n_labels)
 
     def summary(self) -> TableSummary:
-        """Counts, annotations per item and per worker, label distribution, drops."""
+        """Counts, annotations per item and per worker, label distribution, drops.
+
+        When labels differ only by surrounding whitespace or by case (``"Pos"``,
+        ``"pos"``, ``"pos "``), the summary's ``warnings`` name each such group and a
+        :class:`~crowdagg.errors.SimilarLabelsWarning` is issued.
+        """
         ic = self.item_counts()
         wc = self.worker_counts()
         lc = self.label_counts()
+        notes = _similar_labels(self.labels)
+        for note in notes:
+            warnings.warn(note, SimilarLabelsWarning, stacklevel=2)
         return TableSummary(
             n_items=self.n_items,
             n_workers=self.n_workers,
@@ -502,6 +609,7 @@ class AnnotationTable:
             items_without_annotations=int((ic == 0).sum()),
             workers_without_annotations=int((wc == 0).sum()),
             dropped=dict(self._dropped),
+            warnings=tuple(notes),
         )
 
     def with_dropped(self, **counts: int) -> AnnotationTable:
@@ -537,9 +645,9 @@ class AnnotationTable:
     # ----------------------------------------------------------------- encoding helpers
     def encode_labels(self, values: Any, *, what: str = "label") -> np.ndarray:
         """Codes of label values; :class:`UnknownLabelError` for values not in the set."""
-        vals = pd.Index(values) if not isinstance(values, pd.Index) else values
+        vals = values if isinstance(values, pd.Index) else _as_index(values)
         vals = _coerce_like(vals, self.labels)
-        codes = self.labels.get_indexer(vals)
+        codes = _lookup(self.labels, vals)
         if (codes < 0).any():
             bad = vals[codes < 0]
             raise UnknownLabelError(
@@ -577,7 +685,7 @@ class AnnotationTable:
                 )
             keep = ~idx.duplicated()
             idx, series = idx[keep], series[keep]
-        pos = self.items.get_indexer(idx)
+        pos = _lookup(self.items, idx)
         if (pos < 0).any():
             bad = idx[pos < 0]
             raise GoldError(
@@ -741,15 +849,25 @@ class AnnotationTable:
         duplicates: Duplicates = "error",
     ) -> AnnotationTable:
         """Build from three equal-length array-likes of item ids, worker ids and labels."""
-        arrays = []
+        import pyarrow as pa
+
+        arrays: list[Any] = []
         for a in (items, workers, labels_values):
             if isinstance(a, pd.Series):
-                a = a.to_numpy()
-            elif not isinstance(a, np.ndarray):
-                a = list(a)  # keep Python objects as they are (np.asarray would unify 1 and "1")
-            if isinstance(a, np.ndarray) and a.ndim != 1:
-                raise InputError(f"from_arrays expects 1-d arrays, got shape {a.shape}")
-            arrays.append(pd.Series(a))
+                a = a.reset_index(drop=True)
+            elif isinstance(a, (pa.Array, pa.ChunkedArray)):
+                pass  # factorized as Arrow
+            elif isinstance(a, (np.ndarray, pd.api.extensions.ExtensionArray, pd.Index)):
+                if a.ndim != 1:
+                    raise InputError(f"from_arrays expects 1-d arrays, got shape {a.shape}")
+                a = pd.Series(a)
+            elif isinstance(a, (str, bytes)) or not hasattr(a, "__iter__"):
+                raise InputError(f"from_arrays expects array-likes, got {type(a).__name__}")
+            else:
+                # Python objects stay as they are (np.asarray would unify 1 and "1", and
+                # pandas' inference ints with None into floats); one kind is checked later
+                a = pd.Series(list(a), dtype=object)
+            arrays.append(a)
         if len({len(a) for a in arrays}) != 1:
             raise InputError(
                 f"items, workers and labels must have one length, got {[len(a) for a in arrays]}"
@@ -767,40 +885,62 @@ class AnnotationTable:
         labels: Sequence[Hashable] | None = None,
         duplicates: Duplicates = "error",
         delimiter: str = ",",
+        strip: bool = True,
     ) -> AnnotationTable:
-        """Read a CSV file with one annotation per row.
+        """Read a UTF-8 CSV file with a header row and one annotation per row.
 
-        Item and worker ids are read as strings, exactly as written (``007`` stays
-        ``"007"``); labels are parsed (numbers become numbers) and empty cells are
-        null labels.
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file.
+        item_col, worker_col, label_col, labels, duplicates
+            As in :meth:`from_pandas`; column names are matched after stripping
+            surrounding whitespace (unless ``strip=False``).
+        delimiter : str
+            The field separator.
+        strip : bool
+            Strip leading and trailing whitespace from every id and label cell
+            (default); ``False`` keeps every cell exactly as written.
+
+        Notes
+        -----
+        Item and worker ids are strings, exactly as written once stripped
+        (``" 007 "`` is ``"007"``).  Empty cells (also cells of only whitespace
+        when stripping) are null: a null label drops its row (counted in
+        :attr:`dropped`), a null id raises :class:`~crowdagg.errors.NullIdError`;
+        ``NA`` or ``null`` are ordinary strings.  Labels are integers (int64) when
+        every label is an integer written plainly (``-12``, not ``+12``, ``012`` or
+        ``-0``) that int64 holds; else floats when every label is a plain decimal
+        number, finite, no two labels are the same float (``1`` and ``1.0``) and no
+        whole number exceeds 2**53; else every label stays a string.  Distinct
+        labels so never merge.
+
+        Raises
+        ------
+        InputFileNotFoundError, NotAFileError, FileAccessError
+            A missing path, a directory (or device, pipe), an unreadable file.
+        EncodingError
+            Bytes that are not UTF-8 (the message names the line).
+        FormatError
+            A row with more or fewer fields than the header (the message names the
+            line), or text that is not CSV.
+        EmptyTableError
+            An empty file, or a header without rows.
         """
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        path = _check_path(path)
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as fh:
-                header = next(csv.reader(fh, delimiter=delimiter), [])
-        except UnicodeDecodeError:
-            raise FormatError(f"cannot read {path!r} as CSV: it is not UTF-8 text") from None
-        if not header:
-            raise EmptyTableError(f"{path!r} is empty")
-        cols = _resolve_columns(header, item_col, worker_col, label_col)
-        try:
-            tbl = pacsv.read_csv(
-                path,
-                parse_options=pacsv.ParseOptions(delimiter=delimiter),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={cols[0]: pa.string(), cols[1]: pa.string()},
-                    include_columns=list(cols),
-                    strings_can_be_null=True,
-                    null_values=[""],  # only empty cells are null: "NA", "null" stay strings
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            raise FormatError(f"cannot parse {os.fspath(path)!r} as CSV: {exc}") from None
-        return cls.from_arrow(tbl, item_col=cols[0], worker_col=cols[1], label_col=cols[2],
-                              labels=labels, duplicates=duplicates)
+        path = _check_file(path, "CSV file")
+        _check_strip(strip)
+        header = _read_header(path, delimiter)
+        names = [h.strip() for h in header] if strip else header
+        cols = _resolve_columns(names, item_col, worker_col, label_col)
+        raw = [header[names.index(c)] for c in cols]
+        tbl = _read_csv_strings(path, header, raw, delimiter)
+        if tbl.num_rows == 0:
+            raise EmptyTableError(f"{path!r} has a header but no annotation rows")
+        columns = [tbl.column(c) for c in raw]
+        if strip:
+            columns = [_strip_cells(c, empty_is_null=True) for c in columns]
+        columns[2] = _parse_label_strings(columns[2])
+        return _build(*columns, cols, labels, duplicates)
 
     @classmethod
     def read_parquet(
@@ -812,20 +952,50 @@ class AnnotationTable:
         label_col: str = "label",
         labels: Sequence[Hashable] | None = None,
         duplicates: Duplicates = "error",
+        strip: bool = True,
     ) -> AnnotationTable:
-        """Read a Parquet file (or folder of files); see :meth:`from_pandas`."""
+        """Read a Parquet file (or a folder of Parquet files with one schema).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file or folder.
+        item_col, worker_col, label_col, labels, duplicates
+            As in :meth:`from_pandas`.
+        strip : bool
+            Strip leading and trailing whitespace from every string id and label
+            (default); ``False`` keeps every value exactly.  Column types are kept
+            (a stripped string stays a string; an empty one is the empty string,
+            Parquet having real nulls).
+
+        Raises
+        ------
+        InputFileNotFoundError, FileAccessError
+            A missing or unreadable path.
+        FormatError
+            A file that is not Parquet (or truncated), or a folder whose files do
+            not share one schema.
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = _check_path(path)
-        schema_names = pq.read_schema(path).names if os.path.isfile(path) else None
-        if schema_names is not None:
-            cols = _resolve_columns(schema_names, item_col, worker_col, label_col)
-            tbl = pq.read_table(path, columns=list(cols))
-        else:
-            tbl = pq.read_table(path)
-            cols = _resolve_columns(tbl.column_names, item_col, worker_col, label_col)
-        return cls.from_arrow(tbl, item_col=cols[0], worker_col=cols[1], label_col=cols[2],
-                              labels=labels, duplicates=duplicates)
+        path = _check_file(path, "Parquet file", folder_ok=True)
+        _check_strip(strip)
+        try:
+            if os.path.isfile(path):
+                cols = _resolve_columns(pq.read_schema(path).names, item_col, worker_col, label_col)
+                tbl = pq.read_table(path, columns=list(cols))
+            else:
+                tbl, cols = _read_parquet_folder(path, item_col, worker_col, label_col)
+        except PermissionError as exc:
+            raise FileAccessError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+        except (pa.ArrowException, OSError) as exc:  # ArrowInvalid, ArrowTypeError, ArrowIOError
+            what = "a Parquet file" if os.path.isfile(path) else "a folder of Parquet files with one schema"
+            raise FormatError(f"cannot read {path!r} as {what}: {_first_line(exc)}") from None
+        columns = [tbl.column(c) for c in cols]
+        if strip:
+            columns = [_strip_cells(c, empty_is_null=False) for c in columns]
+        return _build(*columns, cols, labels, duplicates)
 
 
 def _expand_ptr(ptr: np.ndarray, dtype: Any) -> np.ndarray:
@@ -844,11 +1014,268 @@ def _rebuild(state: dict[str, Any], dropped: dict[str, int]) -> AnnotationTable:
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_path(path: str | os.PathLike) -> str:
+def _check_file(path: Any, what: str, *, folder_ok: bool = False) -> str:
+    """``path`` as a string once it names an existing, readable regular file (or folder)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"a {what} path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputFileNotFoundError(f"no such file: {path!r}")
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputFileNotFoundError(f"no such file: {path!r}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise FileAccessError(f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        if folder_ok:
+            return path
+        raise NotAFileError(f"{path!r} is a directory, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise NotAFileError(f"{path!r} is not a regular file (a device, pipe or socket)")
+    if not os.access(path, os.R_OK):
+        raise FileAccessError(f"cannot read {path!r}: permission denied")
     return path
+
+
+def _read_parquet_folder(
+    path: str, item_col: str | None, worker_col: str, label_col: str
+) -> tuple[Any, tuple[str, str, str]]:
+    """The three columns of a folder of Parquet files, once every file is known to
+    give them one type (Arrow would otherwise cast the later files to the first
+    file's types: the integer 1 in one file and the string "1" in another would merge)."""
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    dataset = pads.dataset(path, format="parquet", partitioning="hive")
+    if not dataset.files:
+        raise EmptyTableError(f"the folder {path!r} holds no Parquet files")
+    cols = _resolve_columns(dataset.schema.names, item_col, worker_col, label_col)
+    first: dict[str, tuple[Any, str]] = {}
+    for f in dataset.files:
+        schema = pq.read_schema(f)
+        for c in cols:
+            i = schema.get_field_index(c)
+            if i < 0:
+                continue  # a partition column (or a file without it: Arrow fills nulls)
+            t = schema.field(i).type
+            if c not in first:
+                first[c] = (t, f)
+            elif _type_family(first[c][0]) != _type_family(t):
+                raise FormatError(
+                    f"the Parquet files of {path!r} do not share one schema: column {c!r} is "
+                    f"{first[c][0]} in {first[c][1]!r} but {t} in {f!r}"
+                )
+    return dataset.to_table(columns=list(cols)), cols
+
+
+def _type_family(t: Any) -> str:
+    """Arrow types that hold the same values alike: strings, integers, floats; else the type."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "floating"
+    return str(t)
+
+
+def _check_strip(strip: Any) -> None:
+    if not isinstance(strip, (bool, np.bool_)):
+        raise InputError(f"strip must be True or False, got {strip!r}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _open_binary(path: str) -> Any:
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise FileAccessError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+
+
+def _read_header(path: str, delimiter: str) -> list[str]:
+    """The header row (the first non-blank line; a UTF-8 byte-order mark is dropped)."""
+    with _open_binary(path) as fh:
+        line_no = 0
+        for line in fh:
+            line_no += 1
+            if line.strip(b"\r\n"):
+                break
+        else:
+            raise EmptyTableError(f"{path!r} is empty")
+    try:
+        text = line.decode("utf-8-sig" if line_no == 1 else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise EncodingError(
+            f"{path!r} is not UTF-8: byte {line[exc.start:exc.start + 1]!r} on line {line_no}, "
+            f"column {exc.start + 1} (save it as UTF-8)"
+        ) from None
+    return next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+
+
+def _read_csv_strings(path: str, header: list[str], raw: list[str], delimiter: str) -> Any:
+    """The columns ``raw`` of a CSV file as Arrow strings (empty cells null)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    invalid: list[Any] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append(row)
+        return "error"
+
+    try:
+        return pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in raw},
+                include_columns=raw,
+                strings_can_be_null=True,
+                null_values=[""],  # only empty cells are null: "NA", "null" stay strings
+            ),
+        )
+    except PermissionError as exc:
+        raise FileAccessError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except (pa.ArrowException, OSError) as exc:
+        if invalid:
+            raise _ragged_error(path, header, delimiter, invalid[0]) from None
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise _encoding_error(path) from None
+        raise FormatError(f"cannot parse {path!r} as CSV: {_first_line(exc)}") from None
+
+
+def _ragged_error(path: str, header: list[str], delimiter: str, row: Any) -> FormatError:
+    """A FormatError naming the first line whose row has more or fewer fields than the header."""
+    n = len(header)
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        start, seen_header = 1, False
+        for rec in reader:
+            if rec:
+                if seen_header and len(rec) != n:
+                    return FormatError(
+                        f"{path!r}, line {start}: {len(rec)} field(s) where the header has {n} "
+                        f"({delimiter.join(rec)[:80]!r})"
+                    )
+                seen_header = True
+            start = reader.line_num + 1
+    where = f"row {row.number}" if row.number is not None else "a row"
+    return FormatError(
+        f"{path!r}, {where}: {row.actual_columns} field(s) where the header has "
+        f"{row.expected_columns} ({row.text[:80]!r})"
+    )
+
+
+def _encoding_error(path: str) -> EncodingError:
+    """An EncodingError naming the first line that is not UTF-8."""
+    with _open_binary(path) as fh:
+        for line_no, line in enumerate(fh, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return EncodingError(
+                    f"{path!r} is not UTF-8: byte {line[exc.start:exc.start + 1]!r} on line {line_no}, "
+                    f"column {exc.start + 1} (save it as UTF-8)"
+                )
+    return EncodingError(f"{path!r} is not UTF-8 text (save it as UTF-8)")
+
+
+def _strip_cells(col: Any, *, empty_is_null: bool) -> Any:
+    """An Arrow column with leading and trailing whitespace trimmed from every string.
+
+    Strings (also the dictionary of a dictionary-encoded column) are trimmed with
+    ``utf8_trim_whitespace``; other types are returned as they are.  With
+    ``empty_is_null``, cells left empty become null (CSV: an empty cell is null).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    t = col.type
+    if pa.types.is_dictionary(t):  # e.g. a pandas categorical written to Parquet
+        vt = t.value_type
+        if not (pa.types.is_string(vt) or pa.types.is_large_string(vt) or pa.types.is_string_view(vt)):
+            return col
+        col = col.cast(vt)
+        t = vt
+    if pa.types.is_string_view(t):
+        col = col.cast(pa.large_string())
+    elif not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return col
+    out = pc.utf8_trim_whitespace(col)
+    if empty_is_null:
+        empty = pc.equal(out, "")
+        if pc.any(empty).as_py():
+            out = pc.if_else(empty, pa.scalar(None, out.type), out)
+    return out
+
+
+_INT_PATTERN = r"^-?(?:0|[1-9][0-9]*)$"
+_NUM_PATTERN = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def _label_values(uniques: Any) -> Any:
+    """The distinct label strings (an Arrow array without nulls) as their values.
+
+    int64 when every one is a plainly written integer int64 holds (``-12``; not
+    ``+12``, ``012``, ``-0``); else float64 when every one is a plain decimal
+    number, finite, no two give one float and no whole number exceeds 2**53; else
+    the strings themselves.  The rule of :func:`crowdagg.io.parse_labels`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(uniques) == 0:
+        return uniques
+    is_int = pc.match_substring_regex(uniques, _INT_PATTERN)
+    if pc.all(is_int).as_py():
+        if not pc.any(pc.equal(uniques, "-0")).as_py():
+            try:
+                return pc.cast(uniques, pa.int64())
+            except pa.ArrowInvalid:  # beyond int64: strings
+                pass
+        return uniques
+    if not pc.all(pc.match_substring_regex(uniques, _NUM_PATTERN)).as_py():
+        return uniques
+    try:
+        floats = pc.cast(uniques, pa.float64())
+    except pa.ArrowInvalid:
+        return uniques
+    vals = floats.to_numpy(zero_copy_only=False)
+    if not np.all(np.isfinite(vals)) or len(np.unique(vals)) != len(vals):
+        return uniques
+    whole = is_int.to_numpy(zero_copy_only=False)
+    if whole.any():
+        lengths = pc.utf8_length(uniques).to_numpy(zero_copy_only=False)
+        if (lengths[whole] > 20).any() or (np.abs(vals[whole]) > 2.0**53).any():
+            return uniques
+    return floats
+
+
+def _parse_label_strings(col: Any) -> Any:
+    """A CSV label column (Arrow strings, nulls for empty cells) as values: see :func:`_label_values`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = _factorize_strings(col)
+    if found is not None:
+        codes, uniques = found
+        codes = pa.array(codes, mask=codes < 0)
+    else:
+        enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+        codes, uniques = enc.indices, enc.dictionary
+    values = _label_values(uniques)
+    if values is uniques:
+        return col
+    return values.take(codes)
 
 
 def _resolve_columns(
@@ -880,6 +1307,80 @@ def _coerce_like(idx: pd.Index, target: pd.Index) -> pd.Index:
     if len(idx) and _holds_strings(target) and not _holds_strings(idx):
         return pd.Index([str(v) for v in idx], dtype=object)
     return idx
+
+
+def _as_index(values: Any) -> pd.Index:
+    """``values`` as a flat Index (tuples stay tuples, not a MultiIndex level)."""
+    if isinstance(values, (pd.Series, np.ndarray)) and getattr(values, "ndim", 1) == 1:
+        return pd.Index(values)
+    vals = list(values)
+    if any(isinstance(v, tuple) for v in vals):
+        arr = np.empty(len(vals), dtype=object)
+        for i, v in enumerate(vals):
+            arr[i] = v
+        return pd.Index(arr, dtype=object)
+    return pd.Index(vals)
+
+
+def _index_kind(idx: pd.Index) -> str:
+    """``bool``, ``number``, ``str``, ``empty``, or another kind (``mixed``, a type name)."""
+    dt = idx.dtype
+    if pd.api.types.is_object_dtype(dt):
+        kind = pd.api.types.infer_dtype(idx, skipna=True)
+        return {"boolean": "bool", "integer": "number", "floating": "number",
+                "mixed-integer-float": "number", "string": "str"}.get(kind, kind)
+    if pd.api.types.is_bool_dtype(dt):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(dt):
+        return "number"
+    if pd.api.types.is_string_dtype(dt):
+        return "str"
+    return str(dt)
+
+
+def _lookup(book: pd.Index, values: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in the codebook ``book`` (int64, -1 where absent).
+
+    Numbers match numbers by value (``1`` finds ``1.0``), a string codebook finds
+    other values by their ``str``, and bools never match numbers (pandas would
+    find ``True`` at ``1``).
+    """
+    if isinstance(values, pd.MultiIndex):  # tuples: never in a codebook
+        values = pd.Index(values.to_flat_index(), dtype=object)
+    values = _coerce_like(values, book)
+    try:
+        codes = np.asarray(book.get_indexer(values), dtype=np.int64)
+    except TypeError:  # unhashable values: none of them is in the book
+        return np.full(len(values), -1, dtype=np.int64)
+    kb = _index_kind(book)
+    if kb in ("bool", "number") and len(values):
+        other = "number" if kb == "bool" else "bool"
+        kv = _index_kind(values)
+        if kv == other:
+            codes[:] = -1
+        elif kv not in (kb, "empty"):
+            codes[np.array([_value_kind(v) == other for v in values], dtype=bool)] = -1
+    return codes
+
+
+def _label_set(labels: Any) -> pd.Index:
+    """``labels=`` as a codebook: a non-empty sequence of distinct, non-null values of one kind."""
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
+        raise InputError(f"labels= must be a sequence of labels, got {type(labels).__name__} {labels!r}")
+    vals = list(labels)
+    if not vals:
+        raise InputError("labels= is empty")
+    arr = np.empty(len(vals), dtype=object)
+    for i, v in enumerate(vals):  # element by element: tuples must not become rows
+        arr[i] = v
+    kind = _check_one_kind(arr, None, "label")
+    null = np.asarray(pd.isna(arr), dtype=bool)
+    if null.any():
+        raise InputError(f"labels= holds null values (positions {_first_rows(null)}); a label set names labels")
+    index = _typed_uniques(arr, kind)
+    if index.has_duplicates:
+        raise InputError(f"labels= repeats values: {index[index.duplicated()].tolist()}")
+    return index
 
 
 def _gold_series(gold: Any) -> pd.Series:
@@ -931,19 +1432,17 @@ def _build(
     if len(lab_uniques) == 0:
         raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
     if labels is not None:
-        label_index = pd.Index(list(labels))
-        if len(label_index) == 0:
-            raise InputError("labels= is empty")
-        if label_index.has_duplicates:
-            raise InputError(f"labels= repeats values: {label_index[label_index.duplicated()].tolist()}")
-        mapping = label_index.get_indexer(_coerce_like(lab_uniques, label_index))
+        label_index = _label_set(labels)
+        mapping = _lookup(label_index, lab_uniques)
         unknown = mapping < 0
         if unknown.any():
             bad_rows = _first_rows(np.isin(lc_raw, np.flatnonzero(unknown)))
+            kinds = {_index_kind(label_index), _index_kind(lab_uniques)}
+            note = "; bools never match numbers" if kinds == {"bool", "number"} else ""
             raise UnknownLabelError(
                 f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
                 f"{label_index.tolist()[:20]}: {lab_uniques[unknown][:_N_EXAMPLES].tolist()} "
-                f"(first rows: {bad_rows})"
+                f"(first rows: {bad_rows}){note}"
             )
     else:
         if label_order is not None:
@@ -955,8 +1454,8 @@ def _build(
             except TypeError:
                 types = sorted({type(u).__name__ for u in lab_uniques})
                 raise MixedIdTypeError(
-                    f"column {label_col!r} mixes label types {types}; convert it to one type "
-                    "or give the label set with labels="
+                    f"the labels of column {label_col!r} ({types}) cannot be sorted; give the "
+                    "label set, in order, with labels="
                 ) from None
             label_index = _integral_float_to_int(lab_uniques[order])
             mapping = np.empty(len(order), dtype=np.int64)
@@ -1030,6 +1529,18 @@ def _assemble(
     )
 
 
+def _call(ctor: Any, data: Any, kwargs: dict[str, Any], what: str) -> AnnotationTable:
+    """``ctor(data, **kwargs)`` once every option is known to ``ctor``."""
+    import inspect
+
+    known = set(inspect.signature(ctor).parameters) - {"cls"}
+    unknown = sorted(set(kwargs) - known)
+    if unknown:
+        hint = " (strip= applies to file paths; in-memory tables are taken exactly)" if "strip" in unknown else ""
+        raise InputError(f"unknown option(s) {unknown} for {what}{hint}; known: {sorted(known - {'df', 'table', 'path'})}")
+    return ctor(data, **kwargs)
+
+
 def as_table(data: Any, **kwargs: Any) -> AnnotationTable:
     """Coerce ``data`` to an :class:`AnnotationTable`.
 
@@ -1044,17 +1555,19 @@ def as_table(data: Any, **kwargs: Any) -> AnnotationTable:
             )
         return data
     if isinstance(data, pd.DataFrame):
-        return AnnotationTable.from_pandas(data, **kwargs)
+        return _call(AnnotationTable.from_pandas, data, kwargs, "a pandas DataFrame")
     mod = type(data).__module__
     if mod.startswith("polars"):
-        return AnnotationTable.from_polars(data, **kwargs)
+        return _call(AnnotationTable.from_polars, data, kwargs, "a polars DataFrame")
     if mod.startswith("pyarrow"):
-        return AnnotationTable.from_arrow(data, **kwargs)
+        return _call(AnnotationTable.from_arrow, data, kwargs, "a pyarrow Table")
     if isinstance(data, (str, os.PathLike)):
         p = os.fspath(data)
+        if isinstance(p, bytes):
+            p = os.fsdecode(p)
         if p.endswith((".parquet", ".pq")) or os.path.isdir(p):
-            return AnnotationTable.read_parquet(p, **kwargs)
-        return AnnotationTable.read_csv(p, **kwargs)
+            return _call(AnnotationTable.read_parquet, p, kwargs, "a Parquet path")
+        return _call(AnnotationTable.read_csv, p, kwargs, "a CSV path")
     raise InputError(
         "expected an AnnotationTable, a pandas/polars/pyarrow table or a file path, "
         f"got {type(data).__name__}"
