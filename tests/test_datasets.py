@@ -6,6 +6,7 @@ import importlib.util
 import os
 import re
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pandas as pd
@@ -32,10 +33,12 @@ from crowdagg.errors import (
     DatasetNotFoundError,
     DuplicateAnnotationError,
     EmptyTableError,
+    FileAccessError,
     FormatError,
     GoldError,
     InputError,
     MissingColumnError,
+    NotAFileError,
 )
 from crowdagg.table import AnnotationTable
 
@@ -542,3 +545,114 @@ def test_accuracy_script_single_dataset_folder_and_unavailable_method(bench_dir:
     text = capsys.readouterr().out
     assert "| a | 8 | 3 | 3 | 2 | 3 | Nope | not available |" in text
     assert "Not available in crowdagg yet: NoSuchMethod" in text
+
+
+# --------------------------------------------------------------------------- issue 13: exact labels, strip, files
+def test_labels_by_value_without_loss(tmp_path: Path) -> None:
+    def labels_of(cells: list[str]) -> list:
+        d = tmp_path / f"d{len(list(tmp_path.iterdir()))}"
+        write(d / "answers.csv", "task,worker,label\n" + "".join(f"i{k},w,{c}\n" for k, c in enumerate(cells)))
+        df, _ = read_common(d)
+        return df["label"].tolist()
+
+    # numbers by value: 00 and -0 are 0 (the snow2008 ratings write both)
+    assert labels_of(["0", "00", "-0", "5"]) == [0, 0, 0, 5]
+    # int64 limits hold exactly; one digit more and every label stays a string
+    assert labels_of([str(2**63 - 1), str(-(2**63))]) == [2**63 - 1, -(2**63)]
+    assert labels_of(["12345678901234567890", "12345678901234567891"]) == [
+        "12345678901234567890", "12345678901234567891"]
+    # floats only when no two different numbers become one float64
+    assert labels_of(["0.5", "2"]) == [0.5, 2.0]
+    assert labels_of(["0.1", "0.10000000000000001"]) == ["0.1", "0.10000000000000001"]
+    assert labels_of(["1e999", "1"]) == ["1e999", "1"]  # no infinity
+    assert labels_of(["nan", "1"]) == ["nan", "1"]      # no NaN
+    assert labels_of(["NA", "1"]) == ["NA", "1"]        # only an empty cell is null
+
+
+def test_loader_frames_hold_no_nan(tmp_path: Path) -> None:
+    d = tmp_path / "n"
+    write(d / "answers.csv", "task,worker,label\n1,w1,0.5\n1,w2,\n2,w1,1\n2,w2,\n")
+    write(d / "gold.csv", "task,label\n1,\n2,1\n")
+    df, gold = read_common(d)
+    assert str(df["label"].dtype) == "Float64" and df["label"].isna().sum() == 2
+    assert not df["label"].astype(object).map(lambda v: isinstance(v, float) and v != v).any()
+    ds = load_dataset(d, as_frame=True)
+    assert ds.annotations["label"].dtype == "float64" and ds.annotations["label"].notna().all()
+    assert ds.dropped["null_label"] == 2 and ds.dropped["gold_null"] == 1 and ds.gold.to_dict() == {"2": 1.0}
+    ints = tmp_path / "i"
+    write(ints / "answers.csv", "task,worker,label\n1,w1,1\n1,w2,\n")
+    assert load_dataset(ints, as_frame=True).annotations["label"].dtype == "int64"  # not float after a null
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.integers(-(10**25), 10**25), st.floats(allow_nan=False, allow_infinity=False),
+                          st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=5)),
+                min_size=1, max_size=8))
+def test_distinct_numbers_stay_distinct(tmp_path_factory, values) -> None:
+    """n different labels (by value for numbers) in the file -> n labels, each equal to what was written."""
+    cells = [repr(v) if isinstance(v, float) else str(v) for v in values]
+    d = tmp_path_factory.mktemp("p")
+    write(d / "answers.csv", "task,worker,label\n" + "".join(f"i{k},w,{c}\n" for k, c in enumerate(cells)))
+    df, _ = read_common(d)
+    got = df["label"].tolist()
+    if all(isinstance(g, str) for g in got):
+        assert got == cells
+    else:
+        assert [float(c) for c in cells] == [float(g) for g in got]
+        assert all(Decimal(c) == g for c, g in zip(cells, got) if isinstance(g, int))  # integers exact
+
+    def key(c: str):
+        try:
+            return Decimal(c).normalize()
+        except InvalidOperation:
+            return c
+    assert load_dataset(d).annotations.n_labels == len({key(c) for c in cells})
+
+
+def test_loaders_strip(tmp_path: Path) -> None:
+    d = tmp_path / "s"
+    write(d / "answers.csv", " task , worker ,label\n 1 ,w1 , a\n1, w2,a \n")
+    write(d / "gold.csv", "task,label\n1 , a\n")
+    df, gold = read_common(d)
+    assert df.values.tolist() == [["1", "w1", "a"], ["1", "w2", "a"]] and gold.to_dict() == {"1": "a"}
+    df, gold = read_common(d, strip=False)
+    assert df.values.tolist() == [[" 1 ", "w1 ", " a"], ["1", " w2", "a "]] and gold.to_dict() == {"1 ": " a"}
+    assert load_dataset(d).annotations.n_labels == 1
+    assert load_dataset(d, strip=False, check_gold=False).annotations.n_labels == 2
+    m = tmp_path / "m"
+    write(m / "x.csv", " a,a , \n")
+    write(m / "x.key", " a\n")
+    assert read_mace(m / "x.csv")[0]["label"].tolist() == ["a", "a"]
+    df, gold = read_mace(m / "x.csv", m / "x.key", strip=False)
+    assert df["label"].tolist() == [" a", "a ", " "] and gold.tolist() == [" a"]
+
+
+def test_loader_file_errors(tmp_path: Path, monkeypatch) -> None:
+    d = tmp_path / "f"
+    write(d / "answers.csv", "task,worker,label\n1,w,a\n")
+    with pytest.raises(NotAFileError, match="is a directory"):
+        read_common(d / "answers.csv", d)
+    with pytest.raises(NotAFileError):
+        read_mace(d)
+    with pytest.raises(NotAFileError):
+        read_triples(d)
+    with pytest.raises(DatasetNotFoundError, match="no such file"):
+        read_truth_inference(d / "answer.csv")
+    real_open = open
+
+    def deny(path, *a, **k):
+        if str(path).endswith("answers.csv"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", deny)
+    with pytest.raises(FileAccessError, match="Permission denied"):
+        load_dataset(d)
+
+
+def test_mace_ragged_lines_are_the_format(tmp_path: Path) -> None:
+    """MACE's lines may differ in length (a short line: its last annotators gave no answer)."""
+    p = write(tmp_path / "r.csv", "a,b,c\nb\n\"a\nb\",c\n")
+    df, _ = read_mace(p)
+    assert df.values.tolist() == [["0", "0", "a"], ["0", "1", "b"], ["0", "2", "c"], ["1", "0", "b"],
+                                  ["2", "0", "a\nb"], ["2", "1", "c"]]

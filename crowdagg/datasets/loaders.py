@@ -172,9 +172,9 @@ def _parse_labels(values: Sequence[str] | np.ndarray, strip: bool = True) -> pd.
     Empty strings are nulls (``<NA>`` or ``None``, never NaN).  When every label
     is a number (``00`` and ``-0`` are the number 0, ``1.0`` is 1): int64 values
     when every one is a whole number int64 holds; else float64 values when every
-    one is finite and no two different numbers become one float64; else (say a
-    20-digit integer beside others) every label stays a string, exactly as
-    written.  Anything that is not a number keeps every label a string.
+    one is finite, every whole number among them is exact (at most 2**53) and no
+    two different numbers become one float64; else (say a 20-digit integer)
+    every label stays a string, exactly as written.  Anything that is not a number keeps every label a string.
     """
     s = np.asarray(values, dtype=object)
     if strip and s.size:
@@ -185,13 +185,15 @@ def _parse_labels(values: Sequence[str] | np.ndarray, strip: bool = True) -> pd.
         uniques = pd.unique(present)
         nums = _numbers(uniques)
         if nums is not None:
-            if all(d == d.to_integral_value() and d.adjusted() < 19 and abs(d) <= _INT64_MAX for d in nums):
+            whole = [d == d.to_integral_value() for d in nums]
+            if all(w and d.adjusted() < 19 and -_INT64_MAX - 1 <= d <= _INT64_MAX for w, d in zip(whole, nums)):
                 conv: list[Any] = [int(d) for d in nums]
                 dtype: Any = np.int64
             else:
                 conv = [float(d) for d in nums]
                 distinct_numbers = len({d.normalize() for d in nums})
-                ok = all(np.isfinite(f) and (f != 0.0 or d == 0) for f, d in zip(conv, nums))
+                ok = all(np.isfinite(f) and (f != 0.0 or d == 0) and (not w or abs(d) <= 2**53)
+                         for f, d, w in zip(conv, nums, whole))
                 dtype = np.float64 if ok and len(set(conv)) == distinct_numbers else None
             if dtype is not None:
                 mapped = pd.Series(present, dtype=object).map(dict(zip(uniques, conv))).to_numpy(dtype=dtype)
