@@ -7,8 +7,11 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crowdagg.cli import main
+from crowdagg.errors import GoldError, ParameterError
 from crowdagg.quality import score_workers
 
 ANSWERS = """item,worker,label
@@ -156,3 +159,53 @@ def test_shared_dataset(datasets_dir, capsys):
     answers = pd.read_csv(d / "answers.csv", dtype={"task": str, "worker": str})
     assert len(df) == answers["worker"].nunique() and df["n_answers"].sum() == len(answers)
     assert df["ci_low"].is_monotonic_increasing
+
+
+# --------------------------------------------------------------------------- the gold reader
+_CELL = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gold=st.dictionaries(_CELL, _CELL, min_size=1, max_size=12))
+def test_read_gold_keeps_every_distinct_value(tmp_path, gold):
+    """n distinct (item, label) cells in -> the same n cells out; stripped ones as the readers strip."""
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from crowdagg.cli.workers import read_gold
+
+    path = tmp_path / "gold.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item", "label"])
+        w.writerows(gold.items())
+    got = read_gold(str(path), strip=False)
+    assert dict(zip(got.index, got.to_numpy())) == gold and len(got) == len(gold)
+
+    def trim(values):
+        return pc.utf8_trim_whitespace(pa.array(values, pa.string())).to_pylist()
+
+    items, labels = trim(list(gold)), trim(list(gold.values()))
+    if all(items) and all(labels):
+        got = read_gold(str(path))
+        assert got.index.tolist() == items and got.tolist() == labels
+    else:  # a cell of whitespace only is an empty cell: the gold file is refused, naming it
+        with pytest.raises(GoldError, match="without"):
+            read_gold(str(path))
+
+
+def test_read_gold_typed_labels_and_parquet(tmp_path):
+    from crowdagg.cli.workers import read_gold
+
+    p = tmp_path / "g.csv"
+    p.write_text("\ufefftask,label\n007, 1\n8,2\n")  # a byte-order mark, leading zeros, whitespace
+    got = read_gold(str(p), labels=pd.Index([1, 2]))
+    assert got.index.tolist() == ["007", "8"] and got.tolist() == [1, 2]
+    q = tmp_path / "g.parquet"
+    pd.DataFrame({"item": [" a", "b"], "label": [1, 2]}).to_parquet(q)
+    got = read_gold(str(q))
+    assert got.index.tolist() == ["a", "b"] and got.tolist() == [1, 2]
+    with pytest.raises(ParameterError):
+        read_gold(str(p), strip="no")

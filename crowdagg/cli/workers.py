@@ -89,23 +89,22 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
     import numpy as np
     import pandas as pd
 
-    from ..errors import GoldError, InputFileNotFoundError, NotAFileError
+    from ..errors import GoldError, InputFileNotFoundError, NotAFileError, ParameterError
 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputFileNotFoundError(f"no such gold file: {path!r}")
     if not os.path.isfile(path):
         raise NotAFileError(f"gold file {path!r} is a folder, not a file")
+    if not isinstance(strip, bool):
+        raise ParameterError(f"strip must be True or False, got {strip!r}")
     is_parquet = path.lower().endswith(PARQUET_EXT)
-    df = _read_gold_parquet(path) if is_parquet else _read_gold_csv(path)
-    item = next((c for c in ("item", "task") if c in df.columns), None)
-    if item is None or "label" not in df.columns:
-        raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {list(df.columns)}")
-    ids = pd.Series(df[item].to_numpy(dtype=object), dtype=object)
-    values = pd.Series(df["label"].to_numpy(dtype=object), dtype=object)
-    if strip:
-        ids = ids.map(lambda v: v.strip() if isinstance(v, str) else v)
-        values = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+    tbl = _read_gold_parquet(path) if is_parquet else _read_gold_csv(path)
+    item = next((c for c in ("item", "task") if c in tbl.column_names), None)
+    if item is None or "label" not in tbl.column_names:
+        raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {tbl.column_names}")
+    ids, values = (pd.Series(_trimmed(tbl.column(c), strip).to_pandas().to_numpy(dtype=object), dtype=object)
+                   for c in (item, "label"))
     for what, col in (("an item id", ids), ("a label", values)):
         bad = (col.isna() | col.map(lambda v: isinstance(v, str) and v == "")).to_numpy()
         if bad.any():
@@ -117,6 +116,20 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
         by_text = {str(lab): lab for lab in labels}
         values = values.map(lambda v: by_text.get(v, v) if isinstance(v, str) else v)
     return pd.Series(values.to_numpy(dtype=object), index=pd.Index(ids.to_numpy(), dtype=object))
+
+
+def _trimmed(col, strip: bool):
+    """An Arrow column with the whitespace around its strings trimmed (as the annotation readers trim)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not strip:
+        return col
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return pc.utf8_trim_whitespace(col)
+    return col
 
 
 def _read_gold_csv(path: str):
@@ -158,7 +171,7 @@ def _read_gold_csv(path: str):
         raise GoldError(f"cannot parse gold file {path!r} as CSV: {msg}") from None
     if tbl.num_rows == 0:
         raise GoldError(f"gold file {path!r} is empty: a header and no rows")
-    return tbl.to_pandas()
+    return tbl
 
 
 def _read_gold_parquet(path: str):
@@ -174,7 +187,7 @@ def _read_gold_parquet(path: str):
         raise GoldError(f"cannot read gold file {path!r} as Parquet: {msg}") from None
     if tbl.num_rows == 0:
         raise GoldError(f"gold file {path!r} is empty")
-    return tbl.to_pandas()
+    return tbl
 
 
 def _readable(df, label_cols: list[str]) -> str:
