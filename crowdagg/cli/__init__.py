@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     Returns the exit status: 0 on success, 2 for any error (one line on
     stderr), 130 when interrupted.
     """
-    from ..errors import CrowdaggError
+    from ..errors import CrowdaggError, DroppedRowsWarning
 
     parser = build_parser()
     try:
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning(prog)
+            warnings.simplefilter("ignore", DroppedRowsWarning)  # the "left out" note says it once
             rc = int(args.func(args) or 0)
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
         return rc
