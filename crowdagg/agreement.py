@@ -35,8 +35,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import memory
 from ._validation import check_choice, check_float, check_int, check_random_state
-from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError
+from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError, TooLargeError
 from .kernels import agreement as K
 from .kernels._util import chunk_bounds
 from .table import AnnotationTable, as_table
@@ -214,11 +215,15 @@ def _plain(v: Any) -> Any:
 
 
 def _check_dense_labels(q: int, what: str) -> None:
+    """Refuse labels x labels tables beyond :data:`_MAX_DENSE_LABELS` labels (or the memory limit)."""
     if q > _MAX_DENSE_LABELS:
-        raise InputError(
-            f"{what} needs a labels x labels weight matrix and the table has {q} labels "
-            f"(limit {_MAX_DENSE_LABELS}); for continuous values use krippendorff_alpha(level='interval')"
+        raise TooLargeError(
+            f"{what} needs labels x labels tables and the table has {q:,} labels (limit "
+            f"{_MAX_DENSE_LABELS:,}: {memory.format_bytes(8 * q * q)} each); for continuous values use "
+            "krippendorff_alpha(level='interval'), else merge labels"
         )
+    memory.check(what, [(f"labels x labels tables, {q:,} x {q:,}, 4 copies", 4 * 8 * q * q)],
+                 "merge labels")
 
 
 def _t_interval(value: float, se: float, df: int, confidence: float, cap: bool = True) -> tuple[float, float]:
@@ -270,22 +275,56 @@ def _need_pairs(r: np.ndarray) -> None:
 
 
 # --------------------------------------------------------------------------- Krippendorff's alpha
+def _numeric_labels(labels: pd.Index) -> list[Any] | None:
+    """The labels as a list of Python numbers, or ``None`` when they are not all numbers."""
+    if labels.dtype.kind in "iuf":
+        return labels.tolist()
+    if labels.dtype.kind != "O":
+        return None
+    vals = labels.tolist()
+    import numbers
+
+    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in vals):
+        return vals
+    return None
+
+
 def _level_values(table: AnnotationTable, level: str) -> np.ndarray:
+    """Label values for the distance of ``level``: codes (nominal, ordinal) or the
+    numeric labels, exact in float64 and scaled by a power of two (interval and
+    ratio alpha are scale-free) so that no squared difference overflows."""
     q = table.n_labels
     if level in ("nominal", "ordinal"):
         return np.arange(q, dtype=np.float64)
-    kind = table.labels.dtype.kind
-    if kind not in "iuf":
+    labels = table.labels
+    raw = _numeric_labels(labels)
+    if raw is None:
         raise LevelError(
-            f"level={level!r} needs numeric labels; the table's labels are {table.labels.dtype} "
-            f"(e.g. {table.labels[:5].tolist()}). Use level='nominal' or 'ordinal' (ordinal follows the "
+            f"level={level!r} needs numeric labels; the table's labels are {labels.dtype} "
+            f"(e.g. {labels[:5].tolist()}). Use level='nominal' or 'ordinal' (ordinal follows the "
             "label order, which labels=[...] fixes)"
         )
-    values = table.labels.to_numpy(dtype=np.float64)
+    try:
+        values = np.array([float(v) for v in raw], dtype=np.float64)
+    except OverflowError:
+        values = np.array([np.inf])
     if not np.all(np.isfinite(values)):
-        raise LevelError(f"level={level!r} needs finite label values")
+        raise LevelError(f"level={level!r} needs finite label values (a label is infinite, NaN or beyond float64)")
+    # distinct labels must stay distinct numbers: big integers (beyond 2**53) can round to one float64
+    uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    if uniq.size < values.size:
+        dup = np.flatnonzero(counts[inverse] > 1)
+        shown = [_plain(labels[i]) for i in dup[:4]]
+        raise LevelError(
+            f"level={level!r}: the labels {shown} are distinct but equal as float64 numbers ({values[dup[0]]!r}), "
+            "so their distances cannot be computed exactly; subtract an offset from the labels or use "
+            "level='ordinal' (ranks)"
+        )
     if level == "ratio" and (values < 0).any():
         raise LevelError("level='ratio' needs non-negative label values (a ratio scale has a true zero)")
+    top = float(np.max(np.abs(values)))
+    if top > 0:
+        values = np.ldexp(values, -int(np.frexp(top)[1]))  # exact: a power of two, |values| < 1
     return values
 
 
@@ -508,6 +547,8 @@ def _conger_pe(table: AnnotationTable, w: np.ndarray, n: int) -> tuple[float, np
     r = raters.size
     if r < 2:
         raise AgreementUndefinedError("Conger's kappa needs at least two raters")
+    memory.check("conger_kappa", [(f"rater x label shares, {r:,} raters x {q:,} labels, 6 copies", 6 * 8 * r * q)],
+                 "use fleiss_kappa or gwet_ac, which need no per-rater table")
     remap = np.full(table.n_workers, -1, dtype=np.int64)
     remap[raters] = np.arange(r)
     g = remap[wc_all]
@@ -706,6 +747,7 @@ def cohen_kappa(
     if la.size == 0:
         raise AgreementUndefinedError(f"workers {worker_a!r} and {worker_b!r} share no item")
     present = np.unique(np.concatenate([la, lb]))
+    _check_dense_labels(present.size, "cohen_kappa")
     w, wname = _weights_matrix(weights, q, present)
     la_c = np.searchsorted(present, la)
     lb_c = np.searchsorted(present, lb)
@@ -735,6 +777,43 @@ def cohen_kappa(
                            n_annotations=2 * int(la.size), **res)
 
 
+#: Bytes of annotation pairs (key, two labels and a sort index: 32 bytes a pair)
+#: that :func:`pairwise_cohen_kappa` holds at once; pairs are made and reduced in
+#: blocks of workers below this (a single worker's pairs always fit in one block).
+MAX_PAIR_BYTES = 256 * 2**20
+_PAIR_BYTES = 32
+
+
+def _pairwise_streamed(table: AnnotationTable, w: np.ndarray, min_overlap: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kappa of every worker pair, pairs generated and reduced a block of first workers at a time."""
+    nw = table.n_workers
+    wp, wi, ic, ip = table.worker_ptr, table.worker_index, table.item_codes, table.item_ptr
+    wc, lc = table.worker_codes.astype(np.int64), table.label_codes.astype(np.int64)
+    ub = K.pair_bounds_by_worker(wp, wi, ic, ip)
+    cap = max(1, MAX_PAIR_BYTES // _PAIR_BYTES)
+    parts: list[tuple[np.ndarray, ...]] = []
+    start = 0
+    cum = np.concatenate([[0], np.cumsum(ub)])
+    while start < nw:
+        # the largest block of workers start..stop-1 whose pair bound fits the cap (one worker at least)
+        stop = max(start + 1, int(np.searchsorted(cum, cum[start] + cap, side="right")) - 1)
+        size = int(cum[stop] - cum[start])
+        key, la, lb = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
+        t = K.pair_keys_block(wp, wi, ic, ip, wc, lc, nw, start, stop, key, la, lb)
+        order = np.argsort(key[:t], kind="stable")
+        key, la, lb = key[order], la[order], lb[order]
+        del order
+        n_groups = int(np.count_nonzero(np.diff(key))) + 1 if key.size else 0
+        out = (np.empty(n_groups, np.int64), np.empty(n_groups, np.int64), np.empty(n_groups), np.empty(n_groups))
+        g = K.pairwise_groups(key, la, lb, w, min_overlap, *out)
+        parts.append(tuple(a[:g] for a in out))
+        start = stop
+    if not parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0)
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))  # type: ignore[return-value]
+
+
 def pairwise_cohen_kappa(
     data: Any,
     min_overlap: int = 5,
@@ -744,8 +823,11 @@ def pairwise_cohen_kappa(
     """Cohen's kappa for every pair of workers sharing at least ``min_overlap`` items.
 
     Pairs come from the items: for each item every pair of its annotations by two
-    different workers is one observation (O(sum_i m_i^2), never workers x workers);
-    observations are sorted by pair and each run gives one kappa.  The output is
+    different workers is one observation (O(sum_i m_i^2) time, never workers x
+    workers).  They are made and reduced a block of workers at a time, so the
+    memory held stays below :data:`MAX_PAIR_BYTES` (256 MiB) plus one worker's
+    pairs, however many raters share an item; within a block observations are
+    sorted by pair and each run gives one kappa.  The output is
     sparse: only pairs with ``n_items >= min_overlap`` appear.
 
     Returns
@@ -762,17 +844,7 @@ def pairwise_cohen_kappa(
     _check_dense_labels(q, "pairwise_cohen_kappa")
     w, _ = _weights_matrix(weights, q)
     nw = table.n_workers
-    key, la, lb = K.pair_keys(table.item_ptr, table.worker_codes.astype(np.int64),
-                              table.label_codes.astype(np.int64), nw)
-    order = np.argsort(key, kind="stable")
-    key, la, lb = key[order], la[order], lb[order]
-    n_groups = int(np.count_nonzero(np.diff(key))) + 1 if key.size else 0
-    out_key = np.empty(n_groups, dtype=np.int64)
-    out_n = np.empty(n_groups, dtype=np.int64)
-    out_po = np.empty(n_groups)
-    out_k = np.empty(n_groups)
-    g = K.pairwise_groups(key, la, lb, w, min_overlap, out_key, out_n, out_po, out_k)
-    out_key, out_n, out_po, out_k = out_key[:g], out_n[:g], out_po[:g], out_k[:g]
+    out_key, out_n, out_po, out_k = _pairwise_streamed(table, w, min_overlap)
     kappa = pd.array(out_k, dtype="Float64")
     kappa[~np.isfinite(out_k)] = pd.NA
     return pd.DataFrame({

@@ -24,3 +24,19 @@ def chunk_bounds(ptr: np.ndarray, n_chunks: int | None = None) -> np.ndarray:
     b = np.searchsorted(ptr, targets, side="left").astype(np.int64)
     b[0], b[-1] = 0, n_rows
     return np.unique(b)
+
+
+def cap_chunks(bounds: np.ndarray, chunk_bytes: int, cap: int) -> np.ndarray:
+    """Merge neighbouring chunks of ``bounds`` until ``n_chunks * chunk_bytes <= cap``.
+
+    For kernels that give every chunk its own statistics buffer (``chunk_bytes``
+    each, e.g. workers x labels floats): above the cap the work runs on fewer,
+    larger chunks (one, serially, at worst), so those buffers never exceed the
+    cap whatever the data sizes.  Same sums, in a different order.
+    """
+    n_chunks = bounds.shape[0] - 1
+    allowed = max(1, int(cap // max(int(chunk_bytes), 1)))
+    if n_chunks <= allowed:
+        return bounds
+    pick = np.unique(np.linspace(0, n_chunks, allowed + 1).round().astype(np.int64))
+    return np.ascontiguousarray(bounds[pick])

@@ -558,6 +558,49 @@ def pair_keys(item_ptr, workers, labels, n_workers):
 
 
 @njit(cache=True, nogil=True)
+def pair_bounds_by_worker(worker_ptr, worker_index, item_codes, item_ptr):
+    """``ub[w] = sum over w's annotations of (m_i - 1)``: at least the number of
+    annotation pairs in which ``w`` is the first (lower-coded) worker; O(annotations)."""
+    n_workers = worker_ptr.shape[0] - 1
+    ub = np.zeros(n_workers, dtype=np.int64)
+    for w in range(n_workers):
+        s = 0
+        for p in range(worker_ptr[w], worker_ptr[w + 1]):
+            i = item_codes[worker_index[p]]
+            s += item_ptr[i + 1] - item_ptr[i] - 1
+        ub[w] = s
+    return ub
+
+
+@njit(cache=True, nogil=True)
+def pair_keys_block(worker_ptr, worker_index, item_codes, item_ptr, workers, labels, n_workers,
+                    w_start, w_stop, key, la, lb):
+    """The pairs of :func:`pair_keys` whose first worker ``wa`` is in ``w_start..w_stop-1``.
+
+    Walks each such worker's annotations (by worker, then item order) and pairs
+    them with the annotations of the same item by workers ``wb > wa``; writes
+    ``key = wa * n_workers + wb``, ``la`` (``wa``'s label) and ``lb`` and returns
+    how many were written (at most ``sum(pair_bounds_by_worker(...)[w_start:w_stop])``).
+    Blocks of workers taken in order give every pair once, so the caller can
+    stream the pairs in bounded memory.
+    """
+    t = 0
+    for wa in range(w_start, w_stop):
+        for p in range(worker_ptr[wa], worker_ptr[wa + 1]):
+            pos = worker_index[p]
+            i = item_codes[pos]
+            ya = labels[pos]
+            for j in range(item_ptr[i], item_ptr[i + 1]):
+                wb = workers[j]
+                if wb > wa:
+                    key[t] = wa * n_workers + wb
+                    la[t] = ya
+                    lb[t] = labels[j]
+                    t += 1
+    return t
+
+
+@njit(cache=True, nogil=True)
 def pairwise_groups(key_sorted, la, lb, weights, min_overlap, out_key, out_n, out_po, out_kappa):
     """Kappa per run of equal keys with at least ``min_overlap`` observations.
 

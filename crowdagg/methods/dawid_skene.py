@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._validation import PROBABILITY, Interval, simplex
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
+from ..kernels._util import cap_chunks
 from ..kernels.em import (
     ds_counts_by_worker_parallel,
     ds_counts_by_worker_slice,
@@ -19,6 +20,7 @@ from ..kernels.em import (
     oc_estep_parallel,
     oc_estep_slice,
 )
+from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["DawidSkene", "OneCoinDawidSkene", "FastDawidSkene", "DawidSkeneModel", "OneCoinModel", "HardDawidSkeneModel"]
@@ -198,13 +200,14 @@ class OneCoinModel(EMModel):
             log_s = np.zeros_like(s)
             log_e = np.zeros_like(s)
         log_prior = np.log(params["priors"])
-        if not ctx.parallel:
+        # one corr row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
+        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES) if ctx.parallel else None
+        if bounds is None or bounds.shape[0] <= 2:
             corr = np.zeros(ctx.n_workers)
             tot = np.zeros(k)
             ll = oc_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_s, log_e,
                                 0, ctx.n_items, post, corr, tot, accumulate)
             return float(ll), (corr, tot)
-        bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
         cbuf = self.buffer("corr", (n_chunks, ctx.n_workers))
         tbuf = self.buffer("class_tot", (n_chunks, k))
@@ -273,6 +276,10 @@ class _DSBase(EMAggregator):
 
     def _smoothing(self) -> float:
         return float(self.smoothing)  # validated by fit (_parameter_constraints)
+
+    def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
+        check_fit(type(self).__name__, table)  # refuse before allocating the model
+        return super()._context(table, gold_codes)
 
 
 class DawidSkene(_DSBase):

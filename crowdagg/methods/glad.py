@@ -9,14 +9,16 @@ import numpy as np
 import pandas as pd
 
 from .._validation import Domain, Interval, Pair
-from ..em import EMAggregator, EMContext, EMModel, em_constraints
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
 from ..errors import ParameterError
+from ..kernels._util import cap_chunks
 from ..kernels.glad import (
     glad_estep_parallel,
     glad_estep_slice,
     glad_objective_parallel,
     glad_objective_slice,
 )
+from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["GLAD", "GLADModel", "lbfgs_minimize"]
@@ -173,7 +175,8 @@ class GLADModel(EMModel):
         t = ctx.table
         (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
         grad_b = np.empty(ctx.n_items)
-        bounds = ctx.chunks()
+        # one gradient row per chunk: fewer chunks when they would pass the cap
+        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES)
         if bounds.shape[0] > 2:  # several chunks: threads pay
             n_chunks = bounds.shape[0] - 1
             gbuf = self.buffer("grad_alpha", (n_chunks, ctx.n_workers))
@@ -352,6 +355,10 @@ class GLAD(EMAggregator):
         self.m_step_max_iter = m_step_max_iter
         self.warm_start = warm_start
         self.parallel = parallel
+
+    def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
+        check_fit("GLAD", table)  # refuse before allocating the model
+        return super()._context(table, gold_codes)
 
     def _make_model(self) -> EMModel:
         # validated by fit (_parameter_constraints)

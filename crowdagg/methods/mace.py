@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 
 from .._validation import SUM_TOL, Domain, Interval, Options, Pair, check_float
-from ..em import EMAggregator, EMContext, EMFit, EMModel, em_constraints, run_em
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, em_constraints, run_em
 from ..errors import ConvergenceWarning, InitParamsError, InputError
+from ..kernels._util import cap_chunks
 from ..kernels.mace import (
     mace_estep_parallel,
     mace_estep_slice,
@@ -20,6 +21,7 @@ from ..kernels.mace import (
     mace_mstep_em,
     mace_mstep_vb,
 )
+from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["MACE", "MACEModel"]
@@ -133,7 +135,8 @@ class MACEModel(EMModel):
         k = ctx.n_labels
         log_spam, log_both, log_know = mace_log_params(params["spam"], params["know"], params["strategies"])
         log_prior = self._log_prior(ctx)
-        bounds = ctx.chunks()
+        # per-chunk workers x labels buffers: fewer chunks when they would pass the cap
+        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers * (k + 1), MAX_STAT_BUFFER_BYTES)
         if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
             know_cnt = np.zeros(ctx.n_workers)
             strat_cnt = np.zeros((ctx.n_workers, k))
@@ -286,6 +289,10 @@ class MACE(EMAggregator):
         self.noise = noise
         self.warm_start = warm_start
         self.parallel = parallel
+
+    def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
+        check_fit("MACE", table)  # refuse before allocating the model
+        return super()._context(table, gold_codes)
 
     def _make_model(self) -> MACEModel:
         # validated by fit (_parameter_constraints)
