@@ -393,3 +393,259 @@ def test_small_integer_ids_keep_their_dtype():
     assert t.items.dtype == np.uint32 and t.workers.dtype == np.int8
     assert list(t.items) == [5, 6] and t.item_codes.dtype == np.int32
     check_layout(t)
+
+
+# ------------------------------------------------------------------ issue 13: ingest rules
+from crowdagg.errors import (  # noqa: E402
+    EncodingError,
+    FileAccessError,
+    FormatError,
+    InputFileNotFoundError,
+    NotAFileError,
+    SimilarLabelsWarning,
+)
+
+
+def write(path, text):
+    (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
+    return path
+
+
+@pytest.mark.parametrize("body,line,fields", [
+    ("a,w,1\nb,w\n", 3, 1 + 1),
+    ("a,w,1\nb,w,2,3\n", 3, 4),
+    ('a,w,1\n"multi\nline",w,2\n\nc,w\n', 6, 2),  # a quoted newline and a blank line move it on
+])
+def test_csv_ragged_row_names_its_line(tmp_path, body, line, fields):
+    p = write(tmp_path / "r.csv", "item,worker,label\n" + body)
+    with pytest.raises(FormatError, match=rf"line {line}: {fields} field\(s\) where the header has 3"):
+        AnnotationTable.read_csv(p)
+
+
+def test_csv_not_utf8_names_the_line(tmp_path):
+    p = write(tmp_path / "l.csv", b"item,worker,label\na,w,1\nb,w,\xe9t\xe9\n")
+    with pytest.raises(EncodingError, match="line 3") as ei:
+        AnnotationTable.read_csv(p)
+    assert isinstance(ei.value, UnicodeError) and isinstance(ei.value, FormatError)
+
+
+def test_reader_path_errors(tmp_path, monkeypatch):
+    for read in (AnnotationTable.read_csv, AnnotationTable.read_parquet, as_table):
+        with pytest.raises(InputFileNotFoundError, match="no such file"):
+            read(tmp_path / "nope.csv")
+    with pytest.raises(NotAFileError, match="directory") as ei:
+        AnnotationTable.read_csv(tmp_path)
+    assert isinstance(ei.value, IsADirectoryError)
+    p = write(tmp_path / "a.csv", "item,worker,label\na,w,1\n")
+    import crowdagg.table as table_mod
+
+    monkeypatch.setattr(table_mod.os, "access", lambda path, mode: False)
+    with pytest.raises(FileAccessError, match="permission") as ei:
+        AnnotationTable.read_csv(p)
+    assert isinstance(ei.value, PermissionError)
+
+
+def test_csv_header_only_and_missing_label(tmp_path):
+    with pytest.raises(EmptyTableError, match="header but no"):
+        AnnotationTable.read_csv(write(tmp_path / "h.csv", "item,worker,label\n"))
+    with pytest.raises(MissingColumnError, match="label"):
+        AnnotationTable.read_csv(write(tmp_path / "n.csv", "item,worker\na,w\n"))
+
+
+def test_parquet_bad_files(tmp_path):
+    csv_path = write(tmp_path / "a.csv", "item,worker,label\na,w,1\n")
+    rand = write(tmp_path / "r.parquet", bytes(range(256)) * 4)
+    frame().to_parquet(tmp_path / "ok.parquet")
+    data = (tmp_path / "ok.parquet").read_bytes()
+    trunc = write(tmp_path / "t.parquet", data[: len(data) // 2])
+    for p in (csv_path, rand, trunc):
+        with pytest.raises(FormatError, match="Parquet"):
+            AnnotationTable.read_parquet(p)
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    frame().to_parquet(folder / "a.parquet")
+    pd.DataFrame({"item": [1], "worker": ["w9"], "label": ["x"]}).to_parquet(folder / "b.parquet")
+    with pytest.raises(FormatError, match="one schema: column 'item'"):
+        AnnotationTable.read_parquet(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EmptyTableError, match="no Parquet"):
+        as_table(tmp_path / "empty")
+    same = tmp_path / "same"
+    same.mkdir()
+    frame().iloc[:3].to_parquet(same / "a.parquet")
+    frame().iloc[3:].to_parquet(same / "b.parquet")
+    assert rows_of(AnnotationTable.read_parquet(same)) == rows_of(AnnotationTable.from_pandas(frame()))
+
+
+def test_csv_strips_cells_by_default(tmp_path):
+    p = write(tmp_path / "w.csv", " item , worker ,label\n 007 ,w1, pos\nb,w1 ,pos \nc, w2,  \nd,w2,neg\n")
+    t = AnnotationTable.read_csv(p)
+    assert list(t.items) == ["007", "b", "c", "d"] and list(t.workers) == ["w1", "w2"]
+    assert list(t.labels) == ["neg", "pos"]
+    assert t.dropped["null_label"] == 1  # a cell of only whitespace is empty
+    kept = AnnotationTable.read_csv(p, strip=False, item_col=" item ", worker_col=" worker ")
+    assert list(kept.items) == [" 007 ", "b", "c", "d"]
+    assert sorted(kept.labels) == ["  ", " pos", "neg", "pos "]
+    nums = AnnotationTable.read_csv(write(tmp_path / "n.csv", "item,worker,label\na,w, 1\nb,w,2 \n"))
+    assert list(nums.labels) == [1, 2] and nums.labels.dtype == np.int64
+    assert as_table(str(p), strip=False, item_col=" item ", worker_col=" worker ").n_labels == 4
+    with pytest.raises(InputError, match="strip"):
+        as_table(frame(), strip=True)
+    with pytest.raises(InputError, match="strip"):
+        AnnotationTable.read_csv(p, strip="no")
+
+
+def test_parquet_strips_strings_and_in_memory_is_exact(tmp_path):
+    df = pd.DataFrame({"item": [" a", "b "], "worker": ["w", " w"],
+                       "label": pd.Categorical([" x", "x"])})
+    df.to_parquet(tmp_path / "a.parquet")
+    t = AnnotationTable.read_parquet(tmp_path / "a.parquet")
+    assert list(t.items) == ["a", "b"] and list(t.workers) == ["w"] and list(t.labels) == ["x"]
+    kept = AnnotationTable.read_parquet(tmp_path / "a.parquet", strip=False)
+    assert list(kept.workers) == ["w", " w"] and sorted(kept.labels) == [" x", "x"]
+    mem = AnnotationTable.from_pandas(df)
+    assert list(mem.items) == [" a", "b "] and sorted(mem.labels) == [" x", "x"]
+
+
+def test_csv_labels_follow_the_text_readers_rule(tmp_path):
+    def labels(cells):
+        body = "".join(f"i{k},w,{c}\n" for k, c in enumerate(cells))
+        return AnnotationTable.read_csv(write(tmp_path / "l.csv", "item,worker,label\n" + body)).labels
+
+    assert list(labels(["-3", "12"])) == [-3, 12]
+    big = ["99999999999999999999", "99999999999999999998", "12345678901234567890"]
+    assert sorted(labels(big)) == sorted(big)  # beyond int64: exact strings, not merged floats
+    assert list(labels(["1e20", "2e20", "3"])) == [3.0, 1e20, 2e20]
+    assert sorted(labels(["1", "1.0"])) == ["1", "1.0"]  # one float: both stay strings
+    assert sorted(labels(["007", "7"])) == ["007", "7"]
+    assert sorted(labels(["true", "false"])) == ["false", "true"]
+    assert list(labels(["0.5", "1.5"])) == [0.5, 1.5]
+
+
+def test_distinct_values_never_merge():
+    items, workers = ["a", "b", "c"], ["w", "w", "w"]
+    t = AnnotationTable.from_arrays(items, workers, np.array([1e20, 2e20, 1.0]))
+    assert t.n_labels == 3 and t.labels.dtype == np.float64
+    t = AnnotationTable.from_arrays(items, workers, pd.Series([2**64 + 1, 2**64 + 2, -1], dtype=object))
+    assert sorted(t.labels) == [-1, 2**64 + 1, 2**64 + 2]
+    t = AnnotationTable.from_arrays(items, workers, np.array([2**64 - 1, 2**64 - 2, 0], dtype=np.uint64))
+    assert t.n_labels == 3 and t.labels.dtype == np.uint64
+    for dtype in ("Int64", "int64[pyarrow]"):
+        col = pd.array([2**62 + 1, None, 2**62], dtype=dtype)
+        t = AnnotationTable.from_pandas(pd.DataFrame({"item": items, "worker": workers, "label": col}))
+        assert list(t.labels) == [2**62, 2**62 + 1] and t.labels.dtype == np.int64  # exact: no float64
+        assert t.dropped["null_label"] == 1
+    t = AnnotationTable.from_arrays(items, workers, [2**62 + 1, None, 2**62])  # list with None
+    assert list(t.labels) == [2**62, 2**62 + 1]
+    t = AnnotationTable.from_arrays(pd.array([2**64 - 1, 2**64 - 2, 5], dtype="UInt64"), workers, [0, 1, 0])
+    assert list(t.items) == [2**64 - 1, 2**64 - 2, 5]
+
+
+def test_bools_are_not_numbers():
+    # pd.factorize alone merges True with 1 and False with 0 (the uniques look all-bool)
+    with pytest.raises(MixedIdTypeError, match=r"'item'.*\['bool', 'number'\].*first positions: \[1, 3\]"):
+        AnnotationTable.from_arrays([True, 1, False, 0], ["w"] * 4, [0, 1, 0, 1])
+    with pytest.raises(MixedIdTypeError, match="'label'"):
+        AnnotationTable.from_pandas(pd.DataFrame({"item": [1, 2], "worker": [1, 1],
+                                                  "label": pd.Series([True, 1], dtype=object)}))
+    t = AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [True, False])
+    with pytest.raises(UnknownLabelError, match="bools never match numbers"):
+        AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [True, False], labels=[0, 1])
+    with pytest.raises(UnknownLabelError):
+        t.encode_labels([1, 0])
+    assert t.encode_labels([True]).tolist() == [1]
+    with pytest.raises(GoldError):
+        t.encode_gold({"a": 1})
+    ti = AnnotationTable.from_arrays([0, 1], ["w", "w"], ["x", "y"])
+    with pytest.raises(GoldError, match="not in the table"):
+        ti.encode_gold({True: "x"})
+    # numbers are compared by value: 1 and 1.0 are one label, as in a float column
+    t = AnnotationTable.from_arrays(["a", "b", "c"], ["w"] * 3, pd.Series([1, 1.0, 2.5], dtype=object))
+    assert list(t.labels) == [1.0, 2.5]
+    assert AnnotationTable.from_arrays(["a"], ["w"], [1.0], labels=[0, 1]).label_counts().tolist() == [0, 1]
+
+
+def test_tuples_and_mixed_labels_get_messages_that_say_so():
+    with pytest.raises(UnhashableIdError, match=r"holds tuple values \(first positions: \[0, 1\]\).*scalar"):
+        AnnotationTable.from_arrays([(1, 2), (1, 3)], ["w", "w"], [0, 1])
+    with pytest.raises(UnhashableIdError, match="labels= holds tuple"):
+        AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [0, 1], labels=[(0, 1), (1, 2)])
+    with pytest.raises(MixedIdTypeError, match=r"labels= mixes label kinds \['number', 'str'\]") as ei:
+        AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [0, 1], labels=[0, 1, "x"])
+    assert "give the label set" not in str(ei.value)
+    with pytest.raises(MixedIdTypeError, match="'label'") as ei:
+        AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [0, "x"], labels=[0, "x"])
+    assert "labels=" not in str(ei.value).split("'label'")[1].split(";")[0]
+    with pytest.raises(InputError, match="null"):
+        AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [0, 1], labels=[0, None])
+    with pytest.raises(InputError, match="sequence"):
+        AnnotationTable.from_arrays(["a", "b"], ["w", "w"], ["x", "y"], labels="xy")
+
+
+def test_one_rule_across_constructors():
+    df = pd.DataFrame({"item": pd.Series([True, 1], dtype=object), "worker": ["a", "b"], "label": [0, 1]})
+    for build in (AnnotationTable.from_pandas, lambda d: AnnotationTable.from_arrays(*(list(d[c]) for c in d))):
+        with pytest.raises(MixedIdTypeError):
+            build(df)
+    # Arrow and polars columns are typed: their bools and ints never meet in one column
+    t = AnnotationTable.from_polars(pl.DataFrame({"item": [True, False], "worker": [1, 1], "label": [1, 0]}))
+    assert list(t.items) == [True, False] and t.labels.dtype.kind == "i"
+
+
+def test_summary_warns_about_similar_labels():
+    t = AnnotationTable.from_arrays(list("abcde"), ["w"] * 5, ["Pos", "pos", "pos ", "neg", "NEG"])
+    with pytest.warns(SimilarLabelsWarning) as rec:
+        s = t.summary()
+    assert len(rec) == 2 and len(s.warnings) == 2 and "'Pos'" in str(rec[0].message)
+    assert "['Pos', 'pos', 'pos ']" in str(s) and "['NEG', 'neg']" in str(s)
+    assert s.to_dict()["warnings"] == s.warnings
+    import warnings as w
+
+    with w.catch_warnings():
+        w.simplefilter("error")
+        assert AnnotationTable.from_pandas(frame()).summary().warnings == ()
+
+
+distinct_labels = st.one_of(
+    st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=6, unique=True),
+    st.lists(st.floats(allow_nan=False, width=64), min_size=1, max_size=6, unique=True),
+    st.lists(st.text(max_size=4), min_size=1, max_size=6, unique=True),
+    st.lists(st.booleans(), min_size=1, max_size=2, unique=True),
+    st.lists(st.integers(-(2**63), 2**63 - 1), min_size=1, max_size=6, unique=True),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(distinct_labels, st.sampled_from(["list", "series", "object", "nullable"]))
+def test_n_distinct_labels_give_n_labels(values, how):
+    n = len(values)
+    items = [f"i{k}" for k in range(n)]
+    col: object = values
+    if how == "series":
+        col = pd.Series(values)
+    elif how == "object":
+        col = pd.Series(values, dtype=object)
+    elif how == "nullable":  # a null label as well: the MTurk reader's Int64 column
+        if not all(isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**63 for v in values):
+            return
+        col = pd.array(values + [None], dtype="Int64")
+        items = items + ["extra"]
+    t = AnnotationTable.from_arrays(items, ["w"] * len(items), col)
+    assert t.n_labels == n
+    back = dict(zip(t.to_pandas()["item"], t.to_pandas()["label"]))
+    for item, v in zip(items, values):
+        assert back[item] == v and isinstance(back[item], (bool, np.bool_)) == isinstance(v, bool)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="ab1 .", min_size=1, max_size=5), min_size=1, max_size=6))
+def test_csv_distinct_stripped_cells_give_distinct_labels(tmp_path_factory, cells):
+    cells = [c for c in cells if c.strip()]
+    if not cells:
+        return
+    p = tmp_path_factory.mktemp("csv") / "a.csv"
+    p.write_text("item,worker,label\n" + "".join(f"i{k},w,{c}\n" for k, c in enumerate(cells)))
+    t = AnnotationTable.read_csv(p)
+    assert t.n_labels == len({c.strip() for c in cells})
+    kept = AnnotationTable.read_csv(p, strip=False)
+    assert kept.n_labels == len(set(cells))
