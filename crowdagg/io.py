@@ -183,39 +183,48 @@ def _read_text(path: str | os.PathLike, what: str, not_found: type[Exception] = 
         ) from None
 
 
-def _csv_rows(text: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows and the 1-based line each row starts on, with every row checked.
+def _csv_records(text: str, where: str) -> tuple[list[list[str]], list[int]]:
+    """Every CSV record (``[]`` for a blank line) and the 1-based physical line it starts on.
 
-    Blank lines are skipped.  Physical lines are counted, so a quoted cell holding
-    newlines moves the following rows' line numbers on.  A data row with more or
-    fewer fields than the header is a FormatError naming its line and both counts.
+    Physical lines are counted, so a quoted cell holding newlines moves the
+    following records' line numbers on.  Invalid quoting is a FormatError naming
+    the line.
     """
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
     rows: list[list[str]] = []
     lines: list[int] = []
     start = 1
     try:
         for row in reader:
-            line, start = start, reader.line_num + 1
-            if not row:
-                continue
-            if header is None:
-                header = row
-            else:
-                rows.append(row)
-                lines.append(line)
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise FormatError(f"{where}, line {start}: not valid CSV ({exc})") from None
-    if header is None:
+    return rows, lines
+
+
+def _csv_rows(text: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows and the 1-based line each row starts on, with every row checked.
+
+    Blank lines are skipped.  A data row with more or fewer fields than the
+    header is a FormatError naming its line and both counts.
+    """
+    records, record_lines = _csv_records(text, where)
+    keep = [k for k, r in enumerate(records) if r]
+    if not keep:
         raise EmptyTableError(f"{where} is empty")
+    header = records[keep[0]]
+    rows = [records[k] for k in keep[1:]]
+    lines = [record_lines[k] for k in keep[1:]]
     n = len(header)
     bad = [k for k, r in enumerate(rows) if len(r) != n]
     if bad:
         k = bad[0]
         more = f"; {len(bad) - 1} more line(s) too, e.g. {[lines[j] for j in bad[1:6]]}" if len(bad) > 1 else ""
         raise FormatError(
-            f"{where}, line {lines[k]}: {len(rows[k])} fields, but the header (line 1) has {n}{more}. "
+            f"{where}, line {lines[k]}: {len(rows[k])} fields, but the header (line {record_lines[keep[0]]}) "
+            f"has {n}{more}. "
             "Every row needs one field per column (quote cells that hold commas)"
         )
     return header, rows, lines
@@ -650,7 +659,7 @@ def _float_values(uniques: Sequence[str]) -> list[float] | None:
     return out if len(set(out)) == len(out) else None
 
 
-def parse_labels(values: Sequence[str] | np.ndarray, null: np.ndarray | None = None) -> pd.Series:
+def _exact_labels(values: Sequence[str] | np.ndarray, null: np.ndarray | None = None) -> pd.Series:
     """Label strings as exact values: nullable Int64, Float64 or strings (object).
 
     The rule every crowdagg text reader applies with ``label_type="auto"``:
@@ -697,9 +706,9 @@ def parse_labels(values: Sequence[str] | np.ndarray, null: np.ndarray | None = N
 
 
 def _typed_labels(raw: np.ndarray, null: np.ndarray, label_type: str) -> tuple[pd.Series, pd.Series]:
-    """Labels for the returned frame and for the table (exact values, see :func:`parse_labels`)."""
+    """Labels for the returned frame and for the table (exact values, see :func:`_exact_labels`)."""
     if label_type == "auto":
-        frame = parse_labels(raw, null)
+        frame = _exact_labels(raw, null)
     else:
         out = raw.astype(object).copy()
         out[null] = None
@@ -897,32 +906,50 @@ _DOC_OPTIONS = """
         Repeated (item, worker) pairs, e.g. one worker labelling the same
         ``Input`` item in two HITs; see :meth:`AnnotationTable.from_pandas`.
     label_type : {"auto", "str"}
-        ``"auto"`` (default) turns labels that are all integers written without
-        leading zeros into int64, all plain decimal numbers into float64, and
-        keeps anything else as strings; ``"str"`` keeps strings (as does a
-        ``labels=`` set of strings).  Labels are stripped of leading and
-        trailing whitespace first, so ``" pos"`` and ``"pos"`` are one label
-        and ``" 1"`` is the integer 1.
+        ``"auto"`` (default) parses labels only when nothing is lost: int64
+        when every label is an integer written plainly (``-12``, not ``+12``,
+        ``012`` or ``-0``) that int64 holds; else float64 when every label is a
+        plain decimal number, finite, no two become one float (``"1"`` and
+        ``"1.0"``) and no whole number exceeds 2**53; else strings (a 20-digit
+        integer keeps its digits).  ``"str"`` keeps strings (as does a
+        ``labels=`` set of strings).
+    strip : bool
+        Strip leading and trailing whitespace from every id (``HITId``,
+        ``WorkerId``, the item column) and every label (default): ``" pos"`` and
+        ``"pos"`` are one label, ``" 1"`` is the integer 1.  ``False`` keeps
+        every cell exactly.  An id that is empty after stripping is a
+        FormatError either way.
     return_frame : bool
         Return the tidy DataFrame instead of a table: columns ``item``,
-        ``worker``, ``label`` (null where the assignment gave no answer),
-        ``assignment``, ``hit``, ``status`` and ``work_time`` (seconds, float).
+        ``worker``, ``label`` (null where the assignment gave no answer; a
+        nullable ``Int64``/``Float64`` column for numbers), ``assignment``,
+        ``hit``, ``status`` and ``work_time`` (seconds, ``Float64``; ``<NA>``,
+        never NaN, where unknown).
     return_info : bool
         Also return an :class:`MTurkInfo` (field and shape used, counts).
 
     Returns
     -------
     AnnotationTable or pandas.DataFrame, or a tuple with an MTurkInfo
-        ``table.dropped`` counts ``null_label`` (assignments without an answer,
-        one-hot groups with no option set included), ``duplicate`` and
-        ``rejected`` (plus ``other_status`` with ``statuses=``).
+        ``table.dropped`` (and ``MTurkInfo.dropped``) counts ``null_label``
+        (kept assignments without an answer, one-hot groups with no option set
+        included), ``duplicate`` and ``rejected`` (plus ``other_status`` with
+        ``statuses=``).  Items whose every assignment was left out stay in the
+        table with no annotation; the workers of left-out assignments do not.
 
     Raises
     ------
+    InputFileNotFoundError, NotAFileError, FileAccessError
+        A missing path; a directory, device or pipe; a file that cannot be read.
+    EncodingError
+        Bytes that are not UTF-8 (naming the line and column), UTF-16 text.
     FormatError
-        Not an MTurk file (no ``HITId``/``WorkerId`` or no answer), an empty id,
-        invalid ``taskAnswers`` JSON or answer XML, a one-hot group with several
-        options set or a value other than true/false (naming the rows).
+        Not an MTurk file (no ``HITId``/``WorkerId`` or no answer), binary
+        content, a row with more or fewer fields than the header or invalid
+        quoting (naming the line), an empty id, invalid ``taskAnswers`` JSON or
+        answer XML, JSON nested deeper than :data:`MAX_JSON_DEPTH`, a one-hot
+        group with several options set or a value other than true/false
+        (naming the rows).
     InputError
         Bad options, an unknown or ambiguous ``field``.
     MissingColumnError

@@ -17,9 +17,16 @@ Layouts understood (``layout=`` of :func:`load_dataset`):
     Whitespace-separated ``item worker label`` lines (``answers.txt``) and
     ``item label`` lines (``gold.txt`` or ``truth.txt``).
 
-Ids are always strings exactly as written (``007`` stays ``"007"``); labels are
-parsed (numbers become numbers) as :meth:`AnnotationTable.read_csv` does.  No
-function here touches the network.
+Ids are always strings exactly as written once stripped (``007`` stays
+``"007"``; ``strip=False`` keeps surrounding whitespace too).  Labels are parsed
+by value without loss: int64 when every label is a whole number int64 holds
+(``00`` and ``-0`` are 0), float64 when every one is a finite number, whole
+numbers are exact (at most 2**53) and no two different numbers become one
+float, else every label stays a string as written (a 20-digit integer keeps its
+digits); only an empty cell is null, and the frames hold nullable ``Int64`` /
+``Float64`` columns, never NaN.  Every file is read as UTF-8 and checked: a row
+whose field count differs from the header's is a FormatError naming its line.
+No function here touches the network.
 """
 
 from __future__ import annotations
