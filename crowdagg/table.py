@@ -413,18 +413,36 @@ class AnnotationTable:
 
     Notes
     -----
-    Rules applied at ingest (all counted in :meth:`summary`):
+    Rules applied at ingest (every row left out is counted in :attr:`dropped` and
+    :meth:`summary`):
 
-    * rows with a null label are dropped; their items and workers stay in the
-      codebooks (an item may so have zero annotations);
+    * rows with a null label are dropped (``null_label``); their items and workers
+      stay in the codebooks (an item may so have zero annotations);
     * null item or worker ids raise :class:`~crowdagg.errors.NullIdError`;
     * repeated (item, worker) pairs follow ``duplicates``: ``"error"`` (default),
       keep the ``"first"`` or ``"last"`` in input order, or ``"keep"`` them all as
-      separate votes;
-    * float labels that are all whole numbers (a nullable integer column read with
-      missing values) are stored as int64;
+      separate votes (the others are counted as ``duplicate``);
+    * distinct values never merge: integers are kept exactly (int64, uint64,
+      nullable ``Int64``/``UInt64`` without a float round trip, Python ints beyond
+      64 bits as objects); float labels that are all whole numbers int64 holds are
+      stored as int64, other floats (``1e20``, ``0.5``) stay floats;
+    * an object column holds one kind of value: strings, bools, numbers (Python or
+      NumPy ints and floats, compared by value: ``1`` and ``1.0`` are one value),
+      or one other scalar type.  Bools are not numbers: ``True`` next to ``1``
+      raises :class:`~crowdagg.errors.MixedIdTypeError`, as do strings next to
+      numbers; tuples, lists and other containers raise
+      :class:`~crowdagg.errors.UnhashableIdError`.  The same holds for item ids,
+      worker ids, labels and ``labels=``; ``labels=``, gold labels and gold items
+      are matched by value, never a bool to a number (a string codebook matches
+      other values by their ``str``);
+    * in-memory inputs (pandas, polars, Arrow, arrays) are taken exactly as given;
+      the file readers :meth:`read_csv` and :meth:`read_parquet` strip leading
+      and trailing whitespace from every string id and label by default
+      (``strip=False`` keeps every cell exactly);
     * a pandas categorical label column with no ``labels=`` given uses its
-      categories, in their order, as the label set.
+      categories, in their order, as the label set;
+    * :meth:`summary` warns (:class:`~crowdagg.errors.SimilarLabelsWarning`) when
+      labels differ only by surrounding whitespace or by case.
     """
 
     __slots__ = (
