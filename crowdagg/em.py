@@ -558,10 +558,22 @@ class EMAggregator(BaseAggregator):
             ``warm_start=True`` and no ``init_params``, a fitted estimator reuses
             its own parameters.  The estimator's ``init`` may also be such a source
             (explicit initial parameters); ``init_params`` takes precedence.
+            The parameters must lie in the plug-in's ``param_domains`` (see
+            :func:`align_params`).
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        ParameterError
+            A hyper-parameter outside ``_parameter_constraints`` (checked first,
+            before the data is read).
+        InitParamsError
+            Warm-start parameters that do not fit the data or lie outside their domain.
+        NumericalError
+            EM produced non-finite values (a bug: never from validated input).
         """
         max_iter, tol = self._check_common()
         if is_distributed_table(data):

@@ -281,3 +281,14 @@ def test_nonfinite_values_from_a_plugin_are_a_numerical_error(crowd):
     with pytest.raises(NumericalError, match="BadModel.*non-finite"):
         run_em(BadModel(), EMContext(t, np.full(t.n_items, -1)), init="uniform", max_iter=2, tol=0)
     assert issubclass(NumericalError, ArithmeticError) and not issubclass(NumericalError, FloatingPointError)
+
+
+@pytest.mark.parametrize("alpha, log_beta", [(1e6, 50.0), (-1e6, 50.0), (0.0, 50.0), (1e6, -50.0)])
+def test_glad_warm_start_at_the_edges_of_its_domain_stays_finite(alpha, log_beta, crowd):
+    t = AnnotationTable.from_pandas(crowd)
+    alphas = pd.Series(np.where(np.arange(t.n_workers) % 2, alpha, -alpha), index=t.workers)
+    src = {"alphas": alphas, "log_betas": pd.Series(log_beta, index=t.items)}
+    for max_iter in (0, 3):
+        g = crowdagg.GLAD(max_iter=max_iter, tol=0).fit(t, init_params=src)
+        _check_output(g)
+        assert np.all(np.isfinite(g.alphas_)) and np.all(np.isfinite(g.betas_))
