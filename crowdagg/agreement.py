@@ -291,8 +291,11 @@ def _numeric_labels(labels: pd.Index) -> list[Any] | None:
 
 def _level_values(table: AnnotationTable, level: str) -> np.ndarray:
     """Label values for the distance of ``level``: codes (nominal, ordinal) or the
-    numeric labels, exact in float64 and scaled by a power of two (interval and
-    ratio alpha are scale-free) so that no squared difference overflows."""
+    numeric labels in float64.  Interval values are measured from the smallest
+    label in exact arithmetic (interval alpha depends on differences only; this
+    keeps big integers and large offsets exact); values are then scaled by a power
+    of two (interval and ratio alpha are scale-free) so that no squared difference
+    overflows.  Distinct labels that would still be one float64 raise LevelError."""
     q = table.n_labels
     if level in ("nominal", "ordinal"):
         return np.arange(q, dtype=np.float64)
@@ -304,9 +307,18 @@ def _level_values(table: AnnotationTable, level: str) -> np.ndarray:
             f"(e.g. {labels[:5].tolist()}). Use level='nominal' or 'ordinal' (ordinal follows the "
             "label order, which labels=[...] fixes)"
         )
+    if level == "interval":  # distances are differences: measure from the smallest label, exactly
+        from fractions import Fraction
+
+        try:
+            exact = [v if isinstance(v, (int, np.integer)) else Fraction(float(v)) for v in raw]
+            v0 = min(exact)
+            raw = [v - v0 for v in exact]
+        except (OverflowError, ValueError):  # inf or NaN: refused below
+            pass
     try:
         values = np.array([float(v) for v in raw], dtype=np.float64)
-    except OverflowError:
+    except (OverflowError, ValueError):
         values = np.array([np.inf])
     if not np.all(np.isfinite(values)):
         raise LevelError(f"level={level!r} needs finite label values (a label is infinite, NaN or beyond float64)")
@@ -316,7 +328,7 @@ def _level_values(table: AnnotationTable, level: str) -> np.ndarray:
         dup = np.flatnonzero(counts[inverse] > 1)
         shown = [_plain(labels[i]) for i in dup[:4]]
         raise LevelError(
-            f"level={level!r}: the labels {shown} are distinct but equal as float64 numbers ({values[dup[0]]!r}), "
+            f"level={level!r}: the labels {shown} are distinct but equal as float64 numbers ({float(values[dup[0]])!r}), "
             "so their distances cannot be computed exactly; subtract an offset from the labels or use "
             "level='ordinal' (ranks)"
         )
