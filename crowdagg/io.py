@@ -156,6 +156,11 @@ def _read_text(path: str | os.PathLike, what: str, not_found: type[Exception] = 
     file that cannot be read (FileAccessError), binary content (FormatError) or
     bytes that are not UTF-8 (EncodingError, naming the line).
     """
+    return _decode(_read_bytes(path, what, not_found), os.fspath(path), what)
+
+
+def _read_bytes(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> bytes:
+    """The bytes of a text file (no byte-order mark), refused as :func:`_read_text` does but not decoded."""
     path = _check_path(path, what, not_found)
     try:
         with open(path, "rb") as fh:
@@ -172,6 +177,11 @@ def _read_text(path: str | os.PathLike, what: str, not_found: type[Exception] = 
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
         raise FormatError(f"{what} {path!r} is a binary file, not UTF-8 text (a NUL byte on line {line})")
+    return data
+
+
+def _decode(data: bytes, path: str, what: str) -> str:
+    """UTF-8 bytes as text; an EncodingError naming the line and column otherwise."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

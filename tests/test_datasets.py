@@ -606,7 +606,8 @@ def test_distinct_numbers_stay_distinct(tmp_path_factory, values) -> None:
             return Decimal(c).normalize()
         except InvalidOperation:
             return c
-    assert load_dataset(d).annotations.n_labels == len({key(c) for c in cells})
+    strings = all(isinstance(g, str) for g in got)
+    assert load_dataset(d).annotations.n_labels == len(set(cells) if strings else {key(c) for c in cells})
 
 
 def test_loaders_strip(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ No function here touches the network.
 
 from __future__ import annotations
 
+import csv
 import glob
 import os
 import re
@@ -50,7 +51,7 @@ from ..errors import (
     InputError,
     MissingColumnError,
 )
-from ..io import _check_header, _check_path, _csv_records, _csv_rows, _read_text
+from ..io import _check_header, _check_path, _csv_records, _csv_rows, _decode, _read_bytes, _read_text
 from .registry import REGISTRY, DatasetInfo, get_dataset_info, registry_frame
 
 __all__ = [
@@ -125,6 +126,34 @@ def _pair_files(path: str | os.PathLike, side: Any, main_name: str, side_name: s
     return path, side
 
 
+def _arrow_cells(data: bytes, header: list[str], columns: Sequence[str]) -> list[np.ndarray] | None:
+    """``columns`` as object arrays of strings, parsed by pyarrow; None if pyarrow finds fault.
+
+    The fast path of :func:`_read_csv`: every cell a string exactly as written
+    (no null values, no type inference).  Any parse error (a ragged row, bytes
+    that are not UTF-8) returns None, and the exact reader then names the line.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        tbl = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={h: pa.string() for h in header},
+                include_columns=list(columns),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
+        return None
+    return [tbl.column(c).to_numpy(zero_copy_only=False).astype(object) for c in columns]
+
+
 def _read_csv(
     path: str, columns: Sequence[str], id_columns: Sequence[str], what: str, strip: bool = True
 ) -> pd.DataFrame:
@@ -132,24 +161,42 @@ def _read_csv(
 
     Every row must have one field per header column (a FormatError names the
     line otherwise); header names are stripped; with ``strip`` every cell is too.
+    pyarrow reads well-formed files; anything it finds fault with, or an empty
+    id, is read again by the exact reader, whose error names the line.
     """
     where = f"{what} {path!r}"
-    header, rows, lines = _csv_rows(_read_text(path, what, not_found=DatasetNotFoundError), where)
-    header = [h.strip() for h in header]
-    missing = [c for c in columns if c not in header]
-    if missing:
-        raise MissingColumnError(f"{where} lacks column(s) {missing}; its header is {header[:20]}")
-    _check_header([h for h in header if h in columns], where)
-    cells = list(zip(*rows)) if rows else [() for _ in header]
+    data = _read_bytes(path, what, not_found=DatasetNotFoundError)
+    first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+    raw_header = next(csv.reader([first]), []) if first.strip() else []
+    header = [h.strip() for h in raw_header]
+    cells = None
+    if header and len(set(header)) == len(header) and all(c in header for c in columns):
+        cells = _arrow_cells(data, raw_header, [raw_header[header.index(c)] for c in columns])
+    lines: list[int] | None = None
+    if cells is not None:
+        cols = {c: pd.Series(v, dtype=object) for c, v in zip(columns, cells)}
+        if strip:
+            cols = {c: v.str.strip() for c, v in cols.items()}
+        if any(cols[c].str.strip().eq("").any() for c in id_columns):
+            cells = None  # read again to name the lines
+    if cells is None:
+        header, rows, lines = _csv_rows(_decode(data, path, what), where)
+        header = [h.strip() for h in header]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise MissingColumnError(f"{where} lacks column(s) {missing}; its header is {header[:20]}")
+        _check_header([h for h in header if h in columns], where)
+        by_col = list(zip(*rows)) if rows else [() for _ in header]
+        cols = {c: pd.Series(by_col[header.index(c)], dtype=object) for c in columns}
+        if strip:
+            cols = {c: v.str.strip() for c, v in cols.items()}
     out = {}
     for c in columns:
-        col = pd.Series(cells[header.index(c)], dtype=object)
-        if strip:
-            col = col.str.strip()
+        col = cols[c]
         if c in id_columns:
             empty = np.flatnonzero(col.str.strip().eq("").to_numpy())
             if empty.size:
-                shown = [lines[k] for k in empty[:5]]
+                shown = [lines[k] for k in empty[:5]] if lines is not None else (empty[:5] + 2).tolist()
                 raise FormatError(f"{where} has empty {c!r} cells (lines {shown})")
             out[c] = col.to_numpy(dtype=object)
         else:
