@@ -657,3 +657,20 @@ def test_mace_ragged_lines_are_the_format(tmp_path: Path) -> None:
     df, _ = read_mace(p)
     assert df.values.tolist() == [["0", "0", "a"], ["0", "1", "b"], ["0", "2", "c"], ["1", "0", "b"],
                                   ["2", "0", "a\nb"], ["2", "1", "c"]]
+
+
+def test_fast_and_exact_csv_paths_agree(tmp_path: Path) -> None:
+    """pyarrow reads well-formed files; the csv-module reader (used to name bad lines) gives the same."""
+    from crowdagg.datasets import loaders
+
+    text = 'task,worker,label\n"a\nb",w1," x "\n\n007, w2 ,00\r\n"q""uote",w3,\n'
+    p = write(tmp_path / "answers.csv", text)
+    fast = loaders._read_csv(str(p), loaders.COLUMNS, ("task", "worker"), "answers file")
+    monkey = loaders._arrow_cells
+    try:
+        loaders._arrow_cells = lambda *a: None
+        exact = loaders._read_csv(str(p), loaders.COLUMNS, ("task", "worker"), "answers file")
+    finally:
+        loaders._arrow_cells = monkey
+    assert fast.astype(object).values.tolist() == exact.astype(object).values.tolist() == [
+        ["a\nb", "w1", "x"], ["007", "w2", "00"], ['q"uote', "w3", None]]

@@ -775,3 +775,15 @@ def test_ragged_and_file_errors(tmp_path, monkeypatch):
         read_mturk(p)
     with pytest.raises(PermissionError):  # a FileAccessError is a PermissionError too
         read_mturk(p)
+
+
+def test_in_memory_responses_are_not_mutated():
+    import copy
+
+    recs = {"Assignments": [{"HITId": " H1", "WorkerId": "W1", "AssignmentStatus": "Rejected",
+                             "Answer": qfa([("label", "<FreeText>a</FreeText>")])},
+                            {"HITId": "H2", "WorkerId": "W2", "AssignmentStatus": "Approved",
+                             "Answer": qfa([("label", "<FreeText> b</FreeText>")])}]}
+    before = copy.deepcopy(recs)
+    t = read_mturk_assignments(recs)
+    assert recs == before and t.items.tolist() == ["H1", "H2"] and t.dropped["rejected"] == 1
