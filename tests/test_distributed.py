@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-dask = pytest.importorskip("dask")
-pytest.importorskip("distributed")
-dd = pytest.importorskip("dask.dataframe")
+_DASK = "dask is optional (the dask extra); the test extra installs it"
+dask = pytest.importorskip("dask", reason=_DASK)
+pytest.importorskip("distributed", reason=_DASK)
+dd = pytest.importorskip("dask.dataframe", reason=_DASK)
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402

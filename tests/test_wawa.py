@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import crowdkit_available
+from conftest import CROWDKIT_REASON, crowdkit_available
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_em import zbs
@@ -75,10 +75,10 @@ def test_hand_computed_wawa():
     pd.testing.assert_frame_equal(m0.probas_, m.probas_)
 
 
-@pytest.mark.skipif(not crowdkit_available(), reason="crowd-kit absent")
+@pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 @pytest.mark.parametrize("name", ["Wawa", "ZeroBasedSkill"])
 def test_matches_crowdkit(name):
-    import crowdkit.aggregation as ck
+    ck = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
 
     c = crowdagg.datasets.make_crowd(400, 25, 2, per_item=5, random_state=1)
     df = c.annotations
