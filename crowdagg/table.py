@@ -1129,6 +1129,8 @@ def _read_header(path: str, delimiter: str) -> list[str]:
                 break
         else:
             raise EmptyTableError(f"{path!r} is empty")
+    if b"\x00" in line:
+        raise FormatError(f"{path!r} is a binary file, not UTF-8 text (a NUL byte on line {line_no})")
     try:
         text = line.decode("utf-8-sig" if line_no == 1 else "utf-8")
     except UnicodeDecodeError as exc:
