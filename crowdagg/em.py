@@ -89,6 +89,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from . import memory
 from ._validation import FINITE, Domain, Interval, Options, check_domain, check_random_state
 from .base import BaseAggregator, is_distributed_table
 from .errors import ConvergenceWarning, InitParamsError, InputError, NumericalError
@@ -178,6 +179,23 @@ class EMModel:
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {}
     convergence: ClassVar[str] = "loglik"
     param_domains: ClassVar[dict[str, Domain]] = {}
+    #: What to do when :meth:`memory_terms` exceed the memory limit (see :mod:`crowdagg.memory`).
+    memory_advice: ClassVar[str] = memory.DEFAULT_ADVICE
+
+    def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
+        """The large arrays a fit holds at once, as ``(description, bytes)`` terms.
+
+        :meth:`EMAggregator.fit` refuses the fit up front with
+        :class:`~crowdagg.errors.TooLargeError` when they exceed
+        :func:`crowdagg.memory.limit`.  Default: two items x labels posterior arrays;
+        plug-ins add their parameters (with every copy an iteration holds).
+        """
+        return [memory.posteriors(n_items, n_labels, 2)]
+
+    def check_memory(self, what: str, table: AnnotationTable) -> int:
+        """:func:`crowdagg.memory.check` of :meth:`memory_terms` on ``table``."""
+        terms = self.memory_terms(table.n_items, table.n_workers, table.n_labels)
+        return memory.check(what, terms, self.memory_advice)
 
     def check_params(self, params: dict[str, np.ndarray], table: AnnotationTable | None = None
                      ) -> dict[str, np.ndarray]:
@@ -580,6 +598,7 @@ class EMAggregator(BaseAggregator):
             return self._fit_distributed(data, table_kwargs, gold=gold, init_params=init_params)
         model = self._make_model()
         table = self._as_table(data, table_kwargs)
+        model.check_memory(type(self).__name__, table)  # refuse before allocating the model
         gold_codes = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
         ctx = self._context(table, gold_codes)
         source = init_params
@@ -609,6 +628,7 @@ class EMAggregator(BaseAggregator):
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
         self._validate_params()  # set_params may have changed them since fit
         model = self._make_model()
+        model.check_memory(type(self).__name__, table)
         ctx = self._context(table, np.full(table.n_items, -1, np.int64))
         params = align_params(model, ctx, self)
         post = np.empty((table.n_items, table.n_labels))

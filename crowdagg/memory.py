@@ -2,7 +2,8 @@
 
 Before a method allocates its model (posteriors, confusion matrices, per-worker
 strategies ...), it adds up the bytes it is about to need and compares the sum
-with :func:`limit`; above it, :class:`~crowdagg.errors.TooLargeError` names the
+with :func:`limit` (EM methods declare them in ``EMModel.memory_terms``, which
+``EMAggregator.fit`` checks for every method, users' own included); above it, :class:`~crowdagg.errors.TooLargeError` names the
 sizes, the bytes and what to do, and nothing has been allocated.
 
 The limit is, in this order of precedence: the value given to
@@ -24,7 +25,8 @@ from collections.abc import Iterable
 
 from .errors import ParameterError, TooLargeError
 
-__all__ = ["DEFAULT_FRACTION", "limit", "set_limit", "check", "format_bytes"]
+__all__ = ["DEFAULT_FRACTION", "DEFAULT_ADVICE", "limit", "set_limit", "check", "format_bytes",
+           "posteriors", "per_worker"]
 
 #: Share of physical memory a single fit may plan to use (default limit).
 DEFAULT_FRACTION = 0.75
@@ -116,52 +118,22 @@ def check(what: str, terms: Iterable[tuple[str, float]], advice: str) -> int:
     return int(total)
 
 
-# --------------------------------------------------------------------------- what each method needs
+# --------------------------------------------------------------------------- building blocks
 _F = 8  # float64
 
+#: What to do when a model's items x labels arrays do not fit.
+DEFAULT_ADVICE = ("the posteriors are items x labels: merge labels (e.g. bin continuous values) or split the "
+                  "items into parts and aggregate each")
 
-def _posteriors(n: int, k: int, copies: int) -> tuple[str, float]:
+
+def posteriors(n_items: int, n_labels: int, copies: int = 1) -> tuple[str, float]:
+    """The ``(description, bytes)`` term of ``copies`` float64 arrays of items x labels."""
+    n, k = int(n_items), int(n_labels)
     return (f"posteriors, {n:,} items x {k:,} labels" + (f", {copies} copies" if copies > 1 else ""),
             copies * _F * n * k)
 
 
-def fit_terms(method: str, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
-    """The large arrays a fit of ``method`` holds at once, as ``(description, bytes)``.
-
-    Counts what grows with a product of data sizes (items x labels, workers x
-    labels, workers x labels^2) or is proportional to items + workers several
-    times over; the annotation arrays themselves are already in memory.
-    """
-    n, w, k = int(n_items), int(n_workers), int(n_labels)
-    if method in ("MajorityVote", "Wawa", "ZeroBasedSkill"):
-        return [_posteriors(n, k, 2 if method != "MajorityVote" else 1)]
-    if method in ("DawidSkene", "FastDawidSkene"):
-        return [_posteriors(n, k, 3 if method == "FastDawidSkene" else 2),
-                (f"confusion matrices, {w:,} workers x {k:,}^2 labels, 4 copies", 4 * _F * w * k * k)]
-    if method == "OneCoinDawidSkene":
-        return [_posteriors(n, k, 2), (f"worker accuracies, {w:,} workers", 4 * _F * w)]
-    if method == "GLAD":
-        return [_posteriors(n, k, 2),
-                (f"abilities, difficulties, gradients and L-BFGS pairs, ({n:,} items + {w:,} workers) x 24",
-                 24 * _F * (n + w))]
-    if method == "MACE":
-        return [_posteriors(n, k, 3), (f"strategies, {w:,} workers x {k:,} labels, 6 copies", 6 * _F * w * k)]
-    raise ValueError(f"unknown method {method!r}")  # pragma: no cover - a bug
-
-
-_ADVICE = {
-    "DawidSkene": "Dawid-Skene keeps a labels x labels confusion matrix per worker: merge labels, or use "
-                  "OneCoinDawidSkene, GLAD or MACE, whose size grows with labels, not labels^2",
-    "FastDawidSkene": "Dawid-Skene keeps a labels x labels confusion matrix per worker: merge labels, or use "
-                      "OneCoinDawidSkene, GLAD or MACE, whose size grows with labels, not labels^2",
-}
-_DEFAULT_ADVICE = ("the posteriors are items x labels: merge labels (e.g. bin continuous values) or split the "
-                   "items into parts and aggregate each")
-
-
-def check_fit(method: str, table: object) -> int:
-    """:func:`check` with :func:`fit_terms` of ``method`` on ``table`` (an
-    :class:`~crowdagg.table.AnnotationTable`); called by every estimator before it
-    allocates its model.  Returns the bytes planned."""
-    terms = fit_terms(method, table.n_items, table.n_workers, table.n_labels)  # type: ignore[attr-defined]
-    return check(method, terms, _ADVICE.get(method, _DEFAULT_ADVICE))
+def per_worker(what: str, n_workers: int, per: float, copies: int = 1) -> tuple[str, float]:
+    """The term of ``copies`` float64 arrays of ``per`` values per worker."""
+    w = int(n_workers)
+    return (f"{what}, {w:,} workers" + (f", {copies} copies" if copies > 1 else ""), copies * _F * w * per)

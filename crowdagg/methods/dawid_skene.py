@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .. import memory
 from .._validation import PROBABILITY, Interval, simplex
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
 from ..kernels._util import cap_chunks
@@ -20,7 +21,6 @@ from ..kernels.em import (
     oc_estep_parallel,
     oc_estep_slice,
 )
-from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["DawidSkene", "OneCoinDawidSkene", "FastDawidSkene", "DawidSkeneModel", "OneCoinModel", "HardDawidSkeneModel"]
@@ -61,9 +61,17 @@ class DawidSkeneModel(EMModel):
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"confusions": (0, 1), "priors": (0,)}
     #: every row confusions[w, k, :] and the priors are probability vectors
     param_domains: ClassVar[dict[str, Any]] = {"confusions": simplex(2), "priors": simplex(0)}
+    memory_advice = ("Dawid-Skene keeps a labels x labels confusion matrix per worker: merge labels, or use "
+                     "OneCoinDawidSkene, GLAD or MACE, whose size grows with labels, not labels^2")
+    _posterior_copies = 2
 
     def __init__(self, smoothing: float = 0.01) -> None:
         self.smoothing = smoothing
+
+    def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
+        return [memory.posteriors(n_items, n_labels, self._posterior_copies),
+                (f"confusion matrices, {n_workers:,} workers x {n_labels:,}^2 labels, 4 copies",
+                 4 * 8.0 * n_workers * n_labels**2)]
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         k = ctx.n_labels
@@ -143,6 +151,8 @@ class HardDawidSkeneModel(DawidSkeneModel):
     once, for its most probable class (first maximum; gold items: the gold class),
     instead of spreading it over the posterior.  Posteriors stay soft."""
 
+    _posterior_copies = 3  # and the hard assignments
+
     def _hard(self, ctx: EMContext, post: np.ndarray) -> np.ndarray:
         hard = np.zeros_like(post)
         hard[np.arange(post.shape[0]), np.argmax(post, axis=1)] = 1.0
@@ -174,6 +184,9 @@ class OneCoinModel(EMModel):
 
     def __init__(self, smoothing: float = 0.01) -> None:
         self.smoothing = smoothing
+
+    def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
+        return [memory.posteriors(n_items, n_labels, 2), memory.per_worker("worker accuracies", n_workers, 1, 4)]
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         k = ctx.n_labels
@@ -276,10 +289,6 @@ class _DSBase(EMAggregator):
 
     def _smoothing(self) -> float:
         return float(self.smoothing)  # validated by fit (_parameter_constraints)
-
-    def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
-        check_fit(type(self).__name__, table)  # refuse before allocating the model
-        return super()._context(table, gold_codes)
 
 
 class DawidSkene(_DSBase):

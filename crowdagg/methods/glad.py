@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .. import memory
 from .._validation import Domain, Interval, Pair
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
 from ..errors import ParameterError
@@ -18,7 +19,6 @@ from ..kernels.glad import (
     glad_objective_parallel,
     glad_objective_slice,
 )
-from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["GLAD", "GLADModel", "lbfgs_minimize"]
@@ -200,6 +200,11 @@ class GLADModel(EMModel):
         """Largest absolute change of an ability or a log-difficulty (what the posteriors follow)."""
         return max(float(np.max(np.abs(new[k] - old[k]), initial=0.0)) for k in ("alphas", "log_betas"))
 
+    def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
+        return [memory.posteriors(n_items, n_labels, 2),
+                (f"abilities, difficulties, gradients and L-BFGS pairs, ({n_items:,} items + "
+                 f"{n_workers:,} workers) x 24", 24 * 8.0 * (n_items + n_workers))]
+
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         return {
             "alphas": np.full(ctx.n_workers, float(self.alpha_prior[0])),
@@ -355,10 +360,6 @@ class GLAD(EMAggregator):
         self.m_step_max_iter = m_step_max_iter
         self.warm_start = warm_start
         self.parallel = parallel
-
-    def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
-        check_fit("GLAD", table)  # refuse before allocating the model
-        return super()._context(table, gold_codes)
 
     def _make_model(self) -> EMModel:
         # validated by fit (_parameter_constraints)

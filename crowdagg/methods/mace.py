@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .. import memory
 from .._validation import SUM_TOL, Domain, Interval, Options, Pair, check_float
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, em_constraints, run_em
 from ..errors import ConvergenceWarning, InitParamsError, InputError
@@ -21,7 +22,6 @@ from ..kernels.mace import (
     mace_mstep_em,
     mace_mstep_vb,
 )
-from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["MACE", "MACEModel"]
@@ -57,6 +57,10 @@ class MACEModel(EMModel):
 
     worker_params = ("spam", "know", "strategies")
     global_params = ()
+
+    def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
+        return [memory.posteriors(n_items, n_labels, 3),
+                memory.per_worker(f"strategies ({n_labels:,} labels)", n_workers, n_labels, 6)]
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"spam": (), "know": (), "strategies": (0,)}
     #: weights in [0, 1]; ``spam + know`` and each strategy row sum to at most 1 (to 1
     #: under EM; sub-normalised under VB); zeros are floored at PROB_FLOOR
@@ -289,10 +293,6 @@ class MACE(EMAggregator):
         self.noise = noise
         self.warm_start = warm_start
         self.parallel = parallel
-
-    def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
-        check_fit("MACE", table)  # refuse before allocating the model
-        return super()._context(table, gold_codes)
 
     def _make_model(self) -> MACEModel:
         # validated by fit (_parameter_constraints)

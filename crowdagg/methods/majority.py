@@ -7,11 +7,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from .. import memory
 from .._validation import Options, check_random_state
 from ..base import BaseAggregator, is_distributed_table
 from ..errors import WeightsError
 from ..kernels.mv import majority_vote
-from ..memory import check_fit
 from ..table import AnnotationTable
 
 __all__ = ["MajorityVote"]
@@ -92,7 +92,8 @@ class MajorityVote(BaseAggregator):
         return w
 
     def _vote(self, table: AnnotationTable) -> tuple[np.ndarray, np.ndarray]:
-        check_fit("MajorityVote", table)  # refuse before allocating items x labels shares
+        # refuse before allocating items x labels shares
+        memory.check(type(self).__name__, [memory.posteriors(table.n_items, table.n_labels)], memory.DEFAULT_ADVICE)
         self._validate_params()
         if self.tie == "random":
             tie_u = check_random_state(self.random_state).random(table.n_items)
