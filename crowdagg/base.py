@@ -136,27 +136,46 @@ class BaseAggregator(BaseEstimator):
         """Fit and return ``probas_`` (items x labels)."""
         return self.fit(data, **kwargs).probas_
 
+    def _new_table(self, data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
+        """New data as a table in the fitted label set (a built table must already use it)."""
+        labels = self.table_.labels
+        if isinstance(data, AnnotationTable):
+            if table_kwargs:
+                raise InputError(f"options {sorted(table_kwargs)} apply when building a table; this input "
+                                 "is already an AnnotationTable")
+            if not data.labels.equals(labels):
+                raise InputError(
+                    f"this table has labels {data.labels.tolist()[:20]} but the model was fitted on "
+                    f"{labels.tolist()[:20]}; build it with labels={labels.tolist()[:20]!r}"
+                )
+            return data
+        return self._as_table(data, {"labels": list(labels), **table_kwargs})
+
+    def _predict_result(self, data: Any, table_kwargs: dict[str, Any]) -> AggregationResult:
+        table = self._new_table(data, table_kwargs)
+        post = self._predict_posteriors(table)
+        return AggregationResult.from_codes(table, post, default_label_codes(table, post))
+
     def predict_proba(self, data: Any = None, **table_kwargs: Any) -> pd.DataFrame:
         """Posteriors: of the fitted data, or of new ``data`` under the fitted parameters.
 
-        New data must use labels of the fitted label set; workers the model has not
-        seen get the method's prior.
+        ``data`` is anything ``fit`` accepts; it must use labels of the fitted label
+        set (an :class:`~crowdagg.table.AnnotationTable` must have been built with
+        ``labels=`` the fitted ``table_.labels``).  Workers the model has not seen
+        get the method's prior.
         """
         self._check_fitted()
         if data is None:
             return self.probas_
-        table = self._as_table(data, {"labels": list(self.table_.labels), **table_kwargs})
-        post = self._predict_posteriors(table)
-        return AggregationResult.from_codes(table, post, default_label_codes(table, post)).probas
+        return self._predict_result(data, table_kwargs).probas
 
     def predict(self, data: Any = None, **table_kwargs: Any) -> pd.Series:
-        """Labels: of the fitted data, or of new ``data`` under the fitted parameters."""
+        """Labels: of the fitted data, or of new ``data`` under the fitted parameters
+        (see :meth:`predict_proba`)."""
         self._check_fitted()
         if data is None:
             return self.labels_
-        table = self._as_table(data, {"labels": list(self.table_.labels), **table_kwargs})
-        post = self._predict_posteriors(table)
-        return AggregationResult.from_codes(table, post, default_label_codes(table, post)).labels
+        return self._predict_result(data, table_kwargs).labels
 
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError(f"{type(self).__name__} cannot be applied to new data")

@@ -20,10 +20,9 @@ ESTIMATORS = [
 ]
 #: rules an estimator breaks today: (estimator class, check) -> reason (non-strict xfail)
 KNOWN = {
-    ("*", "check_predict"): "predict(AnnotationTable) passes labels= to as_table, which refuses options "
-                            "for a built table (issue 14, item 4)",
-    ("MACE", "check_row_order"): "MACE's default stopping leaves results depending on row order by ~1e-3 "
-                                 "(issue 13, class 12)",
+    ("MACE", "check_relabelled_ids"): "MACE's random restarts are drawn in worker-id order: renaming workers "
+                                      "out of order hands the draws to other workers (another draw of the "
+                                      "same procedure)",
 }
 
 
@@ -58,3 +57,16 @@ def test_clone_keeps_a_fitted_init():
     c = clone(crowdagg.DawidSkene(init=first))
     assert hasattr(c.init, "params_") and c.init is not first
     assert c.fit(df).labels_.equals(crowdagg.DawidSkene(init=first).fit(df).labels_)
+
+
+def test_predict_on_a_table_with_other_labels_is_refused():
+    from crowdagg import AnnotationTable
+    from crowdagg.errors import InputError
+
+    df = crowdagg.datasets.make_crowd(50, 10, 3, random_state=0).annotations
+    ds = crowdagg.DawidSkene(max_iter=5, tol=0).fit(df)
+    other = AnnotationTable.from_pandas(df, labels=[2, 1, 0])
+    with pytest.raises(InputError, match="labels="):
+        ds.predict(other)
+    same = AnnotationTable.from_pandas(df, labels=list(ds.table_.labels))
+    assert ds.predict(same).equals(ds.labels_)

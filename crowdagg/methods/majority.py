@@ -139,5 +139,5 @@ class MajorityVote(BaseAggregator):
             return self.labels_
         from ..results import decode_labels
 
-        table = self._as_table(data, {"labels": list(self.table_.labels), **table_kwargs})
+        table = self._new_table(data, table_kwargs)
         return decode_labels(table.labels, self._vote(table)[1], table.items)
