@@ -223,7 +223,7 @@ class DistributedEM:
             return -q * scale, np.concatenate([grad_a, grad_b]) * -scale
 
         x0 = np.concatenate([params["alphas"], params["log_betas"]])
-        x, nit = lbfgs_minimize(fun, x0, model.m_step_max_iter)
+        x, nit = lbfgs_minimize(fun, x0, model.m_step_max_iter, history=model.lbfgs_history)
         model.m_step_n_iter.append(nit)
         return {"alphas": x[:n_w].copy(), "log_betas": x[n_w:].copy()}
 
