@@ -161,7 +161,8 @@ def _table(data: Any, table_kwargs: dict[str, Any], func: str = "this function")
         raise InputError(f"{func}: bad table option(s) {sorted(table_kwargs)}: {exc}") from None
 
 
-def _check_common(n_boot: Any, confidence: Any) -> tuple[int, float]:
+def _check_common(n_boot: Any, confidence: Any, random_state: Any = None) -> tuple[int, float]:
+    check_random_state(random_state)  # one seed rule, also where no bootstrap uses it
     n_boot = check_int("n_boot", n_boot, 0)
     if n_boot > _MAX_BOOT:
         raise InputError(f"n_boot must be at most {_MAX_BOOT:,}, got {n_boot:,}")
@@ -395,7 +396,7 @@ def krippendorff_alpha(
     School for Communication Departmental Papers 43.
     Gwet, K. L. (2014). Handbook of Inter-Rater Reliability, 4th ed. Advanced Analytics.
     """
-    n_boot, confidence = _check_common(n_boot, confidence)
+    n_boot, confidence = _check_common(n_boot, confidence, random_state)
     check_choice("level", level, LEVELS)
     table = _table(data, table_kwargs, "krippendorff_alpha")
     values = _level_values(table, level)
@@ -470,7 +471,7 @@ _FAMILY = {"fleiss_kappa": 0, "gwet_ac": 1, "brennan_prediger": 2, "percent_agre
 
 def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, confidence: float,
             table_kwargs: dict[str, Any]) -> AgreementResult:
-    n_boot, confidence = _check_common(n_boot, confidence)
+    n_boot, confidence = _check_common(n_boot, confidence, random_state)
     kind = _FAMILY[name]
     if kind == 4 and n_boot:
         raise InputError("conger_kappa has an analytic interval only (n_boot must be 0)")
@@ -746,7 +747,7 @@ def cohen_kappa(
     Fleiss, J. L., Cohen, J., & Everitt, B. S. (1969). Large sample standard errors of
     kappa and weighted kappa. Psychological Bulletin 72(5), 323-327.
     """
-    n_boot, confidence = _check_common(n_boot, confidence)
+    n_boot, confidence = _check_common(n_boot, confidence, random_state)
     table = _table(data, table_kwargs, "cohen_kappa")
     a = _worker_code(table, worker_a, "worker_a")
     b = _worker_code(table, worker_b, "worker_b")

@@ -528,3 +528,13 @@ def test_mrg32k3a_draws_are_uniform_indices():
     draws = np.array([K.mrg_randint(st, 10) for _ in range(5000)])
     assert draws.min() == 0 and draws.max() == 9
     assert np.abs(np.bincount(draws, minlength=10) - 500).max() < 90
+
+
+@pytest.mark.parametrize("func", [A.krippendorff_alpha, A.fleiss_kappa, A.gwet_ac, A.cohen_kappa])
+def test_bad_seed_refused_without_bootstrap(func):
+    from crowdagg.errors import ParameterError
+
+    df = random_crowd(0, n_workers=2)
+    args = tuple(pd.unique(df["worker"])[:2]) if func is A.cohen_kappa else ()
+    with pytest.raises(ParameterError, match="random_state"):
+        func(df, *args, random_state=-1)
