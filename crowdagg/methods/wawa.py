@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .._validation import Domain, Interval
-from ..em import EMAggregator, EMContext, EMModel, em_constraints
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
+from ..kernels._util import cap_chunks
 from ..kernels.em import wv_estep_parallel, wv_estep_slice
 from ..table import AnnotationTable
 
@@ -72,12 +73,13 @@ class WeightedVoteModel(EMModel):
                accumulate: bool = True) -> tuple[float, Any]:
         t = ctx.table
         w = np.ascontiguousarray(params["skills"], dtype=np.float64)
-        if not ctx.parallel:
+        # one agreement row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
+        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES) if ctx.parallel else None
+        if bounds is None or bounds.shape[0] <= 2:
             agree = np.zeros(ctx.n_workers)
             score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, w, 0, ctx.n_items,
                                    post, agree, accumulate)
             return float(score), agree
-        bounds = ctx.chunks()
         n_chunks = bounds.shape[0] - 1
         abuf = self.buffer("agree", (n_chunks, ctx.n_workers))
         sbuf = self.buffer("score", (n_chunks,))
