@@ -35,8 +35,9 @@ import pandas as pd
 from ._validation import check_choice, check_float, check_int
 from .agreement import _table
 from .errors import GoldError, InputError
+from .factorize import _coerce_like, _holds_strings
 from .kernels.quality import gold_confusions, gold_counts
-from .table import AnnotationTable, _coerce_like, _gold_series, _holds_strings
+from .table import AnnotationTable, _gold_series
 
 __all__ = [
     "GoldScores",

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from naive_strings import factorize, hash_bytes
 
 from crowdagg import as_table
+from crowdagg.factorize import _factorize, _factorize_strings
 from crowdagg.kernels import strings as K
-from crowdagg.table import _factorize, _factorize_strings
 
 
 def buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

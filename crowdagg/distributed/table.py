@@ -36,14 +36,9 @@ from ..errors import (
     NullIdError,
     UnknownLabelError,
 )
-from ..table import (
-    _DUPLICATE_POLICIES,
-    AnnotationTable,
-    Duplicates,
-    _coerce_like,
-    _integral_float_to_int,
-    _resolve_columns,
-)
+from ..factorize import _coerce_like, _integral_float_to_int
+from ..ingest import _resolve_columns
+from ..table import _DUPLICATE_POLICIES, AnnotationTable, Duplicates
 
 __all__ = ["DaskAnnotationTable", "Piece"]
 

@@ -1,0 +1,439 @@
+"""Factorisation: turning id and label columns into integer codes and codebooks.
+
+The bottom layer of ingest (no import from :mod:`crowdagg.table` or
+:mod:`crowdagg.ingest`): one kind of value per object column, exact integer and
+float handling, the Arrow string hash path (:mod:`crowdagg.kernels.strings`), the
+text-label rule of the file readers (:func:`_label_values`) and codebook lookups
+(:func:`_lookup`, :func:`_coerce_like`) shared by the table, gold and the
+distributed table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, MixedIdTypeError, UnhashableIdError
+from .kernels.csr import factorize_dense_int
+
+_N_EXAMPLES = 5
+_MAX_INT32 = np.iinfo(np.int32).max
+
+
+def _index_dtype(n: int) -> type:
+    """int32 while every code fits, int64 beyond."""
+    return np.int32 if n < _MAX_INT32 else np.int64
+
+
+def _first_rows(mask: np.ndarray, k: int = _N_EXAMPLES) -> list[int]:
+    return np.flatnonzero(mask)[:k].tolist()
+
+
+# --------------------------------------------------------------------------- factorize
+# Kinds of value an object column may hold (pandas.api.types.infer_dtype names, nulls
+# skipped): one kind per column.  "mixed-integer-float" (Python ints and floats) is
+# one kind, numbers, compared by value; "mixed-integer" (ints with bools or strings)
+# and "mixed" are refused before pd.factorize can merge True with 1.
+_ONE_KIND = frozenset({
+    "string", "boolean", "integer", "floating", "mixed-integer-float", "decimal", "bytes",
+    "datetime", "datetime64", "date", "time", "timedelta", "timedelta64", "period",
+    "interval", "complex", "empty",
+})
+_NON_SCALAR = (tuple, list, dict, set, frozenset, np.ndarray, pd.Series, pd.Index)
+
+
+def _value_kind(v: Any) -> str:
+    """The kind of one value: ``bool``, ``number`` (ints and floats), ``str``, or its type's name."""
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(v, str):
+        return "str"
+    return type(v).__name__
+
+
+def _check_one_kind(values: Any, column: str | None, what: str) -> str:
+    """The ``infer_dtype`` kind of an object column; raise if it mixes kinds.
+
+    One C pass over the objects; the per-value inspection only runs on the error path.
+    Values that are not scalars (tuples, lists, ...) raise :class:`UnhashableIdError`,
+    bools mixed with numbers or strings with anything else :class:`MixedIdTypeError`.
+    """
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind in _ONE_KIND:
+        return kind
+    where = f"column {column!r}" if column is not None else "labels="
+    fix = f"df[{column!r}].astype(str)" if column is not None else "labels=[str(v) for v in labels]"
+    arr = np.asarray(values, dtype=object)
+    kinds = np.array([_value_kind(v) for v in arr], dtype=object)
+    nonscalar = np.array([isinstance(v, _NON_SCALAR) for v in arr], dtype=bool)
+    if nonscalar.any():
+        names = sorted({type(v).__name__ for v in arr[nonscalar]})
+        raise UnhashableIdError(
+            f"{where} holds {'/'.join(names)} values (first positions: {_first_rows(nonscalar)}); "
+            f"each {what} must be one scalar value (a string, a number, a bool), not a container: "
+            f"join the parts into one string first, e.g. {fix}"
+        )
+    null = np.asarray(pd.isna(arr), dtype=bool)
+    present = kinds[~null]
+    first = present[0]
+    other = (kinds != first) & ~null
+    names = sorted(set(present.tolist()))
+    raise MixedIdTypeError(
+        f"{where} mixes {what} kinds {names}: {int(other.sum())} value(s) of a kind other "
+        f"than {first!r} (first positions: {_first_rows(other)}). Ids and labels are of one kind "
+        f"(bools are not numbers, numbers are not strings); convert them to one type, e.g. {fix}"
+    )
+
+
+def _typed_uniques(uniques: Any, kind: str | None) -> pd.Index:
+    """The uniques of ``pd.factorize`` as an Index of a plain dtype where one holds them exactly.
+
+    Nullable (masked) arrays give their numpy dtype (no NA is left among uniques).  An
+    object column of one kind gives int64 (uint64 beyond int64; object beyond both),
+    float64, or bool; ints and floats together give float64 only if every int is
+    exactly a float, else they stay objects.
+    """
+    masked = uniques.array if isinstance(uniques, (pd.Index, pd.Series)) else uniques
+    if isinstance(masked, (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)):
+        return pd.Index(masked.to_numpy(dtype=masked.dtype.numpy_dtype))
+    if kind is None or not len(uniques):
+        return pd.Index(uniques)
+    arr = np.asarray(uniques, dtype=object)
+    if kind == "integer":
+        for dt in (np.int64, np.uint64):
+            try:
+                return pd.Index(np.array(arr, dtype=dt))
+            except OverflowError:
+                pass
+        return pd.Index(arr, dtype=object)
+    if kind == "floating":
+        return pd.Index(arr.astype(np.float64))
+    if kind == "mixed-integer-float":
+        if all(isinstance(v, (float, np.floating)) or float(v) == v for v in arr):
+            floats = arr.astype(np.float64)
+            if len(np.unique(floats)) == len(floats):
+                return pd.Index(floats)
+        return pd.Index(arr, dtype=object)
+    if kind == "boolean":
+        return pd.Index(arr.astype(bool))
+    return pd.Index(arr)
+
+
+def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes (int32 or int64, -1 for null) in order of first appearance, and the uniques."""
+    import pyarrow as pa
+
+    strings = _arrow_strings(values)
+    if strings is not None:
+        found = _factorize_strings(strings)
+        if found is not None:
+            codes, uniques = found
+            if isinstance(values, pd.Series):  # the uniques keep the column's own dtype
+                return codes, pd.Index(uniques, dtype=values.dtype)
+            return codes, pd.Index(uniques.to_pandas())
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.ArrowDtype):
+        values = pa.chunked_array(pa.array(values.array))  # Arrow-backed, not strings
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return _factorize_arrow(values, column, what)
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(values.cat.categories.dtype)
+    dense = _factorize_small_int_range(values)
+    if dense is not None:
+        return dense
+    is_object = pd.api.types.is_object_dtype(getattr(values, "dtype", None))
+    kind = _check_one_kind(values, column, what) if is_object else None
+    try:
+        codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=True)
+    except TypeError as exc:
+        raise UnhashableIdError(
+            f"column {column!r} holds unhashable {what} values ({exc}); ids and labels "
+            "must be scalars such as strings or integers"
+        ) from None
+    return np.asarray(codes, dtype=np.int64), _typed_uniques(uniques, kind)
+
+
+def _arrow_strings(values: Any) -> Any:
+    """``values`` as an Arrow string or large_string array (chunked or not) when they
+    are Arrow-backed strings (pandas ``str`` / ``string[pyarrow]`` / ``ArrowDtype``
+    columns, pyarrow arrays), else None.  No copy, except string_view (cast)."""
+    import pyarrow as pa
+
+    if isinstance(values, pd.Series):
+        dtype = values.dtype
+        arrow_backed = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+            isinstance(dtype, pd.ArrowDtype))
+        if not arrow_backed:
+            return None
+        values = pa.array(values.array)
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return None
+    t = values.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)):
+        return None
+    if pa.types.is_string_view(t):
+        values = values.cast(pa.large_string())
+    return values
+
+
+def _string_buffers(arr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (``len + 1``, shifted to the array's offset) and data of a string array."""
+    import pyarrow as pa
+
+    _, off_buf, data_buf = arr.buffers()
+    if off_buf is None:  # an empty array may come without buffers
+        return np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.uint8)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(off_buf, dtype=off_type)[arr.offset: arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
+    """Codes (int32, -1 for null, first-appearance order) and the uniques (an Arrow
+    array) of an Arrow string array, chunked or not, through the hash kernels of
+    :mod:`crowdagg.kernels.strings`; None when two distinct strings collide on
+    their 64-bit hash (the caller then uses Arrow's exact hash table).
+
+    Chunks are combined first (a copy, but one parallel launch per kernel instead of
+    one per chunk: cheaper for the 8 chunks of a Parquet read); the uniques are
+    gathered once and every row is checked against its unique.
+    """
+    import pyarrow as pa
+
+    from .kernels.strings import codes_match_strings, factorize_hashes, hash_strings
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    n = len(values)
+    if n >= _MAX_INT32:
+        return None
+    offsets, data = _string_buffers(values)
+    hashes = np.empty(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # hashing wraps around 2**64 (only seen as Python)
+        hash_strings(offsets, data, hashes)
+    if values.null_count:  # code the non-null rows, then put back the nulls
+        keep = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
+        kept_codes = np.empty(keep.size, dtype=np.int32)
+        first = keep[factorize_hashes(hashes[keep], kept_codes)]
+        codes = np.full(n, -1, dtype=np.int32)
+        codes[keep] = kept_codes
+    else:
+        codes = np.empty(n, dtype=np.int32)
+        first = factorize_hashes(hashes, codes)
+    uniques = values.take(pa.array(first, type=pa.int64()))
+    if not codes_match_strings(offsets, data, codes, *_string_buffers(uniques)):
+        return None
+    return codes, uniques
+
+
+def _factorize_small_int_range(values: Any) -> tuple[np.ndarray, pd.Index] | None:
+    """Fast path for integer ids spanning a range not much larger than the data."""
+    dtype = getattr(values, "dtype", None)
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "iu") or len(values) == 0:
+        return None
+    arr = orig = np.asarray(values)
+    vmin, vmax = int(arr.min()), int(arr.max())
+    if arr.dtype.kind == "u":
+        if vmax > np.iinfo(np.int64).max:
+            return None
+        arr = arr.astype(np.int64)
+    span = vmax - vmin + 1
+    if span > 4 * len(arr) + 1024:
+        return None
+    codes = np.empty(len(arr), dtype=_index_dtype(min(len(arr), span)))
+    first = factorize_dense_int(arr, vmin, span, codes)
+    return codes, pd.Index(orig[first])
+
+
+def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if pa.types.is_nested(values.type):
+        raise UnhashableIdError(
+            f"column {column!r} holds nested values of type {values.type}; ids and labels "
+            "must be scalars such as strings or integers"
+        )
+    if pa.types.is_string_view(values.type):
+        values = values.cast(pa.large_string())
+    if pa.types.is_null(values.type):  # all null: Arrow's dictionary would hold the null
+        return np.full(len(values), -1, dtype=np.int64), pd.Index([], dtype=object)
+    enc = pc.dictionary_encode(values)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    uniques = pd.Index(enc.dictionary.to_pandas())
+    return codes, uniques
+
+
+def _shrink(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """int32 codes while the codebook fits (halves the build's transient memory)."""
+    if len(uniques) < _MAX_INT32 and codes.dtype != np.int32:
+        codes = codes.astype(np.int32)
+    return codes, uniques
+
+
+def _integral_float_to_int(uniques: pd.Index) -> pd.Index:
+    """Float labels that are all whole numbers int64 holds become int64 (nullable ints
+    read as floats); others (1e20, 0.5, inf) stay floats, so distinct values stay distinct."""
+    if uniques.dtype.kind == "f" and len(uniques):
+        vals = uniques.to_numpy()
+        if (np.all(np.isfinite(vals)) and np.all(vals == np.round(vals))
+                and vals.min() >= -(2.0**63) and vals.max() < 2.0**63):
+            return pd.Index(vals.astype(np.int64))
+    return uniques
+
+
+# --------------------------------------------------------------------------- text labels
+_INT_PATTERN = r"^-?(?:0|[1-9][0-9]*)$"
+_NUM_PATTERN = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def _label_values(uniques: Any) -> Any:
+    """The distinct label strings (an Arrow array without nulls) as their values.
+
+    int64 when every one is a plainly written integer int64 holds (``-12``; not
+    ``+12``, ``012``, ``-0``); else float64 when every one is a plain decimal
+    number, finite, no two give one float and no whole number exceeds 2**53; else
+    the strings themselves.  The rule of :func:`crowdagg.io.parse_labels`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(uniques) == 0:
+        return uniques
+    is_int = pc.match_substring_regex(uniques, _INT_PATTERN)
+    if pc.all(is_int).as_py():
+        if not pc.any(pc.equal(uniques, "-0")).as_py():
+            try:
+                return pc.cast(uniques, pa.int64())
+            except pa.ArrowInvalid:  # beyond int64: strings
+                pass
+        return uniques
+    if not pc.all(pc.match_substring_regex(uniques, _NUM_PATTERN)).as_py():
+        return uniques
+    try:
+        floats = pc.cast(uniques, pa.float64())
+    except pa.ArrowInvalid:
+        return uniques
+    vals = floats.to_numpy(zero_copy_only=False)
+    if not np.all(np.isfinite(vals)) or len(np.unique(vals)) != len(vals):
+        return uniques
+    whole = is_int.to_numpy(zero_copy_only=False)
+    if whole.any():
+        lengths = pc.utf8_length(uniques).to_numpy(zero_copy_only=False)
+        if (lengths[whole] > 20).any() or (np.abs(vals[whole]) > 2.0**53).any():
+            return uniques
+    return floats
+
+
+def _parse_label_strings(col: Any) -> Any:
+    """A CSV label column (Arrow strings, nulls for empty cells) as values: see :func:`_label_values`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = _factorize_strings(col)
+    if found is not None:
+        codes, uniques = found
+        codes = pa.array(codes, mask=codes < 0)
+    else:
+        enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
+        codes, uniques = enc.indices, enc.dictionary
+    values = _label_values(uniques)
+    if values is uniques:
+        return col
+    return values.take(codes)
+
+
+# --------------------------------------------------------------------------- codebooks
+def _holds_strings(idx: pd.Index) -> bool:
+    if idx.dtype == object:
+        return len(idx) > 0 and isinstance(idx[0], str)
+    return pd.api.types.is_string_dtype(idx.dtype)
+
+
+def _coerce_like(idx: pd.Index, target: pd.Index) -> pd.Index:
+    """Convert ``idx`` to strings when ``target`` holds strings and ``idx`` does not."""
+    if len(idx) and _holds_strings(target) and not _holds_strings(idx):
+        return pd.Index([str(v) for v in idx], dtype=object)
+    return idx
+
+
+def _as_index(values: Any) -> pd.Index:
+    """``values`` as a flat Index (tuples stay tuples, not a MultiIndex level)."""
+    if isinstance(values, (pd.Series, np.ndarray)) and getattr(values, "ndim", 1) == 1:
+        return pd.Index(values)
+    vals = list(values)
+    if any(isinstance(v, tuple) for v in vals):
+        arr = np.empty(len(vals), dtype=object)
+        for i, v in enumerate(vals):
+            arr[i] = v
+        return pd.Index(arr, dtype=object)
+    return pd.Index(vals)
+
+
+def _index_kind(idx: pd.Index) -> str:
+    """``bool``, ``number``, ``str``, ``empty``, or another kind (``mixed``, a type name)."""
+    dt = idx.dtype
+    if pd.api.types.is_object_dtype(dt):
+        kind = pd.api.types.infer_dtype(idx, skipna=True)
+        return {"boolean": "bool", "integer": "number", "floating": "number",
+                "mixed-integer-float": "number", "string": "str"}.get(kind, kind)
+    if pd.api.types.is_bool_dtype(dt):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(dt):
+        return "number"
+    if pd.api.types.is_string_dtype(dt):
+        return "str"
+    return str(dt)
+
+
+def _lookup(book: pd.Index, values: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in the codebook ``book`` (int64, -1 where absent).
+
+    Numbers match numbers by value (``1`` finds ``1.0``), a string codebook finds
+    other values by their ``str``, and bools never match numbers (pandas would
+    find ``True`` at ``1``).
+    """
+    if isinstance(values, pd.MultiIndex):  # tuples: never in a codebook
+        values = pd.Index(values.to_flat_index(), dtype=object)
+    values = _coerce_like(values, book)
+    try:
+        codes = np.asarray(book.get_indexer(values), dtype=np.int64)
+    except TypeError:  # unhashable values: none of them is in the book
+        return np.full(len(values), -1, dtype=np.int64)
+    kb = _index_kind(book)
+    if kb in ("bool", "number") and len(values):
+        other = "number" if kb == "bool" else "bool"
+        kv = _index_kind(values)
+        if kv == other:
+            codes[:] = -1
+        elif kv not in (kb, "empty"):
+            codes[np.array([_value_kind(v) == other for v in values], dtype=bool)] = -1
+    return codes
+
+
+def _label_set(labels: Any) -> pd.Index:
+    """``labels=`` as a codebook: a non-empty sequence of distinct, non-null values of one kind."""
+    if isinstance(labels, (str, bytes)) or not hasattr(labels, "__iter__"):
+        raise InputError(f"labels= must be a sequence of labels, got {type(labels).__name__} {labels!r}")
+    vals = list(labels)
+    if not vals:
+        raise InputError("labels= is empty")
+    arr = np.empty(len(vals), dtype=object)
+    for i, v in enumerate(vals):  # element by element: tuples must not become rows
+        arr[i] = v
+    kind = _check_one_kind(arr, None, "label")
+    null = np.asarray(pd.isna(arr), dtype=bool)
+    if null.any():
+        raise InputError(f"labels= holds null values (positions {_first_rows(null)}); a label set names labels")
+    index = _typed_uniques(arr, kind)
+    if index.has_duplicates:
+        raise InputError(f"labels= repeats values: {index[index.duplicated()].tolist()}")
+    return index
