@@ -10,6 +10,9 @@ distributed table.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -293,44 +296,80 @@ def _integral_float_to_int(uniques: pd.Index) -> pd.Index:
 # --------------------------------------------------------------------------- text labels
 _INT_PATTERN = r"^-?(?:0|[1-9][0-9]*)$"
 _NUM_PATTERN = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _label_values(uniques: Any) -> Any:
-    """The distinct label strings (an Arrow array without nulls) as their values.
+def _label_values(uniques: Sequence[Any], *, by_value: bool = False) -> tuple[list[Any], type] | None:
+    """The values of distinct label strings, ``(values, np.int64 or np.float64)``, or None
+    when every label stays a string (also when one of ``uniques`` is not a string).
 
-    int64 when every one is a plainly written integer int64 holds (``-12``; not
-    ``+12``, ``012``, ``-0``); else float64 when every one is a plain decimal
-    number, finite, no two give one float and no whole number exceeds 2**53; else
-    the strings themselves.  The rule of :func:`crowdagg.io.parse_labels`.
+    ``by_value=False`` (``read_csv``, ``read_mturk``): int64 when every one is a
+    plainly written integer int64 holds (``-12``; not ``+12``, ``012``, ``-0``);
+    else float64 when every one is a plain decimal number, finite, no two give one
+    float and no whole number exceeds 2**53.  ``by_value=True`` (the dataset
+    loaders): any decimal number (``+1``, ``00``, ``.5``), compared by value: int64
+    when every one is a whole number int64 holds (``00`` and ``-0`` are 0, ``1.0``
+    is 1), else float64 when every one is finite, whole numbers are exact (at most
+    2**53) and no two different numbers become one float.  Distinct labels so
+    never merge.
     """
+    import pyarrow as pa
+
+    if not isinstance(uniques, pa.Array) and not all(isinstance(u, str) for u in uniques):
+        return None
+    if by_value:
+        return _number_values(uniques)
+    return _exact_values(uniques)
+
+
+def _exact_values(uniques: Sequence[str]) -> tuple[Any, type] | None:
+    """The exact rule of :func:`_label_values`, vectorised with Arrow over the distinct labels."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(uniques) == 0:
-        return uniques
-    is_int = pc.match_substring_regex(uniques, _INT_PATTERN)
-    if pc.all(is_int).as_py():
-        if not pc.any(pc.equal(uniques, "-0")).as_py():
-            try:
-                return pc.cast(uniques, pa.int64())
-            except pa.ArrowInvalid:  # beyond int64: strings
-                pass
-        return uniques
-    if not pc.all(pc.match_substring_regex(uniques, _NUM_PATTERN)).as_py():
-        return uniques
+    arr = pa.array(uniques, type=pa.large_string()) if not isinstance(uniques, pa.Array) else uniques
+    is_int = pc.match_substring_regex(arr, _INT_PATTERN)
+    if pc.all(is_int).as_py() and not pc.any(pc.equal(arr, "-0")).as_py():
+        try:
+            return pc.cast(arr, pa.int64()).to_numpy(zero_copy_only=False), np.int64
+        except pa.ArrowInvalid:  # beyond int64: strings
+            return None
+    if not pc.all(pc.match_substring_regex(arr, _NUM_PATTERN)).as_py():
+        return None
     try:
-        floats = pc.cast(uniques, pa.float64())
+        vals = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
-        return uniques
-    vals = floats.to_numpy(zero_copy_only=False)
+        return None
     if not np.all(np.isfinite(vals)) or len(np.unique(vals)) != len(vals):
-        return uniques
+        return None
     whole = is_int.to_numpy(zero_copy_only=False)
-    if whole.any():
-        lengths = pc.utf8_length(uniques).to_numpy(zero_copy_only=False)
-        if (lengths[whole] > 20).any() or (np.abs(vals[whole]) > 2.0**53).any():
-            return uniques
-    return floats
+    if whole.any():  # a whole number float64 cannot hold exactly (beyond 2**53) keeps them strings
+        lengths = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+        near = whole & (np.abs(vals) >= 2.0**53)
+        if (lengths[whole] > 20).any() or any(abs(int(u)) > 2**53 for u in arr.filter(pa.array(near)).to_pylist()):
+            return None
+    return vals, np.float64
+
+
+def _number_values(uniques: Sequence[str]) -> tuple[list[Any], type] | None:
+    """The by-value rule of :func:`_label_values`."""
+    nums = []
+    for u in uniques:
+        if len(u) > 400 or not _NUMBER.fullmatch(u):
+            return None
+        try:
+            nums.append(Decimal(u))
+        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+            return None
+    whole = [d == d.to_integral_value() for d in nums]
+    if all(w and d.adjusted() < 19 and _INT64_MIN <= d <= _INT64_MAX for w, d in zip(whole, nums)):
+        return [int(d) for d in nums], np.int64
+    conv = [float(d) for d in nums]
+    distinct_numbers = len({d.normalize() for d in nums})
+    ok = all(np.isfinite(f) and (f != 0.0 or d == 0) and (not w or abs(d) <= 2**53)
+             for f, d, w in zip(conv, nums, whole))
+    return (conv, np.float64) if ok and len(set(conv)) == distinct_numbers else None
 
 
 def _parse_label_strings(col: Any) -> Any:
@@ -345,10 +384,11 @@ def _parse_label_strings(col: Any) -> Any:
     else:
         enc = pc.dictionary_encode(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
         codes, uniques = enc.indices, enc.dictionary
-    values = _label_values(uniques)
-    if values is uniques:
+    conv = _label_values(uniques) if len(uniques) else None
+    if conv is None:
         return col
-    return values.take(codes)
+    values, dtype = conv
+    return pa.array(values, type=pa.int64() if dtype is np.int64 else pa.float64()).take(codes)
 
 
 # --------------------------------------------------------------------------- codebooks

@@ -11,12 +11,14 @@ resolution, and the CSV/Parquet column readers behind
 from __future__ import annotations
 
 import csv
+import io
 import os
 import stat
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .errors import (
     EmptyTableError,
@@ -27,8 +29,9 @@ from .errors import (
     InputFileNotFoundError,
     MissingColumnError,
     NotAFileError,
+    ParameterError,
 )
-from .factorize import _parse_label_strings
+from .factorize import _label_values, _parse_label_strings
 
 _ITEM_DEFAULTS = ("item", "task")
 
@@ -105,28 +108,155 @@ def read_parquet_columns(
 
 
 # --------------------------------------------------------------------------- files
-def _check_file(path: Any, what: str, *, folder_ok: bool = False) -> str:
-    """``path`` as a string once it names an existing, readable regular file (or folder)."""
+def _check_file(
+    path: Any, what: str, *, folder_ok: bool = False, named: bool = False,
+    not_found: type[Exception] = InputFileNotFoundError,
+) -> str:
+    """``path`` as a string once it names an existing, readable regular file (or folder).
+
+    ``folder_ok`` accepts a directory (a Parquet folder).  With ``named`` every
+    message starts with ``what`` (``"MACE CSV: no such file: ..."``, the MTurk and
+    dataset readers); else it names the path only (the table readers).
+    ``not_found`` is the class raised for a missing path.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"a {what} path must be a str or os.PathLike, got {type(path).__name__}")
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
+    pre = f"{what}: " if named else ""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise InputFileNotFoundError(f"no such file: {path!r}") from None
+        raise not_found(f"{pre}no such file: {path!r}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise FileAccessError(f"cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise FileAccessError(f"{pre}cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISDIR(st.st_mode):
         if folder_ok:
             return path
-        raise NotAFileError(f"{path!r} is a directory, not a {what}")
+        raise NotAFileError(f"{pre}{path!r} is a directory, not {'a file' if named else 'a ' + what}")
     if not stat.S_ISREG(st.st_mode):
-        raise NotAFileError(f"{path!r} is not a regular file (a device, pipe or socket)")
+        raise NotAFileError(f"{pre}{path!r} is not a regular file (a device, pipe or socket)")
     if not os.access(path, os.R_OK):
-        raise FileAccessError(f"cannot read {path!r}: permission denied")
+        raise FileAccessError(f"{pre}cannot read {path!r}: permission denied")
     return path
+
+
+def _utf8_error(where: str, data: bytes, start: int, first_line: int = 1) -> EncodingError:
+    """An EncodingError naming the line and column of the byte at ``start`` of ``data``
+    (whose first line is line ``first_line`` of the file)."""
+    line = first_line + data.count(b"\n", 0, start)
+    col = start - (data.rfind(b"\n", 0, start) + 1) + 1
+    return EncodingError(
+        f"{where} is not UTF-8: byte {data[start:start + 1]!r} on line {line}, column {col} (save it as UTF-8)"
+    )
+
+
+def _binary_error(where: str, line: int) -> FormatError:
+    return FormatError(f"{where} is a binary file, not UTF-8 text (a NUL byte on line {line})")
+
+
+_MAGIC = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a zip archive (or an .xlsx workbook)"),
+    (b"\x1f\x8b", "a gzip-compressed file"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+)
+
+
+def _read_text(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> str:
+    """The whole text of a UTF-8 file (a leading byte-order mark is dropped).
+
+    Every failure is a :mod:`crowdagg.errors` exception naming ``path``: a missing
+    path (``not_found``), a directory or other non-regular file (NotAFileError), a
+    file that cannot be read (FileAccessError), binary content (FormatError) or
+    bytes that are not UTF-8 (EncodingError, naming the line).
+    """
+    return _decode(_read_bytes(path, what, not_found), os.fspath(path), what)
+
+
+def _read_bytes(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> bytes:
+    """The bytes of a text file (no byte-order mark), refused as :func:`_read_text` does but not decoded."""
+    path = _check_file(path, what, named=True, not_found=not_found)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise FileAccessError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            cls = EncodingError if "UTF-16" in kind else FormatError
+            raise cls(f"{what} {path!r} is {kind}, not UTF-8 text")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise _binary_error(f"{what} {path!r}", data.count(b"\n", 0, nul) + 1)
+    return data
+
+
+def _decode(data: bytes, path: str, what: str) -> str:
+    """UTF-8 bytes as text; an EncodingError naming the line and column otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _utf8_error(f"{what} {path!r}", data, exc.start) from None
+
+
+def _csv_records(text: str, where: str) -> tuple[list[list[str]], list[int]]:
+    """Every CSV record (``[]`` for a blank line) and the 1-based physical line it starts on.
+
+    Physical lines are counted, so a quoted cell holding newlines moves the
+    following records' line numbers on.  Invalid quoting is a FormatError naming
+    the line.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1
+    try:
+        for row in reader:
+            rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise FormatError(f"{where}, line {start}: not valid CSV ({exc})") from None
+    return rows, lines
+
+
+def _csv_rows(text: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows and the 1-based line each row starts on, with every row checked.
+
+    Blank lines are skipped.  A data row with more or fewer fields than the
+    header is a FormatError naming its line and both counts.
+    """
+    records, record_lines = _csv_records(text, where)
+    keep = [k for k, r in enumerate(records) if r]
+    if not keep:
+        raise EmptyTableError(f"{where} is empty")
+    header = records[keep[0]]
+    rows = [records[k] for k in keep[1:]]
+    lines = [record_lines[k] for k in keep[1:]]
+    n = len(header)
+    bad = [k for k, r in enumerate(rows) if len(r) != n]
+    if bad:
+        k = bad[0]
+        more = f"; {len(bad) - 1} more line(s) too, e.g. {[lines[j] for j in bad[1:6]]}" if len(bad) > 1 else ""
+        raise FormatError(
+            f"{where}, line {lines[k]}: {len(rows[k])} fields, but the header (line {record_lines[keep[0]]}) "
+            f"has {n}{more}. "
+            "Every row needs one field per column (quote cells that hold commas)"
+        )
+    return header, rows, lines
+
+
+def _check_header(header: Sequence[str], where: str) -> None:
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise FormatError(f"{where}: column {h!r} appears twice in the header")
+        seen.add(h)
 
 
 def _read_parquet_folder(
@@ -176,8 +306,9 @@ def _type_family(t: Any) -> str:
 
 
 def _check_strip(strip: Any) -> None:
+    """Refuse a ``strip=`` that is not a bool (:class:`~crowdagg.errors.ParameterError`, an InputError)."""
     if not isinstance(strip, (bool, np.bool_)):
-        raise InputError(f"strip must be True or False, got {strip!r}")
+        raise ParameterError(f"strip must be True or False, got {strip!r}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -203,14 +334,11 @@ def _read_header(path: str, delimiter: str) -> list[str]:
         else:
             raise EmptyTableError(f"{path!r} is empty")
     if b"\x00" in line:
-        raise FormatError(f"{path!r} is a binary file, not UTF-8 text (a NUL byte on line {line_no})")
+        raise _binary_error(repr(path), line_no)
     try:
         text = line.decode("utf-8-sig" if line_no == 1 else "utf-8")
     except UnicodeDecodeError as exc:
-        raise EncodingError(
-            f"{path!r} is not UTF-8: byte {line[exc.start:exc.start + 1]!r} on line {line_no}, "
-            f"column {exc.start + 1} (save it as UTF-8)"
-        ) from None
+        raise _utf8_error(repr(path), line, exc.start, line_no) from None
     return next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
 
 
@@ -275,10 +403,7 @@ def _encoding_error(path: str) -> EncodingError:
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return EncodingError(
-                    f"{path!r} is not UTF-8: byte {line[exc.start:exc.start + 1]!r} on line {line_no}, "
-                    f"column {exc.start + 1} (save it as UTF-8)"
-                )
+                return _utf8_error(repr(path), line, exc.start, line_no)
     return EncodingError(f"{path!r} is not UTF-8 text (save it as UTF-8)")
 
 
@@ -309,3 +434,56 @@ def _strip_cells(col: Any, *, empty_is_null: bool) -> Any:
         if pc.any(empty).as_py():
             out = pc.if_else(empty, pa.scalar(None, out.type), out)
     return out
+
+
+# --------------------------------------------------------------------------- text labels
+def parse_labels(
+    values: Sequence[Any] | np.ndarray, null: np.ndarray | None = None, *, strip: bool = False,
+    by_value: bool = False,
+) -> pd.Series:
+    """Label strings as values, losing nothing: nullable ``Int64``, ``Float64`` or strings.
+
+    The one label rule of the text readers (:func:`crowdagg.factorize._label_values`).
+    ``by_value=False`` (``read_csv``, ``read_mturk``): numbers read back exactly as
+    written, so ``"00"`` and ``"0"`` stay two string labels; ``by_value=True`` (the
+    dataset loaders, ``docs/datasets.md``): numbers are compared by value (``00``
+    and ``-0`` are 0, ``1.0`` is 1).  Anything that is not a number keeps every
+    label a string.
+
+    Parameters
+    ----------
+    values : sequence of str
+        One label per row.
+    null : numpy.ndarray of bool, optional
+        Rows without a label (default: the empty strings, after ``strip``).
+    strip : bool
+        Strip surrounding whitespace from every label first.
+    by_value : bool
+        Compare numbers by value (see above).
+
+    Returns
+    -------
+    pandas.Series
+        ``Int64`` or ``Float64`` (``<NA>`` for null rows; never NaN), or object
+        (``None`` for null rows).
+    """
+    raw = np.asarray(values, dtype=object)
+    if strip and raw.size:
+        raw = pd.Series(raw, dtype=object).str.strip().to_numpy(dtype=object)
+    if null is None:
+        null = pd.isna(raw) | (raw == "") if raw.size else np.zeros(0, dtype=bool)
+    null = np.asarray(null, dtype=bool)
+    present = raw[~null]
+    if present.size:
+        uniques = pd.unique(present)
+        found = _label_values(uniques, by_value=by_value)
+        if found is not None:
+            conv, dtype = found
+            mapped = pd.Series(present, dtype=object).map(dict(zip(uniques, conv))).to_numpy(dtype=dtype)
+            data = np.zeros(raw.shape[0], dtype=dtype)
+            data[~null] = mapped
+            cls = pd.arrays.IntegerArray if dtype is np.int64 else pd.arrays.FloatingArray
+            return pd.Series(cls(data, null.copy()))
+    out = raw.copy()
+    out[null] = None
+    return pd.Series(out, dtype=object)

@@ -33,12 +33,8 @@ Amazon Mechanical Turk Requester API reference: "QuestionFormAnswers" and
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
-import re
-import stat
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,14 +47,12 @@ import pandas as pd
 from ._validation import check_choice
 from .errors import (
     EmptyTableError,
-    EncodingError,
     FileAccessError,
     FormatError,
     InputError,
-    InputFileNotFoundError,
     MissingColumnError,
-    NotAFileError,
 )
+from .ingest import _check_file, _check_header, _check_strip, _csv_rows, _read_text, parse_labels
 from .table import AnnotationTable, Duplicates
 
 __all__ = ["MTurkInfo", "read_mturk", "read_mturk_assignments"]
@@ -67,19 +61,9 @@ STATUSES = ("Submitted", "Approved", "Rejected")
 _TRUE = ("true", "1", "on")
 _FALSE = ("false", "0", "off", "")
 _N_EXAMPLES = 5
-_INT_RE = re.compile(r"-?(?:0|[1-9][0-9]*)")
-_NUM_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _JSON_EXT = (".json", ".jsonl", ".ndjson")
 #: JSON nested deeper than this (objects and lists) is refused with a FormatError.
 MAX_JSON_DEPTH = 64
-_MAGIC = (
-    (b"PAR1", "a Parquet file"),
-    (b"PK\x03\x04", "a zip archive (or an .xlsx workbook)"),
-    (b"\x1f\x8b", "a gzip-compressed file"),
-    (b"\xff\xfe", "UTF-16 text"),
-    (b"\xfe\xff", "UTF-16 text"),
-)
 
 Field = str | Sequence[str] | None
 
@@ -131,123 +115,7 @@ class MTurkInfo:
     dropped: dict[str, int] = dc_field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- files
-def _check_path(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> str:
-    """``path`` as a string once it is known to name an existing regular file."""
-    path = os.fspath(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise not_found(f"{what}: no such file: {path!r}") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
-        raise FileAccessError(f"{what}: cannot read {path!r}: {getattr(exc, 'strerror', None) or exc}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise NotAFileError(f"{what}: {path!r} is a directory, not a file")
-    if not stat.S_ISREG(st.st_mode):
-        raise NotAFileError(f"{what}: {path!r} is not a regular file (a device, pipe or socket)")
-    return path
-
-
-def _read_text(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> str:
-    """The whole text of a UTF-8 file (a leading byte-order mark is dropped).
-
-    Every failure is a :mod:`crowdagg.errors` exception naming ``path``: a missing
-    path (``not_found``), a directory or other non-regular file (NotAFileError), a
-    file that cannot be read (FileAccessError), binary content (FormatError) or
-    bytes that are not UTF-8 (EncodingError, naming the line).
-    """
-    return _decode(_read_bytes(path, what, not_found), os.fspath(path), what)
-
-
-def _read_bytes(path: str | os.PathLike, what: str, not_found: type[Exception] = InputFileNotFoundError) -> bytes:
-    """The bytes of a text file (no byte-order mark), refused as :func:`_read_text` does but not decoded."""
-    path = _check_path(path, what, not_found)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise FileAccessError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for magic, kind in _MAGIC:
-        if data.startswith(magic):
-            cls = EncodingError if "UTF-16" in kind else FormatError
-            raise cls(f"{what} {path!r} is {kind}, not UTF-8 text")
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
-        raise FormatError(f"{what} {path!r} is a binary file, not UTF-8 text (a NUL byte on line {line})")
-    return data
-
-
-def _decode(data: bytes, path: str, what: str) -> str:
-    """UTF-8 bytes as text; an EncodingError naming the line and column otherwise."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise EncodingError(
-            f"{what} {path!r} is not UTF-8: byte {data[exc.start:exc.start + 1]!r} on line {line}, "
-            f"column {col} (save it as UTF-8)"
-        ) from None
-
-
-def _csv_records(text: str, where: str) -> tuple[list[list[str]], list[int]]:
-    """Every CSV record (``[]`` for a blank line) and the 1-based physical line it starts on.
-
-    Physical lines are counted, so a quoted cell holding newlines moves the
-    following records' line numbers on.  Invalid quoting is a FormatError naming
-    the line.
-    """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    start = 1
-    try:
-        for row in reader:
-            rows.append(row)
-            lines.append(start)
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise FormatError(f"{where}, line {start}: not valid CSV ({exc})") from None
-    return rows, lines
-
-
-def _csv_rows(text: str, where: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data rows and the 1-based line each row starts on, with every row checked.
-
-    Blank lines are skipped.  A data row with more or fewer fields than the
-    header is a FormatError naming its line and both counts.
-    """
-    records, record_lines = _csv_records(text, where)
-    keep = [k for k, r in enumerate(records) if r]
-    if not keep:
-        raise EmptyTableError(f"{where} is empty")
-    header = records[keep[0]]
-    rows = [records[k] for k in keep[1:]]
-    lines = [record_lines[k] for k in keep[1:]]
-    n = len(header)
-    bad = [k for k, r in enumerate(rows) if len(r) != n]
-    if bad:
-        k = bad[0]
-        more = f"; {len(bad) - 1} more line(s) too, e.g. {[lines[j] for j in bad[1:6]]}" if len(bad) > 1 else ""
-        raise FormatError(
-            f"{where}, line {lines[k]}: {len(rows[k])} fields, but the header (line {record_lines[keep[0]]}) "
-            f"has {n}{more}. "
-            "Every row needs one field per column (quote cells that hold commas)"
-        )
-    return header, rows, lines
-
-
-def _check_header(header: Sequence[str], where: str) -> None:
-    seen: set[str] = set()
-    for h in header:
-        if h in seen:
-            raise FormatError(f"{where}: column {h!r} appears twice in the header")
-        seen.add(h)
-
-
+# --------------------------------------------------------------------------- JSON
 def _check_depth(obj: Any, where: str, limit: int = MAX_JSON_DEPTH) -> None:
     """Refuse JSON values nested deeper than ``limit`` (walked without recursion)."""
     stack = [(obj, 1)]
@@ -643,82 +511,10 @@ def _one_hot(spec: _Spec, answers: pd.DataFrame, pos: np.ndarray, src: _Source) 
 
 
 # --------------------------------------------------------------------------- labels
-def _int_values(uniques: Sequence[str]) -> list[int] | None:
-    """The int64 values of ``uniques`` if every one is an integer that reads back as written."""
-    out = []
-    for u in uniques:
-        if len(u) > 20 or not _INT_RE.fullmatch(u) or u == "-0":
-            return None
-        v = int(u)
-        if not _INT64_MIN <= v <= _INT64_MAX:
-            return None  # int64 cannot hold it: every label stays a string
-        out.append(v)
-    return out
-
-
-def _float_values(uniques: Sequence[str]) -> list[float] | None:
-    """The float64 values of ``uniques`` if no two become one float and none is lost."""
-    out = []
-    for u in uniques:
-        if not _NUM_RE.fullmatch(u):
-            return None
-        v = float(u)
-        if not np.isfinite(v) or (_INT_RE.fullmatch(u) and (len(u) > 20 or abs(int(u)) > 2**53)):
-            return None  # overflows, or a whole number float64 cannot hold exactly
-        out.append(v)
-    return out if len(set(out)) == len(out) else None
-
-
-def _exact_labels(values: Sequence[str] | np.ndarray, null: np.ndarray | None = None) -> pd.Series:
-    """Label strings as exact values: nullable Int64, Float64 or strings (object).
-
-    The rule every crowdagg text reader applies with ``label_type="auto"``:
-    integers when every label is an integer int64 holds that reads back exactly as
-    written (no sign ``+``, no leading zero, not ``-0``); else floats when every
-    label is a plain decimal number, every value is finite, no two distinct labels
-    become the same float (``"1"`` and ``"1.0"``) and every whole number among
-    them is exact (at most 2**53); else every label stays a string.  Distinct
-    labels thus never merge.
-
-    Parameters
-    ----------
-    values : sequence of str
-        One label per row (already stripped if the reader strips).
-    null : numpy.ndarray of bool, optional
-        Rows without a label (default: the empty strings).
-
-    Returns
-    -------
-    pandas.Series
-        ``Int64`` or ``Float64`` (``<NA>`` for null rows; never NaN), or object
-        (``None`` for null rows).
-    """
-    raw = np.asarray(values, dtype=object)
-    if null is None:
-        null = pd.isna(raw) | (raw == "")
-    null = np.asarray(null, dtype=bool)
-    present = raw[~null]
-    if present.size:
-        uniques = pd.unique(present)
-        if all(isinstance(u, str) for u in uniques):
-            for convert, dtype in ((_int_values, np.int64), (_float_values, np.float64)):
-                conv = convert(uniques)
-                if conv is None:
-                    continue
-                mapped = pd.Series(present, dtype=object).map(dict(zip(uniques, conv))).to_numpy(dtype=dtype)
-                data = np.zeros(raw.shape[0], dtype=dtype)
-                data[~null] = mapped
-                arr = (pd.arrays.IntegerArray if dtype == np.int64 else pd.arrays.FloatingArray)(data, null.copy())
-                return pd.Series(arr)
-    out = raw.copy()
-    out[null] = None
-    return pd.Series(out, dtype=object)
-
-
 def _typed_labels(raw: np.ndarray, null: np.ndarray, label_type: str) -> tuple[pd.Series, pd.Series]:
-    """Labels for the returned frame and for the table (exact values, see :func:`_exact_labels`)."""
+    """Labels for the returned frame and for the table (exact values, see :func:`crowdagg.ingest.parse_labels`)."""
     if label_type == "auto":
-        frame = _exact_labels(raw, null)
+        frame = parse_labels(raw, null)
     else:
         out = raw.astype(object).copy()
         out[null] = None
@@ -797,8 +593,7 @@ def _finish(
 ) -> Any:
     check_choice("duplicates", duplicates, ("error", "first", "last", "keep"))
     check_choice("label_type", label_type, ("auto", "str"))
-    if not isinstance(strip, (bool, np.bool_)):
-        raise InputError(f"strip must be True or False, got {strip!r}")
+    _check_strip(strip)
     meta = src.meta
     item_col = _resolve_item(item, list(meta.columns), src)
     id_cols = list(dict.fromkeys(("HITId", "WorkerId", item_col)))
@@ -994,7 +789,7 @@ def read_mturk(
         ``.json``/``.jsonl`` dump of ``ListAssignmentsForHIT`` responses (read
         with :func:`read_mturk_assignments`).
     """
-    path = _check_path(path, "Mechanical Turk results")
+    path = _check_file(path, "Mechanical Turk results", named=True)
     opts = dict(field=field, item=item, include_rejected=include_rejected, statuses=statuses, labels=labels,
                 duplicates=duplicates, label_type=label_type, strip=strip, return_frame=return_frame,
                 return_info=return_info)
@@ -1037,7 +832,7 @@ def read_mturk_assignments(
                 duplicates=duplicates, label_type=label_type, strip=strip, return_frame=return_frame,
                 return_info=return_info)
     if isinstance(source, (str, os.PathLike)):
-        path = _check_path(source, "Mechanical Turk API dump")
+        path = _check_file(source, "Mechanical Turk API dump", named=True)
         return _finish(_load_api(_read_json_records(path), repr(path)), **opts)
     if isinstance(source, (Mapping, list, tuple)):
         return _finish(_load_api(list(source) if isinstance(source, tuple) else source, "the assignments"), **opts)

@@ -89,21 +89,21 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
     import numpy as np
     import pandas as pd
 
-    from ..errors import GoldError, InputFileNotFoundError, NotAFileError, ParameterError
+    from ..errors import GoldError, InputFileNotFoundError, NotAFileError
+    from ..ingest import _check_strip, _strip_cells
 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputFileNotFoundError(f"no such gold file: {path!r}")
     if not os.path.isfile(path):
         raise NotAFileError(f"gold file {path!r} is a folder, not a file")
-    if not isinstance(strip, bool):
-        raise ParameterError(f"strip must be True or False, got {strip!r}")
+    _check_strip(strip)
     is_parquet = path.lower().endswith(PARQUET_EXT)
     tbl = _read_gold_parquet(path) if is_parquet else _read_gold_csv(path)
     item = next((c for c in ("item", "task") if c in tbl.column_names), None)
     if item is None or "label" not in tbl.column_names:
         raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {tbl.column_names}")
-    ids, values = (pd.Series(_trimmed(tbl.column(c), strip).to_pandas().to_numpy(dtype=object), dtype=object)
+    ids, values = (pd.Series((_strip_cells(tbl.column(c), empty_is_null=False) if strip else tbl.column(c)).to_pandas().to_numpy(dtype=object), dtype=object)
                    for c in (item, "label"))
     for what, col in (("an item id", ids), ("a label", values)):
         bad = (col.isna() | col.map(lambda v: isinstance(v, str) and v == "")).to_numpy()
@@ -118,20 +118,6 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
     return pd.Series(values.to_numpy(dtype=object), index=pd.Index(ids.to_numpy(), dtype=object))
 
 
-def _trimmed(col, strip: bool):
-    """An Arrow column with the whitespace around its strings trimmed (as the annotation readers trim)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not strip:
-        return col
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-        return pc.utf8_trim_whitespace(col)
-    return col
-
-
 def _read_gold_csv(path: str):
     """Every column of a gold CSV as strings (empty cells null), with the readers' rules."""
     import csv
@@ -140,6 +126,7 @@ def _read_gold_csv(path: str):
     import pyarrow.csv as pacsv
 
     from ..errors import EncodingError, GoldError
+    from ..ingest import _first_line
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -167,8 +154,7 @@ def _read_gold_csv(path: str):
             ),
         )
     except pa.ArrowInvalid as exc:
-        msg = (str(exc).strip().splitlines() or ["?"])[0]
-        raise GoldError(f"cannot parse gold file {path!r} as CSV: {msg}") from None
+        raise GoldError(f"cannot parse gold file {path!r} as CSV: {_first_line(exc)}") from None
     if tbl.num_rows == 0:
         raise GoldError(f"gold file {path!r} is empty: a header and no rows")
     return tbl
@@ -179,12 +165,12 @@ def _read_gold_parquet(path: str):
     import pyarrow.parquet as pq
 
     from ..errors import GoldError
+    from ..ingest import _first_line
 
     try:
         tbl = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        msg = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise GoldError(f"cannot read gold file {path!r} as Parquet: {msg}") from None
+        raise GoldError(f"cannot read gold file {path!r} as Parquet: {_first_line(exc)}") from None
     if tbl.num_rows == 0:
         raise GoldError(f"gold file {path!r} is empty")
     return tbl

@@ -34,14 +34,13 @@ from __future__ import annotations
 import csv
 import glob
 import os
-import re
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from .. import ingest
 from ..errors import (
     DatasetNotFoundError,
     DuplicateAnnotationError,
@@ -51,7 +50,16 @@ from ..errors import (
     InputError,
     MissingColumnError,
 )
-from ..io import _check_header, _check_path, _csv_records, _csv_rows, _decode, _read_bytes, _read_text
+from ..ingest import (
+    _check_header,
+    _check_strip,
+    _csv_records,
+    _csv_rows,
+    _decode,
+    _read_bytes,
+    _read_text,
+    parse_labels,
+)
 from .registry import REGISTRY, DatasetInfo, get_dataset_info, registry_frame
 
 __all__ = [
@@ -111,7 +119,7 @@ class Dataset(NamedTuple):
 
 # --------------------------------------------------------------------------- low-level reading
 def _check_file(path: str | os.PathLike, what: str) -> str:
-    return _check_path(path, what, not_found=DatasetNotFoundError)
+    return ingest._check_file(path, what, named=True, not_found=DatasetNotFoundError)
 
 
 def _pair_files(path: str | os.PathLike, side: Any, main_name: str, side_name: str) -> tuple[str, Any]:
@@ -157,7 +165,7 @@ def _arrow_cells(data: bytes, header: list[str], columns: Sequence[str]) -> list
 def _read_csv(
     path: str, columns: Sequence[str], id_columns: Sequence[str], what: str, strip: bool = True
 ) -> pd.DataFrame:
-    """Read ``columns`` of a CSV: id columns as strings, the others as labels (``_parse_labels``).
+    """Read ``columns`` of a CSV: id columns as strings, the others as labels (:func:`crowdagg.ingest.parse_labels`, by value).
 
     Every row must have one field per header column (a FormatError names the
     line otherwise); header names are stripped; with ``strip`` every cell is too.
@@ -200,64 +208,8 @@ def _read_csv(
                 raise FormatError(f"{where} has empty {c!r} cells (lines {shown})")
             out[c] = col.to_numpy(dtype=object)
         else:
-            out[c] = _parse_labels(col.to_numpy(dtype=object), strip=False)
+            out[c] = parse_labels(col.to_numpy(dtype=object), by_value=True)
     return pd.DataFrame(out, columns=list(columns))
-
-
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_INT64_MAX = 2**63 - 1
-
-
-def _numbers(uniques: Sequence[str]) -> list[Decimal] | None:
-    out = []
-    for u in uniques:
-        if not isinstance(u, str) or len(u) > 400 or not _NUMBER.fullmatch(u):
-            return None
-        try:
-            out.append(Decimal(u))
-        except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
-            return None
-    return out
-
-
-def _parse_labels(values: Sequence[str] | np.ndarray, strip: bool = True) -> pd.Series:
-    """Parse label strings by value, losing nothing: Int64, Float64 or strings.
-
-    Empty strings are nulls (``<NA>`` or ``None``, never NaN).  When every label
-    is a number (``00`` and ``-0`` are the number 0, ``1.0`` is 1): int64 values
-    when every one is a whole number int64 holds; else float64 values when every
-    one is finite, every whole number among them is exact (at most 2**53) and no
-    two different numbers become one float64; else (say a 20-digit integer)
-    every label stays a string, exactly as written.  Anything that is not a number keeps every label a string.
-    """
-    s = np.asarray(values, dtype=object)
-    if strip and s.size:
-        s = pd.Series(s, dtype=object).str.strip().to_numpy(dtype=object)
-    null = pd.isna(s) | (s == "") if s.size else np.zeros(0, dtype=bool)
-    present = s[~null]
-    if present.size:
-        uniques = pd.unique(present)
-        nums = _numbers(uniques)
-        if nums is not None:
-            whole = [d == d.to_integral_value() for d in nums]
-            if all(w and d.adjusted() < 19 and -_INT64_MAX - 1 <= d <= _INT64_MAX for w, d in zip(whole, nums)):
-                conv: list[Any] = [int(d) for d in nums]
-                dtype: Any = np.int64
-            else:
-                conv = [float(d) for d in nums]
-                distinct_numbers = len({d.normalize() for d in nums})
-                ok = all(np.isfinite(f) and (f != 0.0 or d == 0) and (not w or abs(d) <= 2**53)
-                         for f, d, w in zip(conv, nums, whole))
-                dtype = np.float64 if ok and len(set(conv)) == distinct_numbers else None
-            if dtype is not None:
-                mapped = pd.Series(present, dtype=object).map(dict(zip(uniques, conv))).to_numpy(dtype=dtype)
-                data = np.zeros(s.shape[0], dtype=dtype)
-                data[~null] = mapped
-                cls = pd.arrays.IntegerArray if dtype is np.int64 else pd.arrays.FloatingArray
-                return pd.Series(cls(data, null.copy()))
-    out = s.copy()
-    out[null] = None
-    return pd.Series(out, dtype=object)
 
 
 def _plain(values: pd.Series) -> pd.Series:
@@ -426,7 +378,7 @@ def read_mace(
         {
             "task": item[keep].astype(str).astype(object),
             "worker": worker[keep].astype(str).astype(object),
-            "label": _parse_labels(stripped[keep], strip=False),
+            "label": parse_labels(stripped[keep], by_value=True),
         }
     )
     g = None
@@ -438,7 +390,7 @@ def read_mace(
                 f"MACE key file {key!r} has {len(lines)} lines but the CSV {path!r} has {n_lines}; "
                 "the key needs one line per CSV line"
             )
-        vals = _parse_labels(np.array(lines, dtype=object), strip=strip)
+        vals = parse_labels(np.array(lines, dtype=object), strip=strip, by_value=True)
         g = pd.Series(vals.array, index=np.arange(n_lines).astype(str).astype(object))
         g = g[g.notna()]
     return _finish(df, g)
@@ -503,14 +455,14 @@ def read_triples(
         {
             "task": arr[:, pos["item"]],
             "worker": arr[:, pos["worker"]],
-            "label": _parse_labels(arr[:, pos["label"]]),
+            "label": parse_labels(arr[:, pos["label"]], strip=True, by_value=True),
         }
     )
     g = None
     if truth is not None:
         truth = _check_file(truth, "truth file")
         t = _read_whitespace(truth, 2, "truth file", header)
-        g = pd.Series(_parse_labels(t[:, 1]).array, index=t[:, 0])
+        g = pd.Series(parse_labels(t[:, 1], strip=True, by_value=True).array, index=t[:, 0])
     return _finish(df, g)
 
 
@@ -781,8 +733,7 @@ def load_dataset(
         raise InputError(f"duplicates must be one of {_DUPLICATES}, got {duplicates!r}")
     if layout not in LAYOUTS:
         raise InputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-    if not isinstance(strip, (bool, np.bool_)):
-        raise InputError(f"strip must be True or False, got {strip!r}")
+    _check_strip(strip)
     folder, info = _resolve(name_or_path, data_home)
     df, gold = _read_folder(folder, layout, bool(strip))
 
