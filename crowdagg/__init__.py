@@ -27,7 +27,7 @@ _LAZY = {
     "GLAD": "crowdagg.methods.glad",
     "MACE": "crowdagg.methods.mace",
 }
-_SUBMODULES = {"errors", "io", "agreement", "quality", "datasets", "table", "results", "kernels", "methods", "em",
+_SUBMODULES = {"errors", "io", "mturk", "agreement", "quality", "datasets", "table", "results", "kernels", "methods", "em",
                "distributed", "testing"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])

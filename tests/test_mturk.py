@@ -1,4 +1,4 @@
-"""Mechanical Turk ingest: crowdagg.io.read_mturk / read_mturk_assignments."""
+"""Mechanical Turk ingest: crowdagg.mturk.read_mturk / read_mturk_assignments."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from crowdagg.errors import (
     MissingColumnError,
     NotAFileError,
 )
-from crowdagg.io import MTurkInfo, read_mturk, read_mturk_assignments
+from crowdagg.mturk import MTurkInfo, read_mturk, read_mturk_assignments
 from crowdagg.table import AnnotationTable
 
 FIX = Path(__file__).parent / "fixtures" / "mturk"

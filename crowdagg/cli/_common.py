@@ -188,7 +188,7 @@ def load_table(args: argparse.Namespace, **extra: Any):
     cols = dict(item_col=args.item_col, worker_col=args.worker_col, label_col=args.label_col)
     with progress(f"reading {os.path.basename(path)}", quiet=args.quiet):
         if fmt == "mturk":
-            from ..io import read_mturk
+            from ..mturk import read_mturk
 
             mturk_kw = {"field": args.field, "include_rejected": args.include_rejected}
             if args.item_col is not None:

@@ -14,7 +14,7 @@ from crowdagg.errors import (
     InputFileNotFoundError,
     NotAFileError,
 )
-from crowdagg.io import MAX_JSON_DEPTH, read_mturk, read_mturk_assignments
+from crowdagg.mturk import MAX_JSON_DEPTH, read_mturk, read_mturk_assignments
 
 from . import case
 
