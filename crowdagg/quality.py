@@ -36,8 +36,9 @@ from ._validation import check_choice, check_float, check_int
 from .agreement import _table
 from .errors import GoldError, InputError
 from .factorize import _coerce_like, _holds_strings
+from .gold import gold_by_item
 from .kernels.quality import gold_confusions, gold_counts
-from .table import AnnotationTable, _gold_series
+from .table import AnnotationTable
 
 __all__ = [
     "GoldScores",
@@ -539,20 +540,7 @@ def _predicted_labels(result: Any) -> tuple[pd.Series, AnnotationTable | None]:
 
 def _gold_by_item(gold: Any, items: pd.Index) -> pd.Series:
     """Gold as a Series on ``items``' id type, nulls and repeats dropped; GoldError if malformed."""
-    series = _gold_series(gold)
-    series = series[series.notna().to_numpy()]
-    idx = _coerce_like(pd.Index(series.index), items)
-    values = series.to_numpy()
-    if idx.has_duplicates:
-        df = pd.DataFrame({"item": idx, "label": values})
-        conflicts = df.drop_duplicates().groupby("item").size()
-        conflicts = conflicts[conflicts > 1]
-        if len(conflicts):
-            raise GoldError(
-                f"gold gives different labels to {len(conflicts)} item(s): {conflicts.index[:5].tolist()}"
-            )
-        keep = ~idx.duplicated()
-        idx, values = idx[keep], values[keep]
+    idx, values = gold_by_item(gold, items)
     if len(idx) == 0:
         raise GoldError("gold is empty: no item with a non-null gold label")
     pos = items.get_indexer(idx)

@@ -43,7 +43,8 @@ from .factorize import (
     _lookup,
     _shrink,
 )
-from .ingest import _ITEM_DEFAULTS, _resolve_columns
+from .gold import gold_by_item, gold_label_codes
+from .ingest import _resolve_columns
 from .kernels.csr import build_item_csr, counting_sort, mark_duplicates
 
 __all__ = ["AnnotationTable", "TableSummary", "as_table"]
@@ -424,30 +425,14 @@ class AnnotationTable:
             For gold items absent from the table, labels outside the label set, or
             an item given two different gold labels.
         """
-        series = _gold_series(gold)
-        series = series[series.notna()]
-        idx = _coerce_like(pd.Index(series.index), self.items)
-        if idx.has_duplicates:
-            df = pd.DataFrame({"item": idx, "label": series.to_numpy()})
-            conflicts = df.drop_duplicates().groupby("item").size()
-            conflicts = conflicts[conflicts > 1]
-            if len(conflicts):
-                raise GoldError(
-                    f"gold gives different labels to {len(conflicts)} item(s): "
-                    f"{conflicts.index[:_N_EXAMPLES].tolist()}"
-                )
-            keep = ~idx.duplicated()
-            idx, series = idx[keep], series[keep]
+        idx, values = gold_by_item(gold, self.items)
         pos = _lookup(self.items, idx)
         if (pos < 0).any():
             bad = idx[pos < 0]
             raise GoldError(
                 f"gold names {len(bad)} item(s) not in the table: {bad[:_N_EXAMPLES].tolist()}"
             )
-        try:
-            lab = self.encode_labels(series.to_numpy(), what="gold label")
-        except UnknownLabelError as exc:
-            raise GoldError(str(exc)) from None
+        lab = gold_label_codes(self, values)
         out = np.full(self.n_items, -1, dtype=np.int64)
         out[pos] = lab
         return out
@@ -739,23 +724,6 @@ def _rebuild(state: dict[str, Any], dropped: dict[str, int]) -> AnnotationTable:
 
 
 # --------------------------------------------------------------------------- building
-def _gold_series(gold: Any) -> pd.Series:
-    if isinstance(gold, pd.Series):
-        return gold
-    if isinstance(gold, Mapping):
-        return pd.Series(list(gold.values()), index=list(gold.keys()), dtype=object)
-    if isinstance(gold, pd.DataFrame) or type(gold).__module__.startswith("polars"):
-        df = gold if isinstance(gold, pd.DataFrame) else gold.to_pandas()
-        item = next((c for c in _ITEM_DEFAULTS if c in df.columns), None)
-        label = next((c for c in ("label", "gold", "true_label", "truth") if c in df.columns), None)
-        if item is None or label is None:
-            raise GoldError(
-                f"gold DataFrame needs an item ('item' or 'task') and a 'label' column; has {list(df.columns)}"
-            )
-        return pd.Series(df[label].to_numpy(), index=df[item].to_numpy())
-    raise GoldError(f"gold must be a Series, mapping or DataFrame, got {type(gold).__name__}")
-
-
 def _build(
     item_vals: Any,
     worker_vals: Any,

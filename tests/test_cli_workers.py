@@ -174,7 +174,7 @@ def test_read_gold_keeps_every_distinct_value(tmp_path, gold):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from crowdagg.cli.workers import read_gold
+    from crowdagg.gold import read_gold
 
     path = tmp_path / "gold.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -197,7 +197,7 @@ def test_read_gold_keeps_every_distinct_value(tmp_path, gold):
 
 
 def test_read_gold_typed_labels_and_parquet(tmp_path):
-    from crowdagg.cli.workers import read_gold
+    from crowdagg.gold import read_gold
 
     p = tmp_path / "g.csv"
     p.write_text("\ufefftask,label\n007, 1\n8,2\n")  # a byte-order mark, leading zeros, whitespace

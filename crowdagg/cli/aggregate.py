@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     table = load_table(args)
     fit_kwargs = {}
     if args.gold is not None:
-        from .workers import read_gold
+        from ..gold import read_gold
 
         fit_kwargs["gold"] = read_gold(args.gold, labels=table.labels, strip=not args.keep_whitespace)
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):

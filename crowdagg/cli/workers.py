@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ._common import (
-    PARQUET_EXT,
     add_input_args,
     add_output_arg,
     float_option,
@@ -48,134 +46,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def read_gold(path: str, labels=None, *, strip: bool = True):
-    """Gold answers (Series: label by item id) from a CSV or Parquet file.
-
-    The file has an item column (``item`` or ``task``) and a ``label`` column,
-    and follows the rules of the annotation readers: UTF-8 text (a byte-order
-    mark is skipped), every row with as many fields as the header, whitespace
-    around ids and labels stripped unless ``strip=False``.  Item ids are read
-    as strings, as the input CSV reader does.  CSV labels are read as text and
-    matched to the annotation labels by their text form, so a gold ``1``
-    matches an integer label ``1``.
-
-    Parameters
-    ----------
-    path : str
-        A ``.csv`` file, or a ``.parquet``/``.pq`` file.
-    labels : pandas.Index, optional
-        The annotation labels (CSV gold labels are converted to their type).
-    strip : bool, default True
-        Strip surrounding whitespace from ids and labels (``False``: keep cells
-        exactly as written).
-
-    Returns
-    -------
-    pandas.Series
-        Gold label by item id (object dtype).
-
-    Raises
-    ------
-    InputFileNotFoundError
-        No such file.
-    NotAFileError
-        ``path`` is a folder.
-    EncodingError
-        A CSV file that is not UTF-8 text.
-    GoldError
-        An unreadable file, ragged rows, missing columns, rows without an item
-        id or without a label.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from ..errors import GoldError, InputFileNotFoundError, NotAFileError
-    from ..ingest import _check_strip, _strip_cells
-
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputFileNotFoundError(f"no such gold file: {path!r}")
-    if not os.path.isfile(path):
-        raise NotAFileError(f"gold file {path!r} is a folder, not a file")
-    _check_strip(strip)
-    is_parquet = path.lower().endswith(PARQUET_EXT)
-    tbl = _read_gold_parquet(path) if is_parquet else _read_gold_csv(path)
-    item = next((c for c in ("item", "task") if c in tbl.column_names), None)
-    if item is None or "label" not in tbl.column_names:
-        raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {tbl.column_names}")
-    ids, values = (pd.Series((_strip_cells(tbl.column(c), empty_is_null=False) if strip else tbl.column(c)).to_pandas().to_numpy(dtype=object), dtype=object)
-                   for c in (item, "label"))
-    for what, col in (("an item id", ids), ("a label", values)):
-        bad = (col.isna() | col.map(lambda v: isinstance(v, str) and v == "")).to_numpy()
-        if bad.any():
-            where = "rows" if is_parquet else "lines"
-            first = (np.flatnonzero(bad)[:5] + (0 if is_parquet else 2)).tolist()
-            raise GoldError(f"gold file {path!r} has {int(bad.sum())} row(s) without {what} ({where} {first})")
-    if not is_parquet and labels is not None and not pd.api.types.is_string_dtype(pd.Index(labels)):
-        # CSV text -> the typed label it spells (Parquet labels keep their type)
-        by_text = {str(lab): lab for lab in labels}
-        values = values.map(lambda v: by_text.get(v, v) if isinstance(v, str) else v)
-    return pd.Series(values.to_numpy(dtype=object), index=pd.Index(ids.to_numpy(), dtype=object))
-
-
-def _read_gold_csv(path: str):
-    """Every column of a gold CSV as strings (empty cells null), with the readers' rules."""
-    import csv
-
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    from ..errors import EncodingError, GoldError
-    from ..ingest import _first_line
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            fh.read()  # the whole file: pyarrow would name only the first bad column
-    except UnicodeDecodeError as exc:
-        raise EncodingError(f"cannot read gold file {path!r}: it is not UTF-8 text "
-                            f"(byte {exc.start}: {exc.reason})") from None
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        try:
-            header = next(csv.reader(fh), [])
-        except csv.Error as exc:
-            raise GoldError(f"cannot parse gold file {path!r} as CSV: {exc}") from None
-    if not header:
-        raise GoldError(f"gold file {path!r} is empty")
-    if len(set(header)) != len(header):
-        raise GoldError(f"gold file {path!r} repeats a column name in its header {header[:20]}")
-    try:
-        tbl = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in header},
-                strings_can_be_null=True,
-                null_values=[""],  # only empty cells are null: "NA", "null" stay strings
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise GoldError(f"cannot parse gold file {path!r} as CSV: {_first_line(exc)}") from None
-    if tbl.num_rows == 0:
-        raise GoldError(f"gold file {path!r} is empty: a header and no rows")
-    return tbl
-
-
-def _read_gold_parquet(path: str):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from ..errors import GoldError
-    from ..ingest import _first_line
-
-    try:
-        tbl = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise GoldError(f"cannot read gold file {path!r} as Parquet: {_first_line(exc)}") from None
-    if tbl.num_rows == 0:
-        raise GoldError(f"gold file {path!r} is empty")
-    return tbl
-
-
 def _readable(df, label_cols: list[str]) -> str:
     import pandas as pd
 
@@ -189,6 +59,7 @@ def _readable(df, label_cols: list[str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..gold import read_gold
     from ..quality import score_workers
 
     dest = prepare_output(args.output, (args.input, args.gold))

@@ -33,8 +33,9 @@ import pandas as pd
 
 from .._validation import check_choice, check_float, check_int, check_random_state
 from ..em import EMModel, align_params
-from ..errors import ConvergenceWarning, GoldError, InputError, UnknownLabelError
-from ..table import AnnotationTable, _gold_series
+from ..errors import ConvergenceWarning, GoldError, InputError
+from ..gold import gold_by_item, gold_label_codes
+from ..table import AnnotationTable
 from . import _tasks as T
 from .results import DaskAggregationResult, label_meta_dtype
 from .table import DaskAnnotationTable
@@ -309,22 +310,8 @@ def encode_gold(dt: DaskAnnotationTable, gold: Any) -> list[Any]:
     client = dt.client
     if gold is None:
         return [client.submit(T.piece_gold, p, None, None, pure=False) for p in dt.pieces]
-    series = _gold_series(gold)
-    series = series[series.notna()]
-    idx = pd.Index(series.index)
-    if idx.has_duplicates:
-        df = pd.DataFrame({"item": idx, "label": series.to_numpy()})
-        conflicts = df.drop_duplicates().groupby("item").size()
-        conflicts = conflicts[conflicts > 1]
-        if len(conflicts):
-            raise GoldError(f"gold gives different labels to {len(conflicts)} item(s): "
-                            f"{conflicts.index[:5].tolist()}")
-        keep = ~idx.duplicated()
-        idx, series = idx[keep], series[keep]
-    try:
-        codes = dt.codebook.encode_labels(series.to_numpy(), what="gold label")
-    except UnknownLabelError as exc:
-        raise GoldError(str(exc)) from None
+    idx, values = gold_by_item(gold)
+    codes = gold_label_codes(dt.codebook, values)
     gi = client.scatter(idx, broadcast=True, hash=False)
     gc = client.scatter(codes, broadcast=True, hash=False)
     futs = [client.submit(_piece_gold_coerced, p, gi, gc, pure=False) for p in dt.pieces]
