@@ -28,7 +28,6 @@ observation; self-pairs of one worker are never compared.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,11 +35,28 @@ import numpy as np
 import pandas as pd
 
 from . import memory
-from ._validation import check_choice, check_float, check_int, check_random_state
-from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError, TooLargeError
+from ._agreement_common import (  # noqa: F401  (public names of this module)
+    _FAMILY,
+    LEVELS,
+    WEIGHTS,
+    Level,
+    _capped,
+    _check_common,
+    _check_dense_labels,
+    _level_values,
+    _plain,
+    _t_interval,
+    _table,
+    _weights_matrix,
+    alpha_linearisation,
+    alpha_se_sum,
+    linearised_se,
+)
+from ._validation import check_choice, check_int, check_random_state
+from .errors import AgreementUndefinedError, InputError
 from .kernels import agreement as K
 from .kernels._util import chunk_bounds
-from .table import AnnotationTable, as_table
+from .table import AnnotationTable
 
 __all__ = [
     "AgreementResult",
@@ -55,11 +71,6 @@ __all__ = [
     "worker_agreement",
 ]
 
-Level = Literal["nominal", "ordinal", "interval", "ratio"]
-LEVELS = ("nominal", "ordinal", "interval", "ratio")
-WEIGHTS = ("identity", "linear", "quadratic")
-_MAX_DENSE_LABELS = 5000
-_MAX_BOOT = 1_000_000
 
 
 # --------------------------------------------------------------------------- result
@@ -135,110 +146,9 @@ class AgreementResult:
 
 
 # --------------------------------------------------------------------------- helpers
-_TABLE_OPTIONS = ("item_col", "worker_col", "label_col", "labels", "duplicates")
-
-
-def _table(data: Any, table_kwargs: dict[str, Any], func: str = "this function") -> AnnotationTable:
-    """:func:`as_table` with an :class:`InputError` naming any unknown option.
-
-    The extra keywords of the agreement and quality functions go to the table
-    constructor; a misspelt one (``n_bootstrap=``) or an option the function does
-    not have must not surface as a raw ``TypeError``.
-    """
-    if table_kwargs and not isinstance(data, AnnotationTable):
-        valid = _TABLE_OPTIONS + (("delimiter",) if isinstance(data, (str, os.PathLike)) else ())
-        bad = sorted(k for k in table_kwargs if k not in valid)
-        if bad:
-            raise InputError(
-                f"{func} got unknown option(s) {bad}; besides its own parameters it accepts only the "
-                f"table options {list(valid)}"
-            )
-    try:
-        return as_table(data, **table_kwargs)
-    except TypeError as exc:
-        if isinstance(exc, CrowdaggError):
-            raise
-        raise InputError(f"{func}: bad table option(s) {sorted(table_kwargs)}: {exc}") from None
-
-
-def _check_common(n_boot: Any, confidence: Any, random_state: Any = None) -> tuple[int, float]:
-    check_random_state(random_state)  # one seed rule, also where no bootstrap uses it
-    n_boot = check_int("n_boot", n_boot, 0)
-    if n_boot > _MAX_BOOT:
-        raise InputError(f"n_boot must be at most {_MAX_BOOT:,}, got {n_boot:,}")
-    confidence = check_float("confidence", confidence, 0.0, strict=True)
-    if confidence >= 1.0:
-        raise InputError(f"confidence must lie strictly between 0 and 1, got {confidence!r}")
-    return n_boot, confidence
-
-
 def _seed(random_state: Any, n_boot: int) -> np.ndarray:
     """Per-replicate generator states drawn from ``random_state`` (global state untouched)."""
     return K.boot_seeds(check_random_state(random_state), n_boot)
-
-
-def _weights_matrix(weights: Any, q: int, codes: np.ndarray | None = None) -> tuple[np.ndarray, str]:
-    """Agreement weights (1 on the diagonal) over label codes ``codes`` (default all).
-
-    ``"linear"``: ``1 - |k - l| / (q - 1)``; ``"quadratic"``: ``1 - (k - l)^2 / (q - 1)^2``
-    on label positions in the table's label order (ranks, as R irr / SAS /
-    scikit-learn do).  An array is taken as a ``q x q`` agreement-weight matrix.
-    """
-    idx = np.arange(q) if codes is None else np.asarray(codes, dtype=np.int64)
-    if weights is None or (isinstance(weights, str) and weights in ("identity", "none", "unweighted")):
-        return (idx[:, None] == idx[None, :]).astype(np.float64), "identity"
-    if isinstance(weights, str):
-        check_choice("weights", weights, (None, *WEIGHTS))
-        if q < 2:
-            return np.ones((len(idx), len(idx))), weights
-        d = np.abs(idx[:, None] - idx[None, :]).astype(np.float64) / (q - 1)
-        w = 1.0 - d if weights == "linear" else 1.0 - d * d
-        return w, weights
-    if isinstance(weights, (dict, set)):
-        raise InputError(f"weights must be None, one of {list(WEIGHTS)} or a {q} x {q} matrix, got {weights!r}")
-    try:
-        w = np.asarray(weights, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(
-            f"weights must be None, one of {list(WEIGHTS)} or a {q} x {q} matrix of numbers "
-            f"(labels x labels); got {type(weights).__name__}: {exc}"
-        ) from None
-    if w.shape != (q, q):
-        raise InputError(f"a weights matrix must be {q} x {q} (labels x labels), got shape {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise InputError("the weights matrix has non-finite entries")
-    return np.ascontiguousarray(w[np.ix_(idx, idx)]), "custom"
-
-
-def _plain(v: Any) -> Any:
-    """A NumPy scalar as the Python value (``1``, not ``np.int64(1)``, in messages)."""
-    return v.item() if isinstance(v, np.generic) else v
-
-
-def _check_dense_labels(q: int, what: str) -> None:
-    """Refuse labels x labels tables beyond :data:`_MAX_DENSE_LABELS` labels (or the memory limit)."""
-    if q > _MAX_DENSE_LABELS:
-        raise TooLargeError(
-            f"{what} needs labels x labels tables and the table has {q:,} labels (limit "
-            f"{_MAX_DENSE_LABELS:,}: {memory.format_bytes(8 * q * q)} each); for continuous values use "
-            "krippendorff_alpha(level='interval'), else merge labels"
-        )
-    memory.check(what, [(f"labels x labels tables, {q:,} x {q:,}, 4 copies", 4 * 8 * q * q)],
-                 "merge labels")
-
-
-def _t_interval(value: float, se: float, df: int, confidence: float, cap: bool = True) -> tuple[float, float]:
-    from scipy import stats
-
-    if df < 1 or not np.isfinite(se):
-        return (value, value)
-    h = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return _capped(value, value - h, value + h) if cap else (value - h, value + h)
-
-
-def _capped(value: float, lo: float, hi: float) -> tuple[float, float]:
-    """An analytic interval clipped to the coefficients' range [-1, 1] (never excluding ``value``)."""
-    return (max(lo, min(-1.0, value)), min(hi, max(1.0, value)))
 
 
 def _bootstrap_summary(reps: np.ndarray, confidence: float, what: str) -> tuple[float, tuple[float, float], int]:
@@ -276,71 +186,6 @@ def _need_pairs(r: np.ndarray) -> None:
 
 
 # --------------------------------------------------------------------------- Krippendorff's alpha
-def _numeric_labels(labels: pd.Index) -> list[Any] | None:
-    """The labels as a list of Python numbers, or ``None`` when they are not all numbers."""
-    if labels.dtype.kind in "iuf":
-        return labels.tolist()
-    if labels.dtype.kind != "O":
-        return None
-    vals = labels.tolist()
-    import numbers
-
-    if all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in vals):
-        return vals
-    return None
-
-
-def _level_values(table: AnnotationTable, level: str) -> np.ndarray:
-    """Label values for the distance of ``level``: codes (nominal, ordinal) or the
-    numeric labels in float64.  Interval values are measured from the smallest
-    label in exact arithmetic (interval alpha depends on differences only; this
-    keeps big integers and large offsets exact); values are then scaled by a power
-    of two (interval and ratio alpha are scale-free) so that no squared difference
-    overflows.  Distinct labels that would still be one float64 raise LevelError."""
-    q = table.n_labels
-    if level in ("nominal", "ordinal"):
-        return np.arange(q, dtype=np.float64)
-    labels = table.labels
-    raw = _numeric_labels(labels)
-    if raw is None:
-        raise LevelError(
-            f"level={level!r} needs numeric labels; the table's labels are {labels.dtype} "
-            f"(e.g. {labels[:5].tolist()}). Use level='nominal' or 'ordinal' (ordinal follows the "
-            "label order, which labels=[...] fixes)"
-        )
-    if level == "interval":  # distances are differences: measure from the smallest label, exactly
-        from fractions import Fraction
-
-        try:
-            exact = [v if isinstance(v, (int, np.integer)) else Fraction(float(v)) for v in raw]
-            v0 = min(exact)
-            raw = [v - v0 for v in exact]
-        except (OverflowError, ValueError):  # inf or NaN: refused below
-            pass
-    try:
-        values = np.array([float(v) for v in raw], dtype=np.float64)
-    except (OverflowError, ValueError):
-        values = np.array([np.inf])
-    if not np.all(np.isfinite(values)):
-        raise LevelError(f"level={level!r} needs finite label values (a label is infinite, NaN or beyond float64)")
-    # distinct labels must stay distinct numbers: big integers (beyond 2**53) can round to one float64
-    uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    if uniq.size < values.size:
-        dup = np.flatnonzero(counts[inverse] > 1)
-        shown = [_plain(labels[i]) for i in dup[:4]]
-        raise LevelError(
-            f"level={level!r}: the labels {shown} are distinct but equal as float64 numbers ({float(values[dup[0]])!r}), "
-            "so their distances cannot be computed exactly; subtract an offset from the labels or use "
-            "level='ordinal' (ranks)"
-        )
-    if level == "ratio" and (values < 0).any():
-        raise LevelError("level='ratio' needs non-negative label values (a ratio scale has a true zero)")
-    top = float(np.max(np.abs(values)))
-    if top > 0:
-        values = np.ldexp(values, -int(np.frexp(top)[1]))  # exact: a power of two, |values| < 1
-    return values
-
-
 def krippendorff_alpha(
     data: Any,
     level: Level = "nominal",
@@ -426,32 +271,11 @@ def krippendorff_alpha(
     do_sum = float(do_item.sum())
     alpha = 1.0 - (n_tot - 1.0) * do_sum / de
 
-    # Gwet (2014) / irrCAC linearisation with agreement weights 1 - delta / delta_max
-    if metric in (2, 3):
-        lo_c, hi_c = used[np.argmin(values[used])], used[np.argmax(values[used])]
-    else:
-        lo_c, hi_c = used[0], used[-1]
-    dmax = K.delta(metric, lo_c, hi_c, values, cum, marg) if metric != 0 else 1.0
     pm = r_all >= 2
     n = int(pm.sum())
-    r = r_item[pm]
-    d_i = do_item[pm] / dmax
-    rbar = n_tot / n
-    eps = 1.0 / n_tot
-    pa_prime = 1.0 - d_i.sum() / n_tot
-    pa = (1 - eps) * pa_prime + eps
-    pe = 1.0 - de / (n_tot * n_tot * dmax)
-    alpha_prime = (pa_prime - pe) / (1 - pe)
-    e_row = np.empty(q)
-    K.expected_row(metric, marg, values, cum, e_row)
-    piw = 1.0 - e_row / dmax
-    ann_item = table.item_codes[ann_pairable]
-    pe_num = np.bincount(ann_item, weights=piw[table.label_codes[ann_pairable]], minlength=table.n_items)[pm]
-    pa_i = (r - d_i) / rbar - pa * (r - rbar) / rbar
-    k_i = (pa_i - pe) / (1 - pe)
-    pe_i = pe_num / rbar - pe * (r - rbar) / rbar
-    x_i = k_i - 2 * (1 - alpha_prime) * (pe_i - pe) / (1 - pe)
-    se = float(np.sqrt(((x_i - alpha_prime) ** 2).sum() / (n * (n - 1)))) if n > 1 else float("nan")
+    lin = alpha_linearisation(metric, used, values, cum, marg, de, do_sum, n)
+    pa, pe = lin.pa, lin.pe
+    se = linearised_se(alpha_se_sum(table, r_item, do_item, lin), n)
     ci = _t_interval(alpha, se, n - 1, confidence)
     res = dict(value=float(alpha), se=se if np.isfinite(se) else None, ci=ci if np.isfinite(se) else None,
                pa=float(pa), pe=float(pe), details={"ci_method": "analytic (t)"})
@@ -466,9 +290,6 @@ def krippendorff_alpha(
 
 
 # --------------------------------------------------------------------------- kappa family
-_FAMILY = {"fleiss_kappa": 0, "gwet_ac": 1, "brennan_prediger": 2, "percent_agreement": 3, "conger_kappa": 4}
-
-
 def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, confidence: float,
             table_kwargs: dict[str, Any]) -> AgreementResult:
     n_boot, confidence = _check_common(n_boot, confidence, random_state)
@@ -523,7 +344,7 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
     if pe_item is not None:
         x = x - 2 * (1 - value) * (pe_item - pe) / (1 - pe)
     x = x[rated]
-    se = float(np.sqrt(((x - value) ** 2).sum() / (n * (n - 1)))) if n > 1 else float("nan")
+    se = linearised_se(float(((x - value) ** 2).sum()), n)
     ok = np.isfinite(se)
     res = dict(value=float(value), se=se if ok else None,
                ci=_t_interval(value, se, n - 1, confidence) if ok else None,

@@ -32,8 +32,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._agreement_common import _table
 from ._validation import check_choice, check_float, check_int
-from .agreement import _table
 from .errors import GoldError, InputError
 from .factorize import _coerce_like, _holds_strings
 from .gold import gold_by_item

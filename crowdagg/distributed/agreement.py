@@ -22,17 +22,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import check_choice, check_int
-from ..agreement import (
+from .._agreement_common import (
     _FAMILY,
     LEVELS,
-    AgreementResult,
     _check_common,
     _check_dense_labels,
     _level_values,
     _t_interval,
     _weights_matrix,
+    alpha_linearisation,
+    alpha_se_sum,
+    linearised_se,
 )
+from .._validation import check_choice, check_int
+from ..agreement import AgreementResult
 from ..errors import AgreementUndefinedError, InputError
 from ..kernels import agreement as K
 from . import _tasks as T
@@ -89,25 +92,12 @@ def krippendorff_alpha(table: DaskAnnotationTable, level: str = "nominal", *,
     if not de > 0:
         raise AgreementUndefinedError("Krippendorff's alpha is undefined: expected disagreement is zero")
     alpha = 1.0 - (n_tot - 1.0) * do_sum / de
-    if metric in (2, 3):
-        lo_c, hi_c = used[np.argmin(values[used])], used[np.argmax(values[used])]
-    else:
-        lo_c, hi_c = used[0], used[-1]
-    dmax = K.delta(metric, lo_c, hi_c, values, cum, marg) if metric != 0 else 1.0
     n = int(n_pairable)
-    rbar = n_tot / n
-    eps = 1.0 / n_tot
-    pa_prime = 1.0 - (do_sum / dmax) / n_tot
-    pa = (1 - eps) * pa_prime + eps
-    pe = 1.0 - de / (n_tot * n_tot * dmax)
-    alpha_prime = (pa_prime - pe) / (1 - pe)
-    e_row = np.empty(q)
-    K.expected_row(metric, marg, values, cum, e_row)
-    piw = 1.0 - e_row / dmax
+    lin = alpha_linearisation(metric, used, values, cum, marg, de, do_sum, n)
+    pa, pe = lin.pa, lin.pe
     ss = float(client.gather(tree_sum(client, [
-        client.submit(T.alpha_se_terms, p, f, dmax, rbar, pa, pe, alpha_prime, piw, pure=False)
-        for p, f in zip(table.pieces, terms)])))
-    se = float(np.sqrt(ss / (n * (n - 1)))) if n > 1 else float("nan")
+        client.submit(_alpha_se, p, f, lin, pure=False) for p, f in zip(table.pieces, terms)])))
+    se = linearised_se(ss, n)
     ci = _t_interval(alpha, se, n - 1, confidence)
     ok = np.isfinite(se)
     return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n, n_annotations=int(n_ann),
@@ -155,12 +145,18 @@ def agreement_family(table: DaskAnnotationTable, name: str = "fleiss_kappa", wei
     ss = float(client.gather(tree_sum(client, [
         client.submit(_family_se, p, f, kind, pi, w, pe, value, n, n2, q, pure=False)
         for p, f in zip(table.pieces, terms)])))
-    se = float(np.sqrt(ss / (n * (n - 1)))) if n > 1 else float("nan")
+    se = linearised_se(ss, n)
     ok = np.isfinite(se)
     return AgreementResult(coefficient=name, variant=wname, n_items=n, n_annotations=table.n_annotations,
                            value=float(value), se=se if ok else None,
                            ci=_t_interval(value, se, n - 1, confidence) if ok else None,
                            pa=pa, pe=pe, details={"ci_method": "analytic (t)"})
+
+
+def _alpha_se(piece: Any, terms: Any, lin: Any) -> float:
+    """The piece's ``sum_i (x_i - alpha')^2`` (:func:`crowdagg._agreement_common.alpha_se_sum`)."""
+    _, r_item, do_item = terms
+    return alpha_se_sum(piece.table, r_item, do_item, lin)
 
 
 def _family_se(piece: Any, terms: Any, kind: int, pi: np.ndarray, w: np.ndarray, pe: float, value: float,
