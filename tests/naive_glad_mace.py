@@ -18,14 +18,17 @@ from scipy.special import digamma
 
 
 def _sigmoid(x: float) -> float:
+    if x < 0:  # (no overflow in exp)
+        return math.exp(x) / (1.0 + math.exp(x))
     return 1.0 / (1.0 + math.exp(-x))
 
 
 # --------------------------------------------------------------------------- GLAD
 def glad_answer_prob(y: int, k: int, alpha: float, log_beta: float, n_labels: int) -> float:
-    """p(answer y | truth k) = sigmoid(alpha * beta) if y == k else (1 - sigmoid) / (K - 1)."""
-    s = _sigmoid(alpha * math.exp(log_beta))
-    return s if y == k else (1.0 - s) / (n_labels - 1)
+    """p(answer y | truth k) = sigmoid(alpha * beta) if y == k else (1 - sigmoid) / (K - 1),
+    with 1 - sigmoid(x) written sigmoid(-x) (no digits lost for large x)."""
+    x = alpha * math.exp(log_beta)
+    return _sigmoid(x) if y == k else _sigmoid(-x) / (n_labels - 1)
 
 
 def naive_glad_estep(rows, n_items, n_labels, prior, alpha, log_beta, gold=None):
@@ -156,3 +159,136 @@ def naive_mace_mstep_vb(know_cnt, strat_cnt, theta_prior, strategy_prior):
         for y in range(n_labels):
             strategies[w, y] = math.exp(digamma(strat_cnt[w, y] + strategy_prior) - digamma(tot))
     return spam, know, strategies
+
+
+# --------------------------------------------------------------------------- GLAD M-step (block-coordinate Newton)
+def naive_glad_item_objective(rows_i, i, n_labels, prior, post, gold_i, marginal, alpha, b, log_beta_prior):
+    """Item ``i``'s M-step objective at ``log_beta = b`` and its posterior ``q``.
+
+    ``marginal``: ``log p(y_i, gold) = log sum_k prior[k] prod_j p(y_j | k)`` (gold: the gold
+    term alone) and ``q`` its posterior; else ``sum_k post[i, k] log(prior[k] prod_j
+    p(y_j | k))`` with ``q = post[i]``.  Plus the Gaussian log-prior of ``b``.
+    """
+    mb, sb = log_beta_prior
+    joint = [math.log(prior[k]) for k in range(n_labels)]
+    for _, w, y in rows_i:
+        for k in range(n_labels):
+            joint[k] += math.log(glad_answer_prob(y, k, alpha[w], b, n_labels))
+    if not marginal:
+        q = [post[i, k] for k in range(n_labels)]
+        val = sum(q[k] * joint[k] for k in range(n_labels))
+    elif gold_i >= 0:
+        q = [1.0 if k == gold_i else 0.0 for k in range(n_labels)]
+        val = joint[gold_i]
+    else:
+        top = max(joint)
+        z = sum(math.exp(v - top) for v in joint)
+        q = [math.exp(v - top) / z for v in joint]
+        val = top + math.log(z)
+    return val - 0.5 * ((b - mb) / sb) ** 2, q
+
+
+def naive_glad_item_derivatives(rows_i, n_labels, q, marginal, alpha, b, log_beta_prior):
+    """First and second derivative of :func:`naive_glad_item_objective` in ``b`` and the
+    Gauss-Newton curvature, term by term (``x = alpha * exp(b)``, ``dx/db = x``):
+    ``d/db log p(y | k) = x [y == k] - sigmoid(x) x``; the marginal's second derivative
+    adds the posterior variance of ``c_k = sum_{j: y_j = k} x_j``."""
+    mb, sb = log_beta_prior
+    d1 = -(b - mb) / sb**2
+    d2 = -1.0 / sb**2
+    gn = 1.0 / sb**2
+    c = [0.0] * n_labels
+    for _, w, y in rows_i:
+        x = alpha[w] * math.exp(b)
+        s = _sigmoid(x)
+        d1 += q[y] * x - s * x
+        d2 += q[y] * x - s * x - s * (1 - s) * x * x
+        gn += s * (1 - s) * x * x
+        c[y] += x
+    if marginal:
+        mean = sum(q[k] * c[k] for k in range(n_labels))
+        d2 += sum(q[k] * (c[k] - mean) ** 2 for k in range(n_labels))
+    return d1, d2, gn
+
+
+def naive_glad_items_update(rows, n_items, n_workers, n_labels, prior, post, gold, marginal, alpha, log_beta,
+                            log_beta_prior, n_newton, max_step=1.0, min_share=0.1):
+    """The item pass of the GLAD M-step: new ``log_beta``, per-worker (gradient, curvature,
+    largest beta) at it and the posteriors used (items x labels).  Each item: up to ``n_newton`` steps ``d1 / max(-d2, min_share * gn)``,
+    clipped to ``max_step``, halved until the objective does not decrease (40 times at most)."""
+    by_item = [[] for _ in range(n_items)]
+    for r in rows:
+        by_item[r[0]].append(r)
+    new = np.array(log_beta, dtype=float)
+    grad = np.zeros(n_workers)
+    curv = np.zeros(n_workers)
+    rmax = np.zeros(n_workers)
+    qs = np.zeros((n_items, n_labels))
+    for i in range(n_items):
+        b = log_beta[i]
+        val, q = naive_glad_item_objective(by_item[i], i, n_labels, prior, post, gold[i], marginal, alpha, b,
+                                           log_beta_prior)
+        for _ in range(n_newton):
+            d1, d2, gn = naive_glad_item_derivatives(by_item[i], n_labels, q, marginal, alpha, b, log_beta_prior)
+            step = d1 / max(-d2, min_share * gn)
+            step = min(max(step, -max_step), max_step)
+            if abs(step) < 1e-13:
+                break
+            for _ in range(40):
+                bt = min(max(b + step, -50.0), 50.0)
+                vt, qt = naive_glad_item_objective(by_item[i], i, n_labels, prior, post, gold[i], marginal, alpha,
+                                                   bt, log_beta_prior)
+                if vt >= val:
+                    break
+                step /= 2
+            else:
+                break
+            b, val, q = bt, vt, qt
+        new[i] = b
+        qs[i] = q
+        beta = math.exp(b)
+        for _, w, y in by_item[i]:
+            s = _sigmoid(alpha[w] * beta)
+            grad[w] += (q[y] - s) * beta
+            curv[w] += s * (1 - s) * beta * beta
+            rmax[w] = max(rmax[w], beta)
+    return new, grad, curv, rmax, qs
+
+
+def naive_glad_alpha_update(alpha, grad, curv, rmax, alpha_prior):
+    """Each ability moves to the maximiser of the lower bound
+    ``g t - D (exp(R|t|) - 1 - R|t|) / R^2 - P t^2 / 2`` of its objective's change
+    (``g``: gradient with the prior, ``D``: data curvature, ``P = 1 / s_a^2``, ``R``: largest
+    beta), found by bisection on the bound's derivative."""
+    ma, sa = alpha_prior
+    p = 1.0 / sa**2
+    out = np.array(alpha, dtype=float)
+    for w, a in enumerate(alpha):
+        g = grad[w] - (a - ma) * p
+        d, r = curv[w], rmax[w]
+        if g == 0:
+            continue
+        if r == 0 or d == 0:
+            t = abs(g) / (d + p)
+        else:
+            lo, hi = 0.0, abs(g) / (d + p)
+            for _ in range(200):
+                mid = (lo + hi) / 2
+                if d * math.expm1(min(r * mid, 700.0)) / r + p * mid - abs(g) > 0:
+                    hi = mid
+                else:
+                    lo = mid
+            t = (lo + hi) / 2
+        out[w] = min(max(a + math.copysign(t, g), -1e6), 1e6)
+    return out
+
+
+def naive_glad_worker_objective(rows, post, n_labels, alpha, log_beta, alpha_prior, w):
+    """Worker ``w``'s part of ``Q`` plus its log-prior (what the ability step increases)."""
+    ma, sa = alpha_prior
+    val = -0.5 * ((alpha[w] - ma) / sa) ** 2
+    for i, v, y in rows:
+        if v == w:
+            for k in range(n_labels):
+                val += post[i, k] * math.log(glad_answer_prob(y, k, alpha[w], log_beta[i], n_labels))
+    return val

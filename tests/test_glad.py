@@ -11,10 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from naive_glad_mace import (
+    naive_glad_alpha_update,
     naive_glad_estep,
     naive_glad_grad,
+    naive_glad_item_derivatives,
+    naive_glad_item_objective,
+    naive_glad_items_update,
     naive_glad_prior,
-    naive_glad_q,
+    naive_glad_worker_objective,
 )
 from scipy.optimize import minimize
 
@@ -22,12 +26,13 @@ import crowdagg
 from crowdagg.em import EMContext
 from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError
 from crowdagg.kernels.glad import (
+    glad_alpha_update,
     glad_estep_parallel,
     glad_estep_slice,
-    glad_objective_parallel,
-    glad_objective_slice,
+    glad_items_parallel,
+    glad_items_slice,
 )
-from crowdagg.methods.glad import GLADModel, lbfgs_minimize
+from crowdagg.methods.glad import GLADModel
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 
@@ -80,116 +85,156 @@ def test_estep_matches_reference(seed):
     assert llb.sum() == pytest.approx(ll, abs=1e-10)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_objective_and_gradient_match_reference(seed):
+def _item_case(seed, n_items=10, n_workers=6, k=3):
     rng = np.random.default_rng(10 + seed)
-    n_items, n_workers, k = 8, 6, 3
-    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
-    rows = kernel_rows(t)
+    t = table_of(random_rows(rng, n_items, n_workers, k, max_per_item=5), n_items, n_workers, k)
     post = rng.dirichlet(np.ones(k), n_items)
     alpha = rng.normal(0.5, 1.5, n_workers)
-    log_beta = rng.normal(0.0, 0.7, n_items)
-    ga = np.zeros(n_workers)
-    gb = np.empty(n_items)
-    q = glad_objective_slice(t.item_ptr, t.worker_codes, t.label_codes, post, alpha, log_beta, 0, n_items, ga, gb)
-    assert q == pytest.approx(naive_glad_q(rows, post, k, alpha, log_beta), abs=1e-10)
-    ra, rb = naive_glad_grad(rows, post, n_items, n_workers, k, alpha, log_beta)
-    np.testing.assert_allclose(ga, ra, atol=1e-10)
-    np.testing.assert_allclose(gb, rb, atol=1e-10)
-    # the reference gradient is the derivative of the reference objective
-    eps = 1e-6
-    for w in range(n_workers):
-        a2 = alpha.copy()
-        a2[w] += eps
-        a1 = alpha.copy()
-        a1[w] -= eps
-        fd = (naive_glad_q(rows, post, k, a2, log_beta) - naive_glad_q(rows, post, k, a1, log_beta)) / (2 * eps)
-        assert ra[w] == pytest.approx(fd, abs=1e-6)
-    for i in range(n_items):
-        b2 = log_beta.copy()
-        b2[i] += eps
-        b1 = log_beta.copy()
-        b1[i] -= eps
-        fd = (naive_glad_q(rows, post, k, alpha, b2) - naive_glad_q(rows, post, k, alpha, b1)) / (2 * eps)
-        assert rb[i] == pytest.approx(fd, abs=1e-6)
-    # parallel twin
-    bounds = np.array([0, 4, n_items], dtype=np.int64)
-    gbuf = np.full((2, n_workers), 7.0)
-    gb2 = np.empty(n_items)
-    qb = np.zeros(2)
-    glad_objective_parallel(t.item_ptr, t.worker_codes, t.label_codes, post, alpha, log_beta, bounds, gbuf, gb2, qb)
-    np.testing.assert_allclose(gbuf.sum(axis=0), ga, atol=1e-12)
-    np.testing.assert_allclose(gb2, gb, atol=1e-12)
-    assert qb.sum() == pytest.approx(q, abs=1e-12)
+    log_beta = rng.normal(0.0, 1.2, n_items)
+    prior = rng.dirichlet(np.ones(k))
+    gold = np.full(n_items, -1, np.int64)
+    gold[1] = 2
+    return t, post, alpha, log_beta, prior, gold
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("marginal", [True, False])
+@pytest.mark.parametrize("n_newton", [0, 1, 3])
+def test_item_pass_matches_reference(seed, marginal, n_newton):
+    t, post, alpha, log_beta, prior, gold = _item_case(seed)
+    n_items, n_workers, k = t.n_items, t.n_workers, t.n_labels
+    lbp = (0.5, 0.8)
+    ref = naive_glad_items_update(kernel_rows(t), n_items, n_workers, k, prior, post, gold, marginal, alpha,
+                                  log_beta, lbp, n_newton)
+    lb = log_beta.copy()
+    ga, ca, ra = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+    change = glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), post, marginal,
+                              alpha, lb, *lbp, n_newton, 0, n_items, ga, ca, ra)
+    for got, want in zip((lb, ga, ca, ra), ref[:4]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    assert change == pytest.approx(np.max(np.abs(ref[0] - log_beta)), abs=1e-12)
+    # parallel twin over three chunks (its buffers start dirty: each chunk zeroes its own)
+    bounds = np.array([0, 3, 7, n_items], dtype=np.int64)
+    wbuf = np.full((3, 3, n_workers), 7.0)
+    cbuf = np.zeros(3)
+    lb2 = log_beta.copy()
+    glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), post, marginal, alpha,
+                        lb2, *lbp, n_newton, bounds, wbuf, cbuf)
+    np.testing.assert_allclose(lb2, ref[0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(wbuf[:, 0].sum(axis=0), ref[1], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(wbuf[:, 1].sum(axis=0), ref[2], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(wbuf[:, 2].max(axis=0), ref[3], rtol=0, atol=1e-10)
+    assert cbuf.max() == pytest.approx(change, abs=1e-15)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_item_steps_increase_their_objective_and_derivatives_are_exact(seed):
+    t, post, alpha, log_beta, prior, gold = _item_case(seed)
+    rows = kernel_rows(t)
+    lbp = (1.0, 1.0)
+    for marginal in (True, False):
+        ref = naive_glad_items_update(rows, t.n_items, t.n_workers, t.n_labels, prior, post, gold, marginal,
+                                      alpha, log_beta, lbp, 2)
+        for i in range(t.n_items):
+            rows_i = [r for r in rows if r[0] == i]
+
+            def obj(b, rows_i=rows_i, i=i, marginal=marginal):
+                return naive_glad_item_objective(rows_i, i, t.n_labels, prior, post, gold[i], marginal, alpha, b,
+                                                 lbp)
+
+            before, q = obj(log_beta[i])
+            assert obj(ref[0][i])[0] >= before - 1e-12
+            # the derivatives the Newton steps use are those of the objective
+            d1, d2, _ = naive_glad_item_derivatives(rows_i, t.n_labels, q, marginal, alpha, log_beta[i], lbp)
+            eps = 1e-5
+            up, down = obj(log_beta[i] + eps)[0], obj(log_beta[i] - eps)[0]
+            assert d1 == pytest.approx((up - down) / (2 * eps), abs=1e-6)
+            eps = 1e-4  # (the reference's 1 - sigmoid loses digits: a wider second difference)
+            up, down = obj(log_beta[i] + eps)[0], obj(log_beta[i] - eps)[0]
+            assert d2 == pytest.approx((up - 2 * before + down) / eps**2, abs=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ability_step_matches_reference_and_never_decreases(seed):
+    t, post, alpha, log_beta, prior, gold = _item_case(seed)
+    rows = kernel_rows(t)
+    _, grad, curv, rmax, q = naive_glad_items_update(rows, t.n_items, t.n_workers, t.n_labels, prior, post, gold,
+                                                     False, alpha, log_beta, (1.0, 1.0), 0)
+    ap = (1.0, 0.7)
+    for start in (alpha, alpha * 8.0 - 3.0):  # near and far from the optimum
+        _, grad, curv, rmax, q = naive_glad_items_update(rows, t.n_items, t.n_workers, t.n_labels, prior, post,
+                                                         gold, False, start, log_beta, (1.0, 1.0), 0)
+        ref = naive_glad_alpha_update(start, grad, curv, rmax, ap)
+        out = np.empty_like(start)
+        big = glad_alpha_update(start, grad, curv, rmax, *ap, out)
+        np.testing.assert_allclose(out, ref, rtol=0, atol=1e-10)
+        assert big == pytest.approx(np.max(np.abs(ref - start)), abs=1e-12)
+        for w in range(t.n_workers):
+            f0 = naive_glad_worker_objective(rows, q, t.n_labels, start, log_beta, ap, w)
+            f1 = naive_glad_worker_objective(rows, q, t.n_labels, out, log_beta, ap, w)
+            assert f1 >= f0 - 1e-12
+    # near the optimum the step is Newton's to first order: iterating converges fast
+    a = alpha.copy()
+    for _ in range(8):
+        _, grad, curv, rmax, q = naive_glad_items_update(rows, t.n_items, t.n_workers, t.n_labels, prior, post,
+                                                         gold, False, a, log_beta, (1.0, 1.0), 0)
+        glad_alpha_update(a, grad, curv, rmax, *ap, a)  # in place
+    _, grad, _, _, _ = naive_glad_items_update(rows, t.n_items, t.n_workers, t.n_labels, prior, post, gold, False,
+                                               a, log_beta, (1.0, 1.0), 0)
+    np.testing.assert_allclose(grad - (a - ap[0]) / ap[1] ** 2, 0.0, atol=1e-9)
 
 
 def test_kernels_stay_finite_for_extreme_parameters():
-    t = table_of([(0, 0, 0), (0, 1, 1), (1, 0, 1)], 2, 2, 2)
-    alpha = np.array([1e4, -1e4])
-    log_beta = np.array([5.0, -30.0])
-    post = np.empty((2, 2))
-    ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, np.full(2, -1), np.log([0.5, 0.5]),
-                          alpha, log_beta, 0, 2, post)
-    assert np.isfinite(ll) and np.all(np.isfinite(post))
-    ga, gb = np.zeros(2), np.empty(2)
-    q = glad_objective_slice(t.item_ptr, t.worker_codes, t.label_codes, post, alpha, log_beta, 0, 2, ga, gb)
-    assert np.isfinite(q) and np.all(np.isfinite(ga)) and np.all(np.isfinite(gb))
-
-
-def test_lbfgs_finds_scipy_minimum():
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=(30, 30))
-    h = a @ a.T + np.eye(30)
-    b = rng.normal(size=30)
-    values = []
-
-    def fun(x):
-        values.append(0.5 * x @ h @ x - b @ x + np.sum(np.log1p(np.exp(x))))
-        return values[-1], h @ x - b + 1.0 / (1.0 + np.exp(-x))
-
-    ref = minimize(fun, np.zeros(30), jac=True, method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15})
-    values.clear()
-    x, nit = lbfgs_minimize(fun, np.zeros(30), 500)
-    np.testing.assert_allclose(x, ref.x, atol=1e-6)
-    assert nit > 0
-    x3, nit3 = lbfgs_minimize(fun, np.zeros(30), 3)
-    assert nit3 == 3 and fun(x3)[0] < fun(np.zeros(30))[0]
+    t = table_of([(0, 0, 0), (0, 1, 1), (1, 0, 1), (2, 1, 0)], 3, 2, 2)
+    log_prior = np.log([0.5, 0.5])
+    gold = np.full(3, -1)
+    for alpha in (np.array([1e4, -1e4]), np.array([1e6, -1e6])):
+        log_beta = np.array([5.0, -30.0, 50.0])
+        post = np.empty((3, 2))
+        ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alpha, log_beta, 0, 3,
+                              post)
+        assert np.isfinite(ll) and np.all(np.isfinite(post))
+        for marginal in (True, False):
+            lb = log_beta.copy()
+            ga, ca, ra = np.zeros(2), np.zeros(2), np.zeros(2)
+            glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, post, marginal, alpha, lb,
+                             1.0, 1.0, 3, 0, 3, ga, ca, ra)
+            assert np.all(np.isfinite(lb)) and np.all(np.abs(lb) <= 50)
+            assert np.all(np.isfinite(ga)) and np.all(np.isfinite(ca)) and np.all(np.isfinite(ra))
+            out = np.empty(2)
+            glad_alpha_update(alpha, ga, ca, ra, 1.0, 1.0, out)
+            assert np.all(np.isfinite(out)) and np.all(np.abs(out) <= 1e6)
 
 
 # --------------------------------------------------------------------------- the EM loop vs a reference
 def naive_glad_fit(rows, n_items, n_workers, k, n_iter, m_step_max_iter, alpha_prior=(1.0, 1.0),
-                   log_beta_prior=(1.0, 1.0), gold=None):
-    """Reference EM: MV posteriors -> L-BFGS M-step -> (E-step, M-step) x n_iter -> E-step
-    (the L-BFGS curvature pairs carried from one M-step to the next)."""
+                   log_beta_prior=(1.0, 1.0), gold=None, n_newton=1):
+    """Reference EM: MV posteriors -> M-step on Q under them -> (E-step, M-step on the items'
+    marginal likelihood) x n_iter -> E-step; every M-step ``m_step_max_iter`` alternations of
+    the item pass and the ability step."""
     prior = np.full(k, 1.0 / k)
     votes = np.zeros((n_items, k))
     for i, _, y in rows:
         votes[i, y] += 1
     post = np.array([v / v.sum() if v.sum() else np.full(k, 1 / k) for v in votes])
-    if gold is not None:
-        for i, g in enumerate(gold):
-            if g >= 0:
-                post[i] = np.eye(k)[g]
-    n_ann = len(rows)
+    gold = np.full(n_items, -1) if gold is None else np.asarray(gold)
+    for i, g in enumerate(gold):
+        if g >= 0:
+            post[i] = np.eye(k)[g]
 
-    def m_step(alpha, log_beta, post):
-        def fun(x):
-            a, b = x[:n_workers], x[n_workers:]
-            q = naive_glad_q(rows, post, k, a, b)
-            ga, gb = naive_glad_grad(rows, post, n_items, n_workers, k, a, b)
-            pv, pa, pb = naive_glad_prior(a, b, alpha_prior, log_beta_prior)
-            return -(q + pv) / n_ann, -np.concatenate([ga + pa, gb + pb]) / n_ann
+    def m_step(alpha, log_beta, post, marginal):
+        for _ in range(m_step_max_iter):
+            log_beta, grad, curv, rmax, _ = naive_glad_items_update(rows, n_items, n_workers, k, prior, post, gold,
+                                                                    marginal, alpha, log_beta, log_beta_prior,
+                                                                    n_newton)
+            alpha = naive_glad_alpha_update(alpha, grad, curv, rmax, alpha_prior)
+        return alpha, log_beta
 
-        x, _ = lbfgs_minimize(fun, np.concatenate([alpha, log_beta]), m_step_max_iter, history=hist)
-        return x[:n_workers], x[n_workers:]
-
-    hist: list = []
-
-    alpha, log_beta = m_step(np.full(n_workers, alpha_prior[0]), np.full(n_items, log_beta_prior[0]), post)
+    alpha, log_beta = m_step(np.full(n_workers, alpha_prior[0]), np.full(n_items, log_beta_prior[0]), post, False)
     for t in range(n_iter + 1):
         post, ll = naive_glad_estep(rows, n_items, k, prior, alpha, log_beta, gold)
         if t < n_iter:
-            alpha, log_beta = m_step(alpha, log_beta, post)
+            alpha, log_beta = m_step(alpha, log_beta, post, True)
     return post, alpha, log_beta
 
 
@@ -208,6 +253,55 @@ def test_fit_matches_reference_loop(parallel):
     np.testing.assert_allclose(g.alphas_.to_numpy(), ref_a, atol=1e-8)
     np.testing.assert_allclose(np.log(g.betas_.to_numpy()), ref_b, atol=1e-8)
     assert g.n_iter_ == 3 and len(g.loglik_) == 3
+
+
+def _log_posterior_and_grad(rows, n_items, n_workers, k, alpha, log_beta, gold=None):
+    """Marginal log-posterior (up to a constant) and its gradient (Fisher's identity: the
+    gradient of Q at the posteriors of the same parameters), by the references."""
+    post, ll = naive_glad_estep(rows, n_items, k, np.full(k, 1.0 / k), alpha, log_beta, gold)
+    pv, pa, pb = naive_glad_prior(alpha, log_beta, (1.0, 1.0), (1.0, 1.0))
+    ga, gb = naive_glad_grad(rows, post, n_items, n_workers, k, alpha, log_beta)
+    return ll + pv, np.concatenate([ga + pa, gb + pb])
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_fit_reaches_the_map_estimate(seed):
+    """EM with the Newton M-step stops at the MAP estimate: the log-posterior's gradient
+    vanishes there and L-BFGS run to convergence on the log-posterior itself (from the
+    prior means, as the former L-BFGS M-step) finds the same parameters."""
+    t = crowdagg.AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(30, 6, 3, 4, random_state=seed)
+                                             .annotations)
+    n_items, n_workers, k = t.n_items, t.n_workers, t.n_labels
+    rows = kernel_rows(t)
+    g = crowdagg.GLAD(max_iter=500, tol=1e-11).fit(t)
+    assert g.converged_
+    a, b = g.params_["alphas"], g.params_["log_betas"]
+    _, grad = _log_posterior_and_grad(rows, n_items, n_workers, k, a, b)
+    np.testing.assert_allclose(grad, 0.0, atol=1e-7)
+
+    def fun(x):
+        v, gr = _log_posterior_and_grad(rows, n_items, n_workers, k, x[:n_workers], x[n_workers:])
+        return -v, -gr
+
+    ref = minimize(fun, np.ones(n_workers + n_items), jac=True, method="L-BFGS-B",
+                   options={"gtol": 1e-10, "ftol": 1e-15, "maxiter": 5000})
+    np.testing.assert_allclose(ref.x[:n_workers], a, atol=1e-5)
+    np.testing.assert_allclose(ref.x[n_workers:], b, atol=1e-5)
+    assert -ref.fun <= -fun(np.concatenate([a, b]))[0] + 1e-9
+
+
+def test_m_step_alternations_converge_and_are_counted():
+    """``m_step_max_iter`` alternations per M-step at most (fewer once nothing moves); more
+    alternations need fewer EM iterations to the same optimum."""
+    c = crowd(seed=3)
+    fits = {m: crowdagg.GLAD(max_iter=500, tol=1e-9, m_step_max_iter=m).fit(c.annotations) for m in (1, 4)}
+    for m, f in fits.items():
+        assert f.converged_ and len(f.m_step_n_iter_) == f.n_iter_ + 1  # + the initial M-step
+        assert f.m_step_n_iter_.max() <= m
+    assert fits[4].n_iter_ < fits[1].n_iter_
+    np.testing.assert_allclose(fits[4].alphas_, fits[1].alphas_, atol=1e-6)
+    np.testing.assert_allclose(np.log(fits[4].betas_), np.log(fits[1].betas_), atol=1e-6)
+    np.testing.assert_allclose(fits[4].probas_, fits[1].probas_, atol=1e-6)
 
 
 def crowd(n_items=300, seed=0, **kw):

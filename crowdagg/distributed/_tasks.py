@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..kernels.agreement import alpha_item_slice, item_label_counts, pair_keys, weighted_pairs_slice
 from ..kernels.em import ds_counts_slice, ds_estep_slice, oc_estep_slice
-from ..kernels.glad import glad_estep_slice, glad_objective_slice
+from ..kernels.glad import glad_estep_slice, glad_items_slice
 from ..kernels.mace import mace_estep_slice
 from ..kernels.mv import mv_slice
 from ..results import decode_labels
@@ -187,16 +187,27 @@ def init_stats(kind: str, piece: Piece, gold: np.ndarray, state: PieceState) -> 
     raise ValueError(kind)  # pragma: no cover
 
 
-# --------------------------------------------------------------------------- GLAD objective
-def glad_objective(piece: Piece, state: PieceState, alphas: np.ndarray, log_betas: np.ndarray
-                   ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Expected complete-data log-likelihood of the piece and its gradients (no priors)."""
+# --------------------------------------------------------------------------- GLAD M-step (item pass)
+def glad_items(piece: Piece, state: PieceState, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray],
+               log_betas: np.ndarray, marginal: bool, settings: tuple[float, float, int]
+               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """The piece's updated ``log_betas`` and its per-worker sums (gradient, curvature,
+    largest ``beta``) with its largest change; see :func:`~crowdagg.kernels.glad.glad_items_slice`."""
+    log_prior, alphas = prep
+    lb_mean, lb_sd, n_newton = settings
     t = piece.table
-    grad_a = np.zeros(t.n_workers)
-    grad_b = np.empty(t.n_items)
-    q = glad_objective_slice(t.item_ptr, t.worker_codes, t.label_codes, state.post, alphas, log_betas,
-                             0, t.n_items, grad_a, grad_b)
-    return float(q), grad_a, grad_b
+    lb = np.array(log_betas, dtype=np.float64)
+    grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
+    change = glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, state.post, marginal,
+                              alphas, lb, lb_mean, lb_sd, n_newton, 0, t.n_items, grad, curv, rmax)
+    return lb, (grad, curv, rmax, float(change))
+
+
+def add_add_max_max(*parts: tuple[np.ndarray, np.ndarray, np.ndarray, float]
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Reduction node of :func:`glad_items` sums: the first two summed, the last two by maximum."""
+    return (add(*(p[0] for p in parts)), add(*(p[1] for p in parts)),
+            np.maximum.reduce([p[2] for p in parts]), max(p[3] for p in parts))
 
 
 def take(x: Any, i: int) -> Any:

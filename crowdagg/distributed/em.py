@@ -17,10 +17,12 @@ M-step), the stopping rule, the log-likelihood history and the
 so a distributed fit gives the local fit's labels and parameters up to the order
 of floating-point sums.
 
-GLAD's M-step is the local L-BFGS (:func:`crowdagg.methods.glad.lbfgs_minimize`)
-whose objective/gradient evaluations are mapped over the pieces; its per-item
-parameters (``log_betas``) are held by the client (8 bytes per item) and sent to
-the pieces at each evaluation.  MACE's restarts are run one after the other.
+GLAD's M-step is the local block-coordinate Newton
+(:meth:`crowdagg.methods.glad.GLADModel.m_step`): each piece updates its own
+items' ``log_betas`` (a per-item solve) and returns them with its per-worker
+gradient/curvature sums, which are tree-summed; the client takes the abilities'
+Newton step.  The per-item parameters are held by the client (8 bytes per item)
+and sent to the pieces at each alternation.  MACE's restarts are run one after the other.
 """
 
 from __future__ import annotations
@@ -194,39 +196,43 @@ class DistributedEM:
     def params_from_states(self, states: list[Any]) -> dict[str, np.ndarray]:
         """The plug-in's ``params_from_posteriors`` with posteriors kept on the pieces."""
         if self.kind == "glad":
-            return self._glad_m_step(self.model.default_params(self.ctx), states)
+            return self._glad_m_step(self.model.default_params(self.ctx), states, marginal=False)
         futs = [self.client.submit(T.init_stats, self.kind, p, g, s, pure=False)
                 for p, g, s in zip(self.dt.pieces, self.gold, states)]
         return self.model.m_step(self.ctx, {}, self._reduce(futs), None)
 
-    def _glad_m_step(self, params: dict[str, np.ndarray], states: list[Any]) -> dict[str, np.ndarray]:
-        from ..methods.glad import lbfgs_minimize
+    def _glad_m_step(self, params: dict[str, np.ndarray], states: list[Any], marginal: bool = True
+                     ) -> dict[str, np.ndarray]:
+        """The local :meth:`GLADModel._alternate` with the item pass mapped over the pieces:
+        each piece updates its items' ``log_betas`` and returns them with its per-worker
+        sums, which are tree-summed (the largest ``beta`` and change by a maximum)."""
+        from ..kernels.glad import glad_alpha_update
+        from ..methods.glad import ITEM_NEWTON_STEPS, M_STEP_TOL
 
         model = self.model
-        n_w = self.dt.n_workers
-        scale = 1.0 / max(self.dt.n_annotations, 1)
         (ma, sa), (mb, sb) = model.alpha_prior, model.log_beta_prior
         o = self._offsets
         client = self.client
-
-        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-            alphas, log_betas = x[:n_w], x[n_w:]
-            afut = client.scatter(alphas, broadcast=True, hash=False)
-            futs = [client.submit(T.glad_objective, p, s, afut, log_betas[o[i]:o[i + 1]], pure=False)
-                    for i, (p, s) in enumerate(zip(self.dt.pieces, states))]
-            qa = tree_sum(client, [client.submit(T.take, f, slice(0, 2), pure=False) for f in futs], self.fan_in)
-            gbs = [client.submit(T.take, f, 2, pure=False) for f in futs]
-            (q, grad_a), parts = client.gather(qa), client.gather(gbs)
-            grad_b = np.concatenate(parts) if parts else np.zeros(0)
-            q = q + model._log_gauss_priors(alphas, log_betas)
-            grad_a = grad_a - (alphas - ma) / sa**2
-            grad_b = grad_b - (log_betas - mb) / sb**2
-            return -q * scale, np.concatenate([grad_a, grad_b]) * -scale
-
-        x0 = np.concatenate([params["alphas"], params["log_betas"]])
-        x, nit = lbfgs_minimize(fun, x0, model.m_step_max_iter, history=model.lbfgs_history)
-        model.m_step_n_iter.append(nit)
-        return {"alphas": x[:n_w].copy(), "log_betas": x[n_w:].copy()}
+        log_prior = model.log_prior(self.ctx)
+        alphas = np.array(params["alphas"], dtype=np.float64)
+        log_betas = np.array(params["log_betas"], dtype=np.float64)
+        n_alt = 0
+        for _ in range(model.m_step_max_iter):
+            pfut = client.scatter((log_prior, alphas), broadcast=True, hash=False)
+            futs = [client.submit(T.glad_items, p, s, g, pfut, log_betas[o[i]:o[i + 1]], marginal,
+                                  (mb, sb, ITEM_NEWTON_STEPS), pure=False)
+                    for i, (p, s, g) in enumerate(zip(self.dt.pieces, states, self.gold))]
+            sums = tree_sum(client, [client.submit(T.take, f, 1, pure=False) for f in futs], self.fan_in,
+                            combine=T.add_add_max_max)
+            parts = client.gather([client.submit(T.take, f, 0, pure=False) for f in futs])
+            grad, curv, rmax, change = client.gather(sums)
+            log_betas = np.concatenate(parts) if parts else np.zeros(0)
+            change = max(float(change), float(glad_alpha_update(alphas, grad, curv, rmax, ma, sa, alphas)))
+            n_alt += 1
+            if change <= M_STEP_TOL:
+                break
+        model.m_step_n_iter.append(n_alt)
+        return {"alphas": alphas, "log_betas": log_betas}
 
     # ----------------------------------------------------------------- the loop (crowdagg.em.run_em)
     def run(self, init: Any = "mv", max_iter: int = 100, tol: float = 1e-5, warn: bool = True

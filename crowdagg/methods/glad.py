@@ -14,83 +14,20 @@ from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_con
 from ..errors import ParameterError
 from ..kernels._util import cap_chunks
 from ..kernels.glad import (
+    glad_alpha_update,
     glad_estep_parallel,
     glad_estep_slice,
-    glad_objective_parallel,
-    glad_objective_slice,
+    glad_items_parallel,
+    glad_items_slice,
 )
 from ..table import AnnotationTable
 
-__all__ = ["GLAD", "GLADModel", "lbfgs_minimize"]
+__all__ = ["GLAD", "GLADModel"]
 
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    # not BLAS: its threads would spin against the Numba kernels' thread pool
-    return float(np.multiply(a, b).sum())
-
-
-def lbfgs_minimize(fun: Any, x0: np.ndarray, max_iter: int, memory: int = 7,
-                   gtol: float = 1e-12, history: list[Any] | None = None) -> tuple[np.ndarray, int]:
-    """Minimise ``fun(x) -> (value, gradient)`` by L-BFGS from ``x0``; ``(x, iterations)``.
-
-    Plain limited-memory BFGS (Nocedal & Wright, *Numerical Optimization*, 2006,
-    Algorithm 7.4, two-loop recursion with ``memory`` pairs) and a backtracking
-    Armijo line search from the unit step, so every accepted step decreases
-    ``fun``.  The first direction is the gradient scaled to a largest component of 1.
-    Used instead of scipy's L-BFGS-B, whose per-iteration cost dominates on the
-    hundreds of thousands of variables GLAD has (one per worker and per item).
-
-    ``history`` (a list, updated in place) carries the curvature pairs from one
-    call to the next: GLAD's successive M-steps minimise nearby objectives, and
-    starting each from the previous curvature instead of a scaled gradient step
-    makes every M-step closer to exact, so EM needs fewer iterations.  Pairs of
-    another dimension are dropped.
-    """
-    x = np.array(x0, dtype=np.float64)
-    f, g = fun(x)
-    hist: list[tuple[np.ndarray, np.ndarray, float]] = [] if history is None else history
-    if hist and hist[0][0].shape != x.shape:
-        hist.clear()
-    n_iter = 0
-    for _ in range(max_iter):
-        if not np.isfinite(f) or np.max(np.abs(g), initial=0.0) <= gtol:
-            break
-        q = -g
-        coefs = []
-        for s, y, rho in reversed(hist):
-            a = rho * _dot(s, q)
-            q = q - a * y
-            coefs.append(a)
-        if hist:
-            s, y, _ = hist[-1]
-            d = q * (_dot(s, y) / _dot(y, y))
-        else:
-            d = q / np.max(np.abs(q))
-        for (s, y, rho), a in zip(hist, reversed(coefs)):
-            d = d + s * (a - rho * _dot(y, d))
-        gd = _dot(g, d)
-        if not gd < 0.0:  # not a descent direction: restart from the gradient
-            hist.clear()
-            d = -g / np.max(np.abs(g))
-            gd = _dot(g, d)
-        step = 1.0
-        for _ in range(30):
-            xn = x + step * d
-            fn, gn = fun(xn)
-            if np.isfinite(fn) and fn <= f + 1e-4 * step * gd:
-                break
-            step *= 0.5
-        else:
-            break
-        s, y = xn - x, gn - g
-        sy = _dot(s, y)
-        if sy > 1e-12 * _dot(y, y):
-            hist.append((s, y, 1.0 / sy))
-            if len(hist) > memory:
-                hist.pop(0)
-        x, f, g = xn, fn, gn
-        n_iter += 1
-    return x, n_iter
+#: Safeguarded Newton steps per item ``log_beta`` in each alternation of the M-step.
+ITEM_NEWTON_STEPS = 1
+#: An M-step stops alternating once no parameter moved by more than this.
+M_STEP_TOL = 1e-12
 
 
 def log_class_prior(class_prior: Any, table: AnnotationTable) -> np.ndarray:
@@ -125,12 +62,20 @@ class GLADModel(EMModel):
     fixed ``class_prior``.
 
     * E-step (:func:`~crowdagg.kernels.glad.glad_estep_slice`): posteriors in log space.
-    * M-step: maximise ``Q(alpha, log_beta) + log N(alpha; m_a, s_a^2) + log N(log_beta;
-      m_b, s_b^2)`` by L-BFGS (:func:`lbfgs_minimize`) started at the current parameters, with ``Q``
-      and its gradient computed by :func:`~crowdagg.kernels.glad.glad_objective_slice`
-      (one pass over the annotations per evaluation).  ``m_step_max_iter`` bounds
-      the L-BFGS iterations per M-step.  The L-BFGS curvature pairs are kept from one M-step
-      to the next (``lbfgs_history``).
+    * M-step (:meth:`m_step`): block-coordinate Newton on ``Q(alpha, log_beta) + log N(alpha;
+      m_a, s_a^2) + log N(log_beta; m_b, s_b^2)``, whose blocks decouple.  Each of at most
+      ``m_step_max_iter`` alternations is one pass over the annotations
+      (:func:`~crowdagg.kernels.glad.glad_items_slice`) that updates every ``log_beta`` by
+      ``ITEM_NEWTON_STEPS`` safeguarded Newton steps on the item's own *marginal*
+      log-likelihood given the abilities (an ECME step, Liu & Rubin 1994: the item's
+      class is integrated out, so ``beta`` and the posterior do not zigzag; the first
+      M-step of ``init="mv"`` uses ``Q`` under the majority-vote posteriors instead) and
+      collects the per-worker gradient and curvature at the new difficulties, then one
+      guarded Newton step for every ``alpha``
+      (:func:`~crowdagg.kernels.glad.glad_alpha_update`).  Every step is an ascent step,
+      so the log-posterior never decreases; EM's fixed points are the MAP estimate's
+      stationary points, as with an exact M-step.  ``m_step_n_iter`` records the
+      alternations (they stop early once nothing moves by more than ``M_STEP_TOL``).
     * Stopping (:meth:`delta`): the largest change of an ``alpha`` or a
       ``log_beta``, not of the log-posterior, which flattens long before the
       posteriors stop moving (stopping on it left results depending on row order).
@@ -156,7 +101,6 @@ class GLADModel(EMModel):
         self.log_beta_prior = log_beta_prior
         self.m_step_max_iter = m_step_max_iter
         self.m_step_n_iter: list[int] = []
-        self.lbfgs_history: list[Any] = []
 
     # ----------------------------------------------------------------- helpers
     def log_prior(self, ctx: EMContext) -> np.ndarray:
@@ -169,31 +113,6 @@ class GLADModel(EMModel):
         (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
         return -0.5 * float(np.sum(((alphas - ma) / sa) ** 2) + np.sum(((log_betas - mb) / sb) ** 2))
 
-    def objective(self, ctx: EMContext, post: np.ndarray, alphas: np.ndarray,
-                  log_betas: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """``Q + log-priors`` and its gradients in ``alphas`` and ``log_betas``."""
-        t = ctx.table
-        (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
-        grad_b = np.empty(ctx.n_items)
-        # one gradient row per chunk: fewer chunks when they would pass the cap
-        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES)
-        if bounds.shape[0] > 2:  # several chunks: threads pay
-            n_chunks = bounds.shape[0] - 1
-            gbuf = self.buffer("grad_alpha", (n_chunks, ctx.n_workers))
-            qbuf = self.buffer("objective", (n_chunks,))
-            glad_objective_parallel(t.item_ptr, t.worker_codes, t.label_codes, post, alphas, log_betas,
-                                    bounds, gbuf, grad_b, qbuf)
-            q = float(qbuf.sum())
-            grad_a = gbuf.sum(axis=0)
-        else:
-            grad_a = np.zeros(ctx.n_workers)
-            q = float(glad_objective_slice(t.item_ptr, t.worker_codes, t.label_codes, post, alphas,
-                                           log_betas, 0, ctx.n_items, grad_a, grad_b))
-        q += self._log_gauss_priors(alphas, log_betas)
-        grad_a -= (alphas - ma) / sa**2
-        grad_b -= (log_betas - mb) / sb**2
-        return q, grad_a, grad_b
-
     # ----------------------------------------------------------------- plug-in API
     def delta(self, ctx: EMContext, old: dict[str, np.ndarray], new: dict[str, np.ndarray],
               ll_old: float, ll_new: float) -> float:
@@ -202,7 +121,7 @@ class GLADModel(EMModel):
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         return [memory.posteriors(n_items, n_labels, 2),
-                (f"abilities, difficulties, gradients and L-BFGS pairs, ({n_items:,} items + "
+                (f"abilities, difficulties and per-worker Newton sums, ({n_items:,} items + "
                  f"{n_workers:,} workers) x 24", 24 * 8.0 * (n_items + n_workers))]
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
@@ -212,7 +131,7 @@ class GLADModel(EMModel):
         }
 
     def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        return self.m_step(ctx, self.default_params(ctx), None, post)
+        return self._alternate(ctx, self.default_params(ctx), post, marginal=False)
 
     def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
                accumulate: bool = True) -> tuple[float, Any]:
@@ -232,17 +151,38 @@ class GLADModel(EMModel):
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                post: np.ndarray) -> dict[str, np.ndarray]:
-        n_w = ctx.n_workers
-        scale = 1.0 / max(ctx.n_annotations, 1)
+        return self._alternate(ctx, params, post, marginal=True)
 
-        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-            q, ga, gb = self.objective(ctx, post, x[:n_w], x[n_w:])
-            return -q * scale, np.concatenate([ga, gb]) * -scale
-
-        x0 = np.concatenate([params["alphas"], params["log_betas"]])
-        x, nit = lbfgs_minimize(fun, x0, self.m_step_max_iter, history=self.lbfgs_history)
-        self.m_step_n_iter.append(nit)
-        return {"alphas": x[:n_w].copy(), "log_betas": x[n_w:].copy()}
+    def _alternate(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
+                   marginal: bool) -> dict[str, np.ndarray]:
+        t = ctx.table
+        (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
+        alphas = np.array(params["alphas"], dtype=np.float64)
+        log_betas = np.array(params["log_betas"], dtype=np.float64)
+        # one (gradient, curvature, largest beta) block per chunk: fewer chunks past the cap
+        bounds = cap_chunks(ctx.chunks(), 3 * 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES)
+        n_chunks = bounds.shape[0] - 1
+        log_prior = self.log_prior(ctx)
+        n_alt = 0
+        for _ in range(self.m_step_max_iter):
+            if n_chunks > 1:  # several chunks: threads pay
+                wbuf = self.buffer("worker_sums", (n_chunks, 3, ctx.n_workers))
+                cbuf = self.buffer("item_change", (n_chunks,))
+                glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, post,
+                                    marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf)
+                grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
+                change = float(cbuf.max())
+            else:
+                grad, curv, rmax = np.zeros(ctx.n_workers), np.zeros(ctx.n_workers), np.zeros(ctx.n_workers)
+                change = float(glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior,
+                                                post, marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS,
+                                                0, ctx.n_items, grad, curv, rmax))
+            change = max(change, float(glad_alpha_update(alphas, grad, curv, rmax, ma, sa, alphas)))
+            n_alt += 1
+            if change <= M_STEP_TOL:
+                break
+        self.m_step_n_iter.append(n_alt)
+        return {"alphas": alphas, "log_betas": log_betas}
 
 
 class GLAD(EMAggregator):
@@ -255,8 +195,12 @@ class GLAD(EMAggregator):
     ``K - 1`` labels with equal probability (the paper's multi-class form).  True
     labels follow a fixed class prior.  The parameters are the MAP estimate under
     Gaussian priors ``alpha ~ N(m_a, s_a^2)`` and ``log(beta) ~ N(m_b, s_b^2)``,
-    found by EM: E-step over items in Numba, M-step by L-BFGS on the expected
-    complete-data log-posterior whose value and gradient are Numba kernels.
+    found by EM: E-step over items in Numba; M-step by block-coordinate Newton (the
+    expected complete-data log-posterior decouples into one 1-d problem per item
+    given the abilities and one per worker given the difficulties), each item's
+    difficulty solved on its marginal likelihood (ECME; Liu, C. & Rubin, D. B.
+    (1994), *Biometrika* 81, 633-648), each ability by a Newton step guarded by a
+    curvature bound, so that every step increases the log-posterior.
 
     Whitehill, J., Ruvolo, P., Wu, T., Bergsma, J. & Movellan, J. (2009).  Whose vote
     should count more: optimal integration of labels from labelers of unknown
@@ -293,7 +237,10 @@ class GLAD(EMAggregator):
         Fixed prior of the true labels (default uniform): positive probabilities
         summing to 1, one per label.
     m_step_max_iter : int >= 1, default 10
-        L-BFGS iterations per M-step (each costs about one pass over the data).
+        Alternations per M-step (each one pass over the data: every item's
+        ``log(beta)`` by a safeguarded Newton step, then every ability by a guarded
+        Newton step); fewer when nothing moves any more.  More alternations: fewer
+        EM iterations (see the GLAD notes for timings).
     warm_start : bool, default False
         If true and already fitted, ``fit`` starts from the fitted abilities and
         difficulties (aligned by worker and item id; new workers and items start
@@ -318,7 +265,7 @@ class GLAD(EMAggregator):
     n_iter_, converged_, loglik_ : int, bool, numpy.ndarray
         Iterations run, whether ``tol`` was reached, log-posterior after each iteration.
     m_step_n_iter_ : numpy.ndarray
-        L-BFGS iterations of each M-step (the first is the initial one for ``init="mv"``).
+        Alternations of each M-step (the first is the initial one for ``init="mv"``).
     params_ : dict
         Raw parameters in the table's code order (``alphas``, ``log_betas``).
 
