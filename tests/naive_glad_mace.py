@@ -215,7 +215,8 @@ def naive_glad_items_update(rows, n_items, n_workers, n_labels, prior, post, gol
                             log_beta_prior, n_newton, max_step=1.0, min_share=0.1):
     """The item pass of the GLAD M-step: new ``log_beta``, per-worker (gradient, curvature,
     largest beta) at it and the posteriors used (items x labels).  Each item: up to ``n_newton`` steps ``d1 / max(-d2, min_share * gn)``,
-    clipped to ``max_step``, halved until the objective does not decrease (40 times at most)."""
+    clipped to ``max_step``, halved until the objective does not decrease (40 times at most; a
+    step whose predicted change ``|d1 step|`` is below ``1e-12 (1 + |value|)`` is taken)."""
     by_item = [[] for _ in range(n_items)]
     for r in rows:
         by_item[r[0]].append(r)
@@ -238,7 +239,7 @@ def naive_glad_items_update(rows, n_items, n_workers, n_labels, prior, post, gol
                 bt = min(max(b + step, -50.0), 50.0)
                 vt, qt = naive_glad_item_objective(by_item[i], i, n_labels, prior, post, gold[i], marginal, alpha,
                                                    bt, log_beta_prior)
-                if vt >= val:
+                if vt >= val or abs(d1 * step) <= 1e-12 * (1 + abs(val)):  # (below rounding noise)
                     break
                 step /= 2
             else:

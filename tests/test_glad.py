@@ -125,6 +125,28 @@ def test_item_pass_matches_reference(seed, marginal, n_newton):
     np.testing.assert_allclose(wbuf[:, 1].sum(axis=0), ref[2], rtol=0, atol=1e-10)
     np.testing.assert_allclose(wbuf[:, 2].max(axis=0), ref[3], rtol=0, atol=1e-10)
     assert cbuf.max() == pytest.approx(change, abs=1e-15)
+    if marginal:  # starting from the E-step's evaluation (and its posteriors) gives the same pass
+        est_post = np.empty((n_items, k))
+        stats = np.full((n_items, 4), np.nan)
+        glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta, 0,
+                         n_items, est_post, *lbp, stats)
+        for i in range(n_items):
+            rows_i = [r for r in kernel_rows(t) if r[0] == i]
+            val, q = naive_glad_item_objective(rows_i, i, k, prior, post, gold[i], True, alpha, log_beta[i], lbp)
+            want = (val, *naive_glad_item_derivatives(rows_i, k, q, True, alpha, log_beta[i], lbp))
+            np.testing.assert_allclose(stats[i], want, rtol=0, atol=1e-10)
+        for par in (False, True):
+            lb3 = log_beta.copy()
+            if par:
+                glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), est_post, True,
+                                    alpha, lb3, *lbp, n_newton, bounds, wbuf, cbuf, stats)
+                sums = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
+            else:
+                sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+                glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), est_post, True,
+                                 alpha, lb3, *lbp, n_newton, 0, n_items, *sums, stats)
+            for got, want in zip((lb3, *sums), ref[:4]):
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("seed", range(3))

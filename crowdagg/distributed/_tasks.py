@@ -152,14 +152,23 @@ def mace_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, ...], acc
     return PieceState(post, float(ll), (know, strat))
 
 
-def glad_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray], log_betas: np.ndarray,
-               accumulate: bool) -> PieceState:
-    log_prior, alphas = prep
+@dataclass
+class GladPieceState(PieceState):
+    """A GLAD piece's state: also the E-step's per-item evaluation (kept on the worker),
+    from which the next M-step's first item pass starts."""
+
+    item_stats: np.ndarray | None = None
+
+
+def glad_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray, float, float],
+               log_betas: np.ndarray, accumulate: bool) -> PieceState:
+    log_prior, alphas, lb_mean, lb_sd = prep
     t = piece.table
     post = np.empty((t.n_items, t.n_labels))
+    stats = np.empty((t.n_items, 4)) if accumulate else None
     ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alphas, log_betas,
-                          0, t.n_items, post)
-    return PieceState(post, float(ll), None)
+                          0, t.n_items, post, lb_mean, lb_sd, stats)
+    return GladPieceState(post, float(ll), None, stats)
 
 
 ESTEPS = {"ds": ds_estep, "fds": fds_estep, "oc": oc_estep, "mace": mace_estep}
@@ -189,17 +198,19 @@ def init_stats(kind: str, piece: Piece, gold: np.ndarray, state: PieceState) -> 
 
 # --------------------------------------------------------------------------- GLAD M-step (item pass)
 def glad_items(piece: Piece, state: PieceState, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray],
-               log_betas: np.ndarray, marginal: bool, settings: tuple[float, float, int]
+               log_betas: np.ndarray, marginal: bool, settings: tuple[float, float, int], use_stats: bool
                ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
     """The piece's updated ``log_betas`` and its per-worker sums (gradient, curvature,
-    largest ``beta``) with its largest change; see :func:`~crowdagg.kernels.glad.glad_items_slice`."""
+    largest ``beta``) with its largest change; see :func:`~crowdagg.kernels.glad.glad_items_slice`
+    (``use_stats``: start from the E-step's evaluation kept in the state)."""
     log_prior, alphas = prep
     lb_mean, lb_sd, n_newton = settings
     t = piece.table
     lb = np.array(log_betas, dtype=np.float64)
     grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
+    start = getattr(state, "item_stats", None) if use_stats else None
     change = glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, state.post, marginal,
-                              alphas, lb, lb_mean, lb_sd, n_newton, 0, t.n_items, grad, curv, rmax)
+                              alphas, lb, lb_mean, lb_sd, n_newton, 0, t.n_items, grad, curv, rmax, start)
     return lb, (grad, curv, rmax, float(change))
 
 

@@ -165,7 +165,7 @@ class DistributedEM:
 
             return (np.full(k, -np.log(k)), *mace_log_params(params["spam"], params["know"], params["strategies"]))
         if self.kind == "glad":
-            return self.model.log_prior(self.ctx), params["alphas"]
+            return self.model.log_prior(self.ctx), params["alphas"], *self.model.log_beta_prior
         raise ValueError(self.kind)  # pragma: no cover
 
     def e_step(self, params: dict[str, np.ndarray], accumulate: bool) -> tuple[float, Any, list[Any]]:
@@ -217,10 +217,11 @@ class DistributedEM:
         alphas = np.array(params["alphas"], dtype=np.float64)
         log_betas = np.array(params["log_betas"], dtype=np.float64)
         n_alt = 0
-        for _ in range(model.m_step_max_iter):
+        for it in range(model.m_step_max_iter):
             pfut = client.scatter((log_prior, alphas), broadcast=True, hash=False)
+            # the first pass of an EM M-step starts from the E-step's evaluation (as locally)
             futs = [client.submit(T.glad_items, p, s, g, pfut, log_betas[o[i]:o[i + 1]], marginal,
-                                  (mb, sb, ITEM_NEWTON_STEPS), pure=False)
+                                  (mb, sb, ITEM_NEWTON_STEPS), marginal and it == 0, pure=False)
                     for i, (p, s, g) in enumerate(zip(self.dt.pieces, states, self.gold))]
             sums = tree_sum(client, [client.submit(T.take, f, 1, pure=False) for f in futs], self.fan_in,
                             combine=T.add_add_max_max)

@@ -68,21 +68,30 @@ def log_sigmoid(x):
 
 
 @njit(cache=True, nogil=True)
-def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, start, stop, post):
+def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, start, stop, post,
+                     lb_mean=1.0, lb_sd=1.0, item_stats=None):
     """GLAD E-step for items ``start..stop-1``; returns their log-likelihood.
 
     ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j log p(y_j | z_i = k)`` (see the module
     docstring), normalised in log space into ``post[i]``.  Gold items
     (``gold[i] >= 0``) get a one-hot posterior and contribute ``log p(y_i, z_i = gold)``;
     others contribute ``log p(y_i)``.
+
+    With ``item_stats`` (items x 4), row ``i`` also receives what the M-step's first
+    item pass needs at these parameters (see :func:`_item_eval`, ``marginal``): the
+    item's log-likelihood plus the log-prior ``N(lb_mean, lb_sd^2)`` of its
+    ``log_beta``, its first and second derivatives in ``log_beta`` and the
+    Gauss-Newton curvature -- the pass then skips its first evaluation.
     """
     n_labels = log_prior.shape[0]
     lkm1 = np.log(n_labels - 1.0) if n_labels > 1 else 0.0
+    inv_var = 1.0 / (lb_sd * lb_sd)
     lp = np.empty(n_labels)
+    cx = np.zeros(n_labels)
     ll = 0.0
     prod = 1.0  # see _add_term
     # sum over answers of log sigmoid(-x) - log(K - 1) (the same for every class):
-    # -lin - log(sp) - n log(K - 1), the factors 1 + exp(-|x|) of sp in (1, 2]
+    # -lin - logs - log(sp) - n log(K - 1), the factors 1 + exp(-|x|) of sp in (1, 2]
     lin = 0.0
     logs = 0.0
     sp = 1.0
@@ -92,30 +101,67 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
         beta = np.exp(log_beta[i])
         for k in range(n_labels):
             lp[k] = log_prior[k]
+        lin_i = 0.0
+        log_i = 0.0
+        sp_i = 1.0
+        sx = 0.0
+        sc = 0.0
+        if item_stats is not None:
+            for k in range(n_labels):
+                cx[k] = 0.0
         for j in range(lo, hi):
             x = alpha[workers[j]] * beta
             if x >= 0.0:
-                sp *= 1.0 + np.exp(-x)
-                lin += x
+                e = np.exp(-x)
+                lin_i += x
             else:
-                sp *= 1.0 + np.exp(x)
-            if sp > 1e300:
-                logs += np.log(sp)
-                sp = 1.0
-            lp[labels[j]] += x + lkm1  # log sigmoid(x) - log sigmoid(-x) + log(K - 1)
+                e = np.exp(x)
+            sp_i *= 1.0 + e
+            if sp_i > 1e150:
+                log_i += np.log(sp_i)
+                sp_i = 1.0
+            y = labels[j]
+            lp[y] += x + lkm1  # log sigmoid(x) - log sigmoid(-x) + log(K - 1)
+            if item_stats is not None:
+                s = 1.0 / (1.0 + e) if x >= 0.0 else e / (1.0 + e)
+                sx += s * x
+                sc += s * (1.0 - s) * x * x
+                cx[y] += x
+        lin += lin_i
+        logs += log_i
+        sp *= sp_i
+        if sp > 1e150:
+            logs += np.log(sp)
+            sp = 1.0
         g = gold[i]
-        ll, prod = _add_term(ll, prod, _item_posterior(lp, g, i, post), i - start)
+        term = _item_posterior(lp, g, i, post)
+        ll, prod = _add_term(ll, prod, term, i - start)
+        if item_stats is not None:
+            ec = 0.0
+            for k in range(n_labels):
+                ec += post[i, k] * cx[k]
+            var = 0.0
+            if g < 0:
+                for k in range(n_labels):
+                    var += post[i, k] * (cx[k] - ec) * (cx[k] - ec)
+            dev = log_beta[i] - lb_mean
+            item_stats[i, 0] = (term[0] + np.log(term[1]) - (lin_i + log_i + np.log(sp_i)) - (hi - lo) * lkm1
+                                - 0.5 * dev * dev * inv_var)
+            item_stats[i, 1] = ec - sx - dev * inv_var
+            item_stats[i, 2] = ec - sx - sc + var - inv_var
+            item_stats[i, 3] = sc + inv_var
     n_ann = item_ptr[stop] - item_ptr[start] if stop > start else 0
     return ll + np.log(prod) - lin - logs - np.log(sp) - n_ann * lkm1
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, bounds, post, ll_buf):
+def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, bounds, post, ll_buf,
+                        lb_mean=1.0, lb_sd=1.0, item_stats=None):
     """:func:`glad_estep_slice` over item chunks ``bounds[c]..bounds[c+1]``;
     chunk ``c`` writes its log-likelihood into ``ll_buf[c]``."""
     for c in prange(bounds.shape[0] - 1):
         ll_buf[c] = glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta,
-                                     bounds[c], bounds[c + 1], post)
+                                     bounds[c], bounds[c + 1], post, lb_mean, lb_sd, item_stats)
 
 
 @njit(cache=True, nogil=True)
@@ -208,7 +254,7 @@ def _item_eval(workers, labels, gold_i, log_prior, post, marginal, alpha, i, lo,
 
 @njit(cache=True, nogil=True)
 def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal, alpha, log_beta, lb_mean, lb_sd,
-                     n_newton, start, stop, grad_a, curv_a, rmax_a):
+                     n_newton, start, stop, grad_a, curv_a, rmax_a, start_stats=None):
     """Update ``log_beta`` of items ``start..stop-1`` in place and add the per-worker sums.
 
     Returns the largest ``|change|`` of a ``log_beta``.  Each item's objective (see
@@ -227,6 +273,11 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
     s) beta`` to ``grad_a[w]`` (the gradient of ``Q`` in ``alpha[w]``, prior left
     out), ``s (1 - s) beta^2`` to ``curv_a[w]`` (minus its second derivative) and
     raises ``rmax_a[w]`` to ``beta`` where larger (see :func:`glad_alpha_update`).
+
+    ``start_stats`` (``marginal`` only): the E-step's evaluation at these parameters
+    (:func:`glad_estep_slice` ``item_stats``, with ``post`` its posteriors), used
+    instead of the first evaluation.  A step whose predicted change ``|d1 step|`` is
+    below ``1e-12 (1 + |value|)`` (rounding noise) is taken without the comparison.
     """
     inv_var = 1.0 / (lb_sd * lb_sd)
     n_labels = log_prior.shape[0]
@@ -247,8 +298,15 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
         b0 = log_beta[i]
         b = b0
         gi = gold[i]
-        v, g, h, gn = _item_eval(workers, labels, gi, log_prior, post, marginal, alpha, i, lo, hi, b, lb_mean,
-                                 inv_var, sig, q, lp, cx)
+        have_sig = True
+        if start_stats is not None:
+            v, g, h, gn = start_stats[i, 0], start_stats[i, 1], start_stats[i, 2], start_stats[i, 3]
+            for k in range(n_labels):
+                q[k] = post[i, k]
+            have_sig = False
+        else:
+            v, g, h, gn = _item_eval(workers, labels, gi, log_prior, post, marginal, alpha, i, lo, hi, b, lb_mean,
+                                     inv_var, sig, q, lp, cx)
         for _ in range(n_newton):
             d = -h
             floor = MIN_CURVATURE_SHARE * gn
@@ -268,7 +326,7 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
                 bt = min(max(b + step, -50.0), 50.0)
                 vt, gt, ht, gnt = _item_eval(workers, labels, gi, log_prior, post, marginal, alpha, i, lo, hi, bt,
                                              lb_mean, inv_var, sig_t, q_t, lp, cx)
-                if vt >= v:
+                if vt >= v or abs(g * step) <= 1e-12 * (1.0 + abs(v)):
                     accepted = True
                     break
                 step *= 0.5
@@ -277,13 +335,18 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
             b, v, g, h, gn = bt, vt, gt, ht, gnt
             sig, sig_t = sig_t, sig
             q, q_t = q_t, q
+            have_sig = True
         log_beta[i] = b
         if abs(b - b0) > change:
             change = abs(b - b0)
         beta = np.exp(b)
         for j in range(lo, hi):
             w = workers[j]
-            s = sig[j - lo]
+            if have_sig:
+                s = sig[j - lo]
+            else:
+                x = alpha[w] * beta
+                s = 1.0 / (1.0 + np.exp(-x)) if x >= 0.0 else np.exp(x) / (1.0 + np.exp(x))
             grad_a[w] += (q[labels[j]] - s) * beta
             curv_a[w] += s * (1.0 - s) * beta * beta
             if beta > rmax_a[w]:
@@ -293,7 +356,7 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
 
 @njit(cache=True, nogil=True, parallel=True)
 def glad_items_parallel(item_ptr, workers, labels, gold, log_prior, post, marginal, alpha, log_beta, lb_mean, lb_sd,
-                        n_newton, bounds, worker_buf, change_buf):
+                        n_newton, bounds, worker_buf, change_buf, start_stats=None):
     """:func:`glad_items_slice` over item chunks ``bounds[c]..bounds[c+1]``; chunk ``c``
     zeroes and fills ``worker_buf[c]`` (rows: gradient, curvature, largest ``beta``)
     and writes its largest change into ``change_buf[c]`` (``log_beta`` entries are
@@ -302,7 +365,7 @@ def glad_items_parallel(item_ptr, workers, labels, gold, log_prior, post, margin
         worker_buf[c, :, :] = 0.0
         change_buf[c] = glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal, alpha,
                                          log_beta, lb_mean, lb_sd, n_newton, bounds[c], bounds[c + 1],
-                                         worker_buf[c, 0], worker_buf[c, 1], worker_buf[c, 2])
+                                         worker_buf[c, 0], worker_buf[c, 1], worker_buf[c, 2], start_stats)
 
 
 @njit(cache=True, nogil=True)

@@ -139,22 +139,25 @@ class GLADModel(EMModel):
         alphas = params["alphas"]
         log_betas = params["log_betas"]
         bounds = ctx.chunks()
+        (mb, sb) = self.log_beta_prior
+        # the first item pass of the next M-step starts from this evaluation
+        stats = self.buffer("item_stats", (ctx.n_items, 4)) if accumulate else None
         if bounds.shape[0] > 2:
             lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
             glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, self.log_prior(ctx),
-                                alphas, log_betas, bounds, post, lbuf)
+                                alphas, log_betas, bounds, post, lbuf, mb, sb, stats)
             ll = float(lbuf.sum())
         else:
             ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold,
-                                        self.log_prior(ctx), alphas, log_betas, 0, ctx.n_items, post))
-        return ll + self._log_gauss_priors(alphas, log_betas), None
+                                        self.log_prior(ctx), alphas, log_betas, 0, ctx.n_items, post, mb, sb, stats))
+        return ll + self._log_gauss_priors(alphas, log_betas), stats
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                post: np.ndarray) -> dict[str, np.ndarray]:
-        return self._alternate(ctx, params, post, marginal=True)
+        return self._alternate(ctx, params, post, marginal=True, start_stats=stats)
 
     def _alternate(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-                   marginal: bool) -> dict[str, np.ndarray]:
+                   marginal: bool, start_stats: np.ndarray | None = None) -> dict[str, np.ndarray]:
         t = ctx.table
         (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
         alphas = np.array(params["alphas"], dtype=np.float64)
@@ -169,14 +172,16 @@ class GLADModel(EMModel):
                 wbuf = self.buffer("worker_sums", (n_chunks, 3, ctx.n_workers))
                 cbuf = self.buffer("item_change", (n_chunks,))
                 glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, post,
-                                    marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf)
+                                    marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf,
+                                    start_stats)
                 grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
                 change = float(cbuf.max())
             else:
                 grad, curv, rmax = np.zeros(ctx.n_workers), np.zeros(ctx.n_workers), np.zeros(ctx.n_workers)
                 change = float(glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior,
                                                 post, marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS,
-                                                0, ctx.n_items, grad, curv, rmax))
+                                                0, ctx.n_items, grad, curv, rmax, start_stats))
+            start_stats = None  # the abilities move: later passes evaluate afresh
             change = max(change, float(glad_alpha_update(alphas, grad, curv, rmax, ma, sa, alphas)))
             n_alt += 1
             if change <= M_STEP_TOL:
