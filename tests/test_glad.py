@@ -369,18 +369,18 @@ def test_outputs_indexed_by_original_ids_and_adversary_detected():
 def test_gold_fixes_labels_and_helps():
     c = crowd(seed=5, accuracy=(0.4, 0.7))
     gold = c.truth.iloc[:100]
-    g = crowdagg.GLAD(max_iter=20).fit(c.annotations, gold=gold)
+    g = crowdagg.GLAD(max_iter=200).fit(c.annotations, gold=gold)
     assert (g.labels_.loc[gold.index] == gold).all()
     assert np.allclose(g.probas_.loc[gold.index].max(axis=1), 1.0)
     rest = c.truth.index[100:]
-    plain = crowdagg.GLAD(max_iter=20).fit(c.annotations)
+    plain = crowdagg.GLAD(max_iter=200).fit(c.annotations)
     assert accuracy(g.labels_.loc[rest], c.truth) >= accuracy(plain.labels_.loc[rest], c.truth) - 0.01
 
 
 def test_warm_start_and_predict_on_new_data():
     c = crowd(seed=6)
     df = c.annotations
-    g = crowdagg.GLAD(max_iter=20).fit(df)
+    g = crowdagg.GLAD(max_iter=200).fit(df)
     g0 = crowdagg.GLAD(max_iter=0).fit(df, init_params=g)
     pd.testing.assert_series_equal(g0.alphas_, g.alphas_)
     pd.testing.assert_series_equal(g0.betas_, g.betas_)  # items aligned by id too

@@ -39,7 +39,6 @@ from numba import njit, prange
 from .em import _add_term, _item_posterior
 
 __all__ = [
-    "log_sigmoid",
     "glad_estep_slice",
     "glad_estep_parallel",
     "glad_items_slice",
@@ -57,14 +56,6 @@ MAX_LOG_BETA_STEP = 1.0
 #: objective is not concave in ``log_beta`` everywhere); elsewhere that share is
 #: used as the curvature (a shorter, gradient-like step).
 MIN_CURVATURE_SHARE = 0.1
-
-
-@njit(cache=True, nogil=True)
-def log_sigmoid(x):
-    """``log(1 / (1 + exp(-x)))`` without overflow: ``-softplus(-x)``."""
-    if x >= 0.0:
-        return -np.log1p(np.exp(-x))
-    return x - np.log1p(np.exp(x))
 
 
 @njit(cache=True, nogil=True)

@@ -215,9 +215,8 @@ class GLAD(EMAggregator):
     ----------
     max_iter : int, default 500
         Maximum number of EM iterations (``0``: posteriors of the initial parameters).
-        GLAD's EM converges slowly on skewed workloads (items whose few answers
-        come from unreliable workers keep moving long after the log-posterior has
-        settled), hence the high default; a typical crowd stops after 30-120.
+        A typical crowd stops after 10-60 iterations; the high default leaves room
+        for slow ones (EM's rate is that of its worst-informed parameter).
     tol : float, default 1e-5
         Stop when no ability ``alpha`` and no ``log(beta)`` changes by more than
         ``tol`` between iterations (the posteriors are smooth functions of them,
@@ -241,11 +240,12 @@ class GLAD(EMAggregator):
     class_prior : Series (by label) or array, optional
         Fixed prior of the true labels (default uniform): positive probabilities
         summing to 1, one per label.
-    m_step_max_iter : int >= 1, default 10
-        Alternations per M-step (each one pass over the data: every item's
-        ``log(beta)`` by a safeguarded Newton step, then every ability by a guarded
-        Newton step); fewer when nothing moves any more.  More alternations: fewer
-        EM iterations (see the GLAD notes for timings).
+    m_step_max_iter : int >= 1, default 1
+        Alternations per M-step, each one pass over the data: every item's
+        ``log(beta)`` by a safeguarded Newton step on its marginal likelihood, then
+        every ability by a guarded Newton step (fewer once nothing moves).  More
+        alternations need fewer EM iterations but about as many passes in all; one
+        is the cheapest per iteration (see docs/glad_mace.md for timings).
     warm_start : bool, default False
         If true and already fitted, ``fit`` starts from the fitted abilities and
         difficulties (aligned by worker and item id; new workers and items start
@@ -299,7 +299,7 @@ class GLAD(EMAggregator):
         alpha_prior: tuple[float, float] = (1.0, 1.0),
         log_beta_prior: tuple[float, float] = (1.0, 1.0),
         class_prior: Any = None,
-        m_step_max_iter: int = 10,
+        m_step_max_iter: int = 1,
         warm_start: bool = False,
         parallel: bool = True,
     ) -> None:
