@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import memory
 from ._agreement_common import _table
 from ._validation import check_choice, check_float, check_int
 from .errors import GoldError, InputError
@@ -228,6 +229,10 @@ class GoldScores:
         """
         if self._conf is None:
             t = self._annotations
+            memory.check("GoldScores.confusions", [(
+                f"gold confusion counts, {t.n_workers:,} workers x {t.n_labels:,}^2 labels",
+                8.0 * t.n_workers * t.n_labels**2)],
+                "read per-class accuracy (GoldScores.table) instead, or score fewer labels at once")
             conf = gold_confusions(t.item_ptr, t.worker_codes, t.label_codes, self._gold_codes,
                                    t.n_workers, t.n_labels, parallel=self._parallel)
             if len(self._rows) != t.n_workers:

@@ -175,3 +175,16 @@ def test_big_integer_labels_exact_or_refused(level):
     merged = exact.assign(label=np.array([big, big + 1, big, big, 5, big + 1], dtype=np.int64))
     with pytest.raises(crowdagg.errors.LevelError, match="equal as float64"):
         agreement.krippendorff_alpha(merged, level)
+
+
+def test_gold_confusions_refused_before_allocating():
+    from crowdagg.quality import score_workers
+
+    df = _crowd()
+    gold = df.groupby("item")["label"].first()
+    scores = score_workers(df, gold)
+    memory.set_limit(1000)
+    with pytest.raises(TooLargeError, match="gold confusion counts"):
+        _ = scores.confusions
+    memory.set_limit("default")
+    assert scores.confusions.shape == (scores.table.shape[0], 4, 4)
