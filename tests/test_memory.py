@@ -39,7 +39,7 @@ def test_capped_buffers_give_the_uncapped_numbers(name, module, many_chunks, mon
     kw = {"tol": 0, "max_iter": 15 if name != "Wawa" else 1}
     if name == "MACE":
         kw["n_restarts"] = 2
-    if name == "GLAD":  # L-BFGS line searches amplify the different summation order over many iterations
+    if name == "GLAD":  # its guarded Newton steps amplify the different summation order over many iterations
         kw["max_iter"] = 3
     ref = getattr(crowdagg, name)(**kw).fit(df)
     monkeypatch.setattr(module, "MAX_STAT_BUFFER_BYTES", 1)  # every per-chunk buffer is over the cap
