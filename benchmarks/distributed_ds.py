@@ -4,7 +4,7 @@ Generates ``--sizes`` annotations (e.g. ``10M 100M``) directly inside the Dask
 workers (``dask.dataframe.from_map``, one generator call per input partition: no
 data passes through the client), builds a :class:`crowdagg.distributed.DaskAnnotationTable`
 (one shuffle by item) and runs Dawid-Skene with ``tol=0`` for ``--iters``
-iterations through :class:`crowdagg.distributed.DistributedEM`, timing each
+iterations through :class:`crowdagg.distributed.DaskExecutor`, timing each
 iteration (M-step on the client + distributed E-step + tree reduction).
 
 Reported per size (printed and written as JSON with ``--out``):
@@ -74,7 +74,7 @@ def run_size(client: Any, n_ann: int, args: argparse.Namespace) -> dict[str, Any
     import dask.dataframe as dd
 
     import crowdagg
-    from crowdagg.distributed import DaskAnnotationTable, DistributedEM
+    from crowdagg.distributed import DaskAnnotationTable
 
     n_parts_in = max(1, args.input_partitions or n_ann // 2_000_000)
     items_per_part = max(1, n_ann // (args.ann_per_item * n_parts_in))
@@ -88,20 +88,21 @@ def run_size(client: Any, n_ann: int, args: argparse.Namespace) -> dict[str, Any
 
     est = crowdagg.DawidSkene(max_iter=args.iters, tol=0)
     model = est._make_model()
-    runner = DistributedEM("ds", model, table)
+    ex = table.executor()  # the executor crowdagg.em.run_em drives, step by step here
     t0 = time.perf_counter()
-    params = runner.params_from_states(runner.mv_states())
-    ll, stats, states = runner.e_step(params, True)
+    ex.vote()
+    params = model.initial_m_step(ex.ctx, ex.stats_from_posteriors(model), ex)
+    ll, stats = ex.e_step(model, params, True)
     init_s = time.perf_counter() - t0
     times = []
     moved = []
     for t in range(1, args.iters + 1):
         t0 = time.perf_counter()
-        params = runner.m_step(params, stats, states)
-        ll, stats, states = runner.e_step(params, t < args.iters)
+        params = model.m_step(ex.ctx, params, stats, ex)
+        ll, stats = ex.e_step(model, params, t < args.iters)
         times.append(time.perf_counter() - t0)
-        moved.append(runner._moved)
-    del states
+        moved.append(ex._moved)
+    ex.start()  # drop the posteriors
     worker_rss = client.run(peak_rss_mb)
     out = {
         "n_annotations": table.n_annotations,
@@ -116,7 +117,7 @@ def run_size(client: Any, n_ann: int, args: argparse.Namespace) -> dict[str, Any
         "iter_s": round(statistics.median(times), 4),
         "iter_s_all": [round(x, 4) for x in times],
         "bytes_per_iter": int(statistics.median(moved)),
-        "params_bytes": int(sum(a.nbytes for a in runner.prepare(params))),
+        "params_bytes": int(sum(a.nbytes for a in model.prepare(ex.ctx, params))),
         "peak_rss_mb_workers": {str(k): round(v, 1) for k, v in worker_rss.items()},
         "peak_rss_mb_client": round(peak_rss_mb(), 1),
         "final_loglik": float(ll),

@@ -95,19 +95,20 @@ class BaseAggregator(BaseEstimator):
                 f"this {type(self).__name__} is not fitted yet; call fit(data) first"
             )
 
-    def _fit_distributed(self, data: Any, table_kwargs: dict[str, Any], **kwargs: Any) -> Any:
-        """Fit on a ``crowdagg.distributed.DaskAnnotationTable`` (Dask is imported only here)."""
+    @staticmethod
+    def _no_table_options(table_kwargs: dict[str, Any]) -> None:
+        """Refuse table-building options for an input that is already a distributed table."""
         if table_kwargs:
             raise InputError(
                 f"options {sorted(table_kwargs)} apply when building a table; this input is already "
                 "a DaskAnnotationTable"
             )
-        from .distributed import fit
 
-        return fit(self, data, **kwargs)
-
-    @staticmethod
-    def _as_table(data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
+    @classmethod
+    def _as_table(cls, data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
+        if is_distributed_table(data):
+            raise InputError(f"{cls.__name__} has no distributed implementation (an EMAggregator with an "
+                             "EM plug-in, or an estimator whose fit handles a distributed table, has one)")
         return as_table(data, **table_kwargs)
 
     def _set_result(
@@ -199,8 +200,10 @@ def default_label_codes(table: AnnotationTable, posteriors: np.ndarray) -> np.nd
 
 
 def is_distributed_table(data: Any) -> bool:
-    """True for a ``crowdagg.distributed.DaskAnnotationTable`` (checked without importing Dask)."""
-    return type(data).__module__ == "crowdagg.distributed.table"
+    """True for a distributed table: an object whose class sets ``crowdagg_distributed = True``
+    and offers ``executor(gold=, rng=)`` (:class:`crowdagg.distributed.DaskAnnotationTable`);
+    checked without importing Dask."""
+    return getattr(type(data), "crowdagg_distributed", False) is True
 
 
 __all__ += ["default_label_codes", "decode_labels", "is_distributed_table"]

@@ -1,14 +1,26 @@
-"""The shared EM engine behind every iterative aggregation method.
+"""The shared EM engine behind every iterative aggregation method, local or on Dask.
 
-One loop (:func:`run_em`) drives every method; a method is a small *plug-in*, a
-subclass of :class:`EMModel`, that says how to initialise, how to compute
-posteriors (E-step) and how to update parameters (M-step).  The engine handles
-initialisation, gold answers, warm starts, the iteration count and stopping
-rule, the log-likelihood history and the :class:`~crowdagg.errors.ConvergenceWarning`.
-:class:`EMAggregator` wraps it all as a scikit-learn-style estimator.
+One loop (:func:`run_em`) drives every method through an *executor*; a method is a
+small *plug-in*, a subclass of :class:`EMModel`, written once against a
+slice-level contract that both executors call:
 
-The plug-in API
----------------
+* :class:`LocalExecutor` -- the whole in-memory table is one part, read with the
+  parallel kernels;
+* :class:`crowdagg.distributed.executor.DaskExecutor` -- one part per Dask piece
+  (a piece *is* an :class:`~crowdagg.table.AnnotationTable` holding some items and
+  the global worker and label codes), the serial slice kernels in one task per
+  piece, the posteriors kept on the workers, the statistics tree-summed.
+
+The engine handles initialisation, gold answers, warm starts, the iteration count
+and stopping rule, the log-likelihood history and the
+:class:`~crowdagg.errors.ConvergenceWarning`, once for both.
+:class:`EMAggregator` wraps it all as a scikit-learn-style estimator, and
+dispatches to the Dask executor when ``fit`` meets a distributed table
+(:func:`~crowdagg.base.is_distributed_table`), for every plug-in -- users'
+subclasses included.
+
+The plug-in contract
+--------------------
 Parameters are a ``dict[str, numpy.ndarray]`` in the table's code order.  A
 plug-in declares:
 
@@ -20,68 +32,81 @@ plug-in declares:
     Names of per-item arrays (axis 0 = item code, e.g. GLAD's ``log_betas``).  On a
     warm start they are aligned by item id; items the previous model has not seen
     (and every item when the source gives no item ids) take the rows of
-    :meth:`EMModel.default_params`.
+    :meth:`EMModel.default_params`.  The executor splits them by part (each part
+    receives its own items' rows as ``items``) and joins what parts return.
 ``global_params`` : tuple of str
     Every other parameter (class priors, ...), copied as they are on a warm start.
 ``label_axes`` : dict str -> tuple of int
-    For each parameter, the axes that run over labels (permuted when a previous
-    model lists the same labels in another order).
+    For each parameter, the axes that run over labels.
 ``convergence`` : {"loglik", "params"}
-    What :meth:`EMModel.delta` measures (see below).
+    What :meth:`EMModel.delta` measures.
 ``param_domains`` : dict str -> :class:`~crowdagg._validation.Domain`
-    The range of each parameter (finite numbers in ``[low, high]``, probabilities,
-    rows summing to 1 over some axes).  Every warm start is checked against it
-    once, in :func:`align_params` (:meth:`EMModel.check_params`); undeclared
-    parameters must be finite.  Probabilities of exactly 0 or 1 are accepted and
-    moved to ``[PROB_FLOOR, 1 - PROB_FLOOR]`` (rows renormalised), so that the
-    E-step never takes ``log(0)``.
+    The range of each parameter, checked once on every warm start
+    (:meth:`EMModel.check_params`); undeclared parameters must be finite.
 
-and implements:
+and implements, where ``ctx`` is the :class:`EMContext` of the whole data (sizes,
+worker counts, ids, random generator, iteration number) and ``part`` the
+:class:`EMContext` of one part (its ``table``, ``gold`` codes, ``parallel`` flag,
+``chunks()`` and a ``cache`` dict kept with the part's posteriors):
 
 ``default_params(ctx) -> params``
-    The prior / "uniform" parameters (also used for workers new to a warm start).
-``params_from_posteriors(ctx, post) -> params``
-    An M-step from given posteriors (``init="mv"`` passes majority-vote shares).
-``e_step(ctx, params, post, accumulate=True) -> (loglik, stats)``
-    Fill ``post`` (items x labels, float64, written in place) from ``params``
-    keeping gold items one-hot (``ctx.gold[i] >= 0``), and return the
-    log-likelihood of ``params`` and the sufficient statistics of the next M-step
-    (anything; ``None`` is fine when ``m_step`` reads ``post`` itself, as an
-    L-BFGS M-step on an objective computed by kernels would).  Kernels should do
-    this in one streaming pass over item slices (see :mod:`crowdagg.kernels.em`);
-    :meth:`EMContext.chunks` gives the slices.
-``m_step(ctx, params, stats, post) -> params``
-    New parameters.  ``ctx.iteration`` is the 1-based iteration number.
+    The prior / "uniform" parameters (also for workers new to a warm start).
+``prepare(ctx, params) -> prepared``
+    The small arrays the kernels read (log parameters, ...): computed once per
+    E-step on the driver and broadcast to every part.  Default: ``params``.
+``e_step_table(part, prepared, items, post, accumulate) -> (loglik, stats)``
+    Fill ``post`` (the part's items x labels, float64) keeping gold items one-hot
+    (``part.gold[i] >= 0``); return the part's log-likelihood and the sufficient
+    statistics of the next M-step (only when ``accumulate``).  Use the parallel
+    kernels when ``part.parallel`` (the local table) and the serial slice kernel
+    otherwise (a Dask piece).  ``stats`` must be *summable*: arrays, floats,
+    ``None`` or tuples of them (see :func:`add`; :class:`Max` for maxima).
+``stats_from_posteriors(part, post) -> stats``
+    The same statistics from given posteriors (``init="mv"``: majority-vote shares).
+``m_step(ctx, params, stats, executor) -> params``
+    New parameters from the summed statistics (never from posteriors).  A method
+    whose M-step needs passes over the data (GLAD's Newton steps) makes them with
+    ``executor.map_reduce(fn, broadcast, items)``: ``fn(part, post, broadcast,
+    items) -> (item_outputs, summable)`` runs on every part (a module-level
+    function or a static method: it is sent to Dask workers).
+``initial_m_step(ctx, stats, executor) -> params`` (optional)
+    The M-step of ``init="mv"``; default ``m_step`` from ``default_params``.
+``loglik_offset(ctx, params) -> float`` (optional)
+    A term of the reported log-likelihood that is not a sum over parts (GLAD's
+    priors); default ``0``.
 ``delta(ctx, old, new, ll_old, ll_new) -> float`` (optional)
     The change compared with ``tol``.  Default (``convergence="loglik"``): the
-    change of the mean log-likelihood per annotation, ``|ll_new - ll_old| / n``.
+    change of the mean log-likelihood per annotation.
+
+The estimator (:class:`EMAggregator` subclass) builds its fitted attributes from
+the parameters in ``_set_fitted(table, params, executor)`` for both paths
+(``table`` holds the worker and label ids; per-item attributes through
+``executor.item_series`` and ``executor.posterior_series``, Dask collections on
+the Dask path).  A complete small method is ``docs/examples/accuracy_vote.py``.
 
 The loop
 --------
 ::
 
-    params = init (MV posteriors -> params_from_posteriors | default_params | warm start)
+    params = init (MV posteriors -> stats_from_posteriors -> initial_m_step | default_params | warm start)
     ll, stats = e_step(params)                      # pass 0
     for t in 1..max_iter:
-        params = m_step(params, stats, post)
+        params = m_step(params, stats)
         ll_t, stats = e_step(params)                # posteriors of the new params
         loglik_.append(ll_t)
         if tol > 0 and delta(...) < tol: converged; stop
 
-So after ``n_iter_`` iterations the returned posteriors are those of the
-returned parameters, and ``tol=0`` runs exactly ``max_iter`` iterations (for
-timings that compare like with like) and never warns.  With ``tol > 0`` a
-:class:`~crowdagg.errors.ConvergenceWarning` is issued when ``max_iter`` is hit
-first.  Restarts (MACE) call :func:`run_em` several times with different
-``init`` parameters and keep the best ``loglik``: an :class:`EMAggregator`
-subclass overrides :meth:`EMAggregator._run` (one run by default) and the rest
-of ``fit`` (gold, warm start, fitted attributes) stays the engine's.
+So after ``n_iter_`` iterations the posteriors are those of the returned
+parameters; ``tol=0`` runs exactly ``max_iter`` iterations and never warns; with
+``tol > 0`` a :class:`~crowdagg.errors.ConvergenceWarning` is issued when
+``max_iter`` is hit first.  Restarts (MACE) override :meth:`EMAggregator._run`
+and call :func:`run_em` several times.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -96,7 +121,8 @@ from .errors import ConvergenceWarning, InitParamsError, InputError, NumericalEr
 from .kernels._util import chunk_bounds
 from .table import AnnotationTable, _coerce_like
 
-__all__ = ["EMContext", "EMModel", "EMFit", "EMAggregator", "run_em", "align_params", "initial_posteriors"]
+__all__ = ["EMContext", "EMModel", "EMFit", "EMAggregator", "LocalExecutor", "run_em", "align_params",
+           "initial_posteriors", "add", "Max"]
 
 #: Largest per-chunk statistics buffers (bytes) before kernels switch to a
 #: two-pass E-step + per-worker M-step.
@@ -106,31 +132,39 @@ MAX_STAT_BUFFER_BYTES = 512 * 2**20
 # --------------------------------------------------------------------------- context
 @dataclass
 class EMContext:
-    """What a plug-in sees of the data: the table, gold codes and execution options.
+    """The data as a plug-in sees it: a table (or a piece), gold codes and options.
 
     Attributes
     ----------
     table : AnnotationTable
-    gold : numpy.ndarray
+        The data (on the Dask path's driver: a table carrying only the worker and
+        label codebooks; in a Dask task: the piece).
+    gold : numpy.ndarray or None
         int64 label code per item, ``-1`` where no gold answer is known.
     parallel : bool
         Use the parallel kernels (``prange`` over item chunks).
     rng : numpy.random.Generator
     iteration : int
         0 during initialisation and pass 0, then the 1-based iteration number.
+    cache : dict
+        Scratch kept with the part's posteriors between an E-step and the next M-step.
     """
 
     table: AnnotationTable
-    gold: np.ndarray
+    gold: np.ndarray | None
     parallel: bool = True
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     iteration: int = 0
+    cache: dict[str, Any] = field(default_factory=dict)
+    sizes: tuple[int, int, int, int] | None = None
+    counts: np.ndarray | None = None
+    _items: Any = None
     _bounds: np.ndarray | None = None
     _wbounds: np.ndarray | None = None
 
     @property
     def n_items(self) -> int:
-        return self.table.n_items
+        return self.table.n_items if self.sizes is None else self.sizes[0]
 
     @property
     def n_workers(self) -> int:
@@ -142,12 +176,19 @@ class EMContext:
 
     @property
     def n_annotations(self) -> int:
-        return self.table.n_annotations
+        return self.table.n_annotations if self.sizes is None else self.sizes[3]
+
+    @property
+    def items(self) -> pd.Index | None:
+        """Item ids in code order (computed on first use on the Dask path)."""
+        if self._items is None:
+            return _table_items(self.table)
+        return self._items() if callable(self._items) else self._items
 
     def chunks(self) -> np.ndarray:
         """Item chunk bounds for the parallel kernels (one chunk when serial)."""
         if not self.parallel:
-            return np.array([0, self.n_items], dtype=np.int64)
+            return np.array([0, self.table.n_items], dtype=np.int64)
         if self._bounds is None:
             import numba
 
@@ -166,7 +207,38 @@ class EMContext:
 
     def worker_counts(self) -> np.ndarray:
         """Annotations per worker as float64."""
+        if self.counts is not None:
+            return self.counts.astype(np.float64)
         return self.table.worker_counts().astype(np.float64)
+
+
+# --------------------------------------------------------------------------- summable statistics
+class Max:
+    """A statistic combined by maximum instead of sum (``Max(a) + Max(b) = Max(maximum(a, b))``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __add__(self, other: Max) -> Max:
+        return Max(np.maximum(self.value, other.value))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Max, (self.value,))
+
+
+def add(*parts: Any) -> Any:
+    """Sum equally-shaped nests of tuples / arrays / floats / :class:`Max` (a reduction node)."""
+    first = parts[0]
+    if first is None:
+        return None
+    if isinstance(first, tuple):
+        return tuple(add(*(p[i] for p in parts)) for i in range(len(first)))
+    out = first.copy() if isinstance(first, np.ndarray) else first
+    for p in parts[1:]:
+        out = out + p
+    return out
 
 
 # --------------------------------------------------------------------------- plug-in base
@@ -181,6 +253,10 @@ class EMModel:
     param_domains: ClassVar[dict[str, Domain]] = {}
     #: What to do when :meth:`memory_terms` exceed the memory limit (see :mod:`crowdagg.memory`).
     memory_advice: ClassVar[str] = memory.DEFAULT_ADVICE
+
+    def __getstate__(self) -> dict[str, Any]:
+        # scratch buffers stay behind when a plug-in is sent to Dask workers
+        return {k: v for k, v in self.__dict__.items() if k != "_buffers"}
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         """The large arrays a fit holds at once, as ``(description, bytes)`` terms.
@@ -214,6 +290,8 @@ class EMModel:
                 rows, what = table.workers, "worker"
             elif table is not None and name in self.item_params:
                 rows, what = _table_items(table), "item"
+                if rows is not None and len(rows) != np.shape(arr)[0]:
+                    rows = None  # the Dask driver's table carries no item ids
             out[name] = check_domain(type(self).__name__, name, arr, self.param_domains.get(name, FINITE),
                                      rows, what)
         return out
@@ -230,16 +308,28 @@ class EMModel:
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> Any:
+        """What the E-step kernels read, broadcast to every part (default: ``params``)."""
+        return params
+
+    def e_step_table(self, part: EMContext, prepared: Any, items: dict[str, np.ndarray], post: np.ndarray,
+                     accumulate: bool) -> tuple[float, Any]:  # pragma: no cover
         raise NotImplementedError
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:  # pragma: no cover
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
-               post: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover
+               executor: Any) -> dict[str, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
+
+    def initial_m_step(self, ctx: EMContext, stats: Any, executor: Any) -> dict[str, np.ndarray]:
+        """The M-step of ``init="mv"`` (statistics of majority-vote posteriors)."""
+        return self.m_step(ctx, self.default_params(ctx), stats, executor)
+
+    def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
+        """A term of the log-likelihood that is not a sum over parts (default 0)."""
+        return 0.0
 
     def delta(self, ctx: EMContext, old: dict[str, np.ndarray], new: dict[str, np.ndarray],
               ll_old: float, ll_new: float) -> float:
@@ -253,25 +343,28 @@ class EMModel:
 
 @dataclass
 class EMFit:
-    """What :func:`run_em` returns."""
+    """What :func:`run_em` returns (``posteriors``: the executor's handle on them --
+    an array locally, per-piece futures on Dask)."""
 
     params: dict[str, np.ndarray]
-    posteriors: np.ndarray
+    posteriors: Any
     loglik: np.ndarray
     n_iter: int
     converged: bool
 
 
 # --------------------------------------------------------------------------- helpers
-def initial_posteriors(table: AnnotationTable, gold: np.ndarray, parallel: bool = True) -> np.ndarray:
-    """Majority-vote shares (ties kept as shares), gold items one-hot."""
+def initial_posteriors(table: AnnotationTable, gold: np.ndarray, parallel: bool = True,
+                       weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Majority-vote shares (ties kept as shares; gold items one-hot) and winning codes."""
     from .kernels.mv import majority_vote
 
-    post, _ = majority_vote(table.item_ptr, table.label_codes, table.worker_codes,
-                            np.ones(table.n_workers), table.n_labels,
-                            np.full(table.n_items, -1.0), parallel=parallel)
-    _apply_gold(post, gold)
-    return post
+    w = np.ones(table.n_workers) if weights is None else weights
+    post, codes = majority_vote(table.item_ptr, table.label_codes, table.worker_codes, w, table.n_labels,
+                                np.full(table.n_items, -1.0), parallel=parallel)
+    if gold is not None:
+        _apply_gold(post, gold)
+    return post, codes
 
 
 def _apply_gold(post: np.ndarray, gold: np.ndarray) -> None:
@@ -281,9 +374,89 @@ def _apply_gold(post: np.ndarray, gold: np.ndarray) -> None:
         post[np.flatnonzero(has), gold[has]] = 1.0
 
 
+def em_label_codes(table: AnnotationTable, post: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """Argmax; ``-1`` for items with neither an annotation nor a gold answer."""
+    codes = np.argmax(post, axis=1).astype(np.int64)
+    codes[(table.item_counts() == 0) & (gold < 0)] = -1
+    return codes
+
+
+# --------------------------------------------------------------------------- the local executor
+class LocalExecutor:
+    """Runs plug-ins over one in-memory table: the whole table is the one part.
+
+    The interface every executor offers (:class:`crowdagg.distributed.executor.DaskExecutor`
+    too): ``ctx``, ``start()``, ``vote(weights, gold)``, ``e_step``,
+    ``stats_from_posteriors``, ``map_reduce``, ``posteriors``, ``end_iteration``,
+    ``check_finite``, ``item_series``, ``posterior_series`` and ``set_result``.
+    """
+
+    def __init__(self, ctx: EMContext) -> None:
+        self.ctx = ctx
+        self.posteriors: np.ndarray | None = None
+
+    @property
+    def part(self) -> EMContext:
+        return self.ctx
+
+    def start(self) -> None:
+        """New posterior storage for a run."""
+        self.posteriors = np.empty((self.ctx.n_items, self.ctx.n_labels), dtype=np.float64)
+        self.ctx.cache = {}
+
+    def vote(self, weights: np.ndarray | None = None, gold: bool = True) -> np.ndarray:
+        """Set the posteriors to (weighted) majority-vote shares; the winning codes."""
+        self.posteriors, codes = initial_posteriors(self.ctx.table, self.ctx.gold if gold else None,
+                                                    self.ctx.parallel, weights)
+        return codes
+
+    def _items(self, params: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {n: params[n] for n in names}
+
+    def e_step(self, model: EMModel, params: dict[str, np.ndarray], accumulate: bool) -> tuple[float, Any]:
+        prepared = model.prepare(self.ctx, params)
+        ll, stats = model.e_step_table(self.ctx, prepared, self._items(params, model.item_params),
+                                       self.posteriors, accumulate)
+        return float(ll) + model.loglik_offset(self.ctx, params), stats
+
+    def stats_from_posteriors(self, model: EMModel) -> Any:
+        return model.stats_from_posteriors(self.ctx, self.posteriors)
+
+    def map_reduce(self, fn: Callable[..., tuple[Any, Any]], broadcast: Any, items: tuple[np.ndarray, ...] = ()
+                   ) -> tuple[Any, Any]:
+        """``fn(part, post, broadcast, items)`` on every part: per-item outputs joined, the rest summed."""
+        return fn(self.ctx, self.posteriors, broadcast, items)
+
+    def end_iteration(self) -> None:
+        """Called after each iteration's E-step (the Dask executor records bytes moved)."""
+
+    def check_finite(self, model: EMModel, post: Any, params: dict[str, np.ndarray]) -> None:
+        _check_finite(model, post, params)
+
+    def item_series(self, values: np.ndarray, name: str) -> pd.Series:
+        """A per-item array as a Series by item id."""
+        return pd.Series(values, index=self.ctx.table.items, name=name)
+
+    def posterior_series(self, fn: Callable[[np.ndarray], np.ndarray], name: str) -> pd.Series:
+        """``fn(posteriors)`` of the result (one value per item) as a Series by item id."""
+        return self.item_series(fn(self._result), name)
+
+    def set_result(self, estimator: BaseAggregator, post: Any, codes: np.ndarray | None = None) -> None:
+        """``labels_``, ``probas_``, ``result_``, ``table_`` from posteriors (EM rule when no codes)."""
+        table = self.ctx.table
+        self._result = post
+        if codes is None:
+            codes = em_label_codes(table, post, self.ctx.gold)
+        estimator._set_result(table, post, codes)
+
+
+def _as_executor(executor: Any) -> Any:
+    return LocalExecutor(executor) if isinstance(executor, EMContext) else executor
+
+
 def run_em(
     model: EMModel,
-    ctx: EMContext,
+    executor: Any,
     *,
     init: str | dict[str, np.ndarray] = "mv",
     max_iter: int = 100,
@@ -291,16 +464,17 @@ def run_em(
     warn: bool = True,
     stacklevel: int = 3,
 ) -> EMFit:
-    """Run EM with a plug-in.
+    """Run EM with a plug-in through an executor.
 
     Parameters
     ----------
     model : EMModel
-    ctx : EMContext
+    executor : LocalExecutor, DaskExecutor or EMContext
+        Where the parts live (an :class:`EMContext` is run by a :class:`LocalExecutor`).
     init : {"mv", "uniform"} or dict
-        ``"mv"``: M-step from majority-vote posteriors (gold items one-hot);
-        ``"uniform"``: ``model.default_params``; a dict: these parameters (already
-        aligned to ``ctx.table``, see :func:`align_params`).
+        ``"mv"``: the initial M-step from majority-vote posteriors (gold items
+        one-hot); ``"uniform"``: ``model.default_params``; a dict: these parameters
+        (already aligned to the data, see :func:`align_params`).
     max_iter : int
         Number of iterations at most (``0`` = posteriors of the initial parameters).
     tol : float
@@ -310,24 +484,30 @@ def run_em(
     stacklevel : int
         ``stacklevel`` of that warning (3: the caller of the function calling ``run_em``).
     """
+    ex = _as_executor(executor)
+    ctx = ex.ctx
+    ex.start()
+    ctx.iteration = 0
     if isinstance(init, Mapping):
         params = {k: np.array(v, dtype=np.float64) for k, v in init.items()}
     elif init == "mv":
-        params = model.params_from_posteriors(ctx, initial_posteriors(ctx.table, ctx.gold, ctx.parallel))
+        ex.vote()
+        params = model.initial_m_step(ctx, ex.stats_from_posteriors(model), ex)
+        ex.start()
     elif init == "uniform":
         params = model.default_params(ctx)
     else:
         raise InputError(f"init must be 'mv', 'uniform' or a dict of parameters, got {init!r}")
-    post = np.empty((ctx.n_items, ctx.n_labels), dtype=np.float64)
-    ctx.iteration = 0
-    ll, stats = model.e_step(ctx, params, post, max_iter > 0)
+    ll, stats = ex.e_step(model, params, max_iter > 0)
     history: list[float] = []
     converged = False
     n_iter = 0
+    d = np.inf
     for t in range(1, max_iter + 1):
         ctx.iteration = t
-        new = model.m_step(ctx, params, stats, post)
-        ll_new, stats = model.e_step(ctx, new, post, t < max_iter)
+        new = model.m_step(ctx, params, stats, ex)
+        ll_new, stats = ex.e_step(model, new, t < max_iter)
+        ex.end_iteration()
         history.append(float(ll_new))
         n_iter = t
         d = model.delta(ctx, params, new, ll, ll_new)
@@ -342,15 +522,15 @@ def run_em(
             ConvergenceWarning,
             stacklevel=stacklevel,
         )
-    _check_finite(model, post, params)
-    return EMFit(params=params, posteriors=post, loglik=np.asarray(history, dtype=np.float64),
+    ex.check_finite(model, ex.posteriors, params)
+    return EMFit(params=params, posteriors=ex.posteriors, loglik=np.asarray(history, dtype=np.float64),
                  n_iter=n_iter, converged=converged)
 
 
-def _check_finite(model: EMModel, post: np.ndarray, params: dict[str, np.ndarray]) -> None:
+def _check_finite(model: EMModel, post: np.ndarray | None, params: dict[str, np.ndarray]) -> None:
     """Raise :class:`~crowdagg.errors.NumericalError` when EM produced non-finite values
     (never from validated input: a bug or a plug-in outside its domain)."""
-    bad = [] if np.all(np.isfinite(post)) else ["posteriors"]
+    bad = [] if post is None or np.all(np.isfinite(post)) else ["posteriors"]
     bad += [k for k, v in params.items() if not np.all(np.isfinite(v))]
     if bad:
         raise NumericalError(
@@ -499,7 +679,10 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
         val = src.get(n)
         if val is None or (not isinstance(val, (pd.Series, pd.DataFrame)) and src_items is None):
             continue  # no item ids known: every item starts from default_params
-        _id_rows(model, n, val, src_items, out[n], perm, table.items, "item")
+        items = ctx.items
+        if items is None:
+            continue
+        _id_rows(model, n, val, src_items, out[n], perm, items, "item")
     return model.check_params(out, table)
 
 
@@ -517,17 +700,22 @@ def em_constraints(inits: tuple[str, ...]) -> dict[str, list[Any]]:
 
 
 class EMAggregator(BaseAggregator):
-    """Base of the EM estimators: ``fit`` with gold answers and warm starts.
+    """Base of the EM estimators: ``fit`` with gold answers and warm starts, locally or on Dask.
 
     Subclasses set the constructor parameters (at least ``max_iter``, ``tol``,
     ``init``, ``warm_start``, ``parallel``), declare their constraints in
     ``_parameter_constraints`` (start from :func:`em_constraints`), implement
     ``_make_model()`` (parameters already validated) and may override
-    ``_set_fitted(table, params)`` to expose parameters as pandas objects.
+    ``_set_fitted(table, params, executor)`` to expose parameters as pandas objects.
+    Any such estimator also fits a :class:`~crowdagg.distributed.DaskAnnotationTable`.
 
     Fitted attributes (besides ``labels_``, ``probas_``, ``result_``):
     ``params_`` (dict of arrays in the table's code order), ``n_iter_``,
     ``converged_``, ``loglik_`` (log-likelihood after each iteration).
+
+    Warm starts: ``fit(data, init_params=<fitted estimator or dict>)`` is the one
+    route (``warm_start=True`` reuses the estimator's own fit, ``init=<source>``
+    stores a source as a parameter); all go through :func:`align_params`.
     """
 
     _inits: ClassVar[tuple[str, ...]] = ("mv", "uniform")
@@ -536,35 +724,51 @@ class EMAggregator(BaseAggregator):
     def _make_model(self) -> EMModel:  # pragma: no cover
         raise NotImplementedError
 
-    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
-        """Expose the fitted parameters (pandas objects by worker id)."""
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
+        """Expose the fitted parameters (pandas objects by worker id; per-item ones through
+        ``executor.item_series`` / ``executor.posterior_series``)."""
 
-    def _run(self, model: EMModel, ctx: EMContext, init: str | dict[str, np.ndarray], max_iter: int,
+    def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
         """One EM run; subclasses may run several (MACE restarts) and return the best.
 
         ``init`` is the estimator's ``init`` string or parameters already aligned to
-        ``ctx.table`` (warm start); see :func:`run_em`.
+        the data (warm start); see :func:`run_em`.
         """
         # stacklevel 4: run_em -> _run -> fit -> the user's call
-        return run_em(model, ctx, init=init, max_iter=max_iter, tol=tol, stacklevel=4)
+        return run_em(model, executor, init=init, max_iter=max_iter, tol=tol, stacklevel=4)
 
     def _check_common(self) -> tuple[int, float]:
         """Validate every parameter (:meth:`_validate_params`); ``(max_iter, tol)``."""
         self._validate_params()
         return int(self.max_iter), float(self.tol)
 
+    def _rng(self) -> np.random.Generator:
+        return check_random_state(getattr(self, "random_state", None))
+
     def _context(self, table: AnnotationTable, gold_codes: np.ndarray) -> EMContext:
         return EMContext(table=table, gold=gold_codes, parallel=bool(getattr(self, "parallel", True)),
-                         rng=check_random_state(getattr(self, "random_state", None)))
+                         rng=self._rng())
+
+    def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
+        """A :class:`LocalExecutor` for local data, the table's own executor for a distributed one."""
+        if is_distributed_table(data):
+            self._no_table_options(table_kwargs)
+            return data.executor(gold=gold, rng=self._rng())
+        table = self._as_table(data, table_kwargs)
+        model.check_memory(type(self).__name__, table)  # refuse before allocating the model
+        gold_codes = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
+        return LocalExecutor(self._context(table, gold_codes))
 
     def fit(self, data: Any, *, gold: Any = None, init_params: Any = None, **table_kwargs: Any):
         """Fit by EM.
 
         Parameters
         ----------
-        data : AnnotationTable, DataFrame (pandas/polars), pyarrow Table or path
+        data : AnnotationTable, DataFrame (pandas/polars), pyarrow Table, path or DaskAnnotationTable
             The annotations; ``table_kwargs`` (``item_col``, ``labels``, ...) build the table.
+            On a :class:`~crowdagg.distributed.DaskAnnotationTable` the fit runs on
+            the cluster and per-item attributes are Dask collections.
         gold : Series, mapping or DataFrame, optional
             Known true labels by item id.  Gold items keep a fixed one-hot posterior;
             their answers still train the worker parameters.  Unknown items or labels
@@ -594,43 +798,30 @@ class EMAggregator(BaseAggregator):
             EM produced non-finite values (a bug: never from validated input).
         """
         max_iter, tol = self._check_common()
-        if is_distributed_table(data):
-            return self._fit_distributed(data, table_kwargs, gold=gold, init_params=init_params)
         model = self._make_model()
-        table = self._as_table(data, table_kwargs)
-        model.check_memory(type(self).__name__, table)  # refuse before allocating the model
-        gold_codes = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
-        ctx = self._context(table, gold_codes)
+        executor = self._executor(data, gold, table_kwargs, model)
+        ctx = executor.ctx
         source = init_params
         if source is None and self.warm_start and hasattr(self, "params_"):
-            source = {**self.params_, "workers": self.table_.workers, "labels": self.table_.labels}
-            items = _table_items(self.table_)
-            if items is not None:
-                source["items"] = items
+            source = self
         if source is None and not isinstance(self.init, str):
             source = self.init  # explicit parameters given as ``init``
         init = align_params(model, ctx, source) if source is not None else self.init
-        res = self._run(model, ctx, init, max_iter, tol)
+        res = self._run(model, executor, init, max_iter, tol)
         self.params_ = {k: np.ascontiguousarray(v) for k, v in res.params.items()}
         self.n_iter_ = res.n_iter
         self.converged_ = res.converged
         self.loglik_ = res.loglik
-        self._set_result(table, res.posteriors, self._label_codes(table, res.posteriors, gold_codes))
-        self._set_fitted(table, res.params)
+        executor.set_result(self, res.posteriors)
+        self._set_fitted(ctx.table, res.params, executor)
         return self
-
-    @staticmethod
-    def _label_codes(table: AnnotationTable, post: np.ndarray, gold_codes: np.ndarray) -> np.ndarray:
-        codes = np.argmax(post, axis=1).astype(np.int64)
-        codes[(table.item_counts() == 0) & (gold_codes < 0)] = -1
-        return codes
 
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
         self._validate_params()  # set_params may have changed them since fit
         model = self._make_model()
         model.check_memory(type(self).__name__, table)
-        ctx = self._context(table, np.full(table.n_items, -1, np.int64))
-        params = align_params(model, ctx, self)
-        post = np.empty((table.n_items, table.n_labels))
-        model.e_step(ctx, params, post, False)
-        return post
+        executor = LocalExecutor(self._context(table, np.full(table.n_items, -1, np.int64)))
+        params = align_params(model, executor.ctx, self)
+        executor.start()
+        executor.e_step(model, params, False)
+        return executor.posteriors

@@ -157,8 +157,12 @@ def test_table_errors(client):
     with pytest.raises(InputError):
         DaskAnnotationTable.from_dask_dataframe([1, 2, 3])
     dt = DaskAnnotationTable.from_dask_dataframe(good, npartitions=2)  # pandas input accepted
+    class NoDask(crowdagg.base.BaseAggregator):
+        def fit(self, data):
+            self._set_result(self._as_table(data, {}), None)
+
     with pytest.raises(InputError, match="no distributed implementation"):
-        fit(crowdagg.Wawa(), dt)
+        fit(NoDask(), dt)
     with pytest.raises(InputError, match="tie='first'"):
         fit(crowdagg.MajorityVote(tie="random"), dt)
     with pytest.raises(InputError):
@@ -186,6 +190,10 @@ METHODS = [
     crowdagg.MACE(n_restarts=3, max_iter=10, tol=0),
     crowdagg.MACE(method="em", n_restarts=2, max_iter=30),
     crowdagg.GLAD(max_iter=3, tol=0, m_step_max_iter=5),
+    crowdagg.GLAD(max_iter=40, tol=1e-6),
+    crowdagg.Wawa(),
+    crowdagg.Wawa(max_iter=5, init="mv"),
+    crowdagg.ZeroBasedSkill(max_iter=30),
 ]
 
 
@@ -417,3 +425,22 @@ def test_benchmark_script_runs(client, tmp_path):
     assert res["n_annotations"] == 3000 and res["n_partitions"] == 3 and len(res["iter_s_all"]) == 2
     assert res["bytes_per_iter"] > 0 and len(res["peak_rss_mb_workers"]) == 2
     assert res["final_loglik"] == pytest.approx(res["local_final_loglik"], rel=1e-10)
+
+
+# --------------------------------------------------------------------------- dispatch by protocol
+class MyDS(crowdagg.DawidSkene):
+    """A user's subclass: fits a distributed table like its parent."""
+
+
+def test_user_subclass_gold_and_glad_warm_start_as_local(dtable, df):
+    local = MyDS(max_iter=5, tol=0).fit(df)
+    dist = MyDS(max_iter=5, tol=0).fit(dtable)
+    _same_probas(local, dist.result_)
+    items = df["item"].unique()[:30]
+    gold = pd.Series(np.arange(30) % 3, index=items)
+    first = crowdagg.GLAD(max_iter=3, tol=0).fit(df)
+    for kw in ({"gold": gold}, {"init_params": first}):
+        loc = crowdagg.GLAD(max_iter=4, tol=0).fit(df, **kw)
+        dis = crowdagg.GLAD(max_iter=4, tol=0).fit(dtable, **kw)
+        _same_probas(loc, dis.result_)
+        np.testing.assert_allclose(dis.loglik_, loc.loglik_, rtol=TOL)

@@ -228,15 +228,19 @@ class _ShrinkModel(EMModel):
     def default_params(self, ctx):
         return {"s": np.zeros(ctx.n_workers)}
 
-    def params_from_posteriors(self, ctx, post):
-        return self.default_params(ctx)
+    def stats_from_posteriors(self, part, post):
+        return None
 
-    def e_step(self, ctx, params, post, accumulate=True):
-        self.calls.append(("e", ctx.iteration, accumulate))
-        post[:] = 1.0 / ctx.n_labels
+    def e_step_table(self, part, prepared, items, post, accumulate):
+        self.calls.append(("e", self.ctx_iteration, accumulate))
+        post[:] = 1.0 / part.n_labels
         return 0.0, None
 
-    def m_step(self, ctx, params, stats, post):
+    def prepare(self, ctx, params):
+        self.ctx_iteration = ctx.iteration
+        return params
+
+    def m_step(self, ctx, params, stats, executor):
         self.calls.append(("m", ctx.iteration))
         return {"s": params["s"] + 0.5 * (1 - params["s"])}
 
@@ -287,10 +291,10 @@ def test_run_hook_is_what_fit_calls():
     df = _crowd(200, 10, 3, seed=4).annotations
 
     class TwoRuns(crowdagg.DawidSkene):
-        def _run(self, model, ctx, init, max_iter, tol):
-            self.seen_ = (init, max_iter, tol, ctx.n_items)
-            first = super()._run(model, ctx, init, max_iter, tol)
-            return run_em(model, ctx, init=first.params, max_iter=1, tol=0)
+        def _run(self, model, executor, init, max_iter, tol):
+            self.seen_ = (init, max_iter, tol, executor.ctx.n_items)
+            first = super()._run(model, executor, init, max_iter, tol)
+            return run_em(model, executor, init=first.params, max_iter=1, tol=0)
 
     est = TwoRuns(max_iter=3, tol=0).fit(df)
     assert est.seen_ == ("mv", 3, 0.0, est.table_.n_items)

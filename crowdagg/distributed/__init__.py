@@ -19,7 +19,7 @@ See ``docs/distributed.md`` for the dataflow and measured costs.
 from __future__ import annotations
 
 from .agreement import agreement_family, fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
-from .em import DistributedEM, fit
+from .executor import DaskExecutor, fit
 from .results import DaskAggregationResult
 from .table import DaskAnnotationTable, Piece
 
@@ -27,7 +27,7 @@ __all__ = [
     "DaskAnnotationTable",
     "Piece",
     "DaskAggregationResult",
-    "DistributedEM",
+    "DaskExecutor",
     "fit",
     "krippendorff_alpha",
     "fleiss_kappa",

@@ -1,55 +1,56 @@
 """Functions that run inside Dask tasks, one call per piece (partition).
 
-Each calls the *serial* slice kernels of :mod:`crowdagg.kernels` over all items
-of its piece (``start=0, stop=n_items``): never the ``parallel=True`` twins,
-whose thread pool would nest inside Dask's worker threads.  E-step tasks return
-a :class:`PieceState` -- the piece's posteriors, which stay on the worker, and
-the small statistics that the client tree-sums.
+The EM tasks are generic: each builds the piece's :class:`~crowdagg.em.EMContext`
+(``parallel=False``: the *serial* slice kernels, never the ``parallel=True``
+twins, whose thread pool would nest inside Dask's worker threads) and calls the
+plug-in's own slice-level method on it (:mod:`crowdagg.em` describes the
+contract).  E-step tasks return a :class:`PieceState` -- the piece's posteriors
+and the plug-in's cache, which stay on the worker, and the small statistics that
+the client tree-sums.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..em import EMContext, EMModel, add, em_label_codes, initial_posteriors
 from ..kernels.agreement import alpha_item_slice, item_label_counts, pair_keys, weighted_pairs_slice
-from ..kernels.em import ds_counts_slice, ds_estep_slice, oc_estep_slice
-from ..kernels.glad import glad_estep_slice, glad_items_slice
-from ..kernels.mace import mace_estep_slice
-from ..kernels.mv import mv_slice
 from ..results import decode_labels
 from .table import Piece
+
+__all__ = ["PieceState", "add"]
 
 
 @dataclass
 class PieceState:
-    """Posteriors of one piece (kept on its worker) and its statistics."""
+    """Posteriors of one piece (kept on its worker), its statistics and the plug-in's cache."""
 
     post: np.ndarray
     loglik: float
     stats: Any
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- reductions
-def add(*parts: Any) -> Any:
-    """Elementwise sum of equally-shaped nests of tuples/arrays/floats (tree reduction node)."""
-    first = parts[0]
-    if first is None:
-        return None
-    if isinstance(first, tuple):
-        return tuple(add(*(p[i] for p in parts)) for i in range(len(first)))
-    out = first.copy() if isinstance(first, np.ndarray) else first
-    for p in parts[1:]:
-        out = out + p
-    return out
+def _part(piece: Piece, gold: np.ndarray, cache: dict[str, Any]) -> EMContext:
+    return EMContext(table=piece.table, gold=gold, parallel=False, cache=cache)
 
 
 def loglik_and_stats(state: PieceState) -> tuple[float, Any]:
     """The small part of a state, the one sent to the client."""
     return state.loglik, state.stats
+
+
+def take(x: Any, i: int) -> Any:
+    return x[i]
+
+
+def codes(state: PieceState) -> Any:
+    return state.stats
 
 
 # --------------------------------------------------------------------------- gold
@@ -68,187 +69,51 @@ def n_gold(gold: np.ndarray) -> int:
     return int((gold >= 0).sum())
 
 
-def _apply_gold(post: np.ndarray, gold: np.ndarray) -> None:
-    has = gold >= 0
-    if has.any():
-        post[has] = 0.0
-        post[np.flatnonzero(has), gold[has]] = 1.0
-
-
-def _used(piece: Piece, gold: np.ndarray) -> np.ndarray:
-    return (piece.table.item_counts() > 0) | (gold >= 0)
-
-
-# --------------------------------------------------------------------------- majority vote
-def mv_state(piece: Piece, weights: np.ndarray, gold: np.ndarray | None) -> PieceState:
-    """Vote shares (gold one-hot when ``gold`` is given) and winning codes as ``stats``."""
-    t = piece.table
-    post = np.empty((t.n_items, t.n_labels))
-    out = np.empty(t.n_items, dtype=np.int64)
-    mv_slice(t.item_ptr, t.label_codes, t.worker_codes, weights, t.n_labels, np.full(t.n_items, -1.0),
-             0, t.n_items, post, out)
-    if gold is not None:
-        _apply_gold(post, gold)
+# --------------------------------------------------------------------------- EM
+def vote(piece: Piece, weights: np.ndarray, gold: np.ndarray | None) -> PieceState:
+    """(Weighted) vote shares (gold one-hot when ``gold`` is given), winning codes as ``stats``."""
+    post, out = initial_posteriors(piece.table, gold, False, weights)
     return PieceState(post, 0.0, out)
 
 
-# --------------------------------------------------------------------------- E-steps
-def ds_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray], accumulate: bool) -> PieceState:
-    log_prior, logct = prep
+def e_step(model: EMModel, piece: Piece, gold: np.ndarray, prepared: Any, items: dict[str, np.ndarray],
+           accumulate: bool) -> PieceState:
+    """The plug-in's ``e_step_table`` over the piece."""
     t = piece.table
-    k = t.n_labels
-    post = np.empty((t.n_items, k))
-    counts = np.zeros((t.n_workers, k, k))
-    tot = np.zeros(k)
-    ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, gold, log_prior, logct.reshape(-1, k), 0, t.n_items,
-                        post, counts.reshape(-1, k), tot, accumulate)
-    return PieceState(post, float(ll), (counts, tot))
+    state = PieceState(np.empty((t.n_items, t.n_labels)), 0.0, None)
+    ll, state.stats = model.e_step_table(_part(piece, gold, state.cache), prepared, items, state.post, accumulate)
+    state.loglik = float(ll)
+    return state
 
 
-def _ds_counts(piece: Piece, gold: np.ndarray, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts (workers x observed x true) and class totals from given posteriors,
-    in item order (no worker grouping of the piece needed)."""
-    t = piece.table
-    k = t.n_labels
-    counts, tot = np.zeros((t.n_workers, k, k)), np.zeros(k)
-    ds_counts_slice(t.item_ptr, t.worker_label_pairs, gold, post, 0, t.n_items, counts.reshape(-1, k), tot)
-    return counts, tot
+def stats_from_posteriors(model: EMModel, piece: Piece, gold: np.ndarray, state: PieceState) -> Any:
+    return model.stats_from_posteriors(_part(piece, gold, state.cache), state.post)
 
 
-def _hard(post: np.ndarray) -> np.ndarray:
-    hard = np.zeros_like(post)
-    hard[np.arange(post.shape[0]), np.argmax(post, axis=1)] = 1.0
-    return hard
-
-
-def fds_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray], accumulate: bool) -> PieceState:
-    st = ds_estep(piece, gold, prep, False)
-    if accumulate:
-        st.stats = _ds_counts(piece, gold, _hard(st.post))
-    return st
-
-
-def oc_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, ...], accumulate: bool) -> PieceState:
-    log_prior, log_s, log_e = prep
-    t = piece.table
-    k = t.n_labels
-    post = np.empty((t.n_items, k))
-    corr = np.zeros(t.n_workers)
-    tot = np.zeros(k)
-    ll = oc_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, log_s, log_e,
-                        0, t.n_items, post, corr, tot, accumulate)
-    return PieceState(post, float(ll), (corr, tot))
-
-
-def mace_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, ...], accumulate: bool) -> PieceState:
-    log_prior, log_spam, log_both, log_know = prep
-    t = piece.table
-    k = t.n_labels
-    post = np.empty((t.n_items, k))
-    know = np.zeros(t.n_workers)
-    strat = np.zeros((t.n_workers, k))
-    ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, log_spam, log_both,
-                          log_know, 0, t.n_items, post, know, strat, accumulate)
-    return PieceState(post, float(ll), (know, strat))
-
-
-@dataclass
-class GladPieceState(PieceState):
-    """A GLAD piece's state: also the E-step's per-item evaluation (kept on the worker),
-    from which the next M-step's first item pass starts."""
-
-    item_stats: np.ndarray | None = None
-
-
-def glad_estep(piece: Piece, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray, float, float],
-               log_betas: np.ndarray, accumulate: bool) -> PieceState:
-    log_prior, alphas, lb_mean, lb_sd = prep
-    t = piece.table
-    post = np.empty((t.n_items, t.n_labels))
-    stats = np.empty((t.n_items, 4)) if accumulate else None
-    ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alphas, log_betas,
-                          0, t.n_items, post, lb_mean, lb_sd, stats)
-    return GladPieceState(post, float(ll), None, stats)
-
-
-ESTEPS = {"ds": ds_estep, "fds": fds_estep, "oc": oc_estep, "mace": mace_estep}
-
-
-# --------------------------------------------------------------------------- statistics from posteriors (init="mv")
-def init_stats(kind: str, piece: Piece, gold: np.ndarray, state: PieceState) -> Any:
-    """Sufficient statistics of a plug-in's ``params_from_posteriors`` for one piece."""
-    t = piece.table
-    post = state.post
-    k = t.n_labels
-    if kind == "ds":
-        return _ds_counts(piece, gold, post)
-    if kind == "fds":
-        return _ds_counts(piece, gold, _hard(post))
-    if kind == "oc":
-        corr = np.bincount(t.worker_codes, weights=post[t.item_codes, t.label_codes], minlength=t.n_workers)
-        return corr, post[_used(piece, gold)].sum(axis=0)
-    if kind == "mace":
-        r = post[t.item_codes, t.label_codes] * (0.5 / (0.5 / k + 0.5))
-        know = np.bincount(t.worker_codes, weights=r, minlength=t.n_workers)
-        strat = np.zeros((t.n_workers, k))
-        np.add.at(strat, (t.worker_codes, t.label_codes), 1.0 - r)
-        return know, strat
-    raise ValueError(kind)  # pragma: no cover
-
-
-# --------------------------------------------------------------------------- GLAD M-step (item pass)
-def glad_items(piece: Piece, state: PieceState, gold: np.ndarray, prep: tuple[np.ndarray, np.ndarray],
-               log_betas: np.ndarray, marginal: bool, settings: tuple[float, float, int], use_stats: bool
-               ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
-    """The piece's updated ``log_betas`` and its per-worker sums (gradient, curvature,
-    largest ``beta``) with its largest change; see :func:`~crowdagg.kernels.glad.glad_items_slice`
-    (``use_stats``: start from the E-step's evaluation kept in the state)."""
-    log_prior, alphas = prep
-    lb_mean, lb_sd, n_newton = settings
-    t = piece.table
-    lb = np.array(log_betas, dtype=np.float64)
-    grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
-    start = getattr(state, "item_stats", None) if use_stats else None
-    change = glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, state.post, marginal,
-                              alphas, lb, lb_mean, lb_sd, n_newton, 0, t.n_items, grad, curv, rmax, start)
-    return lb, (grad, curv, rmax, float(change))
-
-
-def add_add_max_max(*parts: tuple[np.ndarray, np.ndarray, np.ndarray, float]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Reduction node of :func:`glad_items` sums: the first two summed, the last two by maximum."""
-    return (add(*(p[0] for p in parts)), add(*(p[1] for p in parts)),
-            np.maximum.reduce([p[2] for p in parts]), max(p[3] for p in parts))
-
-
-def take(x: Any, i: int) -> Any:
-    return x[i]
+def map_piece(fn: Callable[..., tuple[Any, Any]], piece: Piece, gold: np.ndarray, state: PieceState,
+              broadcast: Any, items: tuple[np.ndarray, ...]) -> tuple[Any, Any]:
+    """A plug-in's ``map_reduce`` function over the piece (posteriors and cache of its state)."""
+    return fn(_part(piece, gold, state.cache), state.post, broadcast, items)
 
 
 # --------------------------------------------------------------------------- results
-def result_frame(piece: Piece, state: PieceState, codes: np.ndarray, label_dtype: Any) -> pd.DataFrame:
-    """Columns ``label`` then one per label (posteriors), indexed by item id."""
+def result_frame(piece: Piece, state: PieceState, gold: np.ndarray, codes: np.ndarray | None,
+                 label_dtype: Any) -> pd.DataFrame:
+    """Columns ``label``, ``confidence``, then one per label (posteriors), indexed by item id
+    (``codes``: the labels; ``None``: the EM rule, :func:`crowdagg.em.em_label_codes`)."""
     t = piece.table
-    lab = decode_labels(t.labels, codes, t.items)
-    lab = lab.astype(label_dtype)
+    if codes is None:
+        codes = em_label_codes(t, state.post, gold)
+    lab = decode_labels(t.labels, codes, t.items).astype(label_dtype)
     df = pd.DataFrame(state.post, index=t.items.rename("item"), columns=[f"proba_{c}" for c in t.labels])
     df.insert(0, "confidence", state.post.max(axis=1) if t.n_labels else 0.0)
     df.insert(0, "label", lab.to_numpy())
     return df
 
 
-def label_codes_em(piece: Piece, state: PieceState, gold: np.ndarray) -> np.ndarray:
-    """Argmax, ``-1`` for items with no annotation and no gold (as the local engine)."""
-    codes = np.argmax(state.post, axis=1).astype(np.int64)
-    codes[(piece.table.item_counts() == 0) & (gold < 0)] = -1
-    return codes
-
-
-def entropy_series(piece: Piece, state: PieceState) -> pd.Series:
-    post = state.post
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(post > 0.0, post * np.log(post), 0.0)
-    return pd.Series(np.maximum(-terms.sum(axis=1), 0.0), index=piece.table.items.rename("item"), name="entropy")
+def posterior_series(piece: Piece, state: PieceState, fn: Callable[[np.ndarray], np.ndarray], name: str
+                     ) -> pd.Series:
+    return item_series(piece, fn(state.post), name)
 
 
 def item_series(piece: Piece, values: np.ndarray, name: str) -> pd.Series:

@@ -39,7 +39,7 @@ from ..agreement import AgreementResult
 from ..errors import AgreementUndefinedError, InputError
 from ..kernels import agreement as K
 from . import _tasks as T
-from .em import tree_sum
+from .executor import tree_sum
 from .table import DaskAnnotationTable
 
 __all__ = ["krippendorff_alpha", "fleiss_kappa", "agreement_family", "pairwise_cohen_kappa"]

@@ -161,6 +161,17 @@ class DaskAnnotationTable:
     client : distributed.Client
     """
 
+    #: marks a distributed table for :func:`crowdagg.base.is_distributed_table`
+    crowdagg_distributed = True
+    #: pieces summed per node of the reduction trees of a fit
+    fan_in = 8
+
+    def executor(self, gold: Any = None, rng: Any = None) -> Any:
+        """The :class:`~crowdagg.distributed.executor.DaskExecutor` that estimators fit through."""
+        from .executor import DaskExecutor
+
+        return DaskExecutor(self, gold=gold, rng=rng, fan_in=self.fan_in)
+
     def __init__(self, *, client: Any, pieces: list[Any], workers: pd.Index, labels: pd.Index,
                  meta: list[dict[str, Any]], item_col: str, item_dtype: Any = object) -> None:
         self.client = client

@@ -80,14 +80,14 @@ class DawidSkeneModel(EMModel):
 
     def _counts_from_post(self, ctx: EMContext, post: np.ndarray) -> np.ndarray:
         t = ctx.table
-        k = ctx.n_labels
-        counts = np.zeros((ctx.n_workers, k, k))
+        k = t.n_labels
+        counts = np.zeros((t.n_workers, k, k))
         if ctx.parallel:
             ds_counts_by_worker_parallel(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
                                          post, ctx.worker_chunks(), counts)
         else:
             ds_counts_by_worker_slice(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
-                                      post, 0, ctx.n_workers, counts)
+                                      post, 0, t.n_workers, counts)
         return counts
 
     def _update(self, counts: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
@@ -99,49 +99,52 @@ class DawidSkeneModel(EMModel):
         ct /= ct.sum(axis=1, keepdims=True)
         return {"confusions": ct.transpose(0, 2, 1), "priors": _smoothed_priors(tot, a)}
 
-    def _stats_from_post(self, ctx: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _stats_from_post(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Counts and class totals from given posteriors, in item order (one pass)."""
-        t = ctx.table
-        k = ctx.n_labels
-        counts, tot = np.zeros((ctx.n_workers, k, k)), np.zeros(k)
-        ds_counts_slice(t.item_ptr, t.worker_label_pairs, ctx.gold, post, 0, ctx.n_items, counts.reshape(-1, k), tot)
+        t = part.table
+        k = t.n_labels
+        counts, tot = np.zeros((t.n_workers, k, k)), np.zeros(k)
+        ds_counts_slice(t.item_ptr, t.worker_label_pairs, part.gold, post, 0, t.n_items, counts.reshape(-1, k), tot)
         return counts, tot
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        return self._update(*self._stats_from_post(ctx, post))
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._stats_from_post(part, post)
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:
-        t = ctx.table
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         k = ctx.n_labels
         # np.log keeps the memory layout of a transposed view: no copy in the usual case
         logct = np.ascontiguousarray(np.log(params["confusions"]).transpose(0, 2, 1)).reshape(-1, k)
-        log_prior = np.log(params["priors"])
-        bounds = ctx.chunks()
-        n_chunks = bounds.shape[0] - 1
-        streaming = n_chunks * ctx.n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
-        acc = accumulate and streaming
-        if not ctx.parallel:
-            counts = np.zeros((ctx.n_workers, k, k))
+        return np.log(params["priors"]), logct
+
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
+                     post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        t = part.table
+        k, n_workers = t.n_labels, t.n_workers
+        log_prior, logct = prepared
+        if not part.parallel:
+            counts = np.zeros((n_workers, k, k))
             tot = np.zeros(k)
-            ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, ctx.gold, log_prior, logct,
-                                0, ctx.n_items, post, counts.reshape(-1, k), tot, accumulate)
+            ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
+                                0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
             return float(ll), (counts, tot)
-        cbuf = self.buffer("counts", (n_chunks, ctx.n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
+        bounds = part.chunks()
+        n_chunks = bounds.shape[0] - 1
+        acc = accumulate and n_chunks * n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
+        cbuf = self.buffer("counts", (n_chunks, n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
         cbuf2 = cbuf.reshape(n_chunks, -1, cbuf.shape[-1])  # rows w * K + y
         tbuf = self.buffer("class_tot", (n_chunks, k))
         lbuf = self.buffer("loglik", (n_chunks,))
-        ds_estep_parallel(t.item_ptr, t.worker_label_pairs, ctx.gold, log_prior, logct,
+        ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
                           bounds, post, cbuf2, tbuf, lbuf, acc)
         ll = float(lbuf.sum())
         if acc:
             return ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))
         if accumulate:  # two-pass fallback: per-worker counts from the posteriors
-            return ll, (self._counts_from_post(ctx, post), _class_totals(ctx, post))
+            return ll, (self._counts_from_post(part, post), _class_totals(part, post))
         return ll, None
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
-               post: np.ndarray) -> dict[str, np.ndarray]:
+               executor: Any) -> dict[str, np.ndarray]:
         counts, tot = stats
         return self._update(counts, tot)
 
@@ -158,15 +161,15 @@ class HardDawidSkeneModel(DawidSkeneModel):
         hard[np.arange(post.shape[0]), np.argmax(post, axis=1)] = 1.0
         return hard
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        return super().params_from_posteriors(ctx, self._hard(ctx, post))
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._stats_from_post(part, self._hard(part, post))
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:
-        ll, _ = super().e_step(ctx, params, post, False)
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
+                     post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        ll, _ = super().e_step_table(part, prepared, items, post, False)
         if not accumulate:
             return ll, None
-        return ll, self._stats_from_post(ctx, self._hard(ctx, post))
+        return ll, self._stats_from_post(part, self._hard(part, post))
 
 
 class OneCoinModel(EMModel):
@@ -196,41 +199,43 @@ class OneCoinModel(EMModel):
         a = self.smoothing
         return {"skills": (corr + a) / (ctx.worker_counts() + 2 * a), "priors": _smoothed_priors(tot, a)}
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        t = ctx.table
-        corr = np.bincount(t.worker_codes, weights=post[t.item_codes, t.label_codes], minlength=ctx.n_workers)
-        return self._update(ctx, corr, _class_totals(ctx, post))
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = part.table
+        corr = np.bincount(t.worker_codes, weights=post[t.item_codes, t.label_codes], minlength=t.n_workers)
+        return corr, _class_totals(part, post)
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:
-        t = ctx.table
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
         k = ctx.n_labels
         s = params["skills"]
         if k > 1:
-            log_s = np.log(s)
-            log_e = np.log((1.0 - s) / (k - 1))
+            log_s, log_e = np.log(s), np.log((1.0 - s) / (k - 1))
         else:
-            log_s = np.zeros_like(s)
-            log_e = np.zeros_like(s)
-        log_prior = np.log(params["priors"])
+            log_s, log_e = np.zeros_like(s), np.zeros_like(s)
+        return np.log(params["priors"]), log_s, log_e
+
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
+                     post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        t = part.table
+        k, n_workers = t.n_labels, t.n_workers
+        log_prior, log_s, log_e = prepared
         # one corr row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
-        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES) if ctx.parallel else None
+        bounds = cap_chunks(part.chunks(), 8 * n_workers, MAX_STAT_BUFFER_BYTES) if part.parallel else None
         if bounds is None or bounds.shape[0] <= 2:
-            corr = np.zeros(ctx.n_workers)
+            corr = np.zeros(n_workers)
             tot = np.zeros(k)
-            ll = oc_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_s, log_e,
-                                0, ctx.n_items, post, corr, tot, accumulate)
+            ll = oc_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_s, log_e,
+                                0, t.n_items, post, corr, tot, accumulate)
             return float(ll), (corr, tot)
         n_chunks = bounds.shape[0] - 1
-        cbuf = self.buffer("corr", (n_chunks, ctx.n_workers))
+        cbuf = self.buffer("corr", (n_chunks, n_workers))
         tbuf = self.buffer("class_tot", (n_chunks, k))
         lbuf = self.buffer("loglik", (n_chunks,))
-        oc_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_s, log_e,
+        oc_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_s, log_e,
                           bounds, post, cbuf, tbuf, lbuf, accumulate)
         return float(lbuf.sum()), (cbuf.sum(axis=0), tbuf.sum(axis=0))
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
-               post: np.ndarray) -> dict[str, np.ndarray]:
+               executor: Any) -> dict[str, np.ndarray]:
         corr, tot = stats
         return self._update(ctx, corr, tot)
 
@@ -336,7 +341,7 @@ class DawidSkene(_DSBase):
     def _make_model(self) -> EMModel:
         return DawidSkeneModel(self._smoothing())
 
-    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         conf = np.ascontiguousarray(params["confusions"])
         pri = params["priors"]
         self.confusions_ = conf
@@ -386,7 +391,7 @@ class OneCoinDawidSkene(_DSBase):
     def _make_model(self) -> EMModel:
         return OneCoinModel(self._smoothing())
 
-    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         self.skills_ = pd.Series(params["skills"], index=table.workers, name="skill")
         self.priors_ = pd.Series(params["priors"], index=table.labels, name="prior")
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import memory
 from .._validation import Domain, Interval, Pair
-from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, Max, em_constraints
 from ..errors import ParameterError
 from ..kernels._util import cap_chunks
 from ..kernels.glad import (
@@ -130,64 +130,90 @@ class GLADModel(EMModel):
             "log_betas": np.full(ctx.n_items, float(self.log_beta_prior[0])),
         }
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        return self._alternate(ctx, self.default_params(ctx), post, marginal=False)
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> None:
+        return None  # the M-step reads the posteriors on the parts (map_reduce)
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:
-        t = ctx.table
-        alphas = params["alphas"]
-        log_betas = params["log_betas"]
-        bounds = ctx.chunks()
+    def initial_m_step(self, ctx: EMContext, stats: Any, executor: Any) -> dict[str, np.ndarray]:
+        return self._alternate(ctx, self.default_params(ctx), executor, marginal=False)
+
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        return self.log_prior(ctx), params["alphas"]
+
+    def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
+        return self._log_gauss_priors(params["alphas"], params["log_betas"])
+
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
+                     post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        t = part.table
+        log_prior, alphas = prepared
+        log_betas = items["log_betas"]
+        bounds = part.chunks()
         (mb, sb) = self.log_beta_prior
-        # the first item pass of the next M-step starts from this evaluation
-        stats = self.buffer("item_stats", (ctx.n_items, 4)) if accumulate else None
+        # the first item pass of the next M-step starts from this evaluation (kept with the part)
+        stats = part.cache.get("item_stats")
+        if accumulate and (stats is None or stats.shape != (t.n_items, 4)):
+            stats = np.zeros((t.n_items, 4))
+        stats = stats if accumulate else None
+        part.cache["item_stats"] = stats
         if bounds.shape[0] > 2:
             lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
-            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, self.log_prior(ctx),
+            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
                                 alphas, log_betas, bounds, post, lbuf, mb, sb, stats)
-            ll = float(lbuf.sum())
-        else:
-            ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold,
-                                        self.log_prior(ctx), alphas, log_betas, 0, ctx.n_items, post, mb, sb, stats))
-        return ll + self._log_gauss_priors(alphas, log_betas), stats
+            return float(lbuf.sum()), None
+        return float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
+                                      log_betas, 0, t.n_items, post, mb, sb, stats)), None
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
-               post: np.ndarray) -> dict[str, np.ndarray]:
-        return self._alternate(ctx, params, post, marginal=True, start_stats=stats)
+               executor: Any) -> dict[str, np.ndarray]:
+        return self._alternate(ctx, params, executor, marginal=True)
 
-    def _alternate(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-                   marginal: bool, start_stats: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        t = ctx.table
-        (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
+    def _alternate(self, ctx: EMContext, params: dict[str, np.ndarray], executor: Any,
+                   marginal: bool) -> dict[str, np.ndarray]:
+        """Alternations of the item pass (on every part, :func:`_item_pass`) and the abilities' step."""
+        (ma, sa) = self.alpha_prior
         alphas = np.array(params["alphas"], dtype=np.float64)
         log_betas = np.array(params["log_betas"], dtype=np.float64)
-        # one (gradient, curvature, largest beta) block per chunk: fewer chunks past the cap
-        bounds = cap_chunks(ctx.chunks(), 3 * 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES)
-        n_chunks = bounds.shape[0] - 1
         log_prior = self.log_prior(ctx)
         n_alt = 0
-        for _ in range(self.m_step_max_iter):
-            if n_chunks > 1:  # several chunks: threads pay
-                wbuf = self.buffer("worker_sums", (n_chunks, 3, ctx.n_workers))
-                cbuf = self.buffer("item_change", (n_chunks,))
-                glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, post,
-                                    marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf,
-                                    start_stats)
-                grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
-                change = float(cbuf.max())
-            else:
-                grad, curv, rmax = np.zeros(ctx.n_workers), np.zeros(ctx.n_workers), np.zeros(ctx.n_workers)
-                change = float(glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior,
-                                                post, marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS,
-                                                0, ctx.n_items, grad, curv, rmax, start_stats))
-            start_stats = None  # the abilities move: later passes evaluate afresh
-            change = max(change, float(glad_alpha_update(alphas, grad, curv, rmax, ma, sa, alphas)))
+        for it in range(self.m_step_max_iter):
+            # the first pass of an EM M-step starts from the E-step's evaluation; later
+            # passes evaluate afresh (the abilities moved)
+            settings = (log_prior, alphas, marginal, marginal and it == 0, self.log_beta_prior)
+            (log_betas,), (grad, curv, rmax, change) = executor.map_reduce(_item_pass, settings, (log_betas,))
+            change = max(float(change.value), float(glad_alpha_update(alphas, grad, curv, rmax.value, ma, sa,
+                                                                       alphas)))
             n_alt += 1
             if change <= M_STEP_TOL:
                 break
         self.m_step_n_iter.append(n_alt)
         return {"alphas": alphas, "log_betas": log_betas}
+
+
+def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], items: tuple[np.ndarray, ...]
+               ) -> tuple[tuple[np.ndarray], tuple[np.ndarray, np.ndarray, Max, Max]]:
+    """One part's item pass of the M-step: its items' new ``log_betas`` and its per-worker
+    gradient / curvature sums, largest ``beta`` and largest change
+    (:func:`~crowdagg.kernels.glad.glad_items_slice`, or its parallel twin)."""
+    log_prior, alphas, marginal, use_stats, (mb, sb) = settings
+    t = part.table
+    log_betas = np.array(items[0], dtype=np.float64)
+    start = part.cache.get("item_stats") if use_stats else None
+    # one (gradient, curvature, largest beta) block per chunk: fewer chunks past the cap
+    bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
+    n_chunks = bounds.shape[0] - 1
+    if n_chunks > 1:  # several chunks: threads pay
+        wbuf = np.zeros((n_chunks, 3, t.n_workers))
+        cbuf = np.zeros(n_chunks)
+        glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post, marginal,
+                            alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf, start)
+        grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
+        change = float(cbuf.max())
+    else:
+        grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
+        change = float(glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post,
+                                        marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, 0, t.n_items,
+                                        grad, curv, rmax, start))
+    return (log_betas,), (grad, curv, Max(rmax), Max(change))
 
 
 class GLAD(EMAggregator):
@@ -321,7 +347,7 @@ class GLAD(EMAggregator):
         self._model = GLADModel(self.class_prior, alpha_prior, log_beta_prior, m_iter)
         return self._model
 
-    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         self.alphas_ = pd.Series(params["alphas"], index=table.workers, name="alpha")
-        self.betas_ = pd.Series(np.exp(params["log_betas"]), index=table.items, name="beta")
+        self.betas_ = executor.item_series(np.exp(params["log_betas"]), "beta")
         self.m_step_n_iter_ = np.asarray(self._model.m_step_n_iter, dtype=np.int64)

@@ -122,41 +122,43 @@ class MACEModel(EMModel):
             spam, know, st = mace_mstep_em(know_cnt, strat_cnt, smoothing)
         return {"spam": spam, "know": know, "strategies": st}
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        # Expected counts under the default parameters (theta = 1/2, uniform strategy)
-        # and the given posteriors, then one M-step.
-        t = ctx.table
-        k = ctx.n_labels
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # expected counts under the default parameters (theta = 1/2, uniform strategy)
+        # and the given posteriors (then the initial M-step is one M-step)
+        t = part.table
+        k = t.n_labels
         r = post[t.item_codes, t.label_codes] * (0.5 / (0.5 / k + 0.5))
-        know_cnt = np.bincount(t.worker_codes, weights=r, minlength=ctx.n_workers)
-        strat_cnt = np.zeros((ctx.n_workers, k))
+        know_cnt = np.bincount(t.worker_codes, weights=r, minlength=t.n_workers)
+        strat_cnt = np.zeros((t.n_workers, k))
         np.add.at(strat_cnt, (t.worker_codes, t.label_codes), 1.0 - r)
-        return self._update(know_cnt, strat_cnt)
+        return know_cnt, strat_cnt
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:
-        t = ctx.table
-        k = ctx.n_labels
-        log_spam, log_both, log_know = mace_log_params(params["spam"], params["know"], params["strategies"])
-        log_prior = self._log_prior(ctx)
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+        return (self._log_prior(ctx), *mace_log_params(params["spam"], params["know"], params["strategies"]))
+
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
+                     post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        t = part.table
+        k, n_workers = t.n_labels, t.n_workers
+        log_prior, log_spam, log_both, log_know = prepared
         # per-chunk workers x labels buffers: fewer chunks when they would pass the cap
-        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers * (k + 1), MAX_STAT_BUFFER_BYTES)
+        bounds = cap_chunks(part.chunks(), 8 * n_workers * (k + 1), MAX_STAT_BUFFER_BYTES)
         if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
-            know_cnt = np.zeros(ctx.n_workers)
-            strat_cnt = np.zeros((ctx.n_workers, k))
-            ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_spam,
-                                  log_both, log_know, 0, ctx.n_items, post, know_cnt, strat_cnt, accumulate)
+            know_cnt = np.zeros(n_workers)
+            strat_cnt = np.zeros((n_workers, k))
+            ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_spam,
+                                  log_both, log_know, 0, t.n_items, post, know_cnt, strat_cnt, accumulate)
             return float(ll), (know_cnt, strat_cnt)
         n_chunks = bounds.shape[0] - 1
-        kbuf = self.buffer("know_cnt", (n_chunks, ctx.n_workers))
-        sbuf = self.buffer("strat_cnt", (n_chunks, ctx.n_workers, k))
+        kbuf = self.buffer("know_cnt", (n_chunks, n_workers))
+        sbuf = self.buffer("strat_cnt", (n_chunks, n_workers, k))
         lbuf = self.buffer("loglik", (n_chunks,))
-        mace_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, log_prior, log_spam,
+        mace_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_spam,
                             log_both, log_know, bounds, post, kbuf, sbuf, lbuf, accumulate)
         return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0))
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
-               post: np.ndarray) -> dict[str, np.ndarray]:
+               executor: Any) -> dict[str, np.ndarray]:
         return self._update(*stats)
 
 
@@ -300,7 +302,7 @@ class MACE(EMAggregator):
         smoothing = None if self.smoothing is None else float(self.smoothing)
         return MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior))
 
-    def _run(self, model: EMModel, ctx: EMContext, init: str | dict[str, np.ndarray], max_iter: int,
+    def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
         """``n_restarts`` EM runs; the one with the highest final log-likelihood is kept.
 
@@ -320,8 +322,9 @@ class MACE(EMAggregator):
         best: EMFit | None = None
         best_r = 0
         scores: list[float] = []
+        ctx = executor.ctx
         for r, start in enumerate(starts):
-            res = run_em(model, ctx, init=model.random_params(ctx, noise) if start is None else start,
+            res = run_em(model, executor, init=model.random_params(ctx, noise) if start is None else start,
                          max_iter=max_iter, tol=tol, warn=False)
             scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
             if best is None or scores[r] > scores[best_r]:
@@ -335,12 +338,12 @@ class MACE(EMAggregator):
                           f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=3)
         return best
 
-    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         spam, know, st = params["spam"], params["know"], params["strategies"]
         self.spam_ = pd.Series(spam / (spam + know), index=table.workers, name="spam")
         self.strategies_ = pd.DataFrame(st / st.sum(axis=1, keepdims=True), index=table.workers,
                                         columns=table.labels)
-        self.entropies_ = pd.Series(_entropy(self.probas_.to_numpy()), index=table.items, name="entropy")
+        self.entropies_ = executor.posterior_series(_entropy, "entropy")
 
     def confident_labels(self, threshold: float = 1.0) -> pd.Series:
         """Labels of the most confident share of items (the paper's ``--threshold``).

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import memory
 from .._validation import Options, check_random_state
 from ..base import BaseAggregator, is_distributed_table
-from ..errors import WeightsError
+from ..errors import InputError, WeightsError
 from ..kernels.mv import majority_vote
 from ..table import AnnotationTable
 
@@ -123,7 +123,14 @@ class MajorityVote(BaseAggregator):
         """
         self._validate_params()
         if is_distributed_table(data):
-            return self._fit_distributed(data, table_kwargs)
+            self._no_table_options(table_kwargs)
+            if self.tie != "first":
+                raise InputError("MajorityVote(tie='random') draws ties in item order, which a distributed "
+                                 "table does not have; use tie='first'")
+            executor = data.executor(gold=None)
+            codes = executor.vote(self._worker_weights(executor.ctx.table), gold=False)
+            executor.set_result(self, executor.posteriors, codes)
+            return self
         table = self._as_table(data, table_kwargs)
         post, codes = self._vote(table)
         self._set_result(table, post, codes)

@@ -62,33 +62,38 @@ class WeightedVoteModel(EMModel):
         acc = np.where(has, agree / np.where(has, n_w, 1.0), old)
         return {"skills": np.clip(old + lr * (acc - old), 0.0, 1.0)}
 
-    def params_from_posteriors(self, ctx: EMContext, post: np.ndarray) -> dict[str, np.ndarray]:
-        t = ctx.table
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> np.ndarray:
+        t = part.table
         best = np.argmax(post, axis=1)
-        agree = np.bincount(t.worker_codes, weights=(t.label_codes == best[t.item_codes]).astype(np.float64),
-                            minlength=ctx.n_workers)
-        return self._update(ctx, self.default_params(ctx)["skills"], agree, 1.0)
+        return np.bincount(t.worker_codes, weights=(t.label_codes == best[t.item_codes]).astype(np.float64),
+                           minlength=t.n_workers)
 
-    def e_step(self, ctx: EMContext, params: dict[str, np.ndarray], post: np.ndarray,
-               accumulate: bool = True) -> tuple[float, Any]:
-        t = ctx.table
-        w = np.ascontiguousarray(params["skills"], dtype=np.float64)
+    def initial_m_step(self, ctx: EMContext, stats: Any, executor: Any) -> dict[str, np.ndarray]:
+        return self._update(ctx, self.default_params(ctx)["skills"], stats, 1.0)
+
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> np.ndarray:
+        return np.ascontiguousarray(params["skills"], dtype=np.float64)
+
+    def e_step_table(self, part: EMContext, prepared: np.ndarray, items: dict[str, np.ndarray],
+                     post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        t = part.table
+        w = prepared
         # one agreement row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
-        bounds = cap_chunks(ctx.chunks(), 8 * ctx.n_workers, MAX_STAT_BUFFER_BYTES) if ctx.parallel else None
+        bounds = cap_chunks(part.chunks(), 8 * t.n_workers, MAX_STAT_BUFFER_BYTES) if part.parallel else None
         if bounds is None or bounds.shape[0] <= 2:
-            agree = np.zeros(ctx.n_workers)
-            score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, w, 0, ctx.n_items,
+            agree = np.zeros(t.n_workers)
+            score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, 0, t.n_items,
                                    post, agree, accumulate)
             return float(score), agree
         n_chunks = bounds.shape[0] - 1
-        abuf = self.buffer("agree", (n_chunks, ctx.n_workers))
+        abuf = self.buffer("agree", (n_chunks, t.n_workers))
         sbuf = self.buffer("score", (n_chunks,))
-        wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, ctx.gold, w, bounds, post, abuf, sbuf,
+        wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, bounds, post, abuf, sbuf,
                           accumulate)
         return float(sbuf.sum()), abuf.sum(axis=0)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
-               post: np.ndarray) -> dict[str, np.ndarray]:
+               executor: Any) -> dict[str, np.ndarray]:
         return self._update(ctx, params["skills"], stats, self._lr(ctx.iteration))
 
 
@@ -96,7 +101,7 @@ class _WVBase(EMAggregator):
     _inits = ("uniform", "mv")
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = em_constraints(_inits)
 
-    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray]) -> None:
+    def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         self.skills_ = pd.Series(params["skills"], index=table.workers, name="skill")
 
 
