@@ -720,6 +720,8 @@ class EMAggregator(BaseAggregator):
 
     _inits: ClassVar[tuple[str, ...]] = ("mv", "uniform")
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}  # set after the class: em_constraints
+    #: the fitted attribute holding the plug-in's objective after each iteration
+    _history_attr: ClassVar[str] = "loglik_"
 
     def _make_model(self) -> EMModel:  # pragma: no cover
         raise NotImplementedError
@@ -811,7 +813,7 @@ class EMAggregator(BaseAggregator):
         self.params_ = {k: np.ascontiguousarray(v) for k, v in res.params.items()}
         self.n_iter_ = res.n_iter
         self.converged_ = res.converged
-        self.loglik_ = res.loglik
+        setattr(self, self._history_attr, res.loglik)
         executor.set_result(self, res.posteriors)
         self._set_fitted(ctx.table, res.params, executor)
         return self

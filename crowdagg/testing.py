@@ -150,10 +150,69 @@ def check_probabilities(est: Any, df: pd.DataFrame) -> None:
     known = e.labels_.notna().to_numpy()
     codes = pd.Index(e.probas_.columns).get_indexer(e.labels_[known])
     assert np.all(codes >= 0), f"{_name(est)}: a label of labels_ is not a column of probas_"
+
+def check_skills(est: Any, df: pd.DataFrame) -> None:
+    """``skills_``: one entry per worker (indexed by worker id), probabilities in [0, 1]."""
+    e = _fit(clone(est), df)
     skills = getattr(e, "skills_", None)
-    if skills is not None:
-        s = np.asarray(skills, dtype=np.float64)
-        assert np.all(np.isfinite(s)), f"{_name(est)}: skills_ holds non-finite values"
+    assert isinstance(skills, pd.Series), f"{_name(est)}: no skills_ Series (the reliability of each worker)"
+    assert skills.index.equals(pd.Index(e.table_.workers)), \
+        f"{_name(est)}: skills_ must have one entry per worker, indexed by worker id"
+    s = skills.to_numpy(dtype=np.float64)
+    assert np.all(np.isfinite(s)), f"{_name(est)}: skills_ holds non-finite values"
+    assert np.all((s >= 0) & (s <= 1)), f"{_name(est)}: skills_ outside [0, 1]"
+
+
+_CLIENT: list[Any] = []
+
+
+def _dask_client() -> Any:
+    """A 2-worker LocalCluster shared by the checks of this process (closed at exit)."""
+    if not _CLIENT:
+        import atexit
+
+        from distributed import Client, LocalCluster
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=40)
+            client = Client(cluster)
+        _CLIENT.extend([client, cluster])
+        atexit.register(lambda: (client.close(), cluster.close()))
+    return _CLIENT[0]
+
+
+def check_distributed_equals_local(est: Any, df: pd.DataFrame) -> None:
+    """Fit on a ``DaskAnnotationTable`` (a 2-worker LocalCluster, 3 pieces): the same
+    posteriors, labels and ``skills_`` as the local fit to 1e-9.  Skipped when dask is not
+    installed and for estimators that refuse a distributed table (``InputError``)."""
+    try:
+        import dask.dataframe as dd
+        import distributed  # noqa: F401
+    except ImportError:
+        return
+    from .distributed import DaskAnnotationTable
+    from .errors import InputError
+
+    _dask_client()
+    dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(df, npartitions=2), npartitions=3)
+    try:
+        dist = _fit(clone(est), dt)
+    except InputError:
+        return
+    local = _fit(clone(est), df)
+    r = dist.result_.compute()
+    idx = r.probas.index
+    assert np.allclose(r.probas.to_numpy(), local.probas_.loc[idx].to_numpy(), rtol=0, atol=_TOL_EXACT), \
+        f"{_name(est)}: distributed posteriors differ from the local ones"
+    a, b = local.labels_.loc[idx], r.labels
+    assert (a.isna().to_numpy() == b.isna().to_numpy()).all() and \
+        (a.dropna().astype(str).to_numpy() == b.dropna().astype(str).to_numpy()).all(), \
+        f"{_name(est)}: distributed labels differ from the local ones"
+    if hasattr(local, "skills_"):
+        assert np.allclose(dist.skills_.loc[local.skills_.index].to_numpy(), local.skills_.to_numpy(),
+                           rtol=0, atol=_TOL_EXACT), f"{_name(est)}: distributed skills_ differ from the local ones"
 
 
 def check_deterministic(est: Any, df: pd.DataFrame) -> None:
@@ -240,12 +299,14 @@ _CHECKS: tuple[Callable[[Any, pd.DataFrame], None], ...] = (
     check_fitted_attributes,
     check_every_item_present,
     check_probabilities,
+    check_skills,
     check_deterministic,
     check_row_order,
     check_renamed_ids_in_order,
     check_relabelled_ids,
     check_pickle,
     check_predict,
+    check_distributed_equals_local,
 )
 
 

@@ -59,7 +59,7 @@ def test_ds_matches_reference(tg, n_iter, use_gold, parallel):
     m = crowdagg.DawidSkene(max_iter=n_iter, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
     post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
-    np.testing.assert_allclose(m.confusions_, conf, atol=1e-10)
+    np.testing.assert_allclose(m.params_["confusions"], conf, atol=1e-10)
     np.testing.assert_allclose(m.priors_.to_numpy(), priors, atol=1e-10)
     np.testing.assert_allclose(m.loglik_, lls, rtol=1e-10, atol=1e-10)
     assert m.n_iter_ == n_iter
@@ -79,7 +79,7 @@ def test_ds_every_class_count_path(k, parallel):
     m = crowdagg.DawidSkene(max_iter=3, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
     post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, k, gold, 3)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
-    np.testing.assert_allclose(m.confusions_, conf, atol=1e-10)
+    np.testing.assert_allclose(m.params_["confusions"], conf, atol=1e-10)
     np.testing.assert_allclose(m.loglik_, lls, rtol=1e-10)
 
 
@@ -90,7 +90,7 @@ def test_fast_ds_matches_reference(tg, n_iter, parallel):
     m = crowdagg.FastDawidSkene(max_iter=n_iter, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
     post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter, hard=True)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
-    np.testing.assert_allclose(m.confusions_, conf, atol=1e-10)
+    np.testing.assert_allclose(m.params_["confusions"], conf, atol=1e-10)
     np.testing.assert_allclose(m.loglik_, lls, rtol=1e-10, atol=1e-10)
 
 
@@ -145,8 +145,8 @@ def test_hand_computed_one_iteration():
     # v: true0 obs1 = .5 -> (.01, .51)/.52 ; true1 obs1 = .5 -> same
     cv = np.array([[0.01, 0.51], [0.01, 0.51]]) / 0.52
     pri = (np.array([1.5, 0.5]) + a) / (2 + 2 * a)
-    np.testing.assert_allclose(m.confusions_[0], cu)
-    np.testing.assert_allclose(m.confusions_[1], cv)
+    np.testing.assert_allclose(m.params_["confusions"][0], cu)
+    np.testing.assert_allclose(m.params_["confusions"][1], cv)
     np.testing.assert_allclose(m.priors_.to_numpy(), pri)
     pa = pri * cu[:, 0] * cv[:, 1]
     pb = pri * cu[:, 0]
@@ -197,7 +197,7 @@ def test_permuting_label_codes_permutes_output(cls, seed):
     np.testing.assert_allclose(b.priors_.to_numpy()[perm], a.priors_.to_numpy(), atol=1e-10)
     np.testing.assert_allclose(b.skills_.to_numpy(), a.skills_.to_numpy(), atol=1e-10)
     if cls is crowdagg.DawidSkene:
-        np.testing.assert_allclose(b.confusions_[:, perm][:, :, perm], a.confusions_, atol=1e-10)
+        np.testing.assert_allclose(b.params_["confusions"][:, perm][:, :, perm], a.params_["confusions"], atol=1e-10)
 
 
 # --------------------------------------------------------------------------- degenerate tables
@@ -245,10 +245,14 @@ def test_outputs_are_indexed_by_ids():
     assert len(fr) == 10 * 9
     np.testing.assert_allclose(fr.groupby(["worker", "true"])["p"].sum(), 1.0)
     row = fr[(fr.worker == m.table_.workers[2]) & (fr.true == 1) & (fr.observed == 0)]
-    assert row.p.item() == pytest.approx(m.confusions_[2, 1, 0])
+    assert row.p.item() == pytest.approx(m.params_["confusions"][2, 1, 0])
     oc = crowdagg.OneCoinDawidSkene(max_iter=5, tol=0).fit(c.annotations)
-    np.testing.assert_allclose(oc.confusions_.sum(axis=2), 1.0)
-    np.testing.assert_allclose(np.einsum("wkk->wk", oc.confusions_)[:, 0], oc.skills_.to_numpy())
+    occ = oc.confusions_
+    assert occ.index.names == ["worker", "true"] and list(occ.columns) == list(oc.table_.labels)
+    occ = occ.to_numpy().reshape(oc.table_.n_workers, oc.table_.n_labels, oc.table_.n_labels)
+    np.testing.assert_allclose(occ.sum(axis=2), 1.0)
+    np.testing.assert_allclose(np.einsum("wkk->wk", occ)[:, 0], oc.skills_.to_numpy())
+    assert m.confusions_.loc[(m.table_.workers[2], 1), 0] == pytest.approx(m.params_["confusions"][2, 1, 0])
 
 
 def test_recovers_truth_on_synthetic_crowd():

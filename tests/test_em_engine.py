@@ -164,7 +164,7 @@ def test_align_params_by_worker_id_and_new_workers_from_prior():
     for w_code, wid in enumerate(t.workers):
         if wid in prev.table_.workers:
             np.testing.assert_array_equal(p["confusions"][w_code],
-                                          prev.confusions_[prev.table_.workers.get_loc(wid)])
+                                          prev.params_["confusions"][prev.table_.workers.get_loc(wid)])
         else:
             np.testing.assert_array_equal(p["confusions"][w_code], default)
     np.testing.assert_array_equal(p["priors"], prev.priors_.to_numpy())
@@ -183,7 +183,7 @@ def test_init_params_dict_of_pandas_objects_and_label_order():
     # DS confusions as an array with worker ids and labels in another order
     d = crowdagg.DawidSkene(max_iter=20, tol=0).fit(df)
     perm = [1, 2, 0]
-    src = {"confusions": d.confusions_[:, perm][:, :, perm], "priors": d.priors_.to_numpy()[perm],
+    src = {"confusions": d.params_["confusions"][:, perm][:, :, perm], "priors": d.priors_.to_numpy()[perm],
            "workers": d.table_.workers, "labels": d.table_.labels[perm]}
     d2 = crowdagg.DawidSkene(max_iter=0).fit(df, init_params=src)
     d3 = crowdagg.DawidSkene(max_iter=0).fit(df, init_params=d)
@@ -201,9 +201,9 @@ def test_init_params_errors():
     with pytest.raises(InitParamsError, match="not fitted"):
         crowdagg.DawidSkene().fit(df, init_params=crowdagg.DawidSkene())
     with pytest.raises(InitParamsError, match="workers"):
-        crowdagg.DawidSkene().fit(df, init_params={"confusions": m.confusions_, "priors": m.priors_})
+        crowdagg.DawidSkene().fit(df, init_params={"confusions": m.params_["confusions"], "priors": m.priors_})
     with pytest.raises(InitParamsError, match="shape"):
-        crowdagg.DawidSkene().fit(df, init_params={"confusions": m.confusions_[:, :2],
+        crowdagg.DawidSkene().fit(df, init_params={"confusions": m.params_["confusions"][:, :2],
                                                    "priors": m.priors_, "workers": m.table_.workers})
     with pytest.raises(InitParamsError):
         crowdagg.DawidSkene().fit(df, init_params=[1, 2])

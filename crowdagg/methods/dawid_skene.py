@@ -37,6 +37,12 @@ def _one_coin_matrix(n_labels: int, acc: float) -> np.ndarray:
     return m
 
 
+def _labelled_confusions(table: AnnotationTable, conf: np.ndarray) -> pd.DataFrame:
+    """Workers x true x observed as a DataFrame indexed by (worker, true), observed labels as columns."""
+    idx = pd.MultiIndex.from_product([table.workers, table.labels], names=["worker", "true"])
+    return pd.DataFrame(conf.reshape(-1, table.n_labels), index=idx, columns=table.labels.rename("observed"))
+
+
 def _class_totals(ctx: EMContext, post: np.ndarray) -> np.ndarray:
     used = (ctx.table.item_counts() > 0) | (ctx.gold >= 0)
     return post[used].sum(axis=0)
@@ -316,8 +322,11 @@ class DawidSkene(_DSBase):
         Most probable label per item (gold items: their gold label).
     probas_ : pandas.DataFrame
         Posteriors, items x labels (items without annotations: ``priors_``).
-    confusions_ : numpy.ndarray
-        Workers x true x observed, in the order of ``skills_.index``.
+    confusions_ : pandas.DataFrame
+        Confusion matrices, indexed by (worker id, true label) with the observed labels as
+        columns: ``confusions_.loc[(w, k), l]`` is the probability that worker ``w`` answers
+        ``l`` when the truth is ``k`` (the raw workers x true x observed array is
+        ``params_["confusions"]``).
     confusions_frame_ : pandas.DataFrame
         Tidy view: columns ``worker``, ``true``, ``observed``, ``p``.
     priors_ : pandas.Series
@@ -335,7 +344,7 @@ class DawidSkene(_DSBase):
     >>> df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=0).annotations
     >>> ds = crowdagg.DawidSkene(max_iter=50).fit(df)
     >>> ds.labels_.shape, ds.confusions_.shape
-    ((200,), (20, 3, 3))
+    ((200,), (60, 3))
     """
 
     def _make_model(self) -> EMModel:
@@ -344,7 +353,7 @@ class DawidSkene(_DSBase):
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         conf = np.ascontiguousarray(params["confusions"])
         pri = params["priors"]
-        self.confusions_ = conf
+        self.confusions_ = _labelled_confusions(table, conf)
         self.priors_ = pd.Series(pri, index=table.labels, name="prior")
         diag = np.einsum("wkk->wk", conf)
         self.skills_ = pd.Series(diag @ pri, index=table.workers, name="skill")
@@ -359,7 +368,7 @@ class DawidSkene(_DSBase):
             "worker": t.workers.repeat(k * k),
             "true": np.tile(t.labels.repeat(k), w),
             "observed": np.tile(t.labels, w * k),
-            "p": self.confusions_.ravel(),
+            "p": self.params_["confusions"].ravel(),
         })
 
 
@@ -396,17 +405,17 @@ class OneCoinDawidSkene(_DSBase):
         self.priors_ = pd.Series(params["priors"], index=table.labels, name="prior")
 
     @property
-    def confusions_(self) -> np.ndarray:
-        """Workers x true x observed matrices implied by ``skills_``."""
+    def confusions_(self) -> pd.DataFrame:
+        """The confusion matrices implied by ``skills_``, labelled as :attr:`DawidSkene.confusions_`."""
         self._check_fitted()
         k = self.table_.n_labels
         s = self.params_["skills"]
         if k == 1:
-            return np.ones((s.shape[0], 1, 1))
+            return _labelled_confusions(self.table_, np.ones((s.shape[0], 1, 1)))
         out = np.repeat(((1.0 - s) / (k - 1))[:, None, None], k, axis=1).repeat(k, axis=2)
         idx = np.arange(k)
         out[:, idx, idx] = s[:, None]
-        return out
+        return _labelled_confusions(self.table_, out)
 
 
 class FastDawidSkene(_DSBase):

@@ -189,6 +189,16 @@ class GLADModel(EMModel):
         return {"alphas": alphas, "log_betas": log_betas}
 
 
+def _right_sums(part: EMContext, post: np.ndarray, alphas: np.ndarray, items: tuple[np.ndarray, ...]
+                ) -> tuple[None, tuple[np.ndarray, np.ndarray]]:
+    """Per worker: the sum of ``sigmoid(alpha_w * beta_i)`` over its answers, and their number."""
+    t = part.table
+    z = alphas[t.worker_codes] * np.exp(items[0][t.item_codes])
+    p = np.exp(-np.logaddexp(0.0, -z))  # sigmoid without overflow
+    return None, (np.bincount(t.worker_codes, weights=p, minlength=t.n_workers),
+                  np.bincount(t.worker_codes, minlength=t.n_workers).astype(np.float64))
+
+
 def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], items: tuple[np.ndarray, ...]
                ) -> tuple[tuple[np.ndarray], tuple[np.ndarray, np.ndarray, Max, Max]]:
     """One part's item pass of the M-step: its items' new ``log_betas`` and its per-worker
@@ -289,6 +299,9 @@ class GLAD(EMAggregator):
         Most probable label per item (gold items: their gold label).
     probas_ : pandas.DataFrame
         Posteriors, items x labels (items without annotations: the class prior).
+    skills_ : pandas.Series
+        Probability that the worker's answer is right under the model, per worker id: the
+        mean of ``sigmoid(alpha[w] * beta[i])`` over the items it answered.
     alphas_ : pandas.Series
         Ability per worker id.
     betas_ : pandas.Series
@@ -350,4 +363,9 @@ class GLAD(EMAggregator):
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         self.alphas_ = pd.Series(params["alphas"], index=table.workers, name="alpha")
         self.betas_ = executor.item_series(np.exp(params["log_betas"]), "beta")
+        # skills_: mean over the worker's answers of sigmoid(alpha_w * beta_i), P(right answer)
+        _, (right, n) = executor.map_reduce(_right_sums, params["alphas"], (params["log_betas"],))
+        prior = 1.0 / (1.0 + np.exp(-params["alphas"] * np.exp(self._model.log_beta_prior[0])))
+        self.skills_ = pd.Series(np.where(n > 0, right / np.maximum(n, 1.0), prior), index=table.workers,
+                                 name="skill")
         self.m_step_n_iter_ = np.asarray(self._model.m_step_n_iter, dtype=np.int64)

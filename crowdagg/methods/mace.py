@@ -232,6 +232,10 @@ class MACE(EMAggregator):
     spam_ : pandas.Series
         ``1 - theta`` per worker id: the probability that an answer is spam.  High
         values flag spammers.
+    skills_ : pandas.Series
+        Probability that the worker's answer is right under the model, per worker id:
+        ``know + spam * sum_k prior_k strategy[k]`` = ``1 - spam_ (1 - 1/K)`` (uniform
+        true labels, normalised strategies).
     strategies_ : pandas.DataFrame
         Workers x labels: each worker's label distribution when spamming.
     entropies_ : pandas.Series
@@ -341,6 +345,9 @@ class MACE(EMAggregator):
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         spam, know, st = params["spam"], params["know"], params["strategies"]
         self.spam_ = pd.Series(spam / (spam + know), index=table.workers, name="spam")
+        # P(right answer) = know + spam * sum_k prior_k strategy_k, uniform true labels: know + spam / K
+        self.skills_ = pd.Series(1.0 - self.spam_.to_numpy() * (1.0 - 1.0 / table.n_labels),
+                                 index=table.workers, name="skill")
         self.strategies_ = pd.DataFrame(st / st.sum(axis=1, keepdims=True), index=table.workers,
                                         columns=table.labels)
         self.entropies_ = executor.posterior_series(_entropy, "entropy")

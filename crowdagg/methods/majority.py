@@ -17,6 +17,17 @@ from ..table import AnnotationTable
 __all__ = ["MajorityVote"]
 
 
+def _agreement(part: Any, post: np.ndarray, codes: Any = None, items: Any = ()) -> Any:
+    """Per worker, the number of answers equal to the item's winning label (``codes``; default
+    the first maximum of ``post``).  Called with a table (local) or, as a ``map_reduce``
+    function, with a Dask piece's part (then returns ``(None, counts)``)."""
+    table = getattr(part, "table", part)
+    best = np.argmax(post, axis=1) if codes is None else codes
+    hit = (table.label_codes == best[table.item_codes]).astype(np.float64)
+    agree = np.bincount(table.worker_codes, weights=hit, minlength=table.n_workers)
+    return (None, agree) if table is not part else agree
+
+
 class MajorityVote(BaseAggregator):
     """Majority vote (optionally weighted by worker).
 
@@ -48,6 +59,10 @@ class MajorityVote(BaseAggregator):
         all have weight 0) get uniform shares.
     result_ : AggregationResult
         Both of the above, with ``to_pandas``/``to_polars``.
+    skills_ : pandas.Series
+        Per worker id, the share of the worker's answers that agree with the
+        consensus label (not a model probability: majority vote has no worker model;
+        0 for a worker without answers).
 
     Examples
     --------
@@ -130,11 +145,18 @@ class MajorityVote(BaseAggregator):
             executor = data.executor(gold=None)
             codes = executor.vote(self._worker_weights(executor.ctx.table), gold=False)
             executor.set_result(self, executor.posteriors, codes)
+            _, agree = executor.map_reduce(_agreement, None)  # tie="first": the first maximum
+            self._set_skills(executor.ctx.table, agree, executor.ctx.worker_counts())
             return self
         table = self._as_table(data, table_kwargs)
         post, codes = self._vote(table)
         self._set_result(table, post, codes)
+        self._set_skills(table, _agreement(table, post, codes), table.worker_counts())
         return self
+
+    def _set_skills(self, table: AnnotationTable, agree: np.ndarray, counts: np.ndarray) -> None:
+        self.skills_ = pd.Series(np.where(counts > 0, agree / np.maximum(counts, 1), 0.0), index=table.workers,
+                                 name="skill")
 
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
         return self._vote(table)[0]

@@ -99,6 +99,8 @@ class WeightedVoteModel(EMModel):
 
 class _WVBase(EMAggregator):
     _inits = ("uniform", "mv")
+    #: the vote score is not a log-likelihood (it was called ``loglik_`` before 0.x)
+    _history_attr = "scores_"
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = em_constraints(_inits)
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
@@ -139,7 +141,11 @@ class Wawa(_WVBase):
     labels_, probas_ : weighted-vote labels and shares
     skills_ : pandas.Series
         Agreement rate per worker id.
-    n_iter_, converged_, loglik_ : iterations run, convergence flag, vote score per iteration
+    n_iter_, converged_ : int, bool
+        Rounds run; whether ``tol`` was reached.
+    scores_ : numpy.ndarray
+        Vote score after each round (the summed winning shares; not a
+        log-likelihood, hence not called ``loglik_`` as on the EM methods).
     """
 
     def __init__(self, max_iter: int = 1, tol: float = 0.0, init: str = "uniform",
@@ -183,7 +189,7 @@ class ZeroBasedSkill(_WVBase):
 
     Attributes
     ----------
-    labels_, probas_, skills_, n_iter_, converged_, loglik_ : as in :class:`Wawa`
+    labels_, probas_, skills_, n_iter_, converged_, scores_ : as in :class:`Wawa`
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
