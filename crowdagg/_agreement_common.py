@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import memory
 from ._validation import check_choice, check_float, check_int, check_random_state
-from .errors import CrowdaggError, InputError, LevelError, TooLargeError
+from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError, TooLargeError
 from .kernels import agreement as K
 from .table import AnnotationTable, as_table
 
@@ -258,3 +258,168 @@ def alpha_se_sum(table: AnnotationTable, r_item: np.ndarray, do_item: np.ndarray
 def linearised_se(ss: float, n: int) -> float:
     """The standard error ``sqrt(ss / (n (n - 1)))`` of a linearised coefficient over ``n`` items (NaN below 2)."""
     return float(np.sqrt(ss / (n * (n - 1)))) if n > 1 else float("nan")
+
+
+# --------------------------------------------------------------------------- per-table sums (a table or a Dask piece)
+def _bounds(ptr: np.ndarray) -> np.ndarray:
+    from .kernels._util import chunk_bounds
+
+    return chunk_bounds(ptr)
+
+
+def alpha_marginals(table: AnnotationTable, parallel: bool = False) -> tuple[np.ndarray, float, float]:
+    """Pairable label marginals, pairable item count and pairable annotation count."""
+    r = np.diff(table.item_ptr)
+    ann = np.repeat(r >= 2, r)
+    marg = np.bincount(table.label_codes[ann], minlength=table.n_labels).astype(np.float64)
+    return marg, float((r >= 2).sum()), float(ann.sum())
+
+
+def alpha_terms(table: AnnotationTable, metric: int, values: np.ndarray, cum: np.ndarray, marg: np.ndarray,
+                parallel: bool = False) -> tuple[float, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """Observed disagreement sum; per item ``r_i`` and ``D_i`` (for the SE); the per-item
+    label counts (for the bootstrap).  ``parallel``: the multi-threaded kernels (a local
+    table) or the serial slice (a Dask piece)."""
+    ptr = table.item_ptr
+    counts = K.item_label_counts(ptr, table.label_codes, table.n_labels, parallel=parallel)
+    r_item, do_item = np.empty(table.n_items), np.empty(table.n_items)
+    if parallel:
+        K.alpha_item_parallel(ptr, *counts, metric, values, cum, marg, _bounds(ptr), r_item, do_item)
+    else:
+        K.alpha_item_slice(ptr, *counts, metric, values, cum, marg, 0, table.n_items, r_item, do_item)
+    return float(do_item.sum()), r_item, do_item, counts
+
+
+def family_terms(table: AnnotationTable, w: np.ndarray, parallel: bool = False
+                 ) -> tuple[tuple[float, float, float, np.ndarray], np.ndarray, tuple[np.ndarray, ...]]:
+    """Fleiss-family sums ``(n rated, n with two ratings, sum pa_i, pi numerator)``, per-item
+    ``pa_i``, and ``(nd, lab, cnt, sq)`` (label counts, weighted pair sums: for the bootstrap)."""
+    ptr = table.item_ptr
+    r_all = np.diff(ptr).astype(np.float64)
+    nd, lab, cnt = K.item_label_counts(ptr, table.label_codes, table.n_labels, parallel=parallel)
+    sq = np.empty(table.n_items)
+    if parallel:
+        K.weighted_pairs_parallel(ptr, nd, lab, cnt, w, _bounds(ptr), sq)
+    else:
+        K.weighted_pairs_slice(ptr, nd, lab, cnt, w, 0, table.n_items, sq)
+    two = r_all >= 2
+    pa_item = np.where(two, sq / np.where(two, r_all * (r_all - 1), 1.0), 0.0)
+    inv_r = 1.0 / r_all[table.item_codes] if table.n_annotations else np.zeros(0)
+    pi_num = np.bincount(table.label_codes, weights=inv_r, minlength=table.n_labels)
+    sums = (float((r_all >= 1).sum()), float(two.sum()), float(pa_item[two].sum()), pi_num)
+    return sums, pa_item, (nd, lab, cnt, sq)
+
+
+def family_se_sum(table: AnnotationTable, pa_item: np.ndarray, kind: int, pi: np.ndarray, w: np.ndarray,
+                  pe: float, value: float, n: int, n2: int, q: int, pe_item: np.ndarray | None = None) -> float:
+    """``sum_i (x_i - value)^2`` over the rated items of a table or piece (Gwet 2014
+    linearisation, as irrCAC); ``pe_item``: Conger's per-item term (kind 4)."""
+    r_all = np.diff(table.item_ptr).astype(np.float64)
+    ic, lc = table.item_codes, table.label_codes
+    two = r_all >= 2
+    if kind == 0:
+        piw = (w @ pi + w.T @ pi) / 2
+        pe_item = np.bincount(ic, weights=piw[lc], minlength=table.n_items) / np.maximum(r_all, 1)
+    elif kind == 1:
+        pe_item = (float(w.sum()) / (q * (q - 1))) * np.bincount(ic, weights=(1 - pi)[lc],
+                                                               minlength=table.n_items) / np.maximum(r_all, 1)
+    x = (n / n2) * (pa_item - pe * two) / (1 - pe)
+    if pe_item is not None:
+        x = x - 2 * (1 - value) * (pe_item - pe) / (1 - pe)
+    x = x[r_all >= 1]
+    return float(((x - value) ** 2).sum())
+
+
+# --------------------------------------------------------------------------- one core for local and Dask tables
+class LocalParts:
+    """A local table as the one *part* of the agreement sums (the multi-threaded kernels).
+
+    The Dask twin (``crowdagg.distributed.agreement``) has one part per piece.  ``map(fn,
+    *args, per=None)`` runs ``fn(table, [per[i],] *args)`` on every part; ``sum(handles,
+    pick=None)`` adds the results (their element ``pick``).
+    """
+
+    def __init__(self, table: AnnotationTable) -> None:
+        self.table = table
+
+    def map(self, fn: Any, *args: Any, per: list[Any] | None = None) -> list[Any]:
+        head = () if per is None else (per[0],)
+        return [fn(self.table, *head, *args, parallel=True)]
+
+    def sum(self, handles: list[Any], pick: int | None = None) -> Any:
+        return handles[0] if pick is None else handles[0][pick]
+
+
+def no_pairs() -> AgreementUndefinedError:
+    return AgreementUndefinedError(
+        "agreement is undefined: every item has fewer than two ratings, so no pair of ratings can be compared")
+
+
+def _alpha_se_part(table: AnnotationTable, terms: Any, lin: AlphaTerms, parallel: bool = False) -> float:
+    return alpha_se_sum(table, terms[1], terms[2], lin)
+
+
+def _family_se_part(table: AnnotationTable, terms: Any, *args: Any, parallel: bool = False) -> float:
+    return family_se_sum(table, terms[1], *args)
+
+
+def alpha_core(parts: Any, labels: pd.Index, metric: int, values: np.ndarray, confidence: float
+               ) -> tuple[dict[str, Any], list[Any], int, int]:
+    """Krippendorff's alpha, its linearised SE and t interval from per-part sums (local or Dask):
+    ``(result fields, per-part terms, pairable items, pairable annotations)``."""
+    marg, n_pairable, n_ann = parts.sum(parts.map(alpha_marginals))
+    if n_pairable == 0:
+        raise no_pairs()
+    used = np.flatnonzero(marg > 0)
+    if used.size < 2:
+        raise AgreementUndefinedError(
+            f"Krippendorff's alpha is undefined: one value ({_plain(labels[used[0]])!r}) is used by every "
+            "pairable rating, so there is no variation to agree on")
+    cum = np.zeros(marg.shape[0] + 1)
+    np.cumsum(marg, out=cum[1:])
+    terms = parts.map(alpha_terms, metric, values, cum, marg)
+    do_sum = float(parts.sum(terms, 0))
+    de = K.expected_sum(metric, marg, values, cum)
+    if not de > 0:
+        raise AgreementUndefinedError("Krippendorff's alpha is undefined: expected disagreement is zero")
+    alpha = 1.0 - (float(marg.sum()) - 1.0) * do_sum / de
+    n = int(n_pairable)
+    lin = alpha_linearisation(metric, used, values, cum, marg, de, do_sum, n)
+    se = linearised_se(float(parts.sum(parts.map(_alpha_se_part, lin, per=terms))), n)
+    ok = np.isfinite(se)
+    res = dict(value=float(alpha), se=se if ok else None, ci=_t_interval(alpha, se, n - 1, confidence) if ok
+               else None, pa=float(lin.pa), pe=float(lin.pe), details={"ci_method": "analytic (t)"})
+    return res, terms, n, int(n_ann)
+
+
+def family_core(parts: Any, name: str, labels: pd.Index, w: np.ndarray, confidence: float,
+                conger_pe: Any = None) -> tuple[dict[str, Any], list[Any], np.ndarray, int]:
+    """Fleiss' kappa, Gwet's AC, Brennan-Prediger, percent agreement (Conger's kappa with
+    ``conger_pe(n) -> (pe, pe_item)``) from per-part sums: ``(result fields, per-part terms,
+    pi, rated items)``."""
+    kind, q = _FAMILY[name], len(labels)
+    terms = parts.map(family_terms, w)
+    n, n2, pa_sum, pi_num = parts.sum(terms, 0)
+    if n2 == 0:
+        raise no_pairs()
+    if kind in (1, 2, 4) and q < 2:
+        raise AgreementUndefinedError(
+            f"{name} is undefined with a single label in the label set ({_plain(labels[0])!r}); give the "
+            "possible labels with labels=[...]")
+    n, n2 = int(n), int(n2)
+    pa = float(pa_sum / n2)
+    pi = pi_num / n
+    pe, pe_item = conger_pe(n) if kind == 4 else (float(K.family_pe(kind, pi, w, float(w.sum()))), None)
+    if pe >= 1.0 - 1e-12:
+        raise AgreementUndefinedError(
+            f"{name} is undefined: chance agreement is 1 (one label is used by every rating, or the "
+            "weights make every pair agree)")
+    value = (pa - pe) / (1 - pe)
+    # Gwet (2014) linearisation variance, as irrCAC
+    ss = parts.sum(parts.map(_family_se_part, kind, pi, w, pe, value, n, n2, q, pe_item, per=terms))
+    se = linearised_se(float(ss), n)
+    ok = np.isfinite(se)
+    res = dict(value=float(value), se=se if ok else None,
+               ci=_t_interval(value, se, n - 1, confidence) if ok else None,
+               pa=pa, pe=float(pe), details={"ci_method": "analytic (t)"})
+    return res, terms, pi, n

@@ -40,6 +40,7 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
     LEVELS,
     WEIGHTS,
     Level,
+    LocalParts,
     _capped,
     _check_common,
     _check_dense_labels,
@@ -48,8 +49,14 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
     _t_interval,
     _table,
     _weights_matrix,
+    alpha_core,
     alpha_linearisation,
+    alpha_marginals,
     alpha_se_sum,
+    alpha_terms,
+    family_core,
+    family_se_sum,
+    family_terms,
     linearised_se,
 )
 from ._validation import check_choice, check_int, check_random_state
@@ -246,47 +253,16 @@ def krippendorff_alpha(
     table = _table(data, table_kwargs, "krippendorff_alpha")
     values = _level_values(table, level)
     metric = LEVELS.index(level)
-    q = table.n_labels
-    ptr = table.item_ptr
-    r_all = np.diff(ptr)
-    _need_pairs(r_all)
-    ann_pairable = np.repeat(r_all >= 2, r_all)
-    marg = np.bincount(table.label_codes[ann_pairable], minlength=q).astype(np.float64)
-    used = np.flatnonzero(marg > 0)
-    if used.size < 2:
-        raise AgreementUndefinedError(
-            f"Krippendorff's alpha is undefined: one value ({_plain(table.labels[used[0]])!r}) is used by every "
-            "pairable rating, so there is no variation to agree on"
-        )
-    cum = np.zeros(q + 1)
-    np.cumsum(marg, out=cum[1:])
-    nd, lab, cnt = _item_label_counts(table)
-    r_item = np.empty(table.n_items)
-    do_item = np.empty(table.n_items)
-    K.alpha_item_parallel(ptr, nd, lab, cnt, metric, values, cum, marg, chunk_bounds(ptr), r_item, do_item)
-    n_tot = float(marg.sum())
-    de = K.expected_sum(metric, marg, values, cum)
-    if not de > 0:
-        raise AgreementUndefinedError("Krippendorff's alpha is undefined: expected disagreement is zero")
-    do_sum = float(do_item.sum())
-    alpha = 1.0 - (n_tot - 1.0) * do_sum / de
-
-    pm = r_all >= 2
-    n = int(pm.sum())
-    lin = alpha_linearisation(metric, used, values, cum, marg, de, do_sum, n)
-    pa, pe = lin.pa, lin.pe
-    se = linearised_se(alpha_se_sum(table, r_item, do_item, lin), n)
-    ci = _t_interval(alpha, se, n - 1, confidence)
-    res = dict(value=float(alpha), se=se if np.isfinite(se) else None, ci=ci if np.isfinite(se) else None,
-               pa=float(pa), pe=float(pe), details={"ci_method": "analytic (t)"})
+    res, (terms,), n, n_ann = alpha_core(LocalParts(table), table.labels, metric, values, confidence)
+    _, r_item, do_item, (nd, lab, cnt) = terms
     reps = None
     if n_boot:
         reps = np.empty(n_boot)
-        K.alpha_boot_parallel(ptr, nd, lab, cnt, np.flatnonzero(pm).astype(np.int64), r_item, do_item, metric,
-                              values, _seed(random_state, n_boot), K.replicate_bounds(n_boot), reps)
+        pm = np.diff(table.item_ptr) >= 2
+        K.alpha_boot_parallel(table.item_ptr, nd, lab, cnt, np.flatnonzero(pm).astype(np.int64), r_item, do_item,
+                              metric, values, _seed(random_state, n_boot), K.replicate_bounds(n_boot), reps)
     res = _with_bootstrap(res, reps, confidence, "Krippendorff's alpha")
-    return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n,
-                           n_annotations=int(ann_pairable.sum()), **res)
+    return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n, n_annotations=n_ann, **res)
 
 
 # --------------------------------------------------------------------------- kappa family
@@ -301,54 +277,12 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
     _check_dense_labels(q, name)
     w, wname = _weights_matrix(weights, q)
     ptr = table.item_ptr
+    res, (terms,), pi, n = family_core(LocalParts(table), name, table.labels, w, confidence,
+                                       lambda n: _conger_pe(table, w, n))
+    value, sum_w = res["value"], float(w.sum())
+    _, _, (nd, lab, cnt, sq) = terms
     r_all = np.diff(ptr).astype(np.float64)
-    _need_pairs(r_all)
-    if kind in (1, 2, 4) and q < 2:
-        raise AgreementUndefinedError(
-            f"{name} is undefined with a single label in the label set ({_plain(table.labels[0])!r}); give the "
-            "possible labels with labels=[...]"
-        )
-    nd, lab, cnt = _item_label_counts(table)
-    sq = np.empty(table.n_items)
-    K.weighted_pairs_parallel(ptr, nd, lab, cnt, w, chunk_bounds(ptr), sq)
     rated = r_all >= 1
-    two = r_all >= 2
-    n = int(rated.sum())
-    n2 = int(two.sum())
-    den = np.where(two, r_all * (r_all - 1), 1.0)
-    pa_item = np.where(two, sq / den, 0.0)
-    pa = float(pa_item[two].sum() / n2)
-    ic, lc = table.item_codes, table.label_codes
-    inv_r = 1.0 / r_all[ic]
-    pi = np.bincount(lc, weights=inv_r, minlength=q) / n
-    sum_w = float(w.sum())
-    if kind == 4:
-        pe, pe_item = _conger_pe(table, w, n)
-    else:
-        pe = float(K.family_pe(kind, pi, w, sum_w))
-        pe_item = None
-    if pe >= 1.0 - 1e-12:
-        raise AgreementUndefinedError(
-            f"{name} is undefined: chance agreement is 1 (one label is used by every rating, or the "
-            "weights make every pair agree)"
-        )
-    value = (pa - pe) / (1 - pe)
-    # Gwet (2014) linearisation variance, as irrCAC
-    if kind == 0:
-        piw = (w @ pi + w.T @ pi) / 2
-        pe_item = np.bincount(ic, weights=piw[lc], minlength=table.n_items) / np.maximum(r_all, 1)
-    elif kind == 1:
-        pe_item = (sum_w / (q * (q - 1))) * np.bincount(ic, weights=(1 - pi)[lc], minlength=table.n_items) \
-            / np.maximum(r_all, 1)
-    x = (n / n2) * (pa_item - pe * two) / (1 - pe)
-    if pe_item is not None:
-        x = x - 2 * (1 - value) * (pe_item - pe) / (1 - pe)
-    x = x[rated]
-    se = linearised_se(float(((x - value) ** 2).sum()), n)
-    ok = np.isfinite(se)
-    res = dict(value=float(value), se=se if ok else None,
-               ci=_t_interval(value, se, n - 1, confidence) if ok else None,
-               pa=pa, pe=float(pe), details={"ci_method": "analytic (t)"})
     m_const = r_all[rated]
     if kind == 0 and wname == "identity" and m_const.min() == m_const.max():
         # Fleiss, Nee & Landis (1979): SE under kappa = 0 for m ratings per item

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..em import EMContext, EMModel, add, em_label_codes, initial_posteriors
-from ..kernels.agreement import alpha_item_slice, item_label_counts, pair_keys, weighted_pairs_slice
+from ..kernels.agreement import pair_keys
 from ..results import decode_labels
 from .table import Piece
 
@@ -121,84 +121,9 @@ def item_series(piece: Piece, values: np.ndarray, name: str) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- agreement
-def alpha_marginals(piece: Piece) -> tuple[np.ndarray, float, float]:
-    """Pairable label marginals, pairable item count and pairable annotation count."""
-    t = piece.table
-    r = np.diff(t.item_ptr)
-    ann = np.repeat(r >= 2, r)
-    marg = np.bincount(t.label_codes[ann], minlength=t.n_labels).astype(np.float64)
-    return marg, float((r >= 2).sum()), float(ann.sum())
-
-
-def alpha_terms(piece: Piece, metric: int, values: np.ndarray, cum: np.ndarray, marg: np.ndarray
-                ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Observed disagreement sum; per pairable item ``r_i``, ``D_i`` (kept for the SE pass)."""
-    t = piece.table
-    nd, lab, cnt = item_label_counts(t.item_ptr, t.label_codes, t.n_labels, parallel=False)
-    r_item = np.empty(t.n_items)
-    do_item = np.empty(t.n_items)
-    alpha_item_slice(t.item_ptr, nd, lab, cnt, metric, values, cum, marg, 0, t.n_items, r_item, do_item)
-    return float(do_item.sum()), r_item, do_item
-
-
-def alpha_se_terms(piece: Piece, terms: tuple[float, np.ndarray, np.ndarray], dmax: float, rbar: float,
-                   pa: float, pe: float, alpha_prime: float, piw: np.ndarray) -> float:
-    """``sum_i (x_i - alpha')^2`` over the piece's pairable items (Gwet 2014 linearisation)."""
-    t = piece.table
-    _, r_item, do_item = terms
-    r_all = np.diff(t.item_ptr)
-    pm = r_all >= 2
-    if not pm.any():
-        return 0.0
-    ann = np.repeat(pm, r_all)
-    r = r_item[pm]
-    d_i = do_item[pm] / dmax
-    pe_num = np.bincount(t.item_codes[ann], weights=piw[t.label_codes[ann]], minlength=t.n_items)[pm]
-    pa_i = (r - d_i) / rbar - pa * (r - rbar) / rbar
-    k_i = (pa_i - pe) / (1 - pe)
-    pe_i = pe_num / rbar - pe * (r - rbar) / rbar
-    x_i = k_i - 2 * (1 - alpha_prime) * (pe_i - pe) / (1 - pe)
-    return float(((x_i - alpha_prime) ** 2).sum())
-
-
-def family_terms(piece: Piece, w: np.ndarray) -> tuple[tuple[float, float, float, np.ndarray], np.ndarray]:
-    """Fleiss-family sums ``(n rated, n with two ratings, sum pa_i, pi numerator)`` and per-item ``pa_i``."""
-    t = piece.table
-    r_all = np.diff(t.item_ptr).astype(np.float64)
-    nd, lab, cnt = item_label_counts(t.item_ptr, t.label_codes, t.n_labels, parallel=False)
-    sq = np.empty(t.n_items)
-    weighted_pairs_slice(t.item_ptr, nd, lab, cnt, w, 0, t.n_items, sq)
-    two = r_all >= 2
-    den = np.where(two, r_all * (r_all - 1), 1.0)
-    pa_item = np.where(two, sq / den, 0.0)
-    inv_r = 1.0 / r_all[t.item_codes] if t.n_annotations else np.zeros(0)
-    pi_num = np.bincount(t.label_codes, weights=inv_r, minlength=t.n_labels)
-    sums = (float((r_all >= 1).sum()), float(two.sum()), float(pa_item[two].sum()), pi_num)
-    return sums, pa_item
-
-
-def family_se_terms(piece: Piece, pa_item: np.ndarray, kind: int, pi: np.ndarray, w: np.ndarray, pe: float,
-                    value: float, n: int, n2: int, q: int) -> float:
-    """``sum_i (x_i - value)^2`` over the piece's rated items (irrCAC linearisation)."""
-    t = piece.table
-    r_all = np.diff(t.item_ptr).astype(np.float64)
-    ic, lc = t.item_codes, t.label_codes
-    two = r_all >= 2
-    rated = r_all >= 1
-    if kind == 0:
-        piw = (w @ pi + w.T @ pi) / 2
-        pe_item = np.bincount(ic, weights=piw[lc], minlength=t.n_items) / np.maximum(r_all, 1)
-    elif kind == 1:
-        sum_w = float(w.sum())
-        pe_item = (sum_w / (q * (q - 1))) * np.bincount(ic, weights=(1 - pi)[lc], minlength=t.n_items) \
-            / np.maximum(r_all, 1)
-    else:
-        pe_item = None
-    x = (n / n2) * (pa_item - pe * two) / (1 - pe)
-    if pe_item is not None:
-        x = x - 2 * (1 - value) * (pe_item - pe) / (1 - pe)
-    x = x[rated]
-    return float(((x - value) ** 2).sum())
+def on_table(fn: Callable[..., Any], piece: Piece, *args: Any) -> Any:
+    """``fn(piece.table, *args)``: a function of :mod:`crowdagg._agreement_common` on the piece."""
+    return fn(piece.table, *args)
 
 
 def pair_counts(piece: Piece, n_labels: int) -> pd.Series:

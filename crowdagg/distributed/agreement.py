@@ -23,21 +23,17 @@ import numpy as np
 import pandas as pd
 
 from .._agreement_common import (
-    _FAMILY,
     LEVELS,
     _check_common,
     _check_dense_labels,
     _level_values,
-    _t_interval,
     _weights_matrix,
-    alpha_linearisation,
-    alpha_se_sum,
-    linearised_se,
+    alpha_core,
+    family_core,
 )
 from .._validation import check_choice, check_int
 from ..agreement import AgreementResult
-from ..errors import AgreementUndefinedError, InputError
-from ..kernels import agreement as K
+from ..errors import InputError
 from . import _tasks as T
 from .executor import tree_sum
 from .table import DaskAnnotationTable
@@ -51,9 +47,21 @@ def _check_table(table: Any) -> DaskAnnotationTable:
     return table
 
 
-def _no_pairs() -> AgreementUndefinedError:
-    return AgreementUndefinedError(
-        "agreement is undefined: every item has fewer than two ratings, so no pair of ratings can be compared")
+class _Parts:
+    """The pieces as the parts of :func:`crowdagg._agreement_common.alpha_core` /
+    ``family_core``: a task per piece, results tree-summed (the local twin: ``LocalParts``)."""
+
+    def __init__(self, table: DaskAnnotationTable) -> None:
+        self.table, self.client = table, table.client
+
+    def map(self, fn: Any, *args: Any, per: list[Any] | None = None) -> list[Any]:
+        heads = [()] * len(self.table.pieces) if per is None else [(h,) for h in per]
+        return [self.client.submit(T.on_table, fn, p, *h, *args, pure=False) for p, h in zip(self.table.pieces, heads)]
+
+    def sum(self, handles: list[Any], pick: int | None = None) -> Any:
+        if pick is not None:
+            handles = [self.client.submit(T.take, h, pick, pure=False) for h in handles]
+        return self.client.gather(tree_sum(self.client, handles, self.table.fan_in))
 
 
 def krippendorff_alpha(table: DaskAnnotationTable, level: str = "nominal", *,
@@ -70,39 +78,9 @@ def krippendorff_alpha(table: DaskAnnotationTable, level: str = "nominal", *,
     table = _check_table(table)
     _, confidence = _check_common(0, confidence)
     check_choice("level", level, LEVELS)
-    client = table.client
-    values = _level_values(table.codebook, level)
-    metric = LEVELS.index(level)
-    q = table.n_labels
-    marg, n_pairable, n_ann = client.gather(tree_sum(
-        client, [client.submit(T.alpha_marginals, p, pure=False) for p in table.pieces]))
-    if n_pairable == 0:
-        raise _no_pairs()
-    used = np.flatnonzero(marg > 0)
-    if used.size < 2:
-        raise AgreementUndefinedError(
-            f"Krippendorff's alpha is undefined: one value ({table.labels[used[0]]!r}) is used by every "
-            "pairable rating, so there is no variation to agree on")
-    cum = np.zeros(q + 1)
-    np.cumsum(marg, out=cum[1:])
-    terms = [client.submit(T.alpha_terms, p, metric, values, cum, marg, pure=False) for p in table.pieces]
-    do_sum = float(client.gather(tree_sum(client, [client.submit(T.take, f, 0, pure=False) for f in terms])))
-    n_tot = float(marg.sum())
-    de = K.expected_sum(metric, marg, values, cum)
-    if not de > 0:
-        raise AgreementUndefinedError("Krippendorff's alpha is undefined: expected disagreement is zero")
-    alpha = 1.0 - (n_tot - 1.0) * do_sum / de
-    n = int(n_pairable)
-    lin = alpha_linearisation(metric, used, values, cum, marg, de, do_sum, n)
-    pa, pe = lin.pa, lin.pe
-    ss = float(client.gather(tree_sum(client, [
-        client.submit(_alpha_se, p, f, lin, pure=False) for p, f in zip(table.pieces, terms)])))
-    se = linearised_se(ss, n)
-    ci = _t_interval(alpha, se, n - 1, confidence)
-    ok = np.isfinite(se)
-    return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n, n_annotations=int(n_ann),
-                           value=float(alpha), se=se if ok else None, ci=ci if ok else None, pa=float(pa),
-                           pe=float(pe), details={"ci_method": "analytic (t)"})
+    res, _, n, n_ann = alpha_core(_Parts(table), table.labels, LEVELS.index(level),
+                                  _level_values(table.codebook, level), confidence)
+    return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n, n_annotations=n_ann, **res)
 
 
 def agreement_family(table: DaskAnnotationTable, name: str = "fleiss_kappa", weights: Any = None, *,
@@ -118,50 +96,10 @@ def agreement_family(table: DaskAnnotationTable, name: str = "fleiss_kappa", wei
     table = _check_table(table)
     _, confidence = _check_common(0, confidence)
     check_choice("name", name, ("fleiss_kappa", "gwet_ac", "brennan_prediger", "percent_agreement"))
-    kind = _FAMILY[name]
-    client = table.client
-    q = table.n_labels
-    _check_dense_labels(q, name)
-    w, wname = _weights_matrix(weights, q)
-    terms = [client.submit(T.family_terms, p, w, pure=False) for p in table.pieces]
-    n, n2, pa_sum, pi_num = client.gather(tree_sum(client, [client.submit(T.take, f, 0, pure=False)
-                                                            for f in terms]))
-    if n2 == 0:
-        raise _no_pairs()
-    if kind in (1, 2) and q < 2:
-        raise AgreementUndefinedError(
-            f"{name} is undefined with a single label in the label set ({table.labels[0]!r}); give the "
-            "possible labels with labels=[...]")
-    n, n2 = int(n), int(n2)
-    pa = float(pa_sum / n2)
-    pi = pi_num / n
-    sum_w = float(w.sum())
-    pe = float(K.family_pe(kind, pi, w, sum_w))
-    if pe >= 1.0 - 1e-12:
-        raise AgreementUndefinedError(
-            f"{name} is undefined: chance agreement is 1 (one label is used by every rating, or the "
-            "weights make every pair agree)")
-    value = (pa - pe) / (1 - pe)
-    ss = float(client.gather(tree_sum(client, [
-        client.submit(_family_se, p, f, kind, pi, w, pe, value, n, n2, q, pure=False)
-        for p, f in zip(table.pieces, terms)])))
-    se = linearised_se(ss, n)
-    ok = np.isfinite(se)
-    return AgreementResult(coefficient=name, variant=wname, n_items=n, n_annotations=table.n_annotations,
-                           value=float(value), se=se if ok else None,
-                           ci=_t_interval(value, se, n - 1, confidence) if ok else None,
-                           pa=pa, pe=pe, details={"ci_method": "analytic (t)"})
-
-
-def _alpha_se(piece: Any, terms: Any, lin: Any) -> float:
-    """The piece's ``sum_i (x_i - alpha')^2`` (:func:`crowdagg._agreement_common.alpha_se_sum`)."""
-    _, r_item, do_item = terms
-    return alpha_se_sum(piece.table, r_item, do_item, lin)
-
-
-def _family_se(piece: Any, terms: Any, kind: int, pi: np.ndarray, w: np.ndarray, pe: float, value: float,
-               n: int, n2: int, q: int) -> float:
-    return T.family_se_terms(piece, terms[1], kind, pi, w, pe, value, n, n2, q)
+    _check_dense_labels(table.n_labels, name)
+    w, wname = _weights_matrix(weights, table.n_labels)
+    res, _, _, n = family_core(_Parts(table), name, table.labels, w, confidence)
+    return AgreementResult(coefficient=name, variant=wname, n_items=n, n_annotations=table.n_annotations, **res)
 
 
 def fleiss_kappa(table: DaskAnnotationTable, weights: Any = None, *, confidence: float = 0.95) -> AgreementResult:

@@ -365,7 +365,7 @@ class GLAD(EMAggregator):
         self.betas_ = executor.item_series(np.exp(params["log_betas"]), "beta")
         # skills_: mean over the worker's answers of sigmoid(alpha_w * beta_i), P(right answer)
         _, (right, n) = executor.map_reduce(_right_sums, params["alphas"], (params["log_betas"],))
-        prior = 1.0 / (1.0 + np.exp(-params["alphas"] * np.exp(self._model.log_beta_prior[0])))
+        prior = np.exp(-np.logaddexp(0.0, -params["alphas"] * np.exp(self._model.log_beta_prior[0])))
         self.skills_ = pd.Series(np.where(n > 0, right / np.maximum(n, 1.0), prior), index=table.workers,
                                  name="skill")
         self.m_step_n_iter_ = np.asarray(self._model.m_step_n_iter, dtype=np.int64)
