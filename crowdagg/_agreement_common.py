@@ -423,3 +423,13 @@ def family_core(parts: Any, name: str, labels: pd.Index, w: np.ndarray, confiden
                ci=_t_interval(value, se, n - 1, confidence) if ok else None,
                pa=pa, pe=float(pe), details={"ci_method": "analytic (t)"})
     return res, terms, pi, n
+
+
+def pairs_frame(workers: pd.Index, key: np.ndarray, n: np.ndarray, po: np.ndarray, kappa: np.ndarray
+                ) -> pd.DataFrame:
+    """The pairwise Cohen's kappa output: one row per worker pair (``key = a * n_workers + b``)."""
+    nw = len(workers)
+    k = pd.array(kappa, dtype="Float64")
+    k[~np.isfinite(kappa)] = pd.NA
+    return pd.DataFrame({"worker_a": workers.take(key // nw).to_numpy(), "worker_b": workers.take(key % nw).to_numpy(),
+                         "n_items": n, "agreement": po, "kappa": k})

@@ -58,6 +58,7 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
     family_se_sum,
     family_terms,
     linearised_se,
+    pairs_frame,
 )
 from ._validation import check_choice, check_int, check_random_state
 from .errors import AgreementUndefinedError, InputError
@@ -611,17 +612,7 @@ def pairwise_cohen_kappa(
     q = table.n_labels
     _check_dense_labels(q, "pairwise_cohen_kappa")
     w, _ = _weights_matrix(weights, q)
-    nw = table.n_workers
-    out_key, out_n, out_po, out_k = _pairwise_streamed(table, w, min_overlap)
-    kappa = pd.array(out_k, dtype="Float64")
-    kappa[~np.isfinite(out_k)] = pd.NA
-    return pd.DataFrame({
-        "worker_a": table.workers.take(out_key // nw).to_numpy(),
-        "worker_b": table.workers.take(out_key % nw).to_numpy(),
-        "n_items": out_n,
-        "agreement": out_po,
-        "kappa": kappa,
-    })
+    return pairs_frame(table.workers, *_pairwise_streamed(table, w, min_overlap))
 
 
 # --------------------------------------------------------------------------- per worker

@@ -477,3 +477,40 @@ def _label_set(labels: Any) -> pd.Index:
     if index.has_duplicates:
         raise InputError(f"labels= repeats values: {index[index.duplicated()].tolist()}")
     return index
+
+
+def label_codebook(uniques: pd.Index, labels: Any, label_col: str, categories: pd.Index | None = None,
+                   rows: Any = None) -> tuple[pd.Index, np.ndarray]:
+    """The label codebook of a column whose distinct non-null values are ``uniques``, and
+    each unique's code: ``labels=`` (validated; values outside it raise
+    :class:`~crowdagg.errors.UnknownLabelError`), else the categorical order, else sorted.
+    ``rows(unknown)``: a note locating the unknown values (the local table's first rows).
+    Shared by the local table and :class:`crowdagg.distributed.DaskAnnotationTable`."""
+    from .errors import UnknownLabelError
+
+    if labels is not None:
+        label_index = _label_set(labels)
+        mapping = _lookup(label_index, uniques)
+        unknown = mapping < 0
+        if unknown.any():
+            kinds = {_index_kind(label_index), _index_kind(uniques)}
+            note = "; bools never match numbers" if kinds == {"bool", "number"} else ""
+            raise UnknownLabelError(
+                f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
+                f"{label_index.tolist()[:20]}: {uniques[unknown][:_N_EXAMPLES].tolist()}"
+                f"{rows(unknown) if rows is not None else ''}{note}"
+            )
+        return label_index, mapping
+    if categories is not None:
+        return categories, categories.get_indexer(uniques)
+    try:
+        order = np.argsort(uniques.to_numpy(), kind="stable")
+    except TypeError:
+        types = sorted({type(u).__name__ for u in uniques})
+        raise MixedIdTypeError(
+            f"the labels of column {label_col!r} ({types}) cannot be sorted; give the "
+            "label set, in order, with labels="
+        ) from None
+    mapping = np.empty(len(order), dtype=np.int64)
+    mapping[order] = np.arange(len(order))
+    return _integral_float_to_int(uniques[order]), mapping

@@ -24,7 +24,6 @@ from .errors import (
     EmptyTableError,
     GoldError,
     InputError,
-    MixedIdTypeError,
     NullIdError,
     SimilarLabelsWarning,
     UnknownLabelError,
@@ -38,10 +37,9 @@ from .factorize import (
     _first_rows,
     _index_dtype,
     _index_kind,
-    _integral_float_to_int,
-    _label_set,
     _lookup,
     _shrink,
+    label_codebook,
 )
 from .gold import gold_by_item, gold_label_codes
 from .ingest import _resolve_columns
@@ -755,35 +753,9 @@ def _build(
     lc_raw, lab_uniques = _shrink(*_factorize(label_vals, label_col, "label"))
     if len(lab_uniques) == 0:
         raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
-    if labels is not None:
-        label_index = _label_set(labels)
-        mapping = _lookup(label_index, lab_uniques)
-        unknown = mapping < 0
-        if unknown.any():
-            bad_rows = _first_rows(np.isin(lc_raw, np.flatnonzero(unknown)))
-            kinds = {_index_kind(label_index), _index_kind(lab_uniques)}
-            note = "; bools never match numbers" if kinds == {"bool", "number"} else ""
-            raise UnknownLabelError(
-                f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
-                f"{label_index.tolist()[:20]}: {lab_uniques[unknown][:_N_EXAMPLES].tolist()} "
-                f"(first rows: {bad_rows}){note}"
-            )
-    else:
-        if label_order is not None:
-            label_index = label_order
-            mapping = label_index.get_indexer(lab_uniques)
-        else:
-            try:
-                order = np.argsort(lab_uniques.to_numpy(), kind="stable")
-            except TypeError:
-                types = sorted({type(u).__name__ for u in lab_uniques})
-                raise MixedIdTypeError(
-                    f"the labels of column {label_col!r} ({types}) cannot be sorted; give the "
-                    "label set, in order, with labels="
-                ) from None
-            label_index = _integral_float_to_int(lab_uniques[order])
-            mapping = np.empty(len(order), dtype=np.int64)
-            mapping[order] = np.arange(len(order))
+    label_index, mapping = label_codebook(
+        lab_uniques, labels, label_col, label_order,
+        lambda unknown: f" (first rows: {_first_rows(np.isin(lc_raw, np.flatnonzero(unknown)))})")
     return _assemble(ic, wc, lc_raw, np.asarray(mapping, dtype=np.int64), items, workers, label_index,
                      duplicates, label_col)
 

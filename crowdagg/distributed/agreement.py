@@ -30,6 +30,7 @@ from .._agreement_common import (
     _weights_matrix,
     alpha_core,
     family_core,
+    pairs_frame,
 )
 from .._validation import check_choice, check_int
 from ..agreement import AgreementResult
@@ -124,7 +125,6 @@ def pairwise_cohen_kappa(table: DaskAnnotationTable, min_overlap: int = 5, weigh
     counts: pd.Series = client.gather(tree_sum(
         client, [client.submit(T.pair_counts, p, q, pure=False) for p in table.pieces], combine=T.add_counts))
     counts = T.add_counts(counts)
-    nw = table.n_workers
     pair = counts.index.get_level_values("pair").to_numpy(np.int64)
     cell = counts.index.get_level_values("cell").to_numpy(np.int64)
     cnt = counts.to_numpy(np.float64)
@@ -141,13 +141,4 @@ def pairwise_cohen_kappa(table: DaskAnnotationTable, min_overlap: int = 5, weigh
     with np.errstate(divide="ignore", invalid="ignore"):
         kap = np.where(pe < 1.0, (po - pe) / (1.0 - pe), np.nan)
     keep = m >= min_overlap
-    kappa = pd.array(kap[keep], dtype="Float64")
-    kappa[~np.isfinite(kap[keep])] = pd.NA
-    key = uniq[keep]
-    return pd.DataFrame({
-        "worker_a": table.workers.take(key // nw).to_numpy(),
-        "worker_b": table.workers.take(key % nw).to_numpy(),
-        "n_items": m[keep].astype(np.int64),
-        "agreement": po[keep],
-        "kappa": kappa,
-    })
+    return pairs_frame(table.workers, uniq[keep], m[keep].astype(np.int64), po[keep], kap[keep])

@@ -1,24 +1,12 @@
 """The Dask executor: :func:`crowdagg.em.run_em` with the parts mapped over Dask pieces.
 
-One EM iteration of every method is
-
-1. the client runs the plug-in's ``prepare`` (small: workers x labels x labels at
-   most) and sends the result to every worker once;
-2. one task per piece runs the plug-in's ``e_step_table`` on the piece (a local
-   :class:`~crowdagg.table.AnnotationTable`, serial slice kernels), keeps the
-   piece's posteriors and the plug-in's cache on the worker and returns its
-   partial statistics;
-3. the statistics are tree-summed (``fan_in`` pieces per node) and gathered;
-4. the client runs the plug-in's ``m_step`` on the sums; a method whose M-step
-   makes passes over the data (GLAD) makes them with :meth:`DaskExecutor.map_reduce`
-   (per-item outputs joined on the client, the rest tree-summed).
-
-No data moves between workers after the table is built.  The loop, restarts,
-gold, warm starts, the stopping rule and the warnings are those of the local
-path (they exist once, in :mod:`crowdagg.em` and the estimators), so a
-distributed fit gives the local fit's labels and parameters up to the order of
-floating-point sums.  Per-item parameters (GLAD's ``log_betas``, 8 bytes per
-item) are held by the client and split by piece.
+Per iteration the client broadcasts the plug-in's ``prepare`` output once; a task per
+piece runs its ``e_step_table`` (serial slice kernels), keeping the piece's posteriors
+and cache on the worker; the statistics are tree-summed (``fan_in`` per node) for the
+plug-in's ``m_step`` on the client, whose data passes (GLAD) go through
+:meth:`DaskExecutor.map_reduce`.  Loop, restarts, gold, warm starts and warnings are
+the local path's (:mod:`crowdagg.em`); per-item parameters are held by the client and
+split by piece.  See ``docs/distributed.md`` for the dataflow and measured costs.
 """
 
 from __future__ import annotations
@@ -117,10 +105,6 @@ class DaskExecutor:
 
     def _split(self, arr: np.ndarray, i: int) -> np.ndarray:
         return arr[self._offsets[i]:self._offsets[i + 1]]
-
-    def _each(self, fn: Callable[..., Any], *args: Any) -> list[Any]:
-        """``fn(piece, gold, state, *args)`` on every piece (the current states)."""
-        return [self._submit(fn, p, g, s, *args) for p, g, s in zip(self.dt.pieces, self.gold, self.posteriors)]
 
     # ----------------------------------------------------------------- the executor interface
     def start(self) -> None:
@@ -242,33 +226,15 @@ def _piece_gold_coerced(piece: Any, gold_items: pd.Index, codes: np.ndarray) -> 
 # --------------------------------------------------------------------------- public entry point
 def fit(estimator: Any, table: DaskAnnotationTable, *, gold: Any = None, init_params: Any = None,
         fan_in: int = FAN_IN) -> Any:
-    """Fit a crowdagg estimator on a :class:`DaskAnnotationTable`; returns the estimator.
+    """``estimator.fit(table, gold=gold, init_params=init_params)`` with the reduction tree's
+    ``fan_in`` (pieces per node); returns the estimator.
 
-    The same as ``estimator.fit(table, gold=gold, init_params=init_params)``, with
-    the reduction tree's ``fan_in``.  Every :class:`~crowdagg.em.EMAggregator`
-    (users' subclasses and plug-ins included) and :class:`~crowdagg.MajorityVote`
-    (``tie="first"``) fit a distributed table, with their own parameters
-    (``parallel`` is ignored: kernels run serially inside Dask tasks).
-
-    After the fit the estimator has its usual fitted attributes, except that the
-    per-item ones are Dask collections: ``labels_`` (Series), ``probas_``
-    (DataFrame), ``result_`` (:class:`~crowdagg.distributed.DaskAggregationResult`
-    with ``compute()``/``to_parquet``), GLAD's ``betas_`` and MACE's
-    ``entropies_``.  Per-worker parameters are pandas, indexed by worker id.
-    ``table_`` is the distributed table and ``bytes_per_iteration_`` the bytes
-    broadcast and reduced at each iteration.
-
-    Parameters
-    ----------
-    estimator : crowdagg estimator
-    table : DaskAnnotationTable
-    gold : Series, mapping or DataFrame, optional
-        Known labels by item id (broadcast to every piece: meant for a modest
-        number of gold items).
-    init_params : fitted estimator or dict, optional
-        Warm start, as for a local fit (per-item parameters aligned by item id).
-    fan_in : int
-        Pieces per node of the statistics reduction tree.
+    Every :class:`~crowdagg.em.EMAggregator` (users' subclasses and plug-ins included)
+    and :class:`~crowdagg.MajorityVote` (``tie="first"``) fit a distributed table
+    (``parallel`` is ignored).  Per-item fitted attributes (``labels_``, ``probas_``,
+    ``result_``, GLAD's ``betas_``, MACE's ``entropies_``) are Dask collections,
+    per-worker ones pandas; ``bytes_per_iteration_`` records the bytes each iteration
+    moved.  Gold answers are broadcast to every piece (for a modest number of them).
     """
     if not isinstance(table, DaskAnnotationTable):
         raise InputError(f"fit expects a DaskAnnotationTable, got {type(table).__name__}")

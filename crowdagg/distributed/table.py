@@ -32,11 +32,9 @@ import pandas as pd
 from ..errors import (
     EmptyTableError,
     InputError,
-    MixedIdTypeError,
     NullIdError,
-    UnknownLabelError,
 )
-from ..factorize import _coerce_like, _integral_float_to_int
+from ..factorize import _check_one_kind, _coerce_like, _typed_uniques, label_codebook
 from ..ingest import _resolve_columns
 from ..table import _DUPLICATE_POLICIES, AnnotationTable, Duplicates
 
@@ -385,18 +383,11 @@ def _first_appearance(parts: list[Any], column: str, what: str) -> pd.Index:
     arrays = [np.asarray(p, dtype=object) for p in parts if len(p)]
     if not arrays:
         return pd.Index([])
-    uniq = pd.Index(pd.unique(np.concatenate(arrays)))
-    # restore a typed index (ints stay ints, strings strings)
-    typed = [pd.Index(p) for p in parts if len(p)]
-    dtypes = {str(t.dtype) for t in typed}
-    if len(dtypes) == 1:
-        uniq = uniq.astype(typed[0].dtype)
-    if uniq.dtype == object:
-        kind = pd.api.types.infer_dtype(uniq, skipna=True)
-        if kind in ("mixed", "mixed-integer"):
-            raise MixedIdTypeError(f"column {column!r} mixes {what} types; convert the column to one type, "
-                                   f"e.g. df[{column!r}].astype(str)")
-    return uniq
+    uniq = pd.unique(np.concatenate(arrays))
+    dtypes = {pd.Index(p).dtype for p in parts if len(p)}
+    if len(dtypes) == 1 and object not in dtypes:  # restore a typed index (ints stay ints)
+        return pd.Index(uniq).astype(dtypes.pop())
+    return _typed_uniques(uniq, _check_one_kind(uniq, column, what))  # the local table's rule
 
 
 def _label_codebook(summaries: Sequence[dict[str, Any]], labels: Sequence[Hashable] | None,
@@ -404,25 +395,6 @@ def _label_codebook(summaries: Sequence[dict[str, Any]], labels: Sequence[Hashab
     uniques = _first_appearance([s["labels"] for s in summaries], label_col, "label")
     if len(uniques) == 0:
         raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
-    if labels is not None:
-        label_index = pd.Index(list(labels))
-        if len(label_index) == 0:
-            raise InputError("labels= is empty")
-        if label_index.has_duplicates:
-            raise InputError(f"labels= repeats values: {label_index[label_index.duplicated()].tolist()}")
-        unknown = label_index.get_indexer(_coerce_like(uniques, label_index)) < 0
-        if unknown.any():
-            raise UnknownLabelError(
-                f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
-                f"{label_index.tolist()[:20]}: {uniques[unknown][:5].tolist()}")
-        return label_index
-    cats = next((s["categories"] for s in summaries if s["categories"] is not None), None)
-    if cats is not None:
-        return pd.Index(cats)
-    try:
-        order = np.argsort(uniques.to_numpy(), kind="stable")
-    except TypeError:
-        raise MixedIdTypeError(f"column {label_col!r} mixes label types; convert it to one type "
-                               "or give the label set with labels=") from None
-    return _integral_float_to_int(uniques[order])
+    cats = next((pd.Index(s["categories"]) for s in summaries if s["categories"] is not None), None)
+    return label_codebook(uniques, labels, label_col, cats if labels is None else None)[0]
 
