@@ -468,6 +468,30 @@ class AnnotationTable:
 
     # ----------------------------------------------------------------- constructors
     @classmethod
+    def empty(cls, items: pd.Index, workers: pd.Index, labels: pd.Index) -> AnnotationTable:
+        """A table of these codebooks with no annotation (every item without answers),
+        e.g. a partition whose rows all had null labels."""
+        z = np.zeros(0, dtype=np.int32)
+        return cls(items=items, workers=workers, labels=labels, item_codes=z, worker_codes=z, label_codes=z,
+                   item_ptr=np.zeros(len(items) + 1, dtype=np.int64), worker_index=z,
+                   worker_ptr=np.zeros(len(workers) + 1, dtype=np.int64))
+
+    @classmethod
+    def concat(cls, tables: Sequence[AnnotationTable]) -> AnnotationTable:
+        """One table of the items of ``tables`` in turn (which share one worker and one
+        label codebook, as the pieces of a distributed table do); annotations kept as they are."""
+        if not tables:
+            raise InputError("concat needs at least one table")
+        first = tables[0]
+        offsets = np.cumsum([0] + [t.n_items for t in tables[:-1]])
+        items = first.items.append([t.items for t in tables[1:]]) if len(tables) > 1 else first.items
+        return cls.from_codes(
+            np.concatenate([np.asarray(t.item_codes, np.int64) + o for t, o in zip(tables, offsets)]),
+            np.concatenate([np.asarray(t.worker_codes, np.int64) for t in tables]),
+            np.concatenate([np.asarray(t.label_codes, np.int64) for t in tables]),
+            items=items, workers=first.workers, labels=first.labels, duplicates="keep")
+
+    @classmethod
     def from_codes(
         cls,
         item_codes: np.ndarray,

@@ -649,3 +649,15 @@ def test_csv_distinct_stripped_cells_give_distinct_labels(tmp_path_factory, cell
     assert t.n_labels == len({c.strip() for c in cells})
     kept = AnnotationTable.read_csv(p, strip=False)
     assert kept.n_labels == len(set(cells))
+
+
+def test_empty_and_concat_tables():
+    a = AnnotationTable.from_pandas(pd.DataFrame({"item": ["x", "x", "y"], "worker": ["u", "v", "u"],
+                                                  "label": [1, 2, 1]}))
+    b = AnnotationTable.from_codes([0], [1], [1], items=["z"], workers=a.workers, labels=a.labels)
+    e = AnnotationTable.empty(pd.Index(["w"]), a.workers, a.labels)
+    assert e.n_annotations == 0 and e.n_items == 1 and e.item_counts().tolist() == [0]
+    both = AnnotationTable.concat([a, e, b])
+    assert both.items.tolist() == ["x", "y", "w", "z"] and both.item_counts().tolist() == [2, 1, 0, 1]
+    pd.testing.assert_frame_equal(both.to_pandas().iloc[:3], a.to_pandas())
+    assert both.to_pandas().iloc[3].tolist() == ["z", "v", 2]

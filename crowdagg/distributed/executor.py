@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from dask.sizeof import sizeof
 
 from .._validation import check_int
 from ..em import EMContext, EMModel, _check_finite
@@ -40,19 +41,6 @@ def tree_sum(client: Any, futures: list[Any], fan_in: int = FAN_IN, combine: Any
         level = [client.submit(combine, *level[i:i + fan_in], pure=False) if len(level[i:i + fan_in]) > 1
                  else level[i] for i in range(0, len(level), fan_in)]
     return level[0]
-
-
-def nbytes(obj: Any) -> int:
-    """Bytes of the arrays in a nest of tuples/lists/dicts (what crosses the network)."""
-    if isinstance(obj, np.ndarray):
-        return int(obj.nbytes)
-    if isinstance(obj, (tuple, list)):
-        return sum(nbytes(o) for o in obj)
-    if isinstance(obj, dict):
-        return sum(nbytes(o) for o in obj.values())
-    if isinstance(obj, (float, int, np.floating, np.integer)):
-        return 8
-    return 0
 
 
 class DaskExecutor:
@@ -124,7 +112,7 @@ class DaskExecutor:
                          accumulate)
             for i, (p, g) in enumerate(zip(self.dt.pieces, self.gold))]
         ll, stats = self._reduce([self._submit(T.loglik_and_stats, s) for s in self.posteriors])
-        self._moved = (nbytes(prepared) + nbytes(stats)) * len(self.dt.pieces)
+        self._moved = (sizeof(prepared) + sizeof(stats)) * len(self.dt.pieces)  # dask's estimate
         return float(ll) + model.loglik_offset(self.ctx, params), stats
 
     def stats_from_posteriors(self, model: EMModel) -> Any:

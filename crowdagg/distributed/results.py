@@ -51,9 +51,7 @@ class DaskAggregationResult:
     def probas(self) -> Any:
         """Dask DataFrame of posteriors, items x labels (columns are the labels)."""
         cols = [f"proba_{c}" for c in self.labels_codebook]
-        mapping = dict(zip(cols, self.labels_codebook))
-        meta = self.frame._meta[cols].rename(columns=mapping)
-        return self.frame[cols].map_partitions(_rename, mapping, meta=meta)
+        return self.frame[cols].rename(columns=dict(zip(cols, self.labels_codebook)))
 
     def compute(self) -> AggregationResult:
         """Gather into a local :class:`~crowdagg.results.AggregationResult` (items in piece order)."""
@@ -69,6 +67,3 @@ class DaskAggregationResult:
         """Write :attr:`frame` as Parquet files (one per piece), in parallel on the workers."""
         return self.frame.to_parquet(os.fspath(path), **kwargs)
 
-
-def _rename(df: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataFrame:
-    return df.rename(columns=mapping)

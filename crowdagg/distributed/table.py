@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import check_choice, check_int
 from ..errors import (
     EmptyTableError,
     InputError,
     NullIdError,
 )
-from ..factorize import _check_one_kind, _coerce_like, _typed_uniques, label_codebook
+from ..factorize import _check_one_kind, _factorize, _lookup, _typed_uniques, label_codebook
 from ..ingest import _resolve_columns
 from ..table import _DUPLICATE_POLICIES, AnnotationTable, Duplicates
 
@@ -86,36 +87,21 @@ def _build_piece(df: pd.DataFrame, item_col: str, worker_col: str, label_col: st
     """Turn one shuffled partition into a :class:`Piece` (global worker/label codes)."""
     if len(df):
         df = df.sort_values([_PART, _POS], kind="stable")
-    item_vals = df[item_col]
-    ic, items = pd.factorize(item_vals, sort=False)
-    items = pd.Index(items)
-    wc = _coerce_like(pd.Index(df[worker_col]), workers)
-    wc = workers.get_indexer(wc)
+    ic, items = _factorize(df[item_col], item_col, "item id")  # the local rules: one kind, exact values
+    wc = _lookup(workers, pd.Index(df[worker_col]))
     lab = df[label_col]
     if isinstance(lab.dtype, pd.CategoricalDtype):
         lab = lab.astype(lab.cat.categories.dtype)
-    null = lab.isna().to_numpy()
-    lc = np.full(len(df), -1, dtype=np.int64)
-    if (~null).any():
-        lc[~null] = labels.get_indexer(_coerce_like(pd.Index(lab[~null]), labels))
-    keep = ~null
-    n_null = int(null.sum())
-    ic, wc, lc = np.asarray(ic, np.int64)[keep], np.asarray(wc, np.int64)[keep], lc[keep]
+    keep = lab.notna().to_numpy()
+    n_null = int((~keep).sum())
+    lc = _lookup(labels, pd.Index(lab[keep]))
+    ic, wc = np.asarray(ic, np.int64)[keep], wc[keep]
     if ic.size == 0:
-        table = _empty_piece_table(items, workers, labels)
+        table = AnnotationTable.empty(items, workers, labels)
         return Piece(table, {"null_label": n_null, "duplicate": 0})
     table = AnnotationTable.from_codes(ic, wc, lc, items=items, workers=workers, labels=labels,
                                        duplicates=duplicates)
     return Piece(table, {"null_label": n_null, "duplicate": int(table.dropped.get("duplicate", 0))})
-
-
-def _empty_piece_table(items: pd.Index, workers: pd.Index, labels: pd.Index) -> AnnotationTable:
-    """A piece whose rows all had null labels (or no rows): its items, zero annotations."""
-    z = np.zeros(0, dtype=np.int64)
-    return AnnotationTable(items=items, workers=workers, labels=labels, item_codes=z.astype(np.int32),
-                           worker_codes=z.astype(np.int32), label_codes=z.astype(np.int32),
-                           item_ptr=np.zeros(len(items) + 1, dtype=np.int64),
-                           worker_index=z.astype(np.int32), worker_ptr=np.zeros(len(workers) + 1, dtype=np.int64))
 
 
 def _piece_meta(piece: Piece) -> dict[str, Any]:
@@ -181,10 +167,8 @@ class DaskAnnotationTable:
         self._meta = meta
         self.n_items = int(sum(m["n_items"] for m in meta))
         self.n_annotations = int(sum(m["n_annotations"] for m in meta))
-        self._worker_counts = np.sum([m["worker_counts"] for m in meta], axis=0).astype(np.int64) \
-            if meta else np.zeros(len(workers), np.int64)
-        self._label_counts = np.sum([m["label_counts"] for m in meta], axis=0).astype(np.int64) \
-            if meta else np.zeros(len(labels), np.int64)
+        self._worker_counts = sum((m["worker_counts"] for m in meta), np.zeros(len(workers), np.int64))
+        self._label_counts = sum((m["label_counts"] for m in meta), np.zeros(len(labels), np.int64))
         self._book: AnnotationTable | None = None
 
     # ----------------------------------------------------------------- sizes
@@ -225,11 +209,7 @@ class DaskAnnotationTable:
     @property
     def dropped(self) -> dict[str, int]:
         """Rows dropped at ingest, by reason (``null_label``, ``duplicate``)."""
-        out: dict[str, int] = {"null_label": 0, "duplicate": 0}
-        for m in self._meta:
-            for k, v in m["dropped"].items():
-                out[k] = out.get(k, 0) + int(v)
-        return out
+        return {k: int(sum(m["dropped"].get(k, 0) for m in self._meta)) for k in ("null_label", "duplicate")}
 
     @property
     def codebook(self) -> AnnotationTable:
@@ -251,20 +231,7 @@ class DaskAnnotationTable:
 
         Items come piece by piece; workers and labels keep the global codebooks.
         """
-        pieces: list[Piece] = self.client.gather(self.pieces)
-        ic, wc, lc, items = [], [], [], []
-        off = 0
-        for p in pieces:
-            t = p.table
-            ic.append(np.asarray(t.item_codes, np.int64) + off)
-            wc.append(np.asarray(t.worker_codes, np.int64))
-            lc.append(np.asarray(t.label_codes, np.int64))
-            items.append(t.items)
-            off += t.n_items
-        all_items = items[0].append(items[1:]) if len(items) > 1 else items[0]
-        return AnnotationTable.from_codes(np.concatenate(ic), np.concatenate(wc), np.concatenate(lc),
-                                          items=all_items, workers=self.workers, labels=self.labels,
-                                          duplicates="keep")
+        return AnnotationTable.concat([p.table for p in self.client.gather(self.pieces)])
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -308,10 +275,9 @@ class DaskAnnotationTable:
             ddf = dd.from_pandas(ddf, npartitions=npartitions or 2, sort=False)
         if not isinstance(ddf, dd.DataFrame):
             raise InputError(f"from_dask_dataframe expects a dask DataFrame, got {type(ddf).__name__}")
-        if duplicates not in _DUPLICATE_POLICIES:
-            raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")
-        if npartitions is not None and (not isinstance(npartitions, int) or npartitions < 1):
-            raise InputError(f"npartitions must be a positive integer, got {npartitions!r}")
+        check_choice("duplicates", duplicates, _DUPLICATE_POLICIES)
+        if npartitions is not None:
+            check_int("npartitions", npartitions, 1)
         if client is None:
             try:
                 client = get_client()
