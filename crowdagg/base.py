@@ -124,10 +124,22 @@ class BaseAggregator(BaseEstimator):
         """
         if label_codes is None:
             label_codes = default_label_codes(table, posteriors)
+        self.store_result(table, AggregationResult.from_codes(table, posteriors, label_codes))
+
+    def store_result(self, table: Any, result: Any, **extra: Any) -> None:
+        """Set ``table_``, ``result_``, ``labels_`` and ``probas_`` (and ``extra`` fitted
+        attributes, names ending in ``_``) from a result object with ``labels`` and
+        ``probas``: an :class:`AggregationResult`, or the Dask result of a distributed
+        fit (the executors call this; it is the one place that writes them)."""
+        bad = [k for k in extra if not k.endswith("_")]
+        if bad:
+            raise InputError(f"fitted attributes end in '_': {bad}")
         self.table_ = table
-        self.result_ = AggregationResult.from_codes(table, posteriors, label_codes)
-        self.labels_ = self.result_.labels
-        self.probas_ = self.result_.probas
+        self.result_ = result
+        self.labels_ = result.labels
+        self.probas_ = result.probas
+        for k, v in extra.items():
+            setattr(self, k, v)
 
     def fit_predict(self, data: Any, **kwargs: Any) -> pd.Series:
         """Fit and return ``labels_`` (one label per item, indexed by item id)."""

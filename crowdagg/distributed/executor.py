@@ -172,11 +172,8 @@ class DaskExecutor:
                  for p, s, g, c in zip(self.dt.pieces, post, self.gold, codes)]
         result = DaskAggregationResult(dd.from_delayed(parts, meta=_frame_meta(self.dt), verify_meta=False),
                                        self.dt.labels)
-        estimator.table_ = self.dt
-        estimator.result_ = result
-        estimator.labels_ = result.labels
-        estimator.probas_ = result.probas
-        estimator.bytes_per_iteration_ = np.asarray(self.bytes_per_iteration, dtype=np.int64)
+        estimator.store_result(self.dt, result,
+                               bytes_per_iteration_=np.asarray(self.bytes_per_iteration, dtype=np.int64))
 
 
 def _frame_meta(dt: DaskAnnotationTable) -> pd.DataFrame:
