@@ -3,35 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["AggregationResult", "decode_labels"]
+__all__ = ["AggregationResult", "decode_labels", "label_dtype"]
+
+
+def label_dtype(labels: pd.Index) -> Any:
+    """The dtype of ``labels_`` for a label set, whatever the data (local and Dask fits alike).
+
+    pandas' nullable dtypes for numbers and bools (``Int64``, ``UInt64``, ``Float64``,
+    ``boolean``), ``object`` otherwise (strings and other values, ``None`` where missing),
+    so that an item without answers never changes the dtype.
+    """
+    kind = labels.dtype.kind
+    return {"i": "Int64", "u": "UInt64", "f": "Float64", "b": "boolean"}.get(kind, object)
 
 
 def decode_labels(labels: pd.Index, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Series of original labels for ``codes`` (``-1`` = no label).
-
-    Missing labels are ``<NA>``: integer labels then use pandas' nullable
-    ``Int64`` dtype, booleans ``boolean``, anything else ``object`` with ``None``.
-    Without missing labels the codebook's own dtype is kept.
-    """
+    """Series of original labels for ``codes`` (``-1`` = no label), of dtype
+    :func:`label_dtype` whether or not some are missing (``<NA>``, or ``None`` for
+    ``object``)."""
     codes = np.asarray(codes, dtype=np.int64)
     missing = codes < 0
-    if not missing.any():
-        return pd.Series(labels.take(codes).to_numpy(), index=index, name="label")
-    kind = labels.dtype.kind
-    if kind in "iu":
-        values = pd.array(labels.to_numpy().take(np.where(missing, 0, codes)), dtype="Int64")
-        values[missing] = pd.NA
-    elif kind == "b":
-        values = pd.array(labels.to_numpy().take(np.where(missing, 0, codes)), dtype="boolean")
-        values[missing] = pd.NA
-    else:
-        values = np.asarray(labels.to_numpy(dtype=object).take(np.where(missing, 0, codes)), dtype=object)
+    dtype = label_dtype(labels)
+    taken = labels.to_numpy(dtype=object if dtype is object else None).take(np.where(missing, 0, codes))
+    if dtype is object:
+        values = np.asarray(taken, dtype=object)
         values[missing] = None
         return pd.Series(values, index=index, name="label", dtype=object)
+    values = pd.array(taken, dtype=dtype)
+    values[missing] = pd.NA
     return pd.Series(values, index=index, name="label")
 
 

@@ -215,6 +215,21 @@ def check_distributed_equals_local(est: Any, df: pd.DataFrame) -> None:
                            rtol=0, atol=_TOL_EXACT), f"{_name(est)}: distributed skills_ differ from the local ones"
 
 
+def check_labels_dtype_stable(est: Any, df: pd.DataFrame) -> None:
+    """``labels_`` has one dtype whether or not some item has no answer (and it is
+    :func:`crowdagg.results.label_dtype` of the label set)."""
+    from .results import label_dtype
+
+    answered = df[df["item"].isin(df.loc[df["label"].notna(), "item"])]
+    a = _fit(clone(est), df)
+    b = _fit(clone(est), answered)
+    assert a.labels_.dtype == b.labels_.dtype, (
+        f"{_name(est)}: labels_ is {b.labels_.dtype} when every item has answers but "
+        f"{a.labels_.dtype} when one has none")
+    want = label_dtype(pd.Index(a.probas_.columns))
+    assert a.labels_.dtype == want, f"{_name(est)}: labels_ is {a.labels_.dtype}, expected {want}"
+
+
 def check_deterministic(est: Any, df: pd.DataFrame) -> None:
     a = _fit(clone(est), df)
     b = _fit(clone(est), df)
@@ -299,6 +314,7 @@ _CHECKS: tuple[Callable[[Any, pd.DataFrame], None], ...] = (
     check_fitted_attributes,
     check_every_item_present,
     check_probabilities,
+    check_labels_dtype_stable,
     check_skills,
     check_deterministic,
     check_row_order,

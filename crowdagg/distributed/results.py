@@ -10,19 +10,9 @@ import numpy as np
 import pandas as pd
 
 from ..results import AggregationResult
+from ..results import label_dtype as label_meta_dtype
 
 __all__ = ["DaskAggregationResult", "label_meta_dtype"]
-
-
-def label_meta_dtype(labels: pd.Index) -> Any:
-    """The dtype of a distributed ``label`` column: one for every partition, whether
-    or not it has items without a label (nullable ``Int64``/``boolean``, else object)."""
-    kind = labels.dtype.kind
-    if kind in "iu":
-        return "Int64"
-    if kind == "b":
-        return "boolean"
-    return object
 
 
 @dataclass(frozen=True)
