@@ -354,14 +354,39 @@ class EMFit:
 
 
 # --------------------------------------------------------------------------- helpers
+def item_uniforms(items: pd.Index, seed: int) -> np.ndarray:
+    """One uniform in [0, 1) per item id, a function of the id's text and ``seed`` only
+    (not of the item's position), so random tie-breaks do not depend on the order of the
+    rows and are the same on a distributed table's pieces: the 64-bit hash of the id's
+    UTF-8 text (:mod:`crowdagg.kernels.strings`) mixed with the seed by splitmix64."""
+    import pyarrow as pa
+
+    from .factorize import _string_buffers
+    from .kernels.strings import hash_strings
+
+    text = pa.array([str(v) for v in items], type=pa.large_string()) if len(items) else pa.array([], pa.large_string())
+    h = np.empty(len(items), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        hash_strings(*_string_buffers(text), h)
+        z = h ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF)  # splitmix64 finaliser
+        z = (z + np.uint64(0x9E3779B97F4A7C15))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
 def initial_posteriors(table: AnnotationTable, gold: np.ndarray, parallel: bool = True,
-                       weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Majority-vote shares (ties kept as shares; gold items one-hot) and winning codes."""
+                       weights: np.ndarray | None = None, tie_seed: int | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Majority-vote shares (ties kept as shares; gold items one-hot) and winning codes
+    (ties: the first tied label, or with ``tie_seed`` one drawn by :func:`item_uniforms`)."""
     from .kernels.mv import majority_vote
 
     w = np.ones(table.n_workers) if weights is None else weights
+    tie_u = np.full(table.n_items, -1.0) if tie_seed is None else item_uniforms(table.items, tie_seed)
     post, codes = majority_vote(table.item_ptr, table.label_codes, table.worker_codes, w, table.n_labels,
-                                np.full(table.n_items, -1.0), parallel=parallel)
+                                tie_u, parallel=parallel)
     if gold is not None:
         _apply_gold(post, gold)
     return post, codes
@@ -404,10 +429,12 @@ class LocalExecutor:
         self.posteriors = np.empty((self.ctx.n_items, self.ctx.n_labels), dtype=np.float64)
         self.ctx.cache = {}
 
-    def vote(self, weights: np.ndarray | None = None, gold: bool = True) -> np.ndarray:
-        """Set the posteriors to (weighted) majority-vote shares; the winning codes."""
+    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None
+             ) -> np.ndarray:
+        """Set the posteriors to (weighted) majority-vote shares; the winning codes (random
+        tie-breaks with ``tie_seed``, see :func:`item_uniforms`)."""
         self.posteriors, codes = initial_posteriors(self.ctx.table, self.ctx.gold if gold else None,
-                                                    self.ctx.parallel, weights)
+                                                    self.ctx.parallel, weights, tie_seed)
         return codes
 
     def _items(self, params: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:

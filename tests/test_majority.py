@@ -140,3 +140,22 @@ def test_relabel_and_permute_properties(df, rnd):
     top = a.probas_.to_numpy()
     untied = (top == top.max(axis=1, keepdims=True)).sum(axis=1) == 1
     assert (a.labels_[untied] == b.labels_[untied]).all()
+
+
+def test_random_ties_follow_item_ids_not_row_order():
+    """tie="random" draws one uniform per item id (em.item_uniforms): shuffling the rows or
+    renaming nothing else keeps every tie-break; another seed changes some."""
+    rng = np.random.default_rng(5)
+    n = 400
+    df = pd.DataFrame({"item": np.repeat([f"i{k}" for k in range(n)], 2), "worker": np.tile(["a", "b"], n),
+                       "label": rng.integers(0, 3, 2 * n)})
+    a = MajorityVote(tie="random", random_state=1).fit(df).labels_
+    b = MajorityVote(tie="random", random_state=1).fit(df.sample(frac=1.0, random_state=2)).labels_
+    assert a.equals(b.loc[a.index])
+    c = MajorityVote(tie="random", random_state=2).fit(df).labels_
+    assert (a != c).any()
+    from crowdagg.em import item_uniforms
+
+    u = item_uniforms(pd.Index(["x", "y", "x"]), 7)
+    assert u[0] == u[2] != u[1] and ((u >= 0) & (u < 1)).all()
+    assert np.array_equal(item_uniforms(pd.Index([3, 4]), 7), item_uniforms(pd.Index(["3", "4"]), 7))

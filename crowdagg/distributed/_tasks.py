@@ -70,9 +70,9 @@ def n_gold(gold: np.ndarray) -> int:
 
 
 # --------------------------------------------------------------------------- EM
-def vote(piece: Piece, weights: np.ndarray, gold: np.ndarray | None) -> PieceState:
+def vote(piece: Piece, weights: np.ndarray, gold: np.ndarray | None, tie_seed: int | None = None) -> PieceState:
     """(Weighted) vote shares (gold one-hot when ``gold`` is given), winning codes as ``stats``."""
-    post, out = initial_posteriors(piece.table, gold, False, weights)
+    post, out = initial_posteriors(piece.table, gold, False, weights, tie_seed)
     return PieceState(post, 0.0, out)
 
 

@@ -98,9 +98,10 @@ class DaskExecutor:
     def start(self) -> None:
         self.posteriors = None
 
-    def vote(self, weights: np.ndarray | None = None, gold: bool = True) -> list[Any]:
+    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None
+             ) -> list[Any]:
         w = self._broadcast(np.ones(self.dt.n_workers) if weights is None else weights)
-        self.posteriors = [self._submit(T.vote, p, w, g if gold else None)
+        self.posteriors = [self._submit(T.vote, p, w, g if gold else None, tie_seed)
                            for p, g in zip(self.dt.pieces, self.gold)]
         return [self._submit(T.codes, s) for s in self.posteriors]
 

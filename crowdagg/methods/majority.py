@@ -10,22 +10,24 @@ import pandas as pd
 from .. import memory
 from .._validation import Options, check_random_state
 from ..base import BaseAggregator, is_distributed_table
-from ..errors import InputError, WeightsError
-from ..kernels.mv import majority_vote
+from ..em import initial_posteriors
+from ..errors import WeightsError
 from ..table import AnnotationTable
 
 __all__ = ["MajorityVote"]
 
 
-def _agreement(part: Any, post: np.ndarray, codes: Any = None, items: Any = ()) -> Any:
-    """Per worker, the number of answers equal to the item's winning label (``codes``; default
-    the first maximum of ``post``).  Called with a table (local) or, as a ``map_reduce``
-    function, with a Dask piece's part (then returns ``(None, counts)``)."""
-    table = getattr(part, "table", part)
-    best = np.argmax(post, axis=1) if codes is None else codes
-    hit = (table.label_codes == best[table.item_codes]).astype(np.float64)
-    agree = np.bincount(table.worker_codes, weights=hit, minlength=table.n_workers)
-    return (None, agree) if table is not part else agree
+def _agreement(table: AnnotationTable, codes: np.ndarray) -> np.ndarray:
+    """Per worker, the number of answers equal to the item's winning label ``codes``."""
+    hit = (table.label_codes == codes[table.item_codes]).astype(np.float64)
+    return np.bincount(table.worker_codes, weights=hit, minlength=table.n_workers)
+
+
+def _piece_agreement(part: Any, post: np.ndarray, vote: tuple[np.ndarray, int | None], items: Any = ()) -> Any:
+    """:func:`_agreement` on a Dask piece (a ``map_reduce`` function): the piece's winning
+    labels recounted with the fit's ``(weights, tie_seed)``."""
+    _, codes = initial_posteriors(part.table, None, False, *vote)
+    return None, _agreement(part.table, codes)
 
 
 class MajorityVote(BaseAggregator):
@@ -43,8 +45,10 @@ class MajorityVote(BaseAggregator):
     tie : {"first", "random"}
         How ties are broken.  ``"first"`` (default, deterministic) picks the tied
         label that comes first in the label set (``table.labels``, sorted unless
-        ``labels=`` was given).  ``"random"`` picks uniformly among the tied labels
-        using ``random_state``.
+        ``labels=`` was given).  ``"random"`` picks uniformly among the tied labels,
+        with one uniform per item *id* drawn from ``random_state``
+        (:func:`crowdagg.em.item_uniforms`): the same tie-breaks whatever the order
+        of the rows, and on a distributed table.
     random_state : None, int >= 0, numpy SeedSequence, Generator or RandomState
         Seed for ``tie="random"``.  Same seed, same data: same labels.  Checked by
         ``fit`` even when unused (negative ints and bools raise
@@ -110,18 +114,14 @@ class MajorityVote(BaseAggregator):
         # refuse before allocating items x labels shares
         memory.check(type(self).__name__, [memory.posteriors(table.n_items, table.n_labels)], memory.DEFAULT_ADVICE)
         self._validate_params()
-        if self.tie == "random":
-            tie_u = check_random_state(self.random_state).random(table.n_items)
-        else:
-            tie_u = np.full(table.n_items, -1.0)
-        return majority_vote(
-            table.item_ptr,
-            table.label_codes,
-            table.worker_codes,
-            self._worker_weights(table),
-            table.n_labels,
-            tie_u,
-        )
+        return initial_posteriors(table, None, True, self._worker_weights(table), self._tie_seed())
+
+    def _tie_seed(self) -> int | None:
+        """The seed of the random tie-breaks (``tie="random"``), one integer drawn from
+        ``random_state``; ``None`` for ``tie="first"``."""
+        if self.tie != "random":
+            return None
+        return int(check_random_state(self.random_state).integers(0, 2**63 - 1))
 
     def fit(self, data: Any, **table_kwargs: Any) -> MajorityVote:
         """Count the votes.
@@ -139,19 +139,17 @@ class MajorityVote(BaseAggregator):
         self._validate_params()
         if is_distributed_table(data):
             self._no_table_options(table_kwargs)
-            if self.tie != "first":
-                raise InputError("MajorityVote(tie='random') draws ties in item order, which a distributed "
-                                 "table does not have; use tie='first'")
             executor = data.executor(gold=None)
-            codes = executor.vote(self._worker_weights(executor.ctx.table), gold=False)
+            vote = (self._worker_weights(executor.ctx.table), self._tie_seed())
+            codes = executor.vote(vote[0], gold=False, tie_seed=vote[1])
             executor.set_result(self, executor.posteriors, codes)
-            _, agree = executor.map_reduce(_agreement, None)  # tie="first": the first maximum
+            _, agree = executor.map_reduce(_piece_agreement, vote)
             self._set_skills(executor.ctx.table, agree, executor.ctx.worker_counts())
             return self
         table = self._as_table(data, table_kwargs)
         post, codes = self._vote(table)
         self._set_result(table, post, codes)
-        self._set_skills(table, _agreement(table, post, codes), table.worker_counts())
+        self._set_skills(table, _agreement(table, codes), table.worker_counts())
         return self
 
     def _set_skills(self, table: AnnotationTable, agree: np.ndarray, counts: np.ndarray) -> None:
