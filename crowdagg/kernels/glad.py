@@ -212,23 +212,9 @@ def _item_eval(workers, labels, gold_i, log_prior, post, marginal, alpha, i, lo,
         for k in range(n_labels):
             q[k] = post[i, k]
             v += q[k] * lp[k]
-    elif gold_i >= 0:
-        for k in range(n_labels):
-            q[k] = 0.0
-        q[gold_i] = 1.0
-        v = lp[gold_i]
-    else:
-        m = lp[0]
-        for k in range(1, n_labels):
-            if lp[k] > m:
-                m = lp[k]
-        z = 0.0
-        for k in range(n_labels):
-            q[k] = np.exp(lp[k] - m)
-            z += q[k]
-        for k in range(n_labels):
-            q[k] /= z
-        v = m + np.log(z)
+    else:  # the item's posterior (one-hot at gold) and log-likelihood, as the E-step
+        a, b = _item_posterior(lp, gold_i, 0, q.reshape((1, n_labels)))
+        v = a + np.log(b)
     ec = 0.0
     for k in range(n_labels):
         ec += q[k] * cx[k]
