@@ -118,8 +118,9 @@ from . import memory
 from ._validation import FINITE, Domain, Interval, Options, check_domain, check_random_state
 from .base import BaseAggregator, is_distributed_table
 from .errors import ConvergenceWarning, InitParamsError, InputError, NumericalError
+from .factorize import _lookup
 from .kernels._util import chunk_bounds
-from .table import AnnotationTable, _coerce_like
+from .table import AnnotationTable
 
 __all__ = ["EMContext", "EMModel", "EMFit", "EMAggregator", "LocalExecutor", "run_em", "align_params",
            "initial_posteriors", "add", "Max"]
@@ -364,7 +365,7 @@ def item_uniforms(items: pd.Index, seed: int) -> np.ndarray:
     from .factorize import _string_buffers
     from .kernels.strings import hash_strings
 
-    text = pa.array([str(v) for v in items], type=pa.large_string()) if len(items) else pa.array([], pa.large_string())
+    text = pa.array([str(v) for v in items], type=pa.large_string())
     h = np.empty(len(items), dtype=np.uint64)
     with np.errstate(over="ignore"):
         hash_strings(*_string_buffers(text), h)
@@ -608,9 +609,9 @@ def _id_rows(model: EMModel, name: str, val: Any, ids: Any, out: np.ndarray, per
         raise InitParamsError(f"init_params[{name!r}] holds non-finite values (NaN or infinite)")
     if perm is not None:
         arr = _permute_labels(arr, tuple(a + 1 for a in model.label_axes.get(name, ())), perm)
-    pos = _coerce_like(pd.Index(idx), table_ids).get_indexer(table_ids)
-    known = pos >= 0
-    out[known] = arr[pos[known]]
+    where = _lookup(table_ids, idx)  # the table row of every source row (-1: not in the data)
+    ok = where >= 0
+    out[where[ok]] = arr[ok]
 
 
 def _table_items(table: Any) -> pd.Index | None:
@@ -675,13 +676,13 @@ def align_params(model: EMModel, ctx: EMContext, source: Any) -> dict[str, np.nd
                 src_labels = src[n].index
                 break
     if src_labels is not None:
-        src_labels = _coerce_like(_id_index("labels", src_labels, "label"), table.labels)
-        if len(src_labels) != table.n_labels or set(src_labels) != set(table.labels):
+        src_labels = _id_index("labels", src_labels, "label")
+        pos = _lookup(src_labels, table.labels)  # the source position of every label of the data
+        if len(src_labels) != table.n_labels or (pos < 0).any():
             raise InitParamsError(
                 f"init_params has labels {list(src_labels)[:20]} but the data has "
                 f"{list(table.labels)[:20]}; build both tables with the same labels= "
             )
-        pos = src_labels.get_indexer(table.labels)
         if not np.array_equal(pos, np.arange(table.n_labels)):
             perm = pos
     out = model.default_params(ctx)

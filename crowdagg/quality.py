@@ -36,7 +36,7 @@ from . import memory
 from ._agreement_common import _table
 from ._validation import check_choice, check_float, check_int
 from .errors import GoldError, InputError
-from .factorize import _coerce_like, _holds_strings
+from .factorize import _holds_strings, _lookup
 from .gold import gold_by_item
 from .kernels.quality import gold_confusions, gold_counts
 from .table import AnnotationTable
@@ -243,8 +243,7 @@ class GoldScores:
 
     def confusion(self, worker: Any) -> pd.DataFrame:
         """Confusion matrix of one worker: true labels (rows) x observed labels (columns)."""
-        idx = _coerce_like(pd.Index([worker]), self.table.index)
-        pos = self.table.index.get_indexer(idx)[0]
+        pos = _lookup(self.table.index, pd.Index([worker]))[0]
         if pos < 0:
             raise InputError(f"unknown worker {worker!r}")
         return pd.DataFrame(

@@ -446,14 +446,16 @@ class AnnotationTable:
             idx = _coerce_like(pd.Index(values.index), self.workers)
             if idx.has_duplicates:
                 raise InputError(f"{name} names some workers twice: {idx[idx.duplicated()][:5].tolist()}")
-            pos = idx.get_indexer(self.workers)
-            known = pos >= 0
+            where = _lookup(self.workers, idx)  # the worker code of every value (-1: not in the data)
+            ok = where >= 0
             arr = np.zeros(self.n_workers, dtype=np.float64)
+            known = np.zeros(self.n_workers, dtype=bool)
             try:
                 vals = pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise WeightsError(f"{name} must be numbers: {exc}") from None
-            arr[known] = vals[pos[known]]
+            arr[where[ok]] = vals[ok]
+            known[where[ok]] = True
             return arr, known
         try:
             arr = np.asarray(values, dtype=np.float64)

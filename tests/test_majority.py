@@ -159,3 +159,10 @@ def test_random_ties_follow_item_ids_not_row_order():
     u = item_uniforms(pd.Index(["x", "y", "x"]), 7)
     assert u[0] == u[2] != u[1] and ((u >= 0) & (u < 1)).all()
     assert np.array_equal(item_uniforms(pd.Index([3, 4]), 7), item_uniforms(pd.Index(["3", "4"]), 7))
+
+
+def test_weights_by_id_never_match_a_bool_to_a_number():
+    df = pd.DataFrame({"item": [1, 1, 2], "worker": [0, 1, 0], "label": ["x", "y", "x"]})
+    assert MajorityVote(weights={0: 1.0, 1: 2.0}).fit(df).labels_.tolist() == ["y", "x"]
+    with pytest.raises(WeightsError, match="missing"):
+        MajorityVote(weights={False: 1.0, True: 2.0}).fit(df)  # pandas alone would match True to 1

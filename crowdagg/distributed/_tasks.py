@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..em import EMContext, EMModel, add, em_label_codes, initial_posteriors
+from ..factorize import _lookup
 from ..kernels.agreement import pair_keys
 from ..results import decode_labels
 from .table import Piece
@@ -59,9 +60,9 @@ def piece_gold(piece: Piece, gold_items: pd.Index | None, gold_codes: np.ndarray
     t = piece.table
     out = np.full(t.n_items, -1, dtype=np.int64)
     if gold_items is not None and len(gold_items):
-        pos = gold_items.get_indexer(t.items)
-        has = pos >= 0
-        out[has] = gold_codes[pos[has]]
+        where = _lookup(t.items, gold_items)  # the local table's rule (gold.gold_label_codes' twin for items)
+        has = where >= 0
+        out[where[has]] = gold_codes[has]
     return out
 
 

@@ -196,17 +196,11 @@ def encode_gold(dt: DaskAnnotationTable, gold: Any) -> list[Any]:
     codes = gold_label_codes(dt.codebook, values)
     gi = client.scatter(idx, broadcast=True, hash=False)
     gc = client.scatter(codes, broadcast=True, hash=False)
-    futs = [client.submit(_piece_gold_coerced, p, gi, gc, pure=False) for p in dt.pieces]
+    futs = [client.submit(T.piece_gold, p, gi, gc, pure=False) for p in dt.pieces]
     found = sum(client.gather([client.submit(T.n_gold, f, pure=False) for f in futs]))
     if found != len(idx):
         raise GoldError(f"gold names {len(idx) - found} item(s) not in the table")
     return futs
-
-
-def _piece_gold_coerced(piece: Any, gold_items: pd.Index, codes: np.ndarray) -> np.ndarray:
-    from ..factorize import _coerce_like
-
-    return T.piece_gold(piece, _coerce_like(gold_items, piece.table.items), codes)
 
 
 # --------------------------------------------------------------------------- public entry point
