@@ -11,7 +11,7 @@ from .. import memory
 from .._validation import Options, check_random_state
 from ..base import BaseAggregator, is_distributed_table
 from ..em import initial_posteriors
-from ..errors import WeightsError
+from ..errors import NotFittedError, WeightsError
 from ..table import AnnotationTable
 
 __all__ = ["MajorityVote"]
@@ -21,6 +21,10 @@ def _agreement(table: AnnotationTable, codes: np.ndarray) -> np.ndarray:
     """Per worker, the number of answers equal to the item's winning label ``codes``."""
     hit = (table.label_codes == codes[table.item_codes]).astype(np.float64)
     return np.bincount(table.worker_codes, weights=hit, minlength=table.n_workers)
+
+
+def _skills(table: AnnotationTable, agree: np.ndarray, counts: np.ndarray) -> pd.Series:
+    return pd.Series(np.where(counts > 0, agree / np.maximum(counts, 1), 0.0), index=table.workers, name="skill")
 
 
 def _piece_agreement(part: Any, post: np.ndarray, vote: tuple[np.ndarray, int | None], items: Any = ()) -> Any:
@@ -144,17 +148,27 @@ class MajorityVote(BaseAggregator):
             codes = executor.vote(vote[0], gold=False, tie_seed=vote[1])
             executor.set_result(self, executor.posteriors, codes)
             _, agree = executor.map_reduce(_piece_agreement, vote)
-            self._set_skills(executor.ctx.table, agree, executor.ctx.worker_counts())
+            self._skills, self._skills_from = _skills(executor.ctx.table, agree, executor.ctx.worker_counts()), None
             return self
         table = self._as_table(data, table_kwargs)
         post, codes = self._vote(table)
         self._set_result(table, post, codes)
-        self._set_skills(table, _agreement(table, codes), table.worker_counts())
+        # skills_ is counted on first access: the count is a pass over every annotation (and the
+        # expansion of the item codes), which would add half again to a plain vote
+        self._skills, self._skills_from = None, (table, codes)
         return self
 
-    def _set_skills(self, table: AnnotationTable, agree: np.ndarray, counts: np.ndarray) -> None:
-        self.skills_ = pd.Series(np.where(counts > 0, agree / np.maximum(counts, 1), 0.0), index=table.workers,
-                                 name="skill")
+    @property
+    def skills_(self) -> pd.Series:
+        """Per worker id, the share of the worker's answers that agree with the consensus
+        label (computed on first access; see the class docstring)."""
+        if self.__dict__.get("_skills") is None:
+            pending = self.__dict__.get("_skills_from")
+            if pending is None:
+                raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(data) first")
+            table, codes = pending
+            self._skills, self._skills_from = _skills(table, _agreement(table, codes), table.worker_counts()), None
+        return self._skills
 
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
         return self._vote(table)[0]
