@@ -26,9 +26,23 @@ _LAZY = {
     "FastDawidSkene": "crowdagg.methods.dawid_skene",
     "GLAD": "crowdagg.methods.glad",
     "MACE": "crowdagg.methods.mace",
+    "BCC": "crowdagg.methods.bcc",
+    "EBCC": "crowdagg.methods.ebcc",
+    "KOS": "crowdagg.methods.kos",
+    "MMSR": "crowdagg.methods.mmsr",
+    "GoldMajorityVote": "crowdagg.methods.gold_majority",
+    "MeanRating": "crowdagg.methods.ratings",
+    "MedianRating": "crowdagg.methods.ratings",
+    "WorkerBiasNoise": "crowdagg.methods.ratings",
+    "OrdinalDawidSkene": "crowdagg.methods.ordinal",
+    "MultiLabel": "crowdagg.methods.multilabel",
+    # one-call entry points
+    "aggregate": "crowdagg.auto",
+    "report": "crowdagg.reporting",
+    "load": "crowdagg.persist",
 }
 _SUBMODULES = {"errors", "io", "mturk", "agreement", "quality", "datasets", "table", "results", "kernels", "methods", "em",
-               "distributed", "testing"}
+               "distributed", "testing", "active"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

@@ -141,6 +141,12 @@ class AgreementResult:
             "n_annotations": self.n_annotations,
         }
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter (see :mod:`crowdagg.reporting._repr`)."""
+        from .reporting._repr import html_repr
+
+        return html_repr(self)
+
     def __repr__(self) -> str:
         parts = [f"{self.coefficient}={self.value:.6g}"]
         if self.variant:

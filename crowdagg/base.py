@@ -89,6 +89,12 @@ class BaseAggregator(BaseEstimator):
     to apply fitted parameters to new data.
     """
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter (see :mod:`crowdagg.reporting._repr`)."""
+        from .reporting._repr import html_repr
+
+        return html_repr(self)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "result_"):
             raise NotFittedError(

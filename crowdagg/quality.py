@@ -213,6 +213,12 @@ class GoldScores:
         self._parallel = parallel
         self._conf: np.ndarray | None = None
 
+    def _repr_html_(self) -> str:
+        """Rich display in Jupyter (see :mod:`crowdagg.reporting._repr`)."""
+        from .reporting._repr import html_repr
+
+        return html_repr(self)
+
     def __repr__(self) -> str:
         scored = int((self.table["n_gold"] > 0).sum())
         return (

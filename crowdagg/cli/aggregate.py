@@ -26,6 +26,11 @@ METHODS = {
     "onecoin": "OneCoinDawidSkene",
     "glad": "GLAD",
     "mace": "MACE",
+    "bcc": "BCC",
+    "ebcc": "EBCC",
+    "kos": "KOS",
+    "mmsr": "MMSR",
+    "goldmv": "GoldMajorityVote",
 }
 
 

@@ -1,0 +1,1 @@
+"""HTML quality reports (placeholder: being written)."""
