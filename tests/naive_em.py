@@ -54,11 +54,16 @@ def posterior_pass(item, worker, label, n_items, log_prior, loglik_fn, gold):
 
 
 # --------------------------------------------------------------------------- Dawid-Skene
-def ds_mstep(item, worker, label, n_items, n_workers, k, post, gold, a):
+#: the estimators' default ``correct_prior`` (pseudo-count of correct answers)
+CORRECT_PRIOR = 5.0
+
+
+def ds_mstep(item, worker, label, n_items, n_workers, k, post, gold, a, c=CORRECT_PRIOR):
     counts = np.zeros((n_workers, k, k))  # worker x true x observed
     for j in range(item.shape[0]):
         counts[worker[j], :, label[j]] += post[item[j]]
-    conf = (counts + a) / (counts + a).sum(axis=2, keepdims=True)
+    cells = counts + a + c * np.eye(k)[None]  # c extra correct answers on every diagonal cell
+    conf = cells / cells.sum(axis=2, keepdims=True)
     tot = post[used_items(item, n_items, gold)].sum(axis=0)
     priors = (tot + a) / (tot.sum() + k * a)
     return conf, priors
@@ -72,19 +77,21 @@ def one_hot_argmax(post):
     return np.eye(post.shape[1])[np.argmax(post, axis=1)]
 
 
-def ds_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01, init="mv", hard=False):
-    """Dawid-Skene EM; ``hard=True``: M-steps on one-hot argmax posteriors (fast DS)."""
+def ds_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01, init="mv", hard=False,
+          c=CORRECT_PRIOR):
+    """Dawid-Skene EM; ``hard=True``: M-steps on one-hot argmax posteriors (fast DS);
+    ``c``: pseudo-count of correct answers (``0``: the plain model)."""
     h = one_hot_argmax if hard else (lambda p: p)
     if init == "mv":
         conf, priors = ds_mstep(item, worker, label, n_items, n_workers, k,
-                                h(mv_posteriors(item, label, n_items, k, gold)), gold, a)
+                                h(mv_posteriors(item, label, n_items, k, gold)), gold, a, c)
     else:
         conf, priors = init
     lls = []
     post, ll = posterior_pass(item, worker, label, n_items, np.log(priors),
                               ds_loglik(conf), gold)
     for _ in range(n_iter):
-        conf, priors = ds_mstep(item, worker, label, n_items, n_workers, k, h(post), gold, a)
+        conf, priors = ds_mstep(item, worker, label, n_items, n_workers, k, h(post), gold, a, c)
         post, ll = posterior_pass(item, worker, label, n_items, np.log(priors),
                                   ds_loglik(conf), gold)
         lls.append(ll)
@@ -92,13 +99,13 @@ def ds_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01, init
 
 
 # --------------------------------------------------------------------------- one-coin
-def oc_mstep(item, worker, label, n_items, n_workers, k, post, gold, a):
+def oc_mstep(item, worker, label, n_items, n_workers, k, post, gold, a, c=CORRECT_PRIOR):
     corr = np.zeros(n_workers)
     n = np.zeros(n_workers)
     for j in range(item.shape[0]):
         corr[worker[j]] += post[item[j], label[j]]
         n[worker[j]] += 1
-    skills = (corr + a) / (n + 2 * a)
+    skills = (corr + a + c) / (n + 2 * a + c)
     tot = post[used_items(item, n_items, gold)].sum(axis=0)
     priors = (tot + a) / (tot.sum() + k * a)
     return skills, priors
@@ -114,13 +121,13 @@ def oc_loglik(skills, k):
     return f
 
 
-def oc_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01):
+def oc_em(item, worker, label, n_items, n_workers, k, gold, n_iter, a=0.01, c=CORRECT_PRIOR):
     skills, priors = oc_mstep(item, worker, label, n_items, n_workers, k,
-                              mv_posteriors(item, label, n_items, k, gold), gold, a)
+                              mv_posteriors(item, label, n_items, k, gold), gold, a, c)
     post, ll = posterior_pass(item, worker, label, n_items, np.log(priors), oc_loglik(skills, k), gold)
     lls = []
     for _ in range(n_iter):
-        skills, priors = oc_mstep(item, worker, label, n_items, n_workers, k, post, gold, a)
+        skills, priors = oc_mstep(item, worker, label, n_items, n_workers, k, post, gold, a, c)
         post, ll = posterior_pass(item, worker, label, n_items, np.log(priors), oc_loglik(skills, k), gold)
         lls.append(ll)
     return post, skills, priors, np.array(lls)

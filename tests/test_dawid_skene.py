@@ -51,13 +51,15 @@ def _gold_series(t, gold):
 
 # --------------------------------------------------------------------------- vs reference
 @HSET
-@given(tables(), st.integers(0, 4), st.booleans(), st.booleans())
-def test_ds_matches_reference(tg, n_iter, use_gold, parallel):
+@given(tables(), st.integers(0, 4), st.booleans(), st.booleans(), st.sampled_from([0.0, 5.0, 0.3]))
+def test_ds_matches_reference(tg, n_iter, use_gold, parallel, c):
+    # c = 0: the plain (smoothed) model; 5: the default correct-answer prior
     t, gold = tg
     if not use_gold:
         gold = np.full(t.n_items, -1)
-    m = crowdagg.DawidSkene(max_iter=n_iter, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
-    post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter)
+    m = crowdagg.DawidSkene(max_iter=n_iter, tol=0, parallel=parallel, correct_prior=c).fit(
+        t, gold=_gold_series(t, gold))
+    post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter, c=c)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
     np.testing.assert_allclose(m.params_["confusions"], conf, atol=1e-10)
     np.testing.assert_allclose(m.priors_.to_numpy(), priors, atol=1e-10)
@@ -88,20 +90,21 @@ def test_ds_every_class_count_path(k, parallel):
 def test_fast_ds_matches_reference(tg, n_iter, parallel):
     t, gold = tg
     m = crowdagg.FastDawidSkene(max_iter=n_iter, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
-    post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter, hard=True)
+    post, conf, priors, lls = ds_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter, hard=True, c=0.0)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
     np.testing.assert_allclose(m.params_["confusions"], conf, atol=1e-10)
     np.testing.assert_allclose(m.loglik_, lls, rtol=1e-10, atol=1e-10)
 
 
 @HSET
-@given(tables(), st.integers(0, 4), st.booleans(), st.booleans())
-def test_one_coin_matches_reference(tg, n_iter, use_gold, parallel):
+@given(tables(), st.integers(0, 4), st.booleans(), st.booleans(), st.sampled_from([0.0, 5.0, 0.3]))
+def test_one_coin_matches_reference(tg, n_iter, use_gold, parallel, c):
     t, gold = tg
     if not use_gold:
         gold = np.full(t.n_items, -1)
-    m = crowdagg.OneCoinDawidSkene(max_iter=n_iter, tol=0, parallel=parallel).fit(t, gold=_gold_series(t, gold))
-    post, skills, priors, lls = oc_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter)
+    m = crowdagg.OneCoinDawidSkene(max_iter=n_iter, tol=0, parallel=parallel, correct_prior=c).fit(
+        t, gold=_gold_series(t, gold))
+    post, skills, priors, lls = oc_em(*_arrays(t), t.n_items, t.n_workers, t.n_labels, gold, n_iter, c=c)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
     np.testing.assert_allclose(m.skills_.to_numpy(), skills, atol=1e-10)
     np.testing.assert_allclose(m.priors_.to_numpy(), priors, atol=1e-10)
@@ -138,7 +141,7 @@ def test_hand_computed_one_iteration():
     """Two workers, two items, two labels: MV init then one posterior pass, by hand."""
     df = pd.DataFrame({"item": ["a", "a", "b"], "worker": ["u", "v", "u"], "label": [0, 1, 0]})
     a = 0.01
-    m = crowdagg.DawidSkene(max_iter=0, smoothing=a).fit(df)
+    m = crowdagg.DawidSkene(max_iter=0, smoothing=a, correct_prior=0).fit(df)  # the plain model
     # MV posteriors: a = (.5, .5), b = (1, 0)
     # u: true0 counts obs0 = .5 + 1 = 1.5, obs1 = 0 -> (1.51, .01)/1.52 ; true1: obs0 = .5 -> (.51,.01)/.52
     cu = np.array([[1.51, 0.01], [0.51, 0.01]]) / np.array([[1.52], [0.52]])
@@ -153,6 +156,22 @@ def test_hand_computed_one_iteration():
     np.testing.assert_allclose(m.probas_.loc["a"].to_numpy(), pa / pa.sum())
     np.testing.assert_allclose(m.probas_.loc["b"].to_numpy(), pb / pb.sum())
     np.testing.assert_allclose(m.skills_["u"], pri @ np.diag(cu))
+
+
+def test_hand_computed_correct_prior():
+    """The same table with 2 pseudo-correct answers: + 2 on each diagonal cell, by hand."""
+    df = pd.DataFrame({"item": ["a", "a", "b"], "worker": ["u", "v", "u"], "label": [0, 1, 0]})
+    a, c = 0.01, 2.0
+    m = crowdagg.DawidSkene(max_iter=0, smoothing=a, correct_prior=c).fit(df)
+    # u: true0 (1.5 + a + c, a) / (1.5 + 2a + c); true1 (.5 + a, a + c) / (.5 + 2a + c)
+    cu = np.array([[1.5 + a + c, a], [0.5 + a, a + c]]) / np.array([[1.5 + 2 * a + c], [0.5 + 2 * a + c]])
+    # v: true0 (a + c, .5 + a) / (.5 + 2a + c); true1 (a, .5 + a + c) / (.5 + 2a + c)
+    cv = np.array([[a + c, 0.5 + a], [a, 0.5 + a + c]]) / (0.5 + 2 * a + c)
+    np.testing.assert_allclose(m.params_["confusions"][0], cu)
+    np.testing.assert_allclose(m.params_["confusions"][1], cv)
+    oc = crowdagg.OneCoinDawidSkene(max_iter=0, smoothing=a, correct_prior=c).fit(df)
+    # u: expected correct answers .5 + 1 of 2; v: .5 of 1
+    np.testing.assert_allclose(oc.skills_.to_numpy(), [(1.5 + a + c) / (2 + 2 * a + c), (0.5 + a + c) / (1 + 2 * a + c)])
 
 
 # --------------------------------------------------------------------------- properties

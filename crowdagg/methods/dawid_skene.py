@@ -57,9 +57,12 @@ class DawidSkeneModel(EMModel):
     """EM plug-in for the Dawid-Skene model (full confusion matrix per worker).
 
     Parameters ``confusions`` (workers x true x observed) and ``priors`` (labels).
-    M-step: ``confusions[w, k, l] = (N[w, k, l] + a) / (Σ_l N[w, k, l] + K a)`` with
-    ``N[w, k, l] = Σ_{i: w answered l} post[i, k]`` and ``priors[k] = (T_k + a) /
-    (Σ T + K a)``, ``T_k = Σ_i post[i, k]`` over items with annotations or gold.
+    M-step (MAP): ``confusions[w, k, l] = (N[w, k, l] + a + c [k == l]) / (Σ_l N[w, k, l]
+    + K a + c)`` with ``N[w, k, l] = Σ_{i: w answered l} post[i, k]``, ``a`` the
+    smoothing and ``c`` the ``correct_prior`` (pseudo-count of correct answers: a
+    Dirichlet prior that expects workers to be better than chance), and ``priors[k] =
+    (T_k + a) / (Σ T + K a)``, ``T_k = Σ_i post[i, k]`` over items with annotations or
+    gold.  ``c = 0`` is the plain (smoothed) Dawid-Skene M-step.
     """
 
     worker_params = ("confusions",)
@@ -71,8 +74,9 @@ class DawidSkeneModel(EMModel):
                      "OneCoinDawidSkene, GLAD or MACE, whose size grows with labels, not labels^2")
     _posterior_copies = 2
 
-    def __init__(self, smoothing: float = 0.01) -> None:
+    def __init__(self, smoothing: float = 0.01, correct_prior: float = 0.0) -> None:
         self.smoothing = smoothing
+        self.correct_prior = correct_prior
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         return [memory.posteriors(n_items, n_labels, self._posterior_copies),
@@ -102,6 +106,9 @@ class DawidSkeneModel(EMModel):
         # observed axis in that layout and hand out the transposed view, so that neither
         # this update nor the next E-step's log(confusions) copies the array
         ct = counts + a
+        if self.correct_prior:
+            idx = np.arange(ct.shape[1])
+            ct[:, idx, idx] += self.correct_prior  # observed == true
         ct /= ct.sum(axis=1, keepdims=True)
         return {"confusions": ct.transpose(0, 2, 1), "priors": _smoothed_priors(tot, a)}
 
@@ -182,8 +189,9 @@ class OneCoinModel(EMModel):
     """EM plug-in for the one-coin model: one accuracy ``skills[w]`` per worker,
     errors uniform over the other ``K - 1`` labels.
 
-    M-step: ``skills[w] = (C_w + a) / (n_w + 2a)`` with ``C_w = Σ_j post[i_j, y_j]``
-    (expected correct answers) and ``n_w`` answers; priors as in Dawid-Skene.
+    M-step (MAP): ``skills[w] = (C_w + a + c) / (n_w + 2a + c)`` with ``C_w = Σ_j
+    post[i_j, y_j]`` (expected correct answers), ``n_w`` answers and ``c`` the
+    ``correct_prior`` (Beta pseudo-count of correct answers); priors as in Dawid-Skene.
     """
 
     worker_params = ("skills",)
@@ -191,8 +199,9 @@ class OneCoinModel(EMModel):
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"skills": (), "priors": (0,)}
     param_domains: ClassVar[dict[str, Any]] = {"skills": PROBABILITY, "priors": simplex(0)}
 
-    def __init__(self, smoothing: float = 0.01) -> None:
+    def __init__(self, smoothing: float = 0.01, correct_prior: float = 0.0) -> None:
         self.smoothing = smoothing
+        self.correct_prior = correct_prior
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         return [memory.posteriors(n_items, n_labels, 2), memory.per_worker("worker accuracies", n_workers, 1, 4)]
@@ -202,8 +211,8 @@ class OneCoinModel(EMModel):
         return {"skills": np.full(ctx.n_workers, DEFAULT_ACCURACY), "priors": np.full(k, 1.0 / k)}
 
     def _update(self, ctx: EMContext, corr: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
-        a = self.smoothing
-        return {"skills": (corr + a) / (ctx.worker_counts() + 2 * a), "priors": _smoothed_priors(tot, a)}
+        a, c = self.smoothing, self.correct_prior
+        return {"skills": (corr + a + c) / (ctx.worker_counts() + 2 * a + c), "priors": _smoothed_priors(tot, a)}
 
     def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = part.table
@@ -263,6 +272,14 @@ _COMMON_PARAMS_DOC = """
     smoothing : float in (0, 1e6], default 0.01
         Dirichlet pseudo-count added to every cell of the statistics before
         normalising (MAP estimate), so that no probability is ever 0, 1 or NaN.
+    correct_prior : float in [0, 1e6], default 5.0
+        Pseudo-count of *correct* answers added to every worker's statistics (the
+        diagonal of each confusion row; one-coin: the correct answers of a Beta
+        prior): a prior belief that workers are better than chance, worth this many
+        answers.  It keeps workers with one or two answers near a reliable vote
+        instead of a fitted 0/1 confusion matrix and leaves prolific workers to their
+        data.  ``0`` gives the plain (smoothed) model of versions before 0.2 and of
+        crowd-kit.
     warm_start : bool, default False
         If true and already fitted, ``fit`` starts from the fitted parameters
         (aligned by worker id; new workers start from the initial parameters).
@@ -280,6 +297,7 @@ class _DSBase(EMAggregator):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **em_constraints(EMAggregator._inits),
         "smoothing": [Interval(Real, 0, 1e6, closed="right")],
+        "correct_prior": [Interval(Real, 0, 1e6)],
     }
 
     def __init__(
@@ -288,6 +306,7 @@ class _DSBase(EMAggregator):
         tol: float = 1e-5,
         init: str = "mv",
         smoothing: float = 0.01,
+        correct_prior: float = 5.0,
         warm_start: bool = False,
         parallel: bool = True,
     ) -> None:
@@ -295,11 +314,15 @@ class _DSBase(EMAggregator):
         self.tol = tol
         self.init = init
         self.smoothing = smoothing
+        self.correct_prior = correct_prior
         self.warm_start = warm_start
         self.parallel = parallel
 
     def _smoothing(self) -> float:
         return float(self.smoothing)  # validated by fit (_parameter_constraints)
+
+    def _correct_prior(self) -> float:
+        return float(self.correct_prior)
 
 
 class DawidSkene(_DSBase):
@@ -348,7 +371,7 @@ class DawidSkene(_DSBase):
     """
 
     def _make_model(self) -> EMModel:
-        return DawidSkeneModel(self._smoothing())
+        return DawidSkeneModel(self._smoothing(), self._correct_prior())
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         conf = np.ascontiguousarray(params["confusions"])
@@ -398,7 +421,7 @@ class OneCoinDawidSkene(_DSBase):
     """
 
     def _make_model(self) -> EMModel:
-        return OneCoinModel(self._smoothing())
+        return OneCoinModel(self._smoothing(), self._correct_prior())
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         self.skills_ = pd.Series(params["skills"], index=table.workers, name="skill")
@@ -424,6 +447,8 @@ class FastDawidSkene(_DSBase):
     Same model as :class:`DawidSkene`, but each M-step counts every item once for its
     currently most probable class (a classification EM), which converges in fewer
     iterations; ``probas_`` are still the soft posteriors of the fitted parameters.
+    ``correct_prior`` defaults to ``0`` here (on the shared real datasets a prior of 5
+    lowered hard EM's accuracy on three of twelve).
 
     Sinha, V. B., Rao, S. & Balasubramanian, V. N. (2018).  Fast Dawid-Skene: a fast
     vote aggregation scheme for sentiment classification.  *KDD Workshop on Issues of
@@ -436,8 +461,22 @@ class FastDawidSkene(_DSBase):
     As :class:`DawidSkene`.
     """
 
+    def __init__(
+        self,
+        max_iter: int = 100,
+        tol: float = 1e-5,
+        init: str = "mv",
+        smoothing: float = 0.01,
+        correct_prior: float = 0.0,
+        warm_start: bool = False,
+        parallel: bool = True,
+    ) -> None:
+        # hard EM counts every item once already: no correct-answer prior by default
+        super().__init__(max_iter=max_iter, tol=tol, init=init, smoothing=smoothing,
+                         correct_prior=correct_prior, warm_start=warm_start, parallel=parallel)
+
     def _make_model(self) -> EMModel:
-        return HardDawidSkeneModel(self._smoothing())
+        return HardDawidSkeneModel(self._smoothing(), self._correct_prior())
 
     _set_fitted = DawidSkene._set_fitted
     confusions_frame_ = DawidSkene.confusions_frame_
