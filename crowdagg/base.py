@@ -17,6 +17,7 @@ import pandas as pd
 
 from ._validation import validate_params
 from .errors import InputError, NotFittedError, ParameterError
+from .kernels._util import parallel_guard
 from .results import AggregationResult, decode_labels
 from .table import AnnotationTable, as_table
 
@@ -96,10 +97,108 @@ class BaseAggregator(BaseEstimator):
         return html_repr(self)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "result_"):
+        # a model loaded from a file saved with results=False has its parameters and
+        # codebooks (table_) but no per-item results
+        if not hasattr(self, "result_") and not hasattr(self, "table_"):
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(data) first"
             )
+
+    def _check_results(self) -> None:
+        """The fitted data's results exist (not a model saved with ``results=False``)."""
+        self._check_fitted()
+        if not hasattr(self, "result_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} was loaded from a model saved without its results "
+                "(save(path, results=True) keeps them); pass data to predict / predict_proba"
+            )
+
+    # ----------------------------------------------------------------- saved models
+    #: private attributes never saved (see :mod:`crowdagg.persist`)
+    _persist_skip: ClassVar[tuple[str, ...]] = ()
+
+    def save(self, path: Any, *, results: bool = True) -> Any:
+        """Write this estimator (hyper-parameters and fitted state) to a crowdagg model file.
+
+        A zip of JSON metadata and NumPy arrays, never pickle; read it back with
+        :func:`crowdagg.load`.  See :mod:`crowdagg.persist` for the format.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        results : bool, default True
+            Keep the per-item results of the fitted data (``labels_``, ``probas_``,
+            per-item parameters); ``False`` keeps the worker model only.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from .persist import save
+
+        return save(self, path, results=results)
+
+    def _item_param_names(self) -> tuple[str, ...]:
+        """Names in ``params_`` of per-item parameters (left out by ``save(results=False)``)."""
+        return ()
+
+    def _persist_state(self, results: bool) -> dict[str, Any]:
+        """The fitted state to save: public attributes ending in ``_`` and private plain data
+        (the protocol of :mod:`crowdagg.persist`)."""
+        from .persist import _is_plain
+
+        cls = type(self)
+        for name in dir(cls):  # fill lazily computed attributes (served by properties)
+            if name.endswith("_") and not name.startswith("_") and isinstance(getattr(cls, name, None), property):
+                try:
+                    getattr(self, name)
+                except Exception:  # noqa: BLE001 - not available on this fit: nothing to fill
+                    pass
+        skip = set(self._persist_skip)
+        state: dict[str, Any] = {}
+        for k, v in vars(self).items():
+            if k in skip or k.startswith("__"):
+                continue
+            public = not k.startswith("_") and k.endswith("_")
+            if public or (k.startswith("_") and _is_plain(v)):
+                state[k] = v
+        res = state.get("result_")
+        if res is not None:  # labels_ / probas_ are the result's: stored once
+            for k, part in (("labels_", "labels"), ("probas_", "probas")):
+                if state.get(k) is getattr(res, part, None):
+                    state.pop(k)
+        if not results:
+            table = state.get("table_")
+            items = getattr(table, "items", None)
+            for k in ("result_", "labels_", "probas_"):
+                state.pop(k, None)
+            if isinstance(items, pd.Index) and len(items):
+                for k in list(state):
+                    v = state[k]
+                    if isinstance(v, (pd.Series, pd.DataFrame)) and len(v.index) == len(items) \
+                            and v.index.equals(items):
+                        state.pop(k)
+                if isinstance(table, AnnotationTable):
+                    state["table_"] = AnnotationTable.empty(pd.Index([], dtype=object), table.workers,
+                                                            table.labels)
+            if isinstance(state.get("params_"), dict):
+                drop = set(self._item_param_names())
+                state["params_"] = {k: v for k, v in state["params_"].items() if k not in drop}
+        return state
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        """Set the saved fitted state (properties are left to compute from it)."""
+        cls = type(self)
+        res = state.get("result_")
+        for k, v in state.items():
+            if isinstance(getattr(cls, k, None), property):
+                continue
+            setattr(self, k, v)
+        if res is not None:
+            if "labels_" not in state and not isinstance(getattr(cls, "labels_", None), property):
+                self.labels_ = res.labels
+            if "probas_" not in state and not isinstance(getattr(cls, "probas_", None), property):
+                self.probas_ = res.probas
 
     @staticmethod
     def _no_table_options(table_kwargs: dict[str, Any]) -> None:
@@ -115,7 +214,8 @@ class BaseAggregator(BaseEstimator):
         if is_distributed_table(data):
             raise InputError(f"{cls.__name__} has no distributed implementation (an EMAggregator with an "
                              "EM plug-in, or an estimator whose fit handles a distributed table, has one)")
-        return as_table(data, **table_kwargs)
+        with parallel_guard():  # the table build runs parallel kernels (string hashing)
+            return as_table(data, **table_kwargs)
 
     def _set_result(
         self,
@@ -185,6 +285,7 @@ class BaseAggregator(BaseEstimator):
         """
         self._check_fitted()
         if data is None:
+            self._check_results()
             return self.probas_
         return self._predict_result(data, table_kwargs).probas
 
@@ -193,6 +294,7 @@ class BaseAggregator(BaseEstimator):
         (see :meth:`predict_proba`)."""
         self._check_fitted()
         if data is None:
+            self._check_results()
             return self.labels_
         return self._predict_result(data, table_kwargs).labels
 
@@ -201,12 +303,12 @@ class BaseAggregator(BaseEstimator):
 
     def to_pandas(self) -> pd.DataFrame:
         """The fitted result as a DataFrame (see :meth:`AggregationResult.to_pandas`)."""
-        self._check_fitted()
+        self._check_results()
         return self.result_.to_pandas()
 
     def to_polars(self):
         """The fitted result as a polars DataFrame."""
-        self._check_fitted()
+        self._check_results()
         return self.result_.to_polars()
 
 

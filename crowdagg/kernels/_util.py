@@ -1,6 +1,10 @@
-"""Helpers for splitting kernel work into chunks."""
+"""Helpers for splitting kernel work into chunks, and the guard of parallel kernels in threads."""
 
 from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any
 
 import numpy as np
 
@@ -40,3 +44,43 @@ def cap_chunks(bounds: np.ndarray, chunk_bytes: int, cap: int) -> np.ndarray:
         return bounds
     pick = np.unique(np.linspace(0, n_chunks, allowed + 1).round().astype(np.int64))
     return np.ascontiguousarray(bounds[pick])
+
+
+# --------------------------------------------------------------------------- threads
+#: Numba threading layers that accept parallel kernels launched from several threads at once.
+THREADSAFE_LAYERS = ("omp", "tbb")
+_PARALLEL_LOCK = threading.RLock()
+_LAYER_SAFE: list[bool] = []  # filled once the active layer is known
+
+
+def parallel_layer_is_threadsafe() -> bool:
+    """Whether concurrent parallel kernels are safe under the active Numba threading layer.
+
+    ``omp`` and ``tbb`` are; ``workqueue`` is not (two threads launching parallel
+    kernels at once abort the process).  Until a first parallel kernel has run the
+    layer is not chosen yet, and the answer is ``False`` (the safe side).
+    """
+    if _LAYER_SAFE:
+        return _LAYER_SAFE[0]
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet: the layer is unknown
+        return False
+    _LAYER_SAFE[:] = [layer in THREADSAFE_LAYERS]
+    return _LAYER_SAFE[0]
+
+
+def parallel_guard() -> contextlib.AbstractContextManager[Any]:
+    """A context manager to hold around calls of parallel (``prange``) kernels.
+
+    Under a thread-safe threading layer (``omp``, ``tbb``) it does nothing, so fits
+    in concurrent threads run their kernels at once; otherwise (``workqueue``, or
+    before the layer is known) it is one process-wide re-entrant lock, so parallel
+    kernels from different threads run one after another -- the same kernels, hence
+    the same answers as serial calls.
+    """
+    if parallel_layer_is_threadsafe():
+        return contextlib.nullcontext()
+    return _PARALLEL_LOCK
