@@ -514,3 +514,151 @@ def label_codebook(uniques: pd.Index, labels: Any, label_col: str, categories: p
     mapping = np.empty(len(order), dtype=np.int64)
     mapping[order] = np.arange(len(order))
     return _integral_float_to_int(uniques[order]), mapping
+
+
+# --------------------------------------------------------------------------- streamed codes
+class StreamCodes:
+    """Codes of one id column read batch by batch, in order of first appearance over
+    all batches, with only the codebook kept between batches (strings: their bytes).
+
+    The streamed counterpart of :func:`_factorize` for Arrow string and integer
+    columns (:meth:`AnnotationTable.read_parquet <crowdagg.table.AnnotationTable.read_parquet>`):
+    the same codes and uniques, without holding every row's string.  :meth:`add`
+    returns False for what it does not code (a null, another type, a 64-bit hash
+    collision between two strings); the caller then reads the column whole.
+    """
+
+    _START = 1 << 16
+
+    def __init__(self) -> None:
+        self.kind: str | None = None  # "string" or "int", fixed by the first batch
+        self.arrow_type: Any = None
+        self.n_uniq = 0
+        self.n_bytes = 0
+        self.table = np.full(self._START, -1, dtype=np.int32)
+        self.keys: np.ndarray | None = None
+        self.u_off = np.zeros(self._START // 2 + 1, dtype=np.int64)
+        self.u_data = np.empty(1 << 20, dtype=np.uint8)
+
+    def add(self, chunk: Any, codes: np.ndarray, start: int) -> bool:
+        """Code the Arrow array ``chunk`` into ``codes[start:start + len(chunk)]``."""
+        import pyarrow as pa
+
+        if chunk.null_count:
+            return False
+        t = chunk.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            kind = "string"
+        elif pa.types.is_integer(t) and not (pa.types.is_uint64(t)):
+            kind = "int"
+        else:
+            return False
+        if self.kind is None:
+            self.kind, self.arrow_type = kind, t
+            self.keys = np.empty(self._START // 2, dtype=np.uint64 if kind == "string" else np.int64)
+        elif kind != self.kind:
+            return False
+        if len(chunk) == 0:
+            return True
+        return self._add_strings(chunk, codes, start) if kind == "string" else self._add_ints(chunk, codes, start)
+
+    def _grow_keys(self, rehash: Any) -> None:
+        cap = self.table.shape[0] * 2
+        self.table = rehash(self.keys, self.n_uniq, cap)
+        keys = np.empty(cap // 2, dtype=self.keys.dtype)
+        keys[: self.n_uniq] = self.keys[: self.n_uniq]
+        self.keys = keys
+        if self.kind == "string":
+            u_off = np.zeros(cap // 2 + 1, dtype=np.int64)
+            u_off[: self.n_uniq + 1] = self.u_off[: self.n_uniq + 1]
+            self.u_off = u_off
+
+    def _add_strings(self, chunk: Any, codes: np.ndarray, start: int) -> bool:
+        from .kernels.stream import BYTES_FULL, KEYS_FULL, code_strings_into, rehash_hashes
+        from .kernels.strings import codes_match_strings, hash_strings
+
+        offsets, data = _string_buffers(chunk)
+        hashes = np.empty(len(chunk), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            hash_strings(offsets, data, hashes)
+        r = 0
+        while True:
+            r, self.n_uniq, self.n_bytes, status = code_strings_into(
+                offsets, data, hashes, codes, start, self.table, self.keys, self.u_off, self.u_data,
+                self.n_uniq, self.n_bytes, r)
+            if status == KEYS_FULL:
+                self._grow_keys(rehash_hashes)
+            elif status == BYTES_FULL:
+                need = self.n_bytes + int(offsets[-1] - offsets[0])
+                u_data = np.empty(max(2 * self.u_data.shape[0], need), dtype=np.uint8)
+                u_data[: self.n_bytes] = self.u_data[: self.n_bytes]
+                self.u_data = u_data
+            else:
+                n = self.n_uniq
+                return bool(codes_match_strings(offsets, data, codes[start: start + len(chunk)],
+                                                self.u_off[: n + 1], self.u_data[: self.n_bytes]))
+
+    def _add_ints(self, chunk: Any, codes: np.ndarray, start: int) -> bool:
+        from .kernels.stream import KEYS_FULL, code_ints_into, rehash_ints
+
+        values = np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.int64)
+        r = 0
+        while True:
+            r, self.n_uniq, status = code_ints_into(values, codes, start, self.table, self.keys, self.n_uniq, r)
+            if status != KEYS_FULL:
+                return True
+            self._grow_keys(rehash_ints)
+
+    def uniques(self) -> pd.Index:
+        """The codebook (code ``k`` is unique ``k``), typed as :func:`_factorize` types it."""
+        import pyarrow as pa
+
+        n = self.n_uniq
+        if self.kind == "string":
+            arr = pa.Array.from_buffers(pa.large_string(), n, [
+                None, pa.py_buffer(self.u_off[: n + 1]), pa.py_buffer(self.u_data[: self.n_bytes])])
+            if self.n_bytes < _MAX_INT32:
+                arr = arr.cast(pa.string())
+            return pd.Index(arr.to_pandas())
+        values = self.keys[:n]
+        if self.arrow_type is not None:
+            values = values.astype(self.arrow_type.to_pandas_dtype())
+        return pd.Index(values)
+
+
+class StreamLabels:
+    """Codes of a label column read batch by batch: Arrow's exact dictionary per batch,
+    merged into a running Arrow array of uniques (labels are few).  Nulls code as -1."""
+
+    def __init__(self) -> None:
+        self.values: Any = None
+
+    def add(self, chunk: Any, codes: np.ndarray, start: int) -> bool:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if pa.types.is_dictionary(chunk.type):
+            chunk = chunk.dictionary_decode()
+        if pa.types.is_nested(chunk.type) or pa.types.is_null(chunk.type):
+            return False
+        enc = pc.dictionary_encode(chunk)
+        dictionary = enc.dictionary
+        if self.values is None:
+            self.values = dictionary
+        elif dictionary.type != self.values.type:
+            return False
+        else:
+            found = pc.index_in(dictionary, value_set=self.values)
+            new = dictionary.filter(pc.is_null(found))
+            if len(new):
+                self.values = pa.concat_arrays([self.values, new])
+        mapping = pc.index_in(dictionary, value_set=self.values).to_numpy(zero_copy_only=False)
+        mapping = np.append(mapping.astype(np.int64), -1)  # index -1: a null row
+        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        codes[start: start + len(chunk)] = mapping[idx]
+        return True
+
+    def uniques(self) -> pd.Index:
+        if self.values is None:
+            return pd.Index([], dtype=object)
+        return pd.Index(self.values.to_pandas())

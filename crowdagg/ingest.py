@@ -14,7 +14,7 @@ import csv
 import io
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -265,6 +265,15 @@ def _read_parquet_folder(
     """The three columns of a folder of Parquet files, once every file is known to
     give them one type (Arrow would otherwise cast the later files to the first
     file's types: the integer 1 in one file and the string "1" in another would merge)."""
+    dataset, cols, _ = _parquet_folder_schema(path, item_col, worker_col, label_col)
+    return dataset.to_table(columns=list(cols)), cols
+
+
+def _parquet_folder_schema(
+    path: str, item_col: str | None, worker_col: str, label_col: str
+) -> tuple[Any, tuple[str, str, str], bool]:
+    """The dataset of a Parquet folder, its three column names, and whether every file
+    holds all three; a ``FormatError`` when the files give a column two type families."""
     import pyarrow.dataset as pads
     import pyarrow.parquet as pq
 
@@ -273,11 +282,13 @@ def _read_parquet_folder(
         raise EmptyTableError(f"the folder {path!r} holds no Parquet files")
     cols = _resolve_columns(dataset.schema.names, item_col, worker_col, label_col)
     first: dict[str, tuple[Any, str]] = {}
+    complete = True
     for f in dataset.files:
         schema = pq.read_schema(f)
         for c in cols:
             i = schema.get_field_index(c)
             if i < 0:
+                complete = False
                 continue  # a partition column (or a file without it: Arrow fills nulls)
             t = schema.field(i).type
             if c not in first:
@@ -287,7 +298,69 @@ def _read_parquet_folder(
                     f"the Parquet files of {path!r} do not share one schema: column {c!r} is "
                     f"{first[c][0]} in {first[c][1]!r} but {t} in {f!r}"
                 )
-    return dataset.to_table(columns=list(cols)), cols
+    return dataset, cols, complete
+
+
+#: rows per record batch of a streamed Parquet read
+PARQUET_BATCH_ROWS = 1 << 18
+
+
+def parquet_batches(
+    path: str | os.PathLike, *, item_col: str | None, worker_col: str, label_col: str, strip: bool,
+    batch_rows: int | None = None,
+) -> tuple[int, tuple[str, str, str], Iterator[list[Any]]] | None:
+    """The rows of a Parquet file or folder as ``(n_rows, columns, batches)``: an iterator
+    over ``[item, worker, label]`` Arrow arrays of at most ``batch_rows`` rows each
+    (default :data:`PARQUET_BATCH_ROWS`), in
+    file (and, in a folder, file-list) order, stripped as
+    :func:`read_parquet_columns` strips them and typed as it types them.
+
+    The streamed half of :meth:`AnnotationTable.read_parquet
+    <crowdagg.table.AnnotationTable.read_parquet>`: one batch in memory at a time.
+    None for a folder whose files lack a column (hive partitions: the whole read fills
+    them in).  Path, schema and read errors are those of :func:`read_parquet_columns`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = _check_file(path, "Parquet file", folder_ok=True)
+    _check_strip(strip)
+    batch_rows = batch_rows or PARQUET_BATCH_ROWS
+    is_file = os.path.isfile(path)
+    what = "a Parquet file" if is_file else "a folder of Parquet files with one schema"
+    try:
+        if is_file:
+            files = [path]
+            cols = _resolve_columns(pq.read_schema(path).names, item_col, worker_col, label_col)
+            types = None
+        else:
+            dataset, cols, complete = _parquet_folder_schema(path, item_col, worker_col, label_col)
+            if not complete:
+                return None
+            files = list(dataset.files)
+            types = [dataset.schema.field(c).type for c in cols]
+        n_rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    except PermissionError as exc:
+        raise FileAccessError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    except (pa.ArrowException, OSError) as exc:
+        raise FormatError(f"cannot read {path!r} as {what}: {_first_line(exc)}") from None
+
+    def batches() -> Iterator[list[Any]]:
+        try:
+            for f in files:
+                for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=list(cols)):
+                    arrays = [batch.column(c) for c in cols]
+                    if types is not None:  # as the folder's whole read: the dataset schema's types
+                        arrays = [a if a.type == t else a.cast(t) for a, t in zip(arrays, types)]
+                    if strip:
+                        arrays = [_strip_cells(a, empty_is_null=False) for a in arrays]
+                    yield arrays
+        except PermissionError as exc:
+            raise FileAccessError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+        except (pa.ArrowException, OSError) as exc:
+            raise FormatError(f"cannot read {path!r} as {what}: {_first_line(exc)}") from None
+
+    return n_rows, cols, batches()
 
 
 def _type_family(t: Any) -> str:

@@ -727,6 +727,14 @@ class AnnotationTable:
             A file that is not Parquet (or truncated), or a folder whose files do
             not share one schema.
         """
+        if duplicates not in _DUPLICATE_POLICIES:
+            raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")
+        stream = ingest.parquet_batches(path, item_col=item_col, worker_col=worker_col,
+                                        label_col=label_col, strip=strip)
+        if stream is not None:
+            table = _build_streamed(*stream, labels, duplicates)
+            if table is not None:
+                return table
         columns, cols = ingest.read_parquet_columns(path, item_col=item_col, worker_col=worker_col,
                                                     label_col=label_col, strip=strip)
         return _build(*columns, cols, labels, duplicates)
@@ -777,6 +785,53 @@ def _build(
     if labels is None and isinstance(label_vals, pd.Series) and isinstance(label_vals.dtype, pd.CategoricalDtype):
         label_order = pd.Index(label_vals.cat.categories)
     lc_raw, lab_uniques = _shrink(*_factorize(label_vals, label_col, "label"))
+    return _finish_build(ic, items, wc, workers, lc_raw, lab_uniques, label_col, labels, duplicates, label_order)
+
+
+def _build_streamed(
+    n_rows: int, cols: tuple[str, str, str], batches: Any, labels: Sequence[Hashable] | None,
+    duplicates: Duplicates,
+) -> AnnotationTable | None:
+    """The table of a streamed read (:func:`crowdagg.ingest.parquet_batches`): each batch's
+    ids coded against running codebooks (:class:`~crowdagg.factorize.StreamCodes`) into
+    preallocated int32 codes, and freed; only the codes and the codebooks are kept.
+    None where a column needs the whole read (a null id, a type the streamed coder
+    does not take, a hash collision, no rows): the caller then reads it whole, which
+    gives the same table, or the same error."""
+    from .factorize import StreamCodes, StreamLabels
+
+    if n_rows == 0:
+        return None
+    idt = _index_dtype(n_rows)
+    codes = [np.empty(n_rows, dtype=idt) for _ in range(3)]
+    coders = [StreamCodes(), StreamCodes(), StreamLabels()]
+    start = 0
+    for arrays in batches:
+        m = len(arrays[0])
+        if start + m > n_rows:
+            return None
+        for coder, arr, out in zip(coders, arrays, codes):
+            if not coder.add(arr, out, start):
+                batches.close()
+                return None
+        start += m
+    if start != n_rows:
+        return None
+    ic, wc, lc_raw = codes
+    items, workers, lab_uniques = (c.uniques() for c in coders)
+    del codes, coders
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()  # the batches' buffers, kept by Arrow's allocator
+    return _finish_build(ic, items, wc, workers, lc_raw, lab_uniques, cols[2], labels, duplicates, None)
+
+
+def _finish_build(
+    ic: np.ndarray, items: pd.Index, wc: np.ndarray, workers: pd.Index, lc_raw: np.ndarray,
+    lab_uniques: pd.Index, label_col: str, labels: Sequence[Hashable] | None, duplicates: Duplicates,
+    label_order: pd.Index | None,
+) -> AnnotationTable:
+    """The table from coded columns: the label codebook, then the CSR layout."""
     if len(lab_uniques) == 0:
         raise EmptyTableError(f"every label in column {label_col!r} is null; nothing to aggregate")
     label_index, mapping = label_codebook(
