@@ -131,3 +131,16 @@ def test_scaling_main_and_plot(bench, tmp_path, capsys):
     assert 0.5 < row["accuracy"] <= 1
     assert "| MajorityVote | 2k |" in text
     assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow  # two child processes (~10-25 s)
+def test_parquet_memory_main(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    mod = importlib.import_module("parquet_memory")
+    try:
+        (row,) = mod.main(["--sizes", "3000", "--dir", str(tmp_path)])
+    finally:
+        sys.modules.pop("parquet_memory", None)
+    assert row["n"] == 3000 and row["items"] <= 600
+    assert row["peak_mib"] >= row["peak_read_mib"] > 0 and row["fit_s"] > 0
+    assert "n=3,000" in capsys.readouterr().out
