@@ -161,6 +161,16 @@ def naive_mace_mstep_vb(know_cnt, strat_cnt, theta_prior, strategy_prior):
     return spam, know, strategies
 
 
+def naive_mace_prior_update(post, answered, method, smoothing):
+    """Learnt class priors from the posterior class totals ``T`` of answered (or gold) items:
+    EM ``(T_k + s) / (Σ T + K s)``; VB ``exp(ψ(T_k + 1) - ψ(Σ T + K))`` (a Dirichlet(1) prior)."""
+    n_labels = post.shape[1]
+    tot = [sum(post[i, k] for i in range(post.shape[0]) if answered[i]) for k in range(n_labels)]
+    if method == "vb":
+        return np.array([math.exp(digamma(tot[k] + 1.0) - digamma(sum(tot) + n_labels)) for k in range(n_labels)])
+    return np.array([(tot[k] + smoothing) / (sum(tot) + n_labels * smoothing) for k in range(n_labels)])
+
+
 # --------------------------------------------------------------------------- GLAD M-step (block-coordinate Newton)
 def naive_glad_item_objective(rows_i, i, n_labels, prior, post, gold_i, marginal, alpha, b, log_beta_prior):
     """Item ``i``'s M-step objective at ``log_beta = b`` and its posterior ``q``.

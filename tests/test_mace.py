@@ -12,6 +12,7 @@ from naive_glad_mace import (
     naive_mace_estep,
     naive_mace_mstep_em,
     naive_mace_mstep_vb,
+    naive_mace_prior_update,
 )
 from scipy.stats import rankdata
 from test_glad import kernel_rows, random_rows, small_crowds, table_of
@@ -89,9 +90,15 @@ def test_msteps_match_reference():
 
 
 # --------------------------------------------------------------------------- the EM loop vs a reference
-def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None):
-    """Reference loop: E-step, then (M-step, E-step) x n_iter; returns posteriors, params, loglik."""
+def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None, learn_prior=False):
+    """Reference loop: E-step, then (M-step, E-step) x n_iter; returns posteriors, params, loglik.
+    ``learn_prior``: class priors from the posteriors too (uniform at the start)."""
     prior = np.full(k, 1.0 / k)
+    answered = np.zeros(n_items, dtype=bool)
+    for i, _, _ in rows:
+        answered[i] = True
+    if gold is not None:
+        answered |= np.asarray(gold) >= 0
     spam, know, strat = init
     post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
     for _ in range(n_iter):
@@ -99,12 +106,15 @@ def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None)
             spam, know, strat = naive_mace_mstep_vb(kc, sc, (0.5, 0.5), 10.0)
         else:
             spam, know, strat = naive_mace_mstep_em(kc, sc, 0.01 / k)
+        if learn_prior:
+            prior = naive_mace_prior_update(post, answered, method, 0.01 / k)
         post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
     return post, (spam, know, strat), ll
 
 
+@pytest.mark.parametrize("class_prior", ["uniform", "learn"])
 @pytest.mark.parametrize("method,parallel", [("vb", True), ("em", False)])
-def test_restarts_match_reference_loop(method, parallel):
+def test_restarts_match_reference_loop(method, parallel, class_prior):
     rng = np.random.default_rng(7)
     n_items, n_workers, k = 14, 5, 3
     t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
@@ -112,7 +122,7 @@ def test_restarts_match_reference_loop(method, parallel):
     gold = np.full(n_items, -1)
     gold[2] = 0
     m = crowdagg.MACE(max_iter=4, tol=0, method=method, n_restarts=3, init="random", random_state=11,
-                      parallel=parallel).fit(t, gold=pd.Series([0], index=t.items[2:3]))
+                      parallel=parallel, class_prior=class_prior).fit(t, gold=pd.Series([0], index=t.items[2:3]))
     # the same random starting points: weights uniform in [1, 1.5], normalised per worker
     draw = np.random.default_rng(11)
     lls, runs = [], []
@@ -121,7 +131,8 @@ def test_restarts_match_reference_loop(method, parallel):
         sk /= sk.sum(axis=1, keepdims=True)
         st_ = 1.0 + 0.5 * draw.random((n_workers, k))
         st_ /= st_.sum(axis=1, keepdims=True)
-        post, params, ll = naive_mace_run(rows, n_items, n_workers, k, (sk[:, 0], sk[:, 1], st_), 4, method, gold)
+        post, params, ll = naive_mace_run(rows, n_items, n_workers, k, (sk[:, 0], sk[:, 1], st_), 4, method, gold,
+                                          learn_prior=class_prior == "learn")
         lls.append(ll)
         runs.append((post, params))
     np.testing.assert_allclose(m.restart_loglik_, lls, atol=1e-8)
@@ -232,6 +243,9 @@ def test_degenerate_tables_are_finite():
         holes = pd.DataFrame({"item": [1, 1, 2, 3], "worker": ["a", "b", "a", "b"], "label": [0, 1, None, 1]})
         m = crowdagg.MACE(method=method, max_iter=5, tol=0).fit(holes)
         assert m.labels_.isna().tolist() == [False, True, False]
+        np.testing.assert_allclose(m.probas_.loc[2], m.priors_.to_numpy())  # no answers: the class priors
+        np.testing.assert_allclose(m.priors_.sum(), 1.0)
+        m = crowdagg.MACE(method=method, max_iter=5, tol=0, class_prior="uniform").fit(holes)
         np.testing.assert_allclose(m.probas_.loc[2], 0.5)
 
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.special import digamma
 
 from .. import memory
 from .._validation import SUM_TOL, Domain, Interval, Options, Pair, check_float
@@ -44,7 +45,10 @@ class MACEModel(EMModel):
 
     Per-worker parameters ``know`` (``theta``, probability of knowing the answer),
     ``spam`` (``1 - theta``) and ``strategies`` (workers x labels, the label
-    distribution when spamming).  True labels are uniform (as in the paper).
+    distribution when spamming).  True labels are uniform (as in the paper) or, with
+    ``learn_prior``, follow class priors ``priors`` learnt with the rest (a global
+    parameter: MAP with add-``smoothing`` under EM, ``exp(E[log pi])`` under a
+    ``Dirichlet(1)`` prior under VB).
     Under ``method="vb"`` the parameters are the sub-normalised ``exp(E[log .])`` of
     the mean-field posteriors, as in the authors' code; the exposed ``spam_`` and
     ``strategies_`` are normalised.
@@ -86,11 +90,18 @@ class MACEModel(EMModel):
         return out
 
     def __init__(self, method: str, smoothing: float | None, theta_prior: tuple[float, float],
-                 strategy_prior: float) -> None:
+                 strategy_prior: float, learn_prior: bool = False) -> None:
         self.method = method
         self.smoothing = smoothing
         self.theta_prior = theta_prior
         self.strategy_prior = strategy_prior
+        self.learn_prior = learn_prior
+        # the class priors are a parameter only when learnt (the paper's model has none)
+        self.global_params = ("priors",) if learn_prior else ()
+        if learn_prior:
+            self.label_axes = {**type(self).label_axes, "priors": (0,)}
+            self.param_domains = {**type(self).param_domains,
+                                  "priors": Domain(0.0, 1.0, sum_axes=(0,), probability=True, at_most=True)}
 
     @staticmethod
     def _log_prior(ctx: EMContext) -> np.ndarray:
@@ -98,7 +109,24 @@ class MACEModel(EMModel):
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         w, k = ctx.n_workers, ctx.n_labels
-        return {"spam": np.full(w, 0.5), "know": np.full(w, 0.5), "strategies": np.full((w, k), 1.0 / k)}
+        out = {"spam": np.full(w, 0.5), "know": np.full(w, 0.5), "strategies": np.full((w, k), 1.0 / k)}
+        if self.learn_prior:
+            out["priors"] = np.full(k, 1.0 / k)
+        return out
+
+    def _class_totals(self, part: EMContext, post: np.ndarray) -> np.ndarray:
+        """Posterior class totals over the part's items with answers or gold (the priors' statistics)."""
+        if not self.learn_prior:
+            return np.zeros(part.n_labels)
+        used = (part.table.item_counts() > 0) | (part.gold >= 0)
+        return post[used].sum(axis=0)
+
+    def _update_priors(self, tot: np.ndarray) -> np.ndarray:
+        k = tot.shape[0]
+        if self.method == "vb":  # Dirichlet(1) prior: exp(E[log pi]) under Dirichlet(1 + T)
+            return np.exp(digamma(tot + 1.0) - digamma(tot.sum() + k))
+        a = 0.01 / k if self.smoothing is None else self.smoothing
+        return (tot + a) / (tot.sum() + k * a)
 
     def random_params(self, ctx: EMContext, noise: float) -> dict[str, np.ndarray]:
         """Random starting point (the authors' scheme): every weight drawn uniformly in
@@ -112,17 +140,24 @@ class MACEModel(EMModel):
         sk /= sk.sum(axis=1, keepdims=True)
         st = 1.0 + noise * ctx.rng.random((w, k))[rank]
         st /= st.sum(axis=1, keepdims=True)
-        return {"spam": sk[:, 0].copy(), "know": sk[:, 1].copy(), "strategies": st}
+        out = {"spam": sk[:, 0].copy(), "know": sk[:, 1].copy(), "strategies": st}
+        if self.learn_prior:
+            out["priors"] = np.full(k, 1.0 / k)  # random worker parameters, uniform classes
+        return out
 
-    def _update(self, know_cnt: np.ndarray, strat_cnt: np.ndarray) -> dict[str, np.ndarray]:
+    def _update(self, know_cnt: np.ndarray, strat_cnt: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
         if self.method == "vb":
             spam, know, st = mace_mstep_vb(know_cnt, strat_cnt, self.theta_prior, self.strategy_prior)
         else:
             smoothing = 0.01 / strat_cnt.shape[1] if self.smoothing is None else self.smoothing
             spam, know, st = mace_mstep_em(know_cnt, strat_cnt, smoothing)
-        return {"spam": spam, "know": know, "strategies": st}
+        out = {"spam": spam, "know": know, "strategies": st}
+        if self.learn_prior:
+            out["priors"] = self._update_priors(tot)
+        return out
 
-    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # expected counts under the default parameters (theta = 1/2, uniform strategy)
         # and the given posteriors (then the initial M-step is one M-step)
         t = part.table
@@ -131,10 +166,11 @@ class MACEModel(EMModel):
         know_cnt = np.bincount(t.worker_codes, weights=r, minlength=t.n_workers)
         strat_cnt = np.zeros((t.n_workers, k))
         np.add.at(strat_cnt, (t.worker_codes, t.label_codes), 1.0 - r)
-        return know_cnt, strat_cnt
+        return know_cnt, strat_cnt, self._class_totals(part, post)
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-        return (self._log_prior(ctx), *mace_log_params(params["spam"], params["know"], params["strategies"]))
+        log_prior = np.log(params["priors"]) if self.learn_prior else self._log_prior(ctx)
+        return (log_prior, *mace_log_params(params["spam"], params["know"], params["strategies"]))
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
@@ -148,14 +184,15 @@ class MACEModel(EMModel):
             strat_cnt = np.zeros((n_workers, k))
             ll = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_spam,
                                   log_both, log_know, 0, t.n_items, post, know_cnt, strat_cnt, accumulate)
-            return float(ll), (know_cnt, strat_cnt)
+            return float(ll), (know_cnt, strat_cnt, self._class_totals(part, post) if accumulate else None)
         n_chunks = bounds.shape[0] - 1
         kbuf = self.buffer("know_cnt", (n_chunks, n_workers))
         sbuf = self.buffer("strat_cnt", (n_chunks, n_workers, k))
         lbuf = self.buffer("loglik", (n_chunks,))
         mace_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_spam,
                             log_both, log_know, bounds, post, kbuf, sbuf, lbuf, accumulate)
-        return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0))
+        tot = self._class_totals(part, post) if accumulate else None
+        return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0), tot)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
@@ -174,11 +211,15 @@ class MACE(EMAggregator):
 
     Each worker ``w`` knows the true label with probability ``theta[w]`` and then
     reports it; otherwise (probability ``1 - theta[w]``, "spamming") it draws a label
-    from its own strategy ``xi[w]``, whatever the truth.  True labels are uniform a
-    priori.  Fitted by EM or by variational Bayes with a ``Beta`` prior on
+    from its own strategy ``xi[w]``, whatever the truth.  True labels follow class
+    priors (learnt; uniform in the paper).  Fitted by EM or by variational Bayes with a ``Beta`` prior on
     ``theta`` and a symmetric Dirichlet prior on ``xi`` (the paper's recommended
     setting, the default), from ``n_restarts`` different random starting points,
-    keeping the run with the highest log-likelihood.
+    keeping the run with the highest log-likelihood.  Unlike the paper, the class
+    priors are learnt by default (``class_prior="learn"``): with uniform true
+    labels, the surplus answers of a frequent class can only be explained as spam,
+    and on imbalanced data MACE then falls far below majority vote (see
+    docs/glad_mace.md).
 
     Hovy, D., Berg-Kirkpatrick, T., Vaswani, A. & Hovy, E. (2013).  Learning whom to
     trust with MACE.  *Proceedings of NAACL-HLT 2013*, 1120-1130.
@@ -213,6 +254,12 @@ class MACE(EMAggregator):
         ``0.01 / n_labels`` as in the authors' code.
     noise : float in [0, 1e6], default 0.5
         Random starting weights are drawn uniformly in ``[1, 1 + noise]``.
+    class_prior : {"learn", "uniform"}, default "learn"
+        ``"learn"``: class priors estimated with the other parameters (EM: MAP with
+        add-``smoothing``; VB: ``exp(E[log pi])`` under a ``Dirichlet(1)`` prior), so
+        that answers of a frequent class are not mistaken for spam; ``"uniform"``:
+        the paper's model (true labels uniform; the default before 0.2).  A warm start
+        from a dict needs ``priors`` with ``"learn"``.
     warm_start : bool, default False
         If true and already fitted, ``fit`` runs once from the fitted parameters
         (aligned by worker id; new workers start from ``theta = 1/2``).  A warm
@@ -229,13 +276,15 @@ class MACE(EMAggregator):
         Most probable label per item (gold items: their gold label).
     probas_ : pandas.DataFrame
         Posteriors, items x labels (items without annotations: uniform).
+    priors_ : pandas.Series
+        Class priors by label (normalised; uniform with ``class_prior="uniform"``).
     spam_ : pandas.Series
         ``1 - theta`` per worker id: the probability that an answer is spam.  High
         values flag spammers.
     skills_ : pandas.Series
         Probability that the worker's answer is right under the model, per worker id:
-        ``know + spam * sum_k prior_k strategy[k]`` = ``1 - spam_ (1 - 1/K)`` (uniform
-        true labels, normalised strategies).
+        ``know + spam * sum_k prior_k strategy[k]`` (normalised weights; ``1 - spam_ (1 -
+        1/K)`` under uniform priors).
     strategies_ : pandas.DataFrame
         Workers x labels: each worker's label distribution when spamming.
     entropies_ : pandas.Series
@@ -270,6 +319,7 @@ class MACE(EMAggregator):
         "strategy_prior": [Interval(Real, 0, 1e6, closed="right")],
         "smoothing": [None, Interval(Real, 0, 1e6, closed="right")],
         "noise": [Interval(Real, 0, 1e6)],
+        "class_prior": [Options(("learn", "uniform"))],
     }
 
     def __init__(
@@ -284,6 +334,7 @@ class MACE(EMAggregator):
         strategy_prior: float = 10.0,
         smoothing: float | None = None,
         noise: float = 0.5,
+        class_prior: str = "learn",
         warm_start: bool = False,
         parallel: bool = True,
     ) -> None:
@@ -297,6 +348,7 @@ class MACE(EMAggregator):
         self.strategy_prior = strategy_prior
         self.smoothing = smoothing
         self.noise = noise
+        self.class_prior = class_prior
         self.warm_start = warm_start
         self.parallel = parallel
 
@@ -304,7 +356,8 @@ class MACE(EMAggregator):
         # validated by fit (_parameter_constraints)
         b_spam, b_know = self.theta_prior
         smoothing = None if self.smoothing is None else float(self.smoothing)
-        return MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior))
+        return MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior),
+                         learn_prior=self.class_prior == "learn")
 
     def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
@@ -344,12 +397,15 @@ class MACE(EMAggregator):
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         spam, know, st = params["spam"], params["know"], params["strategies"]
-        self.spam_ = pd.Series(spam / (spam + know), index=table.workers, name="spam")
-        # P(right answer) = know + spam * sum_k prior_k strategy_k, uniform true labels: know + spam / K
-        self.skills_ = pd.Series(1.0 - self.spam_.to_numpy() * (1.0 - 1.0 / table.n_labels),
-                                 index=table.workers, name="skill")
-        self.strategies_ = pd.DataFrame(st / st.sum(axis=1, keepdims=True), index=table.workers,
-                                        columns=table.labels)
+        k = table.n_labels
+        pri = params["priors"] / params["priors"].sum() if "priors" in params else np.full(k, 1.0 / k)
+        self.priors_ = pd.Series(pri, index=table.labels, name="prior")
+        spam_share = spam / (spam + know)
+        self.spam_ = pd.Series(spam_share, index=table.workers, name="spam")
+        strat = st / st.sum(axis=1, keepdims=True)
+        # P(right answer) = know + spam * sum_k prior_k strategy_k (normalised weights)
+        self.skills_ = pd.Series(1.0 - spam_share + spam_share * (strat @ pri), index=table.workers, name="skill")
+        self.strategies_ = pd.DataFrame(strat, index=table.workers, columns=table.labels)
         self.entropies_ = executor.posterior_series(_entropy, "entropy")
 
     def confident_labels(self, threshold: float = 1.0) -> pd.Series:
