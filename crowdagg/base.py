@@ -165,7 +165,7 @@ class BaseAggregator(BaseEstimator):
         res = state.get("result_")
         if res is not None:  # labels_ / probas_ are the result's: stored once
             for k, part in (("labels_", "labels"), ("probas_", "probas")):
-                if state.get(k) is getattr(res, part, None):
+                if k in state and state[k] is not None and state[k] is getattr(res, part, None):
                     state.pop(k)
         if not results:
             table = state.get("table_")
@@ -195,10 +195,9 @@ class BaseAggregator(BaseEstimator):
                 continue
             setattr(self, k, v)
         if res is not None:
-            if "labels_" not in state and not isinstance(getattr(cls, "labels_", None), property):
-                self.labels_ = res.labels
-            if "probas_" not in state and not isinstance(getattr(cls, "probas_", None), property):
-                self.probas_ = res.probas
+            for k, part in (("labels_", "labels"), ("probas_", "probas")):
+                if k not in state and hasattr(res, part) and not isinstance(getattr(cls, k, None), property):
+                    setattr(self, k, getattr(res, part))
 
     @staticmethod
     def _no_table_options(table_kwargs: dict[str, Any]) -> None:

@@ -27,7 +27,8 @@ included), bools, strings, ``None``, NumPy scalars, numeric / bool / datetime Nu
 arrays, object arrays of those scalars, ``pandas.Index`` (numpy dtypes, ``object``,
 the ``str``/``string`` dtypes, nullable ``Int64``/``UInt64``/``Float64``/``boolean``,
 categoricals), ``RangeIndex``, ``MultiIndex``, ``Series``, ``DataFrame``, tuples,
-lists, dicts (any saveable keys), NumPy random generators and seed sequences,
+lists, dicts (any saveable keys), dataclasses of saveable fields (of crowdagg's
+classes, or of ``classes=``), NumPy random generators and seed sequences,
 :class:`~crowdagg.em.Max`, :class:`~crowdagg.results.AggregationResult`, an
 :class:`~crowdagg.table.AnnotationTable` (its codebooks only: a loaded model's
 ``table_`` has no annotations) and nested estimators (``init=<fitted estimator>``).
@@ -89,6 +90,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import importlib
@@ -258,6 +260,10 @@ class _Writer:
                     "probas": self.encode(v.probas, where + ".probas")}
         if isinstance(v, Max):
             return {"t": "max", "v": self.encode(v.value, where)}
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            return {"t": "dataclass", "class": _class_ref(type(v)),
+                    "fields": {f.name: self.encode(getattr(v, f.name), f"{where}.{f.name}")
+                               for f in dataclasses.fields(v)}}
         if isinstance(v, pd.MultiIndex):
             return {"t": "multi", "levels": [self.encode(lv, where) for lv in v.levels],
                     "codes": [self.array(np.asarray(c), where) for c in v.codes],
@@ -393,6 +399,15 @@ class _Reader:
             from .results import AggregationResult
 
             return AggregationResult(labels=self.decode(node["labels"]), probas=self.decode(node["probas"]))
+        if t == "dataclass":
+            cls = _resolve_class(node["class"], self.classes, dataclass=True)
+            fields = {k: self.decode(x) for k, x in node["fields"].items()}
+            init = {f.name for f in dataclasses.fields(cls) if f.init}
+            obj = cls(**{k: v for k, v in fields.items() if k in init})
+            for k, v in fields.items():
+                if k not in init:
+                    object.__setattr__(obj, k, v)
+            return obj
         if t == "max":
             from .em import Max
 
@@ -431,7 +446,8 @@ def _encode_estimator(est: Any, w: _Writer, results: bool, where: str) -> dict[s
     return {"class": _class_ref(type(est)), "params": params, "state": enc_state}
 
 
-def _resolve_class(ref: dict[str, str], classes: dict[tuple[str, str], type]) -> type:
+def _resolve_class(ref: dict[str, str], classes: dict[tuple[str, str], type], dataclass: bool = False) -> type:
+    """The class a file names: crowdagg's own, or one of ``classes``; nothing else is imported."""
     from .base import BaseAggregator
 
     mod, name = str(ref.get("module", "")), str(ref.get("name", ""))
@@ -450,7 +466,10 @@ def _resolve_class(ref: dict[str, str], classes: dict[tuple[str, str], type]) ->
                 f"model file: this crowdagg has no class {mod}.{name} (the file was written by another "
                 "version of crowdagg)") from None
         cls = obj
-    if not (isinstance(cls, type) and issubclass(cls, BaseAggregator)):
+    if dataclass:
+        if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+            raise ModelFileError(f"model file: {mod}.{name} is not a dataclass")
+    elif not (isinstance(cls, type) and issubclass(cls, BaseAggregator)):
         raise ModelFileError(f"model file: {mod}.{name} is not a crowdagg estimator")
     return cls
 

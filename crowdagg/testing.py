@@ -6,8 +6,9 @@ everything a user relies on, whatever the method: the scikit-learn contract
 (``fit`` returns ``self``, fitted attributes end in ``_``, parameters untouched by
 ``fit``, ``clone`` and pickling), every item present with a probability row that
 sums to 1, determinism, invariance to the order of the rows and to relabelling
-items and workers, and ``predict``/``predict_proba`` on an ``AnnotationTable``
-and on a DataFrame.  People who write their own method run it in their tests::
+items and workers, ``predict``/``predict_proba`` on an ``AnnotationTable``
+and on a DataFrame, and ``save``/``crowdagg.load`` round trips (a loaded model
+predicts exactly what the original predicts).  People who write their own method run it in their tests::
 
     from crowdagg.testing import check_aggregator
 
@@ -307,6 +308,78 @@ def check_predict(est: Any, df: pd.DataFrame) -> None:
     assert labels.index.equals(a.labels_.index), f"{_name(est)}.predict(table) lost items"
 
 
+def _same_value(x: Any, y: Any) -> bool:
+    """Exact equality of fitted values (pandas objects with their dtypes, arrays, nests)."""
+    import dataclasses
+
+    from .table import AnnotationTable
+
+    if isinstance(x, (pd.Series, pd.DataFrame, pd.Index)):
+        return type(x) is type(y) and x.equals(y) and (
+            x.dtypes.equals(y.dtypes) if isinstance(x, pd.DataFrame) else x.dtype == y.dtype) and (
+            x.index.equals(y.index) and x.index.dtype == y.index.dtype if not isinstance(x, pd.Index) else True)
+    if isinstance(x, np.ndarray):
+        return isinstance(y, np.ndarray) and x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f")
+    if isinstance(x, dict):
+        return isinstance(y, dict) and x.keys() == y.keys() and all(_same_value(x[k], y[k]) for k in x)
+    if isinstance(x, (tuple, list)):
+        return type(x) is type(y) and len(x) == len(y) and all(_same_value(a, b) for a, b in zip(x, y))
+    if isinstance(x, AnnotationTable):
+        return all(_same_value(getattr(x, k), getattr(y, k)) for k in ("workers", "labels"))
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return type(x) is type(y) and all(_same_value(getattr(x, f.name), getattr(y, f.name))
+                                          for f in dataclasses.fields(x))
+    if isinstance(x, float) and isinstance(y, float) and np.isnan(x):
+        return bool(np.isnan(y))
+    try:
+        return type(x) is type(y) and bool(x == y)
+    except Exception:  # noqa: BLE001 - objects without equality
+        return type(x) is type(y)
+
+
+def check_save_load(est: Any, df: pd.DataFrame) -> None:
+    """``save`` / :func:`crowdagg.load` round trips (:mod:`crowdagg.persist`): the loaded model has
+    the same parameters and every fitted attribute (``labels_``, ``probas_``, ``params_``,
+    ``skills_``, diagnostics; ``table_``'s codebooks) with its dtype, and predicts new data exactly
+    as the original does; saved with ``results=False`` it still predicts new items exactly."""
+    import os
+    import tempfile
+
+    from .errors import CrowdaggError
+    from .persist import load
+
+    a = _fit(clone(est), df)
+    renamed = df.assign(item=df["item"].map(lambda i: f"new:{i}"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.crowdagg")
+        a.save(path)
+        b = load(path, classes=[type(est)])
+        a.save(path, results=False)
+        c = load(path, classes=[type(est)])
+    assert type(b) is type(a), f"{_name(est)}: load gave a {type(b).__name__}"
+    assert _same_params(a.get_params(), b.get_params()), f"{_name(est)}: a saved model lost its parameters"
+    for attr in sorted(k for k in vars(a) if k.endswith("_") and not k.startswith("_")):
+        assert hasattr(b, attr) and _same_value(getattr(a, attr), getattr(b, attr)), \
+            f"{_name(est)}: the loaded model's {attr} differs from the saved one"
+    if hasattr(a, "skills_"):
+        assert _same_value(a.skills_, b.skills_), f"{_name(est)}: the loaded model's skills_ differ"
+    for what, model in (("a loaded model", b), ("a model saved with results=False", c)):
+        for new in ((df, renamed) if model is b else (renamed,)):
+            try:
+                want = a.predict_proba(new)
+            except (NotImplementedError, AttributeError, CrowdaggError):  # no probabilities (ratings)
+                want = None
+            if want is not None:
+                got = model.predict_proba(new)
+                assert got.index.equals(want.index) and np.array_equal(got.to_numpy(), want.to_numpy()), \
+                    f"{_name(est)}: {what} predicts other probabilities"
+            try:
+                want_l = a.predict(new)
+            except (NotImplementedError, CrowdaggError):  # cannot be applied to new data
+                continue
+            assert _same_value(want_l, model.predict(new)), f"{_name(est)}: {what} predicts other labels"
+
+
 _CHECKS: tuple[Callable[[Any, pd.DataFrame], None], ...] = (
     check_get_set_params,
     check_fit_returns_self,
@@ -322,6 +395,7 @@ _CHECKS: tuple[Callable[[Any, pd.DataFrame], None], ...] = (
     check_relabelled_ids,
     check_pickle,
     check_predict,
+    check_save_load,
     check_distributed_equals_local,
 )
 
