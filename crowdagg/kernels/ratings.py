@@ -84,8 +84,9 @@ def item_moments(item_ptr, labels, values, parallel=True):
     count = np.empty(n, dtype=np.int64)
     mean = np.empty(n, dtype=np.float64)
     m2 = np.empty(n, dtype=np.float64)
-    if parallel:
-        moments_parallel(item_ptr, labels, values, chunk_bounds(item_ptr), count, mean, m2)
+    bounds = chunk_bounds(item_ptr) if parallel else None
+    if bounds is not None and bounds.shape[0] > 2:  # one chunk: the serial kernel, no thread pool
+        moments_parallel(item_ptr, labels, values, bounds, count, mean, m2)
     else:
         moments_slice(item_ptr, labels, values, 0, n, count, mean, m2)
     return count, mean, m2
@@ -95,8 +96,9 @@ def item_medians(item_ptr, labels, values, parallel=True):
     """Median per item; see :func:`median_slice`."""
     n = item_ptr.shape[0] - 1
     out = np.empty(n, dtype=np.float64)
-    if parallel:
-        median_parallel(item_ptr, labels, values, chunk_bounds(item_ptr), out)
+    bounds = chunk_bounds(item_ptr) if parallel else None
+    if bounds is not None and bounds.shape[0] > 2:
+        median_parallel(item_ptr, labels, values, bounds, out)
     else:
         median_slice(item_ptr, labels, values, 0, n, out)
     return out

@@ -422,7 +422,8 @@ class WorkerBiasNoiseModel(EMModel):
         self.gold: Any = None
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
-        return [memory.posteriors(n_items, n_labels, 2), memory.posteriors(n_items, 5, 1),
+        # local fits (_RatingExecutor): one posterior column, item mean / variance / loglik and gold
+        return [memory.posteriors(n_items, 1, 2), memory.posteriors(n_items, 5, 1),
                 memory.per_worker("worker biases and noise", n_workers, 6, 2)]
 
     # priors, in the data's units
@@ -442,13 +443,13 @@ class WorkerBiasNoiseModel(EMModel):
         gm, gv = self.gold_arrays(ctx)
         nu = self.noise_strength
         return {"bias": np.zeros(ctx.n_workers), "noise": np.full(ctx.n_workers, nu * self._s0sq() / (nu + 2)),
-                "mu": np.array(self.center), "tau2": np.array(self.scale ** 2), "gold_mask": gm,
+                "mu": np.array([self.center]), "tau2": np.array([self.scale ** 2]), "gold_mask": gm,
                 "gold_value": gv}
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[Any, ...]:
         prec = 1.0 / params["noise"]
-        return (self.values, params["bias"], prec, np.log(prec), float(params["mu"]),
-                1.0 / float(params["tau2"]))
+        return (self.values, params["bias"], prec, np.log(prec), float(params["mu"][0]),
+                1.0 / float(params["tau2"][0]))
 
     def item_pass(self, part: EMContext, prepared: tuple[Any, ...], items: dict[str, np.ndarray]
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -459,8 +460,9 @@ class WorkerBiasNoiseModel(EMModel):
         mean, var, ll = np.empty(n), np.empty(n), np.empty(n)
         args = (t.item_ptr, t.label_codes, t.worker_codes, values, bias, prec, log_prec, mu, p0,
                 items["gold_mask"], items["gold_value"])
-        if part.parallel:
-            K.bn_items_parallel(*args, part.chunks(), mean, var, ll)
+        bounds = part.chunks() if part.parallel else None
+        if bounds is not None and bounds.shape[0] > 2:  # one chunk: the serial kernel (no thread pool)
+            K.bn_items_parallel(*args, bounds, mean, var, ll)
         else:
             K.bn_items_slice(*args, 0, n, mean, var, ll)
         return mean, var, ll
@@ -469,7 +471,7 @@ class WorkerBiasNoiseModel(EMModel):
                used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = part.table
         ws = np.zeros((t.n_workers, 4))
-        if part.parallel:
+        if part.parallel and part.chunks().shape[0] > 2:
             K.bn_worker_stats_parallel(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes, values, mean, var,
                                        part.worker_chunks(), ws)
         else:
@@ -506,20 +508,37 @@ class WorkerBiasNoiseModel(EMModel):
             ssr = np.maximum(b - 2.0 * bias * a + n * bias * bias, 0.0) + c
             noise = (nu * s0sq + ssr) / (n + nu + 2.0)
         big_n, sm, smv = gs
-        mu = sm / big_n if big_n > 0 else float(params["mu"])
+        mu = sm / big_n if big_n > 0 else float(params["mu"][0])
         spread = max(smv - 2.0 * mu * sm + big_n * mu * mu, 0.0)
         tau2 = (nu * self.scale ** 2 + spread) / (big_n + nu + 2.0)
-        return {"bias": bias, "noise": noise, "mu": np.array(mu), "tau2": np.array(tau2),
+        return {"bias": bias, "noise": noise, "mu": np.array([mu]), "tau2": np.array([tau2]),
                 "gold_mask": params["gold_mask"], "gold_value": params["gold_value"]}
 
     def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
         """The log priors of the biases, noise variances and ``tau2`` (up to constants)."""
         nu, s0sq = self.noise_strength, self._s0sq()
-        b, s2, t2 = params["bias"], params["noise"], float(params["tau2"])
+        b, s2, t2 = params["bias"], params["noise"], float(params["tau2"][0])
         lp = -0.5 * float(np.sum(b * b)) / self._sbsq()
         lp += float(np.sum(-(nu / 2 + 1) * np.log(s2) - nu * s0sq / (2 * s2)))
         lp += -(nu / 2 + 1) * np.log(t2) - nu * self.scale ** 2 / (2 * t2)
         return lp
+
+
+class _RatingExecutor(LocalExecutor):
+    """The local executor with one posterior column: the bias-noise plug-in keeps its item
+    posteriors (mean, variance) in the part's cache, so an items x labels array -- huge for
+    continuous ratings, where nearly every answer is its own label -- is never allocated;
+    ``vote`` (``init="mv"``) sets no class shares (the plug-in's
+    ``stats_from_posteriors`` starts from the item means)."""
+
+    def start(self) -> None:
+        self.posteriors = np.zeros((self.ctx.n_items, 1))
+        self.ctx.cache = {}
+
+    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None
+             ) -> np.ndarray:
+        self.start()
+        return np.full(self.ctx.n_items, -1, dtype=np.int64)
 
 
 def _final_items(part: EMContext, post: Any, broadcast: Any, items: tuple[np.ndarray, ...]
@@ -604,6 +623,8 @@ class WorkerBiasNoise(_RatingAggregator, EMAggregator):
     def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
         # gold values are numbers, not labels of the codebook: the model carries them
         ex = super()._executor(data, None, table_kwargs, model)
+        if type(ex) is LocalExecutor:
+            ex = _RatingExecutor(ex.ctx)
         assert isinstance(model, WorkerBiasNoiseModel)
         model.values = rating_values(ex.ctx.table.labels)
         model.center, model.scale = _scale_and_center(model.values, _label_counts(ex, data))
@@ -650,8 +671,8 @@ class WorkerBiasNoise(_RatingAggregator, EMAggregator):
     def _set_fitted(self, table: Any, params: dict[str, np.ndarray], executor: Any) -> None:
         self.bias_ = pd.Series(params["bias"], index=table.workers, name="bias")
         self.noise_ = pd.Series(params["noise"], index=table.workers, name="noise")
-        self.prior_mean_ = float(params["mu"])
-        self.prior_var_ = float(params["tau2"])
+        self.prior_mean_ = float(params["mu"][0])
+        self.prior_var_ = float(params["tau2"][0])
         self.skills_ = pd.Series(self.prior_var_ / (self.prior_var_ + params["noise"]), index=table.workers,
                                  name="skill")
         (mean, var, count), _ = executor.map_reduce(_final_items, None, ())
