@@ -30,7 +30,7 @@ from typing import NoReturn
 
 from .. import __version__
 
-_COMMANDS = ("aggregate", "summary", "agreement", "workers")
+_COMMANDS = ("aggregate", "summary", "agreement", "workers", "report", "next")
 
 
 class CLIParser(argparse.ArgumentParser):

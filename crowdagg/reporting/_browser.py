@@ -1,0 +1,67 @@
+"""Headless Chromium for the report's own checks: a screenshot and the DOM after its script ran.
+
+Used by ``tests/test_report_browser.py`` and ``scripts/make_report_screenshot.py``;
+not needed to make a report.  The browser is the Debian/Ubuntu ``chromium``
+package (or any Chromium/Chrome on ``PATH``, or ``$CROWDAGG_CHROMIUM``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+__all__ = ["find_browser", "screenshot", "dump_dom"]
+
+_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def find_browser() -> str | None:
+    """Path of a Chromium-family browser, or None."""
+    env = os.environ.get("CROWDAGG_CHROMIUM")
+    if env and shutil.which(env):
+        return shutil.which(env)
+    for name in _NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    browser = find_browser()
+    if browser is None:
+        raise FileNotFoundError("no Chromium browser on PATH (apt-get install chromium)")
+    with tempfile.TemporaryDirectory(prefix="crowdagg-chromium-") as profile:
+        cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+               "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", "--mute-audio",
+               f"--user-data-dir={profile}", *args]
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+
+
+def _url(path: str) -> str:
+    return "file://" + os.path.abspath(path)
+
+
+def screenshot(html_path: str, png_path: str, *, width: int = 1280, height: int = 2000,
+               timeout: float = 180) -> str:
+    """Render ``html_path`` and write a ``width x height`` PNG to ``png_path``."""
+    png = os.path.abspath(png_path)
+    os.makedirs(os.path.dirname(png), exist_ok=True)
+    if os.path.exists(png):
+        os.remove(png)
+    res = _run([f"--window-size={width},{height}", f"--screenshot={png}", _url(html_path)], timeout)
+    if not os.path.exists(png):
+        raise RuntimeError(f"chromium wrote no screenshot (exit {res.returncode}): "
+                           f"{res.stderr.decode(errors='replace')[-500:]}")
+    return png
+
+
+def dump_dom(html_path: str, *, timeout: float = 180) -> str:
+    """The page's DOM after its script ran, as HTML text."""
+    res = _run(["--dump-dom", "--virtual-time-budget=5000", _url(html_path)], timeout)
+    if res.returncode != 0 or not res.stdout:
+        raise RuntimeError(f"chromium --dump-dom failed (exit {res.returncode}): "
+                           f"{res.stderr.decode(errors='replace')[-500:]}")
+    return res.stdout.decode("utf-8", errors="replace")
