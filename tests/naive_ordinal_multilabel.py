@@ -141,13 +141,13 @@ def multilabel_mstep(answers: list[tuple[int, int, frozenset[int]]], post: np.nd
 def make_multilabel_crowd(n_items: int = 400, n_workers: int = 40, n_labels: int = 8, per_item: int = 5,
                           seed: int = 0, sparse_share: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Checkbox answers: each label applies with probability 0.25; worker ``w`` ticks an
-    applying label with probability ``se_w`` (in [0.45, 0.95]) and a wrong one with
-    ``1 - sp_w`` (``sp_w`` in [0.75, 0.99]).  ``sparse_share`` of the workers are
+    applying label with probability ``se_w`` (in [0.3, 0.95]) and a wrong one with
+    ``1 - sp_w`` (``sp_w`` in [0.6, 0.99]).  ``sparse_share`` of the workers are
     picked ten times less often.  Returns (answers with a list column, truth: items x labels bools)."""
     rng = np.random.default_rng(seed)
     truth = rng.random((n_items, n_labels)) < 0.25
-    se = rng.uniform(0.45, 0.95, n_workers)
-    sp = rng.uniform(0.75, 0.99, n_workers)
+    se = rng.uniform(0.3, 0.95, n_workers)
+    sp = rng.uniform(0.6, 0.99, n_workers)
     weight = np.where(rng.random(n_workers) < sparse_share, 0.1, 1.0)
     weight /= weight.sum()
     names = [f"L{c}" for c in range(n_labels)]
