@@ -975,7 +975,7 @@ class EMAggregator(BaseAggregator):
             new_stats = None
         else:
             mode = "stats"
-            new_stats = online.combine(stats_b)
+            new_stats = add(online.combine(stats_b))  # a copy: never a plug-in's buffer
         ex.check_finite(model, ex.posteriors, params)
         self.params_ = {k: np.ascontiguousarray(v) for k, v in params.items()}
         self.n_iter_ = res.n_iter
