@@ -58,9 +58,10 @@ def screenshot(html_path: str, png_path: str, *, width: int = 1280, height: int 
     return png
 
 
-def dump_dom(html_path: str, *, timeout: float = 180) -> str:
-    """The page's DOM after its script ran, as HTML text."""
-    res = _run(["--dump-dom", "--virtual-time-budget=5000", _url(html_path)], timeout)
+def dump_dom(html_path: str, *, fragment: str = "", timeout: float = 180) -> str:
+    """The page's DOM after its script ran, as HTML text (``fragment``: the URL's ``#...`` part)."""
+    url = _url(html_path) + (f"#{fragment}" if fragment else "")
+    res = _run(["--dump-dom", "--virtual-time-budget=5000", url], timeout)
     if res.returncode != 0 or not res.stdout:
         raise RuntimeError(f"chromium --dump-dom failed (exit {res.returncode}): "
                            f"{res.stderr.decode(errors='replace')[-500:]}")

@@ -1,0 +1,112 @@
+"""The report in a real browser: headless Chromium loads the file, a screenshot is not blank,
+and the DOM after the page's script ran holds the workers table with every worker.
+
+Skips (with the reason) only where no Chromium is installed; ``.ci/run`` installs the
+Debian package ``chromium`` first.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import re
+
+import numpy as np
+import pytest
+
+from crowdagg.datasets import make_crowd
+from crowdagg.reporting import report
+from crowdagg.reporting._browser import dump_dom, find_browser, screenshot
+
+pytest.importorskip("jinja2")
+plt = pytest.importorskip("matplotlib.pyplot")
+
+pytestmark = pytest.mark.skipif(find_browser() is None,
+                                reason="no Chromium browser installed (apt-get install -y chromium)")
+
+
+class Rows(html.parser.HTMLParser):
+    """The workers table's rows: (first cell text, hidden?)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[tuple[str, bool]] = []
+        self._in, self._tbody, self._cell, self._hidden, self._text = False, False, -1, False, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("id") == "workers":
+            self._in = True
+        elif self._in and tag == "tbody":
+            self._tbody = True
+        elif self._tbody and tag == "tr":
+            self._cell, self._hidden = -1, "hidden" in a
+        elif self._tbody and tag == "td":
+            self._cell += 1
+            self._text = []
+
+    def handle_endtag(self, tag):
+        if self._tbody and tag == "td" and self._cell == 0:
+            self.rows.append(("".join(self._text), self._hidden))
+        elif tag == "tbody":
+            self._tbody = False
+        elif tag == "table":
+            self._in = False
+
+    def handle_data(self, data):
+        if self._tbody and self._cell == 0:
+            self._text.append(data)
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    c = make_crowd(800, 140, 3, per_item=4, random_state=11)
+    path = tmp_path_factory.mktemp("browser") / "report.html"
+    report(c.annotations, gold=c.truth.iloc[:200]).save(path)
+    return c, path
+
+
+def test_screenshot_is_not_blank(rendered):
+    _, path = rendered
+    png = screenshot(str(path), str(path.with_suffix(".png")), width=1200, height=1600)
+    img = plt.imread(png)
+    assert img.shape[0] >= 1000 and img.shape[1] >= 1000
+    rgb = img[..., :3].reshape(-1, 3)
+    # not one colour: text, plots and tables make many distinct colours and a spread of values
+    assert rgb.std() > 0.05
+    assert len(np.unique((rgb * 255).astype(np.uint8), axis=0)) > 50
+    # the dark header band is drawn (the CSS loaded) and the plots area is not empty
+    assert img[:40, :, :3].mean() < 0.35
+    assert (rgb.mean(axis=1) < 0.9).mean() > 0.02
+
+
+def test_dom_has_the_workers_table_paginated(rendered):
+    c, path = rendered
+    dom = dump_dom(str(path))
+    assert 'id="workers"' in dom
+    parser = Rows()
+    parser.feed(dom)
+    ids = [w for w, _ in parser.rows]
+    assert sorted(ids) == sorted(map(str, c.workers.index))  # every worker, in the DOM
+    visible = [w for w, hidden in parser.rows if not hidden]
+    assert len(visible) == 50  # the script ran: one page of 50 shown, the other 90 hidden, none dropped
+    assert re.search(r"page 1 of 3 \(140 of 140 workers\)", dom), "pagination text not written by the script"
+    assert "<svg" in dom
+
+
+def test_sort_and_filter_from_the_link(rendered):
+    c, path = rendered
+    counts = c.annotations["worker"].value_counts()
+    # column 1 is "answers": descending, the busiest worker first
+    dom = dump_dom(str(path), fragment="sort=1&dir=desc")
+    parser = Rows()
+    parser.feed(dom)
+    visible = [w for w, hidden in parser.rows if not hidden]
+    got = counts.loc[visible].to_numpy()
+    assert (got[:-1] >= got[1:]).all() and got[0] == counts.max()
+    assert len(parser.rows) == 140
+    one = str(c.workers.index[7])
+    parser = Rows()
+    parser.feed(dump_dom(str(path), fragment=f"q={one}"))
+    visible = [w for w, hidden in parser.rows if not hidden]
+    assert one in visible and all(one in w for w in visible)
+    assert len(parser.rows) == 140  # filtered rows are hidden, never removed
