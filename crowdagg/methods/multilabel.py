@@ -165,7 +165,7 @@ def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = 
             rows = answer_rows[dup][:5]
             raise DuplicateAnnotationError(
                 f"{int(dup.sum())} repeated (item, worker) answer(s), e.g. "
-                f"{[(items[ic[r]], workers[wc[r]]) for r in rows]}; pass duplicates='first' or 'last'")
+                f"{list(zip(items.take(ic[rows]).tolist(), workers.take(wc[rows]).tolist()))}; pass duplicates='first' or 'last'")
     else:
         keep = ~pd.Index(keys).duplicated(keep="first" if duplicates == "first" else "last")
         answer_rows = answer_rows[keep]
