@@ -17,6 +17,7 @@ from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel,
 from ..errors import ConvergenceWarning, InitParamsError, InputError
 from ..kernels._util import cap_chunks
 from ..kernels.mace import (
+    class_totals,
     mace_estep_parallel,
     mace_estep_slice,
     mace_log_params,
@@ -114,12 +115,19 @@ class MACEModel(EMModel):
             out["priors"] = np.full(k, 1.0 / k)
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the cached item weights (and the table they belong to) stay behind on Dask
+        return {k: v for k, v in super().__getstate__().items() if k != "_used"}
+
     def _class_totals(self, part: EMContext, post: np.ndarray) -> np.ndarray:
         """Posterior class totals over the part's items with answers or gold (the priors' statistics)."""
         if not self.learn_prior:
             return np.zeros(part.n_labels)
-        used = (part.table.item_counts() > 0) | (part.gold >= 0)
-        return post[used].sum(axis=0)
+        cached = self.__dict__.get("_used")
+        if cached is None or cached[0] is not part.table or cached[1] is not part.gold:
+            used = (part.table.item_counts() > 0) | (part.gold >= 0)
+            cached = self.__dict__["_used"] = (part.table, part.gold, used)
+        return class_totals(post, cached[2])  # one pass, no copy of the posteriors
 
     def _update_priors(self, tot: np.ndarray) -> np.ndarray:
         k = tot.shape[0]
