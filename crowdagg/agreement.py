@@ -45,6 +45,7 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
     _check_common,
     _check_dense_labels,
     _level_values,
+    _numeric_labels,
     _plain,
     _t_interval,
     _table,
@@ -61,7 +62,7 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
     pairs_frame,
 )
 from ._validation import check_choice, check_int, check_random_state
-from .errors import AgreementUndefinedError, InputError
+from .errors import AgreementUndefinedError, InputError, LevelError
 from .kernels import agreement as K
 from .kernels._util import chunk_bounds
 from .table import AnnotationTable
@@ -77,6 +78,11 @@ __all__ = [
     "cohen_kappa",
     "pairwise_cohen_kappa",
     "worker_agreement",
+    "icc",
+    "ICC_FORMS",
+    "krippendorff_alpha_sets",
+    "set_distance_matrix",
+    "label_set_frame",
 ]
 
 
@@ -676,3 +682,353 @@ def worker_agreement(data: Any, *, min_items: int = 1, **table_kwargs: Any) -> p
         },
         index=table.workers,
     )
+
+
+# --------------------------------------------------------------------------- intraclass correlations
+#: The six forms of Shrout & Fleiss (1979), in their order; McGraw & Wong (1996) names as ``type``.
+ICC_FORMS = ("ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k")
+_ICC_TYPES = ("ICC(1,1)", "ICC(A,1)", "ICC(C,1)", "ICC(1,k)", "ICC(A,k)", "ICC(C,k)")
+
+
+def icc(data: Any, *, confidence: float = 0.95, missing: str = "drop", **table_kwargs: Any) -> pd.DataFrame:
+    r"""The six intraclass correlations of Shrout & Fleiss (1979) for numeric ratings.
+
+    From the two-way ANOVA of the complete items x raters matrix (``n`` items,
+    ``k`` raters, one rating per cell): mean squares between items ``BMS``, within
+    items ``WMS``, between raters ``JMS`` and residual ``EMS``;
+
+    * ``ICC1 = (BMS - WMS) / (BMS + (k-1) WMS)`` (one-way random),
+    * ``ICC2 = (BMS - EMS) / (BMS + (k-1) EMS + k (JMS - EMS) / n)`` (two-way random, absolute agreement),
+    * ``ICC3 = (BMS - EMS) / (BMS + (k-1) EMS)`` (two-way mixed, consistency),
+    * ``ICC1k``, ``ICC2k``, ``ICC3k``: the same for the mean of ``k`` ratings.
+
+    ``F`` tests ICC = 0 (``BMS / WMS`` on ``(n-1, n(k-1))`` degrees of freedom for
+    the one-way forms, ``BMS / EMS`` on ``(n-1, (n-1)(k-1))`` otherwise) with
+    ``pval`` its upper tail.  Intervals: the exact F intervals of Shrout & Fleiss
+    for ICC1 and ICC3, and for ICC2 the approximation with Satterthwaite's degrees
+    of freedom (Shrout & Fleiss 1979, eq. 9; McGraw & Wong 1996) -- the formulas of
+    ``pingouin.intraclass_corr`` and R's ``psych::ICC``, whose values this function
+    reproduces (tests: random tables to 1e-9, the 6 x 4 table of Shrout & Fleiss).
+
+    Missing ratings (``missing="drop"``, the default): complete cases -- items rated
+    by every rater in the data are kept, the others dropped with a
+    :class:`~crowdagg.errors.DroppedRowsWarning` giving the counts (pingouin's
+    ``nan_policy="omit"``, psych's ``missing=TRUE``).  Raters are every worker with
+    an answer; to compute the ICC over a subset of raters, select their rows
+    first.  ``missing="raise"``: an :class:`~crowdagg.errors.InputError` instead.
+
+    Parameters
+    ----------
+    data : AnnotationTable, DataFrame, pyarrow Table or path
+        Numeric ratings (item, worker, label); table options such as ``item_col=``
+        go to :func:`~crowdagg.table.as_table`.
+    confidence : float, default 0.95
+        Level of the intervals (columns ``CI95_lower``/``CI95_upper`` at 0.95,
+        ``CI90_...`` at 0.9 and so on).
+    missing : {"drop", "raise"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``ICC1 ... ICC3k``; columns ``type`` (McGraw & Wong's name),
+        ``ICC``, ``F``, ``df1``, ``df2``, ``pval``, lower and upper bound.
+        ``attrs``: ``n_items``, ``n_raters``, ``n_items_dropped``, ``missing``.
+
+    Raises
+    ------
+    LevelError
+        Labels that are not numbers.
+    InputError
+        Repeated (item, worker) ratings, or (``missing="raise"``) an item without
+        every rater's rating.
+    AgreementUndefinedError
+        Fewer than two complete items or two raters, or no variation at all.
+
+    References
+    ----------
+    Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: uses in assessing
+    rater reliability. Psychological Bulletin, 86(2), 420-428.
+    McGraw, K. O., & Wong, S. P. (1996). Forming inferences about some intraclass
+    correlation coefficients. Psychological Methods, 1(1), 30-46.
+    """
+    import warnings
+
+    from scipy import stats
+
+    from .errors import DroppedRowsWarning
+
+    _, confidence = _check_common(0, confidence)
+    check_choice("missing", missing, ("drop", "raise"))
+    table = _table(data, table_kwargs, "icc")
+    raw = _numeric_labels(table.labels)
+    if raw is None:
+        raise LevelError(f"icc needs numeric ratings; the labels are {table.labels.dtype} "
+                         f"(e.g. {table.labels[:5].tolist()})")
+    lab_values = np.array([float(v) for v in raw], dtype=np.float64)
+    if not np.all(np.isfinite(lab_values)):
+        raise LevelError("icc needs finite ratings (a label is infinite or NaN)")
+    wc = table.worker_counts()
+    k = int((wc > 0).sum())
+    counts = table.item_counts()
+    repeated = _has_repeats(table)
+    if repeated.size:
+        raise InputError(f"icc needs one rating per (item, worker); {repeated.size} item(s) have a worker's "
+                         "rating twice (duplicates='keep'); drop repeats first")
+    keep = counts == k
+    n = int(keep.sum())
+    dropped = int(((counts > 0) & ~keep).sum())
+    if dropped:
+        msg = (f"icc: {dropped} of {int((counts > 0).sum())} rated items lack a rating from some of the {k} raters "
+               f"and were left out (complete cases: {n} items)")
+        if missing == "raise":
+            raise InputError(msg.replace("and were left out", "") + "; pass missing='drop' to use complete items")
+        warnings.warn(msg, DroppedRowsWarning, stacklevel=2)
+    if n < 2 or k < 2:
+        raise AgreementUndefinedError(
+            f"icc needs at least two items rated by every rater and two raters; found {n} complete item(s), "
+            f"{k} rater(s)")
+    y = lab_values[table.label_codes]
+    center = float(y[np.repeat(keep, counts)].mean())
+    row = np.zeros(table.n_items)
+    col = np.zeros(table.n_workers)
+    ss_tot, _ = K.icc_sums(table.item_ptr, table.worker_codes, y, keep, center, table.n_workers, row, col)
+    rmean = row[keep] / k
+    cmean = col[wc > 0] / n
+    gmean = rmean.mean()
+    ss_tot = ss_tot - n * k * gmean * gmean
+    ss_rows = k * float(((rmean - gmean) ** 2).sum())
+    ss_cols = n * float(((cmean - gmean) ** 2).sum())
+    ss_err = max(ss_tot - ss_rows - ss_cols, 0.0)
+    if ss_tot <= 0:
+        raise AgreementUndefinedError("icc is undefined: every rating of the complete items is the same number")
+    df1, dfw, dfe = n - 1, n * (k - 1), (n - 1) * (k - 1)
+    msb, msw, msj, mse = ss_rows / df1, (ss_tot - ss_rows) / dfw, ss_cols / (k - 1), ss_err / dfe
+    with np.errstate(divide="ignore", invalid="ignore"):
+        icc1 = (msb - msw) / (msb + (k - 1) * msw)
+        icc2 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
+        icc3 = (msb - mse) / (msb + (k - 1) * mse)
+        icc1k = (msb - msw) / msb
+        icc2k = (msb - mse) / (msb + (msj - mse) / n)
+        icc3k = (msb - mse) / msb
+        f1 = msb / msw
+        f3 = msb / mse
+        p1 = float(stats.f.sf(f1, df1, dfw))
+        p3 = float(stats.f.sf(f3, df1, dfe))
+        q = 1 - (1 - confidence) / 2
+        f1l = f1 / stats.f.ppf(q, df1, dfw)
+        f1u = f1 * stats.f.ppf(q, dfw, df1)
+        f3l = f3 / stats.f.ppf(q, df1, dfe)
+        f3u = f3 * stats.f.ppf(q, dfe, df1)
+        l1, u1 = (f1l - 1) / (f1l + (k - 1)), (f1u - 1) / (f1u + (k - 1))
+        l3, u3 = (f3l - 1) / (f3l + (k - 1)), (f3u - 1) / (f3u + (k - 1))
+        fj = msj / mse
+        vn = dfe * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+        vd = df1 * k ** 2 * icc2 ** 2 * fj ** 2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+        v = vn / vd
+        f2u = stats.f.ppf(q, df1, v)
+        f2l = stats.f.ppf(q, v, df1)
+        l2 = n * (msb - f2u * mse) / (f2u * (k * msj + (k * n - k - n) * mse) + n * msb)
+        u2 = n * (f2l * msb - mse) / (k * msj + (k * n - k - n) * mse + n * f2l * msb)
+        lows = [l1, l2, l3, 1 - 1 / f1l, l2 * k / (1 + l2 * (k - 1)), 1 - 1 / f3l]
+        highs = [u1, u2, u3, 1 - 1 / f1u, u2 * k / (1 + u2 * (k - 1)), 1 - 1 / f3u]
+    values = [icc1, icc2, icc3, icc1k, icc2k, icc3k]
+    # perfect agreement (a zero within or residual mean square): ICC 1, F infinite, interval [1, 1]
+    lows = [1.0 if not np.isfinite(lo) and val == 1 else lo for lo, val in zip(lows, values)]
+    highs = [1.0 if not np.isfinite(hi) and val == 1 else hi for hi, val in zip(highs, values)]
+    pct = f"{100 * confidence:g}"
+    out = pd.DataFrame({
+        "type": list(_ICC_TYPES),
+        "ICC": np.array(values, dtype=np.float64),
+        "F": [f1, f3, f3, f1, f3, f3],
+        "df1": [df1] * 6,
+        "df2": [dfw, dfe, dfe, dfw, dfe, dfe],
+        "pval": [p1, p3, p3, p1, p3, p3],
+        f"CI{pct}_lower": np.array(lows, dtype=np.float64),
+        f"CI{pct}_upper": np.array(highs, dtype=np.float64),
+    }, index=pd.Index(ICC_FORMS, name="form"))
+    num = out.select_dtypes("number").to_numpy(dtype=np.float64)
+    if np.isnan(num).any():  # never from data that passed the checks above
+        raise AgreementUndefinedError("icc is undefined for these ratings (degenerate mean squares)")
+    out.attrs.update(n_items=n, n_raters=k, n_items_dropped=dropped, missing=missing)
+    return out
+
+
+def _has_repeats(table: AnnotationTable) -> np.ndarray:
+    """Per item: does a worker rate it more than once (``duplicates="keep"``)?"""
+    from .kernels.csr import mark_duplicates
+
+    drop = mark_duplicates(table.item_ptr, table.worker_codes, table.n_workers, False)
+    if not drop.any():
+        return np.zeros(0, dtype=bool)
+    return np.unique(np.repeat(np.arange(table.n_items), table.item_counts())[drop])
+
+
+# --------------------------------------------------------------------------- alpha for label sets
+SET_DISTANCES = ("jaccard", "masi")
+
+
+def _as_label_set(cell: Any, sep: str | None) -> frozenset | None:
+    """One answer as a frozenset (``None``: no answer)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)) or cell is pd.NA:
+        return None
+    if isinstance(cell, str):
+        if sep is None:
+            raise InputError(f"label cells are strings (e.g. {cell!r}): give sep= (the delimiter between labels), "
+                             "or pass lists, tuples or sets")
+        return frozenset(p.strip() for p in cell.split(sep) if p.strip() != "")
+    if isinstance(cell, (list, tuple, set, frozenset, np.ndarray)):
+        items = list(cell.tolist() if isinstance(cell, np.ndarray) else cell)
+        for v in items:
+            try:
+                hash(v)
+            except TypeError:
+                raise InputError(f"a label set holds an unhashable value {v!r}") from None
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                raise InputError(f"a label set holds a null label: {cell!r}")
+        return frozenset(items)
+    raise InputError(f"label cells must be lists, tuples, sets or {'' if sep else 'sep-'}delimited strings; "
+                     f"got {type(cell).__name__} {cell!r}")
+
+
+def label_set_frame(data: Any, *, sep: str | None = None, item_col: str | None = None,
+                    worker_col: str | None = None, label_col: str | None = None
+                    ) -> tuple[pd.DataFrame, list[frozenset]]:
+    """Multi-label answers as ``(frame of item, worker, set code, sets)``.
+
+    ``data``: a pandas or polars DataFrame with an item column (``item``/``task``),
+    a ``worker`` column and a label-set column (``labels``/``label``), whose cells are
+    lists, tuples, sets or (with ``sep``) delimited strings.  An empty set (``[]``,
+    ``""`` with ``sep``) is an answer ("none apply"); a null cell is no answer and
+    its row is dropped.  Set codes number the distinct sets.
+    """
+    if type(data).__module__.startswith("polars"):
+        data = data.to_pandas()
+    if not isinstance(data, pd.DataFrame):
+        raise InputError(f"label-set data must be a DataFrame with item, worker and labels columns, "
+                         f"got {type(data).__name__}")
+
+    def pick(given: str | None, names: tuple[str, ...], what: str) -> str:
+        from .errors import MissingColumnError
+
+        if given is not None:
+            if given not in data.columns:
+                raise MissingColumnError(f"no {what} column {given!r}; columns: {list(data.columns)}")
+            return given
+        for c in names:
+            if c in data.columns:
+                return c
+        raise MissingColumnError(f"no {what} column (one of {list(names)}); columns: {list(data.columns)}")
+
+    ic = pick(item_col, ("item", "task"), "item")
+    wc = pick(worker_col, ("worker",), "worker")
+    lc = pick(label_col, ("labels", "label"), "label-set")
+    sets = [_as_label_set(c, sep) for c in data[lc].tolist()]
+    known = np.array([s is not None for s in sets], dtype=bool)
+    codes: dict[frozenset, int] = {}
+    code = np.array([codes.setdefault(s, len(codes)) if s is not None else -1 for s in sets], dtype=np.int64)
+    frame = pd.DataFrame({"item": data[ic].to_numpy()[known], "worker": data[wc].to_numpy()[known],
+                          "label": code[known]})
+    return frame, list(codes)
+
+
+def set_distance_matrix(sets: list[frozenset], distance: str) -> np.ndarray:
+    """Distances between label sets: Jaccard ``1 - |A & B| / |A | B|`` or MASI
+    (Passonneau 2006) ``1 - J * M`` with ``M`` 1 for equal sets, 0.67 when one holds
+    the other, 0.33 for other overlapping sets and 0 for disjoint ones (the constants of
+    NLTK's ``masi_distance``); two empty sets are at distance 0."""
+    check_choice("distance", distance, SET_DISTANCES)
+    q = len(sets)
+    _check_dense_labels(q, "krippendorff_alpha_sets")
+    universe = {v: j for j, v in enumerate({v for s in sets for v in s})}
+    member = np.zeros((q, len(universe)), dtype=np.float64)
+    for r, s in enumerate(sets):
+        for v in s:
+            member[r, universe[v]] = 1.0
+    inter = member @ member.T
+    size = member.sum(axis=1)
+    union = size[:, None] + size[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jac = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 1.0)
+    if distance == "jaccard":
+        d = 1.0 - jac
+    else:
+        a, b = size[:, None], size[None, :]
+        m = np.where((a == b) & (inter == a), 1.0,
+                     np.where(inter == np.minimum(a, b), 0.67, np.where(inter > 0, 0.33, 0.0)))
+        d = 1.0 - jac * m
+    d[union == 0] = 0.0
+    np.fill_diagonal(d, 0.0)
+    return d
+
+
+def krippendorff_alpha_sets(data: Any, distance: str = "masi", *, sep: str | None = None,
+                            item_col: str | None = None, worker_col: str | None = None,
+                            label_col: str | None = None, duplicates: str = "error") -> AgreementResult:
+    r"""Krippendorff's alpha for multi-label answers with a set distance.
+
+    .. math:: \alpha = 1 - (n - 1)\,\frac{\sum_u \frac{1}{m_u - 1}\sum_{a \ne b \in u}
+              \delta(S_a, S_b)}{\sum_{c, k} n_c n_k \delta(S_c, S_k)}
+
+    over pairable items ``u`` (``m_u >= 2`` answers), ``n_c`` the number of pairable
+    answers equal to set ``S_c`` and ``n`` their total: Krippendorff's (2011) alpha
+    with the set distance as the difference function, as in Passonneau (2006) and
+    NLTK's ``AnnotationTask.alpha`` with ``masi_distance`` / ``jaccard_distance``
+    (which use the distance itself, not its square).
+
+    Parameters
+    ----------
+    data : DataFrame
+        Columns item (``item``/``task``), ``worker`` and a label-set column
+        (``labels``/``label``): lists, tuples, sets, or delimited strings with ``sep``.
+        An empty set is an answer; a null cell is no answer.
+    distance : {"masi", "jaccard"}
+    sep : str, optional
+        Delimiter of string cells (``"a|b"`` with ``sep="|"``; parts are stripped, empty
+        parts ignored, so ``""`` is the empty set).
+    duplicates : {"error", "first", "last", "keep"}
+        Repeated (item, worker) answers, as in :func:`~crowdagg.table.as_table`.
+
+    Returns
+    -------
+    AgreementResult
+        ``variant`` the distance; ``details["n_sets"]`` the distinct sets.  No
+        standard error (``se`` is ``None``).
+
+    Raises
+    ------
+    InputError
+        Cells that are not label sets, strings without ``sep``.
+    AgreementUndefinedError
+        No item with two answers, or every pairable answer the same set.
+
+    References
+    ----------
+    Krippendorff, K. (2011). Computing Krippendorff's Alpha-Reliability.
+    Passonneau, R. (2006). Measuring agreement on set-valued items (MASI) for semantic
+    and pragmatic annotation. LREC.
+    """
+    check_choice("distance", distance, SET_DISTANCES)
+    frame, sets = label_set_frame(data, sep=sep, item_col=item_col, worker_col=worker_col, label_col=label_col)
+    if frame.empty:
+        from .errors import EmptyTableError
+
+        raise EmptyTableError("no answer with a label set (every label cell is null)")
+    table = _table(frame, {"duplicates": duplicates}, "krippendorff_alpha_sets")
+    delta_all = set_distance_matrix(sets, distance)
+    order = table.labels.to_numpy(dtype=np.int64)  # the set code of every table label
+    delta = np.ascontiguousarray(delta_all[np.ix_(order, order)])
+    marg = np.zeros(table.n_labels)
+    do_sum = K.alpha_matrix_slice(table.item_ptr, table.label_codes, delta, 0, table.n_items, marg)
+    counts = table.item_counts()
+    _need_pairs(counts)
+    n = marg.sum()
+    de_sum = float(marg @ delta @ marg)
+    if de_sum <= 0:
+        raise AgreementUndefinedError("Krippendorff's alpha is undefined: every pairable answer is the same "
+                                      "label set (no expected disagreement)")
+    value = 1.0 - (n - 1) * do_sum / de_sum
+    pairable = int((counts >= 2).sum())
+    return AgreementResult(coefficient="krippendorff_alpha", value=float(value), variant=distance,
+                           n_items=pairable, n_annotations=int(n), pa=None, pe=None,
+                           details={"n_sets": len(sets), "D_o": float(do_sum / n),
+                                    "D_e": float(de_sum / (n * (n - 1)))})

@@ -123,6 +123,11 @@ def icc_shrout_fleiss(x):
     wms = (ss_total - ss_rows) / (n * (k - 1))
     jms = ss_cols / (k - 1)
     ems = ss_err / ((n - 1) * (k - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _forms(bms, wms, jms, ems, n, k)
+
+
+def _forms(bms, wms, jms, ems, n, k):
     return {
         "ICC1": (bms - wms) / (bms + (k - 1) * wms),
         "ICC2": (bms - ems) / (bms + (k - 1) * ems + k * (jms - ems) / n),

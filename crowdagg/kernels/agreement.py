@@ -752,3 +752,51 @@ def replicate_bounds(n_boot: int) -> np.ndarray:
 
     n_chunks = max(1, min(n_boot, 4 * numba.get_num_threads()))
     return np.unique(np.linspace(0, n_boot, n_chunks + 1).astype(np.int64))
+
+
+# --------------------------------------------------------------------------- alpha with a distance matrix
+@njit(cache=True, nogil=True)
+def alpha_matrix_slice(item_ptr, labels, delta, start, stop, marg):
+    """Krippendorff's observed-disagreement sum with an arbitrary distance matrix
+    ``delta`` (labels x labels, zero diagonal), for items ``start..stop-1``.
+
+    Returns ``sum_u 1/(m_u - 1) sum_{a != b in u} delta[c_a, c_b]`` over pairable items
+    (``m_u >= 2`` values) and adds each pairable value to ``marg`` (the marginals
+    ``n_c`` of the coincidence matrix).  Each ordered pair of two different
+    annotations of an item counts once (Krippendorff 2011, the coincidences).
+    """
+    total = 0.0
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        m = hi - lo
+        if m < 2:
+            continue
+        s = 0.0
+        for a in range(lo, hi):
+            ca = labels[a]
+            marg[ca] += 1.0
+            for b in range(lo, hi):
+                if b != a:
+                    s += delta[ca, labels[b]]
+        total += s / (m - 1)
+    return total
+
+
+@njit(cache=True, nogil=True)
+def icc_sums(item_ptr, workers, values, keep, center, n_workers, row_sum, col_sum):
+    """Sums of the intraclass-correlation ANOVA over the kept items (``keep[i]``):
+    ``row_sum[i]`` and ``col_sum[w]`` of ``values - center``; returns the total sum
+    of squares of ``values - center`` and the number of kept annotations."""
+    ss = 0.0
+    n = 0
+    for i in range(item_ptr.shape[0] - 1):
+        if not keep[i]:
+            continue
+        for j in range(item_ptr[i], item_ptr[i + 1]):
+            d = values[j] - center
+            row_sum[i] += d
+            col_sum[workers[j]] += d
+            ss += d * d
+            n += 1
+    return ss, n

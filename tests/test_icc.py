@@ -1,0 +1,152 @@
+"""Intraclass correlations (crowdagg.agreement.icc) against pingouin, the naive ANOVA of
+tests/naive_ratings.py and the published 6 x 4 example of Shrout & Fleiss (1979)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crowdagg.agreement import ICC_FORMS, icc
+from crowdagg.errors import (
+    AgreementUndefinedError,
+    DroppedRowsWarning,
+    DuplicateAnnotationError,
+    InputError,
+    LevelError,
+    ParameterError,
+)
+from tests import naive_ratings as N
+
+#: Shrout & Fleiss (1979), Table 2: 6 targets x 4 judges
+SF = np.array([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]])
+#: their Table 4 (two decimals): ICC(1,1), ICC(2,1), ICC(3,1), ICC(1,4), ICC(2,4), ICC(3,4)
+SF_PUBLISHED = {"ICC1": 0.17, "ICC2": 0.29, "ICC3": 0.71, "ICC1k": 0.44, "ICC2k": 0.62, "ICC3k": 0.91}
+#: R psych::ICC(sf) (psych's documented example, the same formulas as irr::icc):
+#: F, df2, lower and upper bound
+PSYCH = {
+    "ICC1": (1.79, 18, -0.133, 0.72), "ICC2": (11.03, 15, 0.019, 0.76), "ICC3": (11.03, 15, 0.342, 0.95),
+    "ICC1k": (1.79, 18, -0.884, 0.91), "ICC2k": (11.03, 15, 0.071, 0.93), "ICC3k": (11.03, 15, 0.676, 0.99),
+}
+
+
+def long(x: np.ndarray) -> pd.DataFrame:
+    n, k = x.shape
+    return pd.DataFrame([(f"t{i}", f"r{j}", x[i, j]) for i in range(n) for j in range(k)],
+                        columns=["item", "worker", "label"])
+
+
+def test_shrout_fleiss_published():
+    r = icc(long(SF))
+    assert list(r.index) == list(ICC_FORMS)
+    assert list(r.columns) == ["type", "ICC", "F", "df1", "df2", "pval", "CI95_lower", "CI95_upper"]
+    for form, value in SF_PUBLISHED.items():
+        assert round(r.loc[form, "ICC"], 2) == value
+    for form, (f, df2, lo, hi) in PSYCH.items():
+        assert r.loc[form, "F"] == pytest.approx(f, abs=0.005)
+        assert r.loc[form, "df1"] == 5 and r.loc[form, "df2"] == df2
+        assert r.loc[form, "CI95_lower"] == pytest.approx(lo, abs=0.005)
+        assert r.loc[form, "CI95_upper"] == pytest.approx(hi, abs=0.005)
+    assert r.attrs["n_items"] == 6 and r.attrs["n_raters"] == 4
+
+
+def _pingouin(df: pd.DataFrame) -> pd.DataFrame:
+    pg = pytest.importorskip("pingouin")
+    old = dict(pg.options)
+    pg.options["round"] = None
+    pg.options["round.column.CI95"] = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pg.intraclass_corr(df, targets="item", raters="worker", ratings="label")
+    finally:
+        pg.options.clear()
+        pg.options.update(old)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_pingouin(seed):
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(3, 30)), int(rng.integers(2, 7))
+    x = rng.normal(0, 1, (n, 1)) * rng.uniform(0, 3) + rng.normal(0, 1, (1, k)) + rng.normal(0, 1, (n, k))
+    if seed % 2:
+        x = np.round(x * 3)  # integer ratings too
+    df = long(x)
+    ours = icc(df)
+    ref = _pingouin(df)
+    for j, form in enumerate(ICC_FORMS):
+        for col in ("ICC", "F", "df1", "df2", "pval"):
+            assert ours.loc[form, col] == pytest.approx(ref.loc[j, col], rel=1e-9, abs=1e-12), (form, col)
+        lo, hi = ref.loc[j, "CI95"]
+        assert ours.loc[form, "CI95_lower"] == pytest.approx(lo, rel=1e-9, abs=1e-12)
+        assert ours.loc[form, "CI95_upper"] == pytest.approx(hi, rel=1e-9, abs=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 12), st.integers(2, 6), st.integers(0, 2**31))
+def test_matches_naive_anova_and_invariances(n, k, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 7, (n, k)).astype(float)
+    if np.ptp(x) == 0:
+        x[0, 0] += 1
+    df = long(x)
+    try:
+        r = icc(df)
+    except AgreementUndefinedError:
+        return
+    ref = N.icc_shrout_fleiss(x)
+    for form in ICC_FORMS:
+        if np.isfinite(ref[form]):
+            assert r.loc[form, "ICC"] == pytest.approx(ref[form], rel=1e-9, abs=1e-12)
+    # row order, relabelled items and raters, and an affine change of scale change nothing
+    perm = rng.permutation(len(df))
+    moved = df.iloc[perm].assign(item=lambda d: "x" + d["item"], worker=lambda d: d["worker"] + "y",
+                                 label=lambda d: 2.5 * d["label"] - 7)
+    r2 = icc(moved)
+    assert np.allclose(r2["ICC"], r["ICC"], rtol=1e-9, atol=1e-12)
+
+
+def test_missing_ratings_complete_cases():
+    df = long(SF)
+    extra = pd.DataFrame({"item": ["t6", "t6"], "worker": ["r0", "r1"], "label": [3, 4]})
+    with pytest.warns(DroppedRowsWarning, match="1 of 7 rated items"):
+        r = icc(pd.concat([df, extra], ignore_index=True))
+    assert r.attrs["n_items_dropped"] == 1
+    assert np.allclose(r["ICC"], icc(df)["ICC"])
+    with pytest.raises(InputError, match="missing='drop'"):
+        icc(pd.concat([df, extra], ignore_index=True), missing="raise")
+
+
+def test_perfect_agreement_no_nan():
+    x = np.array([[1, 1, 1], [2, 2, 2], [5, 5, 5]], dtype=float)
+    r = icc(long(x))
+    assert np.allclose(r["ICC"], 1.0)
+    assert np.isfinite(r[["ICC", "CI95_lower", "CI95_upper", "pval"]].to_numpy(dtype=float)).all()
+
+
+def test_bad_input():
+    with pytest.raises(LevelError):
+        icc(pd.DataFrame({"item": [1, 1, 2, 2], "worker": [1, 2, 1, 2], "label": list("abab")}))
+    with pytest.raises(AgreementUndefinedError):
+        icc(long(np.ones((3, 3))))
+    with pytest.raises(AgreementUndefinedError):
+        icc(long(np.array([[1.0], [2.0]])))
+    df = long(SF)
+    with pytest.raises(DuplicateAnnotationError):
+        icc(pd.concat([df, df.iloc[:1]]))
+    with pytest.raises(InputError, match="one rating per"):
+        icc(pd.concat([df, df.iloc[:1]]), duplicates="keep")
+    with pytest.raises(ParameterError):
+        icc(df, missing="pairwise")
+    with pytest.raises(InputError, match="confidence"):
+        icc(df, confidence=1.5)
+
+
+def test_confidence_level_names_columns():
+    r = icc(long(SF), confidence=0.9)
+    assert "CI90_lower" in r.columns
+    assert (r["CI90_lower"] >= icc(long(SF))["CI95_lower"] - 1e-12).all()
