@@ -136,3 +136,42 @@ def _forms(bms, wms, jms, ems, n, k):
         "ICC2k": (bms - ems) / (bms + (jms - ems) / n),
         "ICC3k": (bms - ems) / bms,
     }
+
+
+def set_distance(a, b, distance):
+    """Jaccard or MASI (NLTK's constants) distance between two frozensets; 0 for two empty sets."""
+    a, b = set(a), set(b)
+    union = len(a | b)
+    if union == 0:
+        return 0.0
+    inter = len(a & b)
+    jac = inter / union
+    if distance == "jaccard":
+        return 1.0 - jac
+    if len(a) == len(b) == inter:
+        m = 1.0
+    elif inter == min(len(a), len(b)):
+        m = 0.67
+    elif inter > 0:
+        m = 0.33
+    else:
+        m = 0.0
+    return 1.0 - jac * m
+
+
+def set_alpha(rows, distance):
+    """Krippendorff's alpha over ``(item, worker, frozenset)`` rows: pairable items only,
+    observed disagreement sum_u 1/(m_u - 1) sum over ordered pairs, expected from the
+    pairable values' frequencies."""
+    by_item = defaultdict(list)
+    for i, _, s in rows:
+        by_item[i].append(frozenset(s))
+    pairable = {i: v for i, v in by_item.items() if len(v) >= 2}
+    values = [s for v in pairable.values() for s in v]
+    n = len(values)
+    do = 0.0
+    for v in pairable.values():
+        m = len(v)
+        do += sum(set_distance(v[a], v[b], distance) for a in range(m) for b in range(m) if a != b) / (m - 1)
+    de = sum(set_distance(x, y, distance) for x in values for y in values)
+    return 1.0 - (n - 1) * do / de
