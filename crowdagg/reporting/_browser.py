@@ -45,13 +45,14 @@ def _url(path: str) -> str:
 
 
 def screenshot(html_path: str, png_path: str, *, width: int = 1280, height: int = 2000,
-               timeout: float = 180) -> str:
-    """Render ``html_path`` and write a ``width x height`` PNG to ``png_path``."""
+               fragment: str = "", timeout: float = 180) -> str:
+    """Render ``html_path`` (``fragment``: the URL's ``#...`` part) and write a ``width x height`` PNG."""
     png = os.path.abspath(png_path)
     os.makedirs(os.path.dirname(png), exist_ok=True)
     if os.path.exists(png):
         os.remove(png)
-    res = _run([f"--window-size={width},{height}", f"--screenshot={png}", _url(html_path)], timeout)
+    url = _url(html_path) + (f"#{fragment}" if fragment else "")
+    res = _run([f"--window-size={width},{height}", f"--screenshot={png}", url], timeout)
     if not os.path.exists(png):
         raise RuntimeError(f"chromium wrote no screenshot (exit {res.returncode}): "
                            f"{res.stderr.decode(errors='replace')[-500:]}")

@@ -209,7 +209,7 @@ def _workers(d: ReportData) -> None:
 
     t, m, o = d.table, d.model, d.options
     n = t.worker_counts().astype(np.int64)
-    cols: dict[str, Any] = {"worker": t.workers, "n_answers": n}
+    cols: dict[str, Any] = {"worker": t.workers, "code": np.arange(t.n_workers), "n_answers": n}
     skills = getattr(m, "skills_", None)
     if isinstance(skills, pd.Series) and len(skills) == t.n_workers:
         s = np.clip(skills.to_numpy(dtype=np.float64), 0.0, 1.0)
@@ -266,7 +266,11 @@ def _workers(d: ReportData) -> None:
             reasons[p].append(f"spam score {sp[p]:.2f} >= {o.spam_threshold:g} over {n[p]} answers")
     frame["flags"] = [" ".join(f) for f in flags]
     frame["flag_reason"] = ["; ".join(r) for r in reasons]
-    d.workers = frame
+    # the page lists the flagged workers first, then by reliability (least first), then workload
+    rel = next((frame[c].to_numpy(dtype=np.float64) for c in ("skill", "gold_acc", "agree") if c in frame),
+               np.zeros(len(frame)))
+    order = np.lexsort((-n, np.where(np.isnan(rel), np.inf, rel), frame["flags"].to_numpy() == ""))
+    d.workers = frame.iloc[order].reset_index(drop=True)
 
 
 def _gold_accuracy(d: ReportData) -> None:

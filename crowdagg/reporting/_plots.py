@@ -67,6 +67,8 @@ def _hist_counts(counts: np.ndarray, what: str, color: str) -> str:
         bc = np.bincount(c, minlength=top + 1)
         xs = np.arange(bc.size)
         ax.bar(xs[1:], bc[1:], color=color, width=0.85)
+        ax.set_xlim(0.4, top + 0.6)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel(f"answers per {what}")
     else:
         edges = np.unique(np.round(np.geomspace(1, top + 1, 30)).astype(np.int64))
@@ -163,7 +165,7 @@ def _confusions(d: ReportData) -> str | None:
         for c, i in enumerate(group):
             ax = axes[r, c]
             ax.set_visible(True)
-            m = d.worker_conf[i]
+            m = d.worker_conf[int(w["code"].iloc[i])]
             ax.imshow(m, vmin=0, vmax=1, cmap="Blues")
             if k <= 6:
                 for a in range(k):
@@ -209,6 +211,7 @@ def _history(d: ReportData) -> str | None:
     _, plt = _plt()
     fig, ax = plt.subplots(figsize=(4.2, 2.6))
     ax.plot(np.arange(1, h.size + 1), h, "o-", ms=3, color=_BLUE)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("iteration")
     ax.set_ylabel(d.history_name.rstrip("_"))
     return to_svg(fig)
@@ -219,7 +222,7 @@ def _agreement(d: ReportData) -> str | None:
     if not rs:
         return None
     _, plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.8, 0.45 * len(rs) + 0.8))
+    fig, ax = plt.subplots(figsize=(4.8, 0.3 * len(rs) + 0.9))
     y = np.arange(len(rs))[::-1]
     v = np.array([r.value for r in rs])
     lo = np.array([r.ci[0] if r.ci else r.value for r in rs])
