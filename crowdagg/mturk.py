@@ -58,6 +58,8 @@ from .table import AnnotationTable, Duplicates
 __all__ = ["MTurkInfo", "read_mturk", "read_mturk_assignments"]
 
 STATUSES = ("Submitted", "Approved", "Rejected")
+#: What ``kind=`` accepts: one label per answer (categorical, ordinal), a number, a set of labels.
+KINDS = ("categorical", "ordinal", "numeric", "multilabel")
 _TRUE = ("true", "1", "on")
 _FALSE = ("false", "0", "off", "")
 _N_EXAMPLES = 5
@@ -95,6 +97,8 @@ class MTurkInfo:
     n_null_labels : int
         Kept assignments without an answer to ``field`` (an empty cell, or a
         one-hot group with no option set); they count as null labels.
+    kind : {"categorical", "ordinal", "numeric", "multilabel"}
+        How the answers were read (``kind=``).
     dropped : dict
         Assignments left out of the annotations, by reason: ``rejected``,
         ``other_status`` (with ``statuses=``, when any), ``null_label`` and
@@ -113,6 +117,7 @@ class MTurkInfo:
     excluded: dict[str, int] = dc_field(default_factory=dict)
     n_null_labels: int = 0
     dropped: dict[str, int] = dc_field(default_factory=dict)
+    kind: str = "categorical"
 
 
 # --------------------------------------------------------------------------- JSON
@@ -571,6 +576,129 @@ def _status_mask(
     return keep, {str(k): int(v) for k, v in dropped.items()}
 
 
+def _numeric_labels(raw: np.ndarray, null: np.ndarray, pos: np.ndarray, spec: _Spec, src: _Source) -> pd.Series:
+    """``kind="numeric"``: every answer a finite number, compared by value (``Int64`` when all are
+    whole numbers int64 holds, else ``Float64``); :class:`FormatError` naming the rows otherwise."""
+    frame = parse_labels(raw, null, by_value=True)
+    if str(frame.dtype) in ("Int64", "Float64"):
+        return frame
+    bad = []
+    for r in pos:
+        if null[r]:
+            continue
+        try:
+            ok = np.isfinite(float(raw[r]))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            bad.append(r)
+    if not bad:  # numbers that no one float type holds exactly (e.g. a 20-digit integer next to 0.5)
+        raise FormatError(f"kind='numeric': the answers to field {spec.name!r} are numbers that one float64 "
+                          "column cannot hold exactly")
+    raise FormatError(
+        f"kind='numeric': field {spec.name!r} holds answers that are not finite numbers in {src.rows(bad)}, "
+        f"e.g. {raw[bad[0]]!r}; choose a slider or number field with field=, or read it with kind='categorical'")
+
+
+def _one_hot_sets(spec: _Spec, answers: pd.DataFrame, pos: np.ndarray, src: _Source) -> list[Any]:
+    """``kind="multilabel"``: the options set in a group of true/false columns, per row; ``None``
+    when every cell of the group is empty (the assignment has no such answer)."""
+    vals = np.column_stack([answers[p].str.strip().str.lower().to_numpy(dtype=object) for p in spec.paths])
+    is_true = np.isin(vals, _TRUE)
+    bad = ~(is_true | np.isin(vals, _FALSE))
+    if bad.any():
+        r, c = np.nonzero(bad)
+        raise FormatError(
+            f"checkbox group {spec.name!r} holds values other than true/false in {src.rows(pos[np.unique(r)])}, "
+            f"e.g. {spec.paths[c[0]]!r} = {answers[spec.paths[c[0]]].iat[r[0]]!r}"
+        )
+    absent = (vals == "").all(axis=1)
+    options = np.array(spec.options, dtype=object)
+    return [None if absent[r] else tuple(options[is_true[r]].tolist()) for r in range(vals.shape[0])]
+
+
+def _plain_sets(cells: pd.Series, pos: np.ndarray, spec: _Spec, src: _Source, strip: bool, sep: str | None
+                ) -> list[Any]:
+    """``kind="multilabel"``: label sets from a plain field: a JSON array (crowd-html
+    ``taskAnswers`` lists), else the text split on ``sep``; an empty cell is no answer."""
+    out: list[Any] = []
+    for r, v in enumerate(cells.tolist()):
+        text = v.strip() if isinstance(v, str) else v
+        if text is None or text == "":
+            out.append(None)
+            continue
+        if text.startswith("["):
+            try:
+                arr = _json_loads(text, src.where(int(pos[r])))
+            except json.JSONDecodeError as exc:
+                raise FormatError(f"{src.where(int(pos[r]))}: field {spec.name!r} is not a valid JSON array "
+                                  f"({exc.msg}): {text[:80]!r}") from None
+            if not isinstance(arr, list) or any(isinstance(x, (list, dict)) or x is None for x in arr):
+                raise FormatError(f"{src.where(int(pos[r]))}: field {spec.name!r} must be a JSON array of labels "
+                                  f"(strings or numbers), got {text[:80]!r}")
+            toks = [_scalar(x) for x in arr]
+        elif sep is not None:
+            toks = text.split(sep)
+        else:
+            toks = [text]
+        if strip:
+            toks = [t.strip() for t in toks]
+        out.append(tuple(dict.fromkeys(t for t in toks if t != "")))
+    return out
+
+
+def _frame_columns(kept: pd.DataFrame, item_col: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The id columns and the assignment columns of the tidy frame."""
+    def col(name: str) -> pd.Series:
+        return kept[name] if name in kept else pd.Series([""] * len(kept), dtype=object)
+
+    work = pd.to_numeric(col("WorkTimeInSeconds").replace("", np.nan), errors="coerce").astype(np.float64)
+    ids = {"item": kept[item_col], "worker": kept["WorkerId"]}
+    rest = {"assignment": col("AssignmentId"), "hit": kept["HITId"], "status": col("AssignmentStatus"),
+            "work_time": pd.array(work, dtype="Float64")}
+    return ids, rest
+
+
+def _finish_multilabel(src: _Source, meta: pd.DataFrame, item_col: str, keep: np.ndarray, pos: np.ndarray,
+                       answers: pd.DataFrame, spec: _Spec, specs: list[_Spec], excluded: dict[str, int],
+                       labels: Sequence[Hashable] | None, label_type: str, strip: bool, sep: str | None,
+                       return_info: bool) -> Any:
+    """``kind="multilabel"``: the tidy frame with a ``labels`` column of label tuples."""
+    from .factorize import _label_values, label_codebook
+
+    if spec.shape == "one-hot":
+        sets = _one_hot_sets(spec, answers, pos, src)
+    else:
+        sets = _plain_sets(answers[spec.paths[0]].astype(object), pos, spec, src, strip, sep)
+    n_null = sum(v is None for v in sets)
+    if n_null == len(sets):
+        raise EmptyTableError(f"no kept assignment answers field {spec.name!r}; nothing to aggregate")
+    tokens = list(dict.fromkeys(t for v in sets if v is not None for t in v))
+    if labels is not None and all(isinstance(v, str) for v in labels):
+        label_type = "str"
+    if tokens and label_type == "auto":
+        parsed = _label_values(tokens)
+        if parsed is not None:
+            lookup = dict(zip(tokens, (v.item() if hasattr(v, "item") else v for v in parsed[0])))
+            sets = [None if v is None else tuple(lookup[t] for t in v) for v in sets]
+            tokens = [lookup[t] for t in tokens]
+    if labels is not None and tokens:
+        label_codebook(pd.Index(tokens), labels, f"Answer.{spec.name}" if isinstance(spec.name, str) else "labels")
+    kept = meta.iloc[pos].reset_index(drop=True)
+    ids, rest = _frame_columns(kept, item_col)
+    cells = np.empty(len(sets), dtype=object)
+    cells[:] = sets
+    frame = pd.DataFrame({**ids, "labels": cells, **rest})
+    dropped = {"null_label": n_null, "duplicate": 0, "rejected": excluded.get("Rejected", 0)}
+    other = sum(v for k, v in excluded.items() if k != "Rejected")
+    if other:
+        dropped["other_status"] = other
+    info = MTurkInfo(source=src.kind, field=spec.name, shape=spec.shape, options=spec.options, item_column=item_col,
+                     fields=tuple(s.name for s in specs), n_assignments=len(meta), excluded=excluded,
+                     n_null_labels=n_null, dropped=dropped, kind="multilabel")
+    return (frame, info) if return_info else frame
+
+
 def _check_ids(values: pd.Series, column: str, src: _Source) -> None:
     empty = np.flatnonzero(values.str.strip().eq("").to_numpy())
     if empty.size:
@@ -590,9 +718,14 @@ def _finish(
     strip: bool,
     return_frame: bool,
     return_info: bool,
+    kind: str = "categorical",
+    sep: str | None = "|",
 ) -> Any:
     check_choice("duplicates", duplicates, ("error", "first", "last", "keep"))
     check_choice("label_type", label_type, ("auto", "str"))
+    check_choice("kind", kind, KINDS)
+    if sep is not None and (not isinstance(sep, str) or not sep):
+        raise InputError(f"sep must be a non-empty string or None, got {sep!r}")
     _check_strip(strip)
     meta = src.meta
     item_col = _resolve_item(item, list(meta.columns), src)
@@ -608,6 +741,12 @@ def _finish(
     answers = src.answers.iloc[pos]
     bools = {c: _is_bool(answers[c]) for c in answers.columns}
     spec, specs = _resolve_field(field, answers, bools)
+    if kind == "multilabel":
+        return _finish_multilabel(src, meta, item_col, keep, pos, answers, spec, specs, excluded, labels,
+                                  label_type, strip, sep, return_info)
+    if kind == "numeric" and spec.shape != "plain":
+        raise InputError(f"kind='numeric': field {spec.name!r} is a group of true/false answers "
+                         f"({list(spec.options)[:10]}), not a number; choose a slider or number field with field=")
 
     if spec.shape == "plain":
         cells = pd.Series(answers[spec.paths[0]].to_numpy(dtype=object), dtype=object)
@@ -628,26 +767,18 @@ def _finish(
     all_raw[pos] = raw
     all_null = np.ones(len(meta), dtype=bool)
     all_null[pos] = null
-    all_frame_labels, table_labels = _typed_labels(all_raw, all_null, label_type)
+    if kind == "numeric":
+        all_frame_labels = _numeric_labels(all_raw, all_null, pos, spec, src)
+        table_labels = all_frame_labels
+        if all_frame_labels.dtype == "Float64":
+            table_labels = pd.Series(all_frame_labels.to_numpy(dtype=np.float64, na_value=np.nan))
+    else:
+        all_frame_labels, table_labels = _typed_labels(all_raw, all_null, label_type)
     frame_labels = all_frame_labels.iloc[pos].reset_index(drop=True)
 
     kept = meta.iloc[pos].reset_index(drop=True)
-
-    def col(name: str) -> pd.Series:
-        return kept[name] if name in kept else pd.Series([""] * len(kept), dtype=object)
-
-    work = pd.to_numeric(col("WorkTimeInSeconds").replace("", np.nan), errors="coerce").astype(np.float64)
-    frame = pd.DataFrame(
-        {
-            "item": kept[item_col],
-            "worker": kept["WorkerId"],
-            "label": frame_labels,
-            "assignment": col("AssignmentId"),
-            "hit": kept["HITId"],
-            "status": col("AssignmentStatus"),
-            "work_time": pd.array(work, dtype="Float64"),
-        }
-    )
+    ids, rest = _frame_columns(kept, item_col)
+    frame = pd.DataFrame({**ids, "label": frame_labels, **rest})
     dropped = {"null_label": n_null, "duplicate": 0, "rejected": excluded.get("Rejected", 0)}
     other = sum(v for k, v in excluded.items() if k != "Rejected")
     if other:
@@ -677,6 +808,7 @@ def _finish(
         excluded=excluded,
         n_null_labels=n_null,
         dropped=dropped,
+        kind=kind,
     )
     out = frame if return_frame else table
     return (out, info) if return_info else out
@@ -732,6 +864,25 @@ _DOC_OPTIONS = """
         never NaN, where unknown).
     return_info : bool
         Also return an :class:`MTurkInfo` (field and shape used, counts).
+    kind : {"categorical", "ordinal", "numeric", "multilabel"}
+        How to read the answers (``docs/mturk.md``, "Kinds of answers").
+        ``"categorical"`` (default) and ``"ordinal"``: one label per answer, as
+        described above (the order of ordinal levels is given to the estimator,
+        ``OrdinalDawidSkene(labels=...)``).  ``"numeric"``: sliders and number
+        fields; every answer must be a finite number (compared by value: ``Int64``
+        when all are whole, else ``Float64``), else a FormatError naming the rows; a
+        true/false group is an InputError.  ``"multilabel"``: checkbox groups as
+        label sets -- a group of true/false columns gives the tuple of the options
+        set (several may be; none set is the empty tuple, an answer; a group whose
+        every cell is empty is no answer), a plain field holding a JSON array
+        (``taskAnswers`` lists) gives its elements, and other text is split on
+        ``sep``.  It always returns the tidy frame, with a ``labels`` column of
+        tuples (``None`` for no answer) in place of ``label``, for
+        :class:`crowdagg.MultiLabel`; ``duplicates`` is then left to the estimator.
+    sep : str or None, default "|"
+        ``kind="multilabel"``: the delimiter of plain text answers (classic HTML
+        forms join the values of same-named checkboxes with ``|``); ``None``: the
+        whole text is one label.
 
     Returns
     -------
@@ -777,6 +928,8 @@ def read_mturk(
     strip: bool = True,
     return_frame: bool = False,
     return_info: bool = False,
+    kind: Literal["categorical", "ordinal", "numeric", "multilabel"] = "categorical",
+    sep: str | None = "|",
 ) -> Any:
     """Read Mechanical Turk results: a batch-results CSV or an API dump.
 
@@ -792,7 +945,7 @@ def read_mturk(
     path = _check_file(path, "Mechanical Turk results", named=True)
     opts = dict(field=field, item=item, include_rejected=include_rejected, statuses=statuses, labels=labels,
                 duplicates=duplicates, label_type=label_type, strip=strip, return_frame=return_frame,
-                return_info=return_info)
+                return_info=return_info, kind=kind, sep=sep)
     if _looks_like_json(path):
         return read_mturk_assignments(path, **opts)
     return _finish(_load_csv(path), **opts)
@@ -811,6 +964,8 @@ def read_mturk_assignments(
     strip: bool = True,
     return_frame: bool = False,
     return_info: bool = False,
+    kind: Literal["categorical", "ordinal", "numeric", "multilabel"] = "categorical",
+    sep: str | None = "|",
 ) -> Any:
     """Read assignments from the Mechanical Turk API (``ListAssignmentsForHIT``).
 
@@ -830,7 +985,7 @@ def read_mturk_assignments(
     """
     opts = dict(field=field, item=item, include_rejected=include_rejected, statuses=statuses, labels=labels,
                 duplicates=duplicates, label_type=label_type, strip=strip, return_frame=return_frame,
-                return_info=return_info)
+                return_info=return_info, kind=kind, sep=sep)
     if isinstance(source, (str, os.PathLike)):
         path = _check_file(source, "Mechanical Turk API dump", named=True)
         return _finish(_load_api(_read_json_records(path), repr(path)), **opts)
