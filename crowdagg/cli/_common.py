@@ -330,3 +330,79 @@ def progress(message: str, *, quiet: bool = False) -> Iterator[None]:
         else:  # the error line follows: wipe the spinner so that it stands alone
             sys.stderr.write("\r\033[K")
         sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- kinds of answers
+KINDS = ("categorical", "ordinal", "numeric", "multilabel")
+
+
+def add_kind_args(p: argparse.ArgumentParser) -> None:
+    """``--kind`` (what the labels are) and ``--sep`` (the delimiter of multi-label cells)."""
+    p.add_argument("--kind", choices=KINDS, default="categorical",
+                   help="what the labels are: categorical (default), ordinal (ordered levels; --labels fixes "
+                        "the order), numeric (ratings, sliders) or multilabel (label sets)")
+    p.add_argument("--sep", default=None, metavar="SEP",
+                   help="multilabel: the delimiter between the labels of one cell (e.g. '|'); a cell holding "
+                        "only SEP is the empty set (none apply), an empty cell is no answer")
+
+
+def check_kind_args(args: argparse.Namespace) -> None:
+    """``--sep`` applies to ``--kind multilabel`` only."""
+    if getattr(args, "sep", None) is not None and args.kind != "multilabel":
+        raise ParameterError(f"--sep applies to --kind multilabel, not --kind {args.kind}")
+    if getattr(args, "sep", None) == "":
+        raise ParameterError("--sep must not be empty")
+
+
+def kind_class(kind: str, cls_name: str):
+    """The public class ``cls_name`` of :mod:`crowdagg`, or a one-line InputError when this
+    version does not have it."""
+    import crowdagg
+
+    from ..errors import InputError
+
+    try:
+        return getattr(crowdagg, cls_name)
+    except (AttributeError, ImportError):
+        raise InputError(f"--kind {kind}: {cls_name} is not available in this version of crowdagg") from None
+
+
+def label_set_frame(table, sep: str | None):
+    """A multi-label table's annotations as a frame whose label cells are text (split by
+    ``sep``), for the multi-label estimators and agreement."""
+    df = table.to_pandas()
+    labels = df["label"].astype(object)
+    df["label"] = [v if isinstance(v, (str, list, tuple, set, frozenset)) else str(v) for v in labels]
+    return df.rename(columns={"label": "labels"})
+
+
+def numeric_summary(table) -> dict[str, Any]:
+    """Figures of numeric ratings: count, range, mean, SD, median, distinct values."""
+    import numpy as np
+
+    from ..methods.ratings import rating_values
+
+    values = rating_values(table.labels)
+    y = values[table.label_codes]
+    per_item = table.item_counts()
+    return {"n_ratings": int(y.size), "min": float(y.min()), "max": float(y.max()), "mean": float(y.mean()),
+            "sd": float(y.std(ddof=1)) if y.size > 1 else 0.0, "median": float(np.median(y)),
+            "distinct_values": int(table.n_labels),
+            "ratings_per_item_mean": float(per_item.mean()) if per_item.size else 0.0}
+
+
+def multilabel_summary(table, sep: str | None) -> dict[str, Any]:
+    """Figures of multi-label answers: label counts, set sizes, empty sets."""
+    from collections import Counter
+
+    from ..agreement import label_set_frame as sets_frame
+
+    frame, sets = sets_frame(label_set_frame(table, sep), sep=sep)
+    sizes = [len(sets[c]) for c in frame["label"]]
+    counts: Counter = Counter()
+    for c in frame["label"]:
+        counts.update(sets[c])
+    return {"n_answers": len(sizes), "n_labels": len(counts),
+            "mean_set_size": float(sum(sizes) / len(sizes)) if sizes else 0.0,
+            "empty_sets": int(sum(1 for s in sizes if s == 0)),
+            "label_counts": {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}}

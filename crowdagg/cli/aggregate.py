@@ -7,10 +7,15 @@ import inspect
 import sys
 
 from ._common import (
+    KINDS,
     add_input_args,
+    add_kind_args,
     add_output_arg,
+    check_kind_args,
     float_option,
     int_option,
+    kind_class,
+    label_set_frame,
     load_table,
     prepare_output,
     progress,
@@ -33,6 +38,18 @@ METHODS = {
     "goldmv": "GoldMajorityVote",
 }
 
+#: ``--kind`` -> (CLI method name -> class name, the default method); categorical: :data:`METHODS`
+KIND_METHODS = {
+    "numeric": ({"mean": "MeanRating", "median": "MedianRating", "biasnoise": "WorkerBiasNoise"}, "biasnoise"),
+    "ordinal": ({"ods": "OrdinalDawidSkene"}, "ods"),
+    "multilabel": ({"multilabel": "MultiLabel"}, "multilabel"),
+}
+
+
+def methods_of(kind: str) -> tuple[dict[str, str], str]:
+    """The methods of a kind of answers and the default one."""
+    return KIND_METHODS.get(kind, (METHODS, "mv"))
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -41,8 +58,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Aggregate annotations into one label per item, with posterior probabilities.",
     )
     add_input_args(p)
-    p.add_argument("--method", "-m", choices=sorted(METHODS), default="mv",
-                   help="aggregation method (default: mv, majority vote)")
+    add_kind_args(p)
+    names = sorted({*METHODS, *(m for k in KINDS if k in KIND_METHODS for m in KIND_METHODS[k][0])})
+    p.add_argument("--method", "-m", choices=names, default=None,
+                   help="aggregation method: categorical mv (default), wawa, ds, glad, ...; numeric mean, median, "
+                        "biasnoise (default); ordinal ods; multilabel multilabel")
+    p.add_argument("--labels", default=None,
+                   help="ordinal: comma-separated level order, lowest first (it must name every label in use)")
     add_output_arg(p, "CSV on stdout")
     p.add_argument("--gold", default=None, metavar="GOLD",
                    help="known answers for EM methods: CSV or Parquet with columns item (or task) and label")
@@ -60,13 +82,29 @@ def _make_estimator(args: argparse.Namespace):
 
     from ..errors import InputError, ParameterError
 
-    cls_name = METHODS[args.method]
-    try:
-        cls = getattr(crowdagg, cls_name)
-    except (AttributeError, ImportError):
-        raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
+    check_kind_args(args)
+    methods, default = methods_of(args.kind)
+    if args.method is None:
+        args.method = default
+    if args.method not in methods:
+        raise ParameterError(f"--method {args.method} does not apply to --kind {args.kind}; "
+                             f"choose from {', '.join(sorted(methods))}")
+    if args.labels is not None and args.kind != "ordinal":
+        raise ParameterError(f"--labels applies to --kind ordinal, not --kind {args.kind}")
+    cls_name = methods[args.method]
+    if args.kind == "categorical":
+        try:
+            cls = getattr(crowdagg, cls_name)
+        except (AttributeError, ImportError):
+            raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
+    else:
+        cls = kind_class(args.kind, cls_name)
     params = inspect.signature(cls.__init__).parameters
     kwargs = {}
+    if args.kind == "multilabel" and "sep" in params:
+        kwargs["sep"] = args.sep
+    if args.kind == "ordinal" and args.labels is not None and "labels" in params:
+        kwargs["labels"] = args.labels  # replaced by the parsed order once the table is read (_fit_data)
     for opt, name in (("max_iter", "max_iter"), ("tol", "tol"), ("seed", "random_state")):
         value = getattr(args, opt)
         if value is not None:
@@ -74,6 +112,25 @@ def _make_estimator(args: argparse.Namespace):
                 raise ParameterError(f"--{opt.replace('_', '-')} does not apply to method {args.method!r}")
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def _fit_data(args: argparse.Namespace, est, table):
+    """What the estimator of ``--kind`` fits: the table, the table in the ``--labels``
+    order (ordinal), or the annotations with label-set cells (multilabel)."""
+    if args.kind == "ordinal" and args.labels is not None:
+        from ..errors import ParameterError
+        from ..table import AnnotationTable
+        from .agreement import _parse_labels
+
+        order = _parse_labels(args.labels, table, strip=not args.keep_whitespace)
+        if len(set(order)) != len(order):
+            raise ParameterError(f"--labels names a label twice: {args.labels!r}")
+        if "labels" in est.get_params():
+            est.set_params(labels=order)
+        return AnnotationTable.from_pandas(table.to_pandas(), labels=order, duplicates="keep")
+    if args.kind == "multilabel":
+        return label_set_frame(table, args.sep)
+    return table
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,16 +141,20 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--gold does not apply to method {args.method!r}")
     out = prepare_output(args.output, (args.input, args.gold))
     table = load_table(args)
+    data = _fit_data(args, est, table)
     fit_kwargs = {}
     if args.gold is not None:
         from ..gold import read_gold
 
-        fit_kwargs["gold"] = read_gold(args.gold, labels=table.labels, strip=not args.keep_whitespace)
+        # numeric gold values are numbers of their own (not labels of the data)
+        labels = None if args.kind == "numeric" else getattr(data, "labels", table.labels)
+        fit_kwargs["gold"] = read_gold(args.gold, labels=labels, strip=not args.keep_whitespace)
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):
-        est.fit(table, **fit_kwargs)
+        est.fit(data, **fit_kwargs)
     write_frame(est.to_pandas(), out)
     if out is not None and not args.quiet:
-        n_missing = int(est.labels_.isna().sum())
+        labels = est.labels_
+        n_missing = int(labels.isna().sum()) if getattr(labels, "ndim", 1) == 1 else 0
         extra = f" ({n_missing} without annotations)" if n_missing else ""
         print(f"wrote {len(est.labels_)} items{extra} to {args.output}", file=sys.stderr)
     return 0

@@ -7,9 +7,12 @@ import sys
 
 from ._common import (
     add_input_args,
+    add_kind_args,
     add_output_arg,
+    check_kind_args,
     float_option,
     int_option,
+    label_set_frame,
     load_table,
     prepare_output,
     progress,
@@ -26,6 +29,10 @@ COEFFICIENTS = {
     "percent": ("percent_agreement", False, True, True),
 }
 TABLES = ("pairwise", "workers")
+#: ``--coefficient`` values of each ``--kind`` (categorical and ordinal: every coefficient and table)
+KIND_COEFFICIENTS = {"numeric": ("all", "icc", "alpha"), "multilabel": ("all", "alpha")}
+#: ``--level`` when not given
+DEFAULT_LEVEL = {"categorical": "nominal", "ordinal": "ordinal", "numeric": "interval"}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,11 +46,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     add_input_args(p)
+    add_kind_args(p)
     p.add_argument("--coefficient", "-c", default="all",
-                   choices=["all", *COEFFICIENTS, *TABLES],
-                   help="coefficient to compute (default: all scalar coefficients)")
-    p.add_argument("--level", choices=("nominal", "ordinal", "interval", "ratio"), default="nominal",
-                   help="level of measurement for Krippendorff's alpha (default: nominal)")
+                   choices=["all", *COEFFICIENTS, "icc", *TABLES],
+                   help="coefficient to compute (default: all scalar coefficients); --kind numeric: all (the six "
+                        "intraclass correlations and interval alpha), icc or alpha; --kind multilabel: all or alpha "
+                        "(Krippendorff's alpha with the MASI and Jaccard set distances)")
+    p.add_argument("--level", choices=("nominal", "ordinal", "interval", "ratio"), default=None,
+                   help="level of measurement for Krippendorff's alpha (default: nominal; ordinal for --kind "
+                        "ordinal, interval for --kind numeric)")
     p.add_argument("--weights", choices=("none", "linear", "quadratic"), default="none",
                    help="agreement weights for the kappa family and Gwet's AC2 (default: none)")
     p.add_argument("--n-boot", type=int_option(0), default=0, metavar="N",
@@ -115,13 +126,70 @@ def results_frame(table, args: argparse.Namespace):
     return pd.DataFrame(rows)
 
 
+def numeric_frame(table, args: argparse.Namespace):
+    """--kind numeric: the six ICCs (one row each) and Krippendorff's alpha at ``--level``."""
+    import pandas as pd
+
+    from .. import agreement as A
+
+    rows = []
+    if args.coefficient in ("all", "icc"):
+        r = A.icc(table, confidence=args.confidence)
+        lo, hi = [c for c in r.columns if c.startswith("CI")]
+        for form, row in r.iterrows():
+            rows.append({"coefficient": form, "variant": row["type"], "value": row["ICC"], "F": row["F"],
+                         "df1": row["df1"], "df2": row["df2"], "pval": row["pval"], "ci_low": row[lo],
+                         "ci_high": row[hi], "n_items": r.attrs["n_items"]})
+    if args.coefficient in ("all", "alpha"):
+        rows.append(A.krippendorff_alpha(table, level=args.level, n_boot=args.n_boot, random_state=args.seed,
+                                         confidence=args.confidence).to_dict())
+    return pd.DataFrame(rows)
+
+
+def multilabel_frame(table, args: argparse.Namespace):
+    """--kind multilabel: Krippendorff's alpha with the MASI and the Jaccard distance."""
+    import pandas as pd
+
+    from .. import agreement as A
+
+    data = label_set_frame(table, args.sep)
+    return pd.DataFrame([A.krippendorff_alpha_sets(data, d, sep=args.sep, duplicates="keep").to_dict()
+                         for d in A.SET_DISTANCES[::-1]])
+
+
+def _check_kind(args: argparse.Namespace) -> None:
+    from ..errors import ParameterError
+
+    check_kind_args(args)
+    kind = args.kind
+    allowed = KIND_COEFFICIENTS.get(kind)
+    if allowed is not None and args.coefficient not in allowed:
+        raise ParameterError(f"--coefficient {args.coefficient} does not apply to --kind {kind}; "
+                             f"choose from {', '.join(allowed)}")
+    if allowed is None and args.coefficient == "icc":
+        raise ParameterError(f"--coefficient icc applies to --kind numeric, not --kind {kind}")
+    if kind in ("numeric", "multilabel"):
+        for opt, value, unset in (("--weights", args.weights, "none"), ("--labels", args.labels, None)):
+            if value != unset:
+                raise ParameterError(f"{opt} does not apply to --kind {kind}")
+    if kind == "multilabel" and (args.level is not None or args.n_boot):
+        raise ParameterError("--level and --n-boot do not apply to --kind multilabel")
+    if args.level is None:
+        args.level = DEFAULT_LEVEL.get(kind, "nominal")
+
+
 def run(args: argparse.Namespace) -> int:
     from .. import agreement as A
     from ..errors import ParameterError
     from ..table import AnnotationTable
 
+    _check_kind(args)
     out = prepare_output(args.output, (args.input,))
     table = load_table(args)
+    if args.kind in ("numeric", "multilabel"):
+        with progress("agreement", quiet=args.quiet):
+            result = numeric_frame(table, args) if args.kind == "numeric" else multilabel_frame(table, args)
+        return _show(result, args, out)
     labels = _parse_labels(args.labels, table, strip=not args.keep_whitespace)
     if labels is not None:
         if len(set(labels)) != len(labels):
@@ -136,6 +204,10 @@ def run(args: argparse.Namespace) -> int:
             result = A.worker_agreement(table).reset_index()
         else:
             result = results_frame(table, args)
+    return _show(result, args, out)
+
+
+def _show(result, args: argparse.Namespace, out: str | None) -> int:
     if args.output is not None:
         write_frame(result, out)
         return 0
