@@ -323,3 +323,24 @@ def test_cli_one_line_exit_2(argv, match, tmp_path, capsys, monkeypatch):
     assert rc == 2, err
     assert cli_stderr_problem(err) is None, err
     assert re.search(match, err, re.I), err
+
+
+@pytest.mark.slow
+def test_one_million_annotations_ten_thousand_workers():
+    """The size target: 1M annotations, 10k workers -> under 10 s and under 20 MB (CPU seconds,
+    so that other jobs on a shared machine do not decide it; docs/report.md has the wall times)."""
+    import time
+
+    from crowdagg.table import as_table
+
+    c = make_crowd(200_000, 10_000, 4, per_item=5, random_state=0)
+    report(make_crowd(300, 20, 3, random_state=1).annotations)  # imports and compilation
+    t0 = time.process_time()
+    r = report(as_table(c.annotations), gold=c.truth.iloc[:20_000])
+    cpu = time.process_time() - t0
+    size = len(r.html.encode("utf-8"))
+    assert cpu < 10.0, cpu
+    assert size < 20e6, size
+    ids = parse(r.html).worker_ids
+    assert len(ids) == 10_000 and set(ids) == set(c.annotations["worker"])
+    assert remote_references(r.html) == []
