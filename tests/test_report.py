@@ -16,8 +16,8 @@ from crowdagg.errors import CrowdaggError, GoldError, InputError, OutputError, P
 from crowdagg.reporting import Report, report
 from crowdagg.reporting._build import spammer_score
 
-pytest.importorskip("jinja2")
-pytest.importorskip("matplotlib")
+pytest.importorskip("jinja2", reason="the report needs the report extra (jinja2)")
+pytest.importorskip("matplotlib", reason="the report needs the report extra (matplotlib)")
 
 REMOTE = re.compile(r"^\s*(https?:|ftp:|//|wss?:)", re.I)
 URL_ATTRS = {"src", "href", "xlink:href", "action", "formaction", "poster", "data", "srcset", "background",
@@ -344,3 +344,33 @@ def test_one_million_annotations_ten_thousand_workers():
     ids = parse(r.html).worker_ids
     assert len(ids) == 10_000 and set(ids) == set(c.annotations["worker"])
     assert remote_references(r.html) == []
+
+
+def test_missing_extra_is_one_clear_error(monkeypatch, tmp_path, capsys):
+    from crowdagg.reporting import MissingDependencyError
+
+    _files(tmp_path)
+    monkeypatch.setitem(__import__("sys").modules, "jinja2", None)  # import jinja2 -> ImportError
+    with pytest.raises(MissingDependencyError, match=r"crowdagg\[report\]"):
+        report(make_crowd(50, 5, 2, random_state=0).annotations)
+    assert isinstance(MissingDependencyError("x"), CrowdaggError)
+    rc = cli_main(["report", str(tmp_path / "ann.csv"), "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.strip().count("\n") == 0 and "jinja2" in err, err
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_row_order_and_worker_names_change_nothing():
+    c = make_crowd(300, 25, 3, per_item=3, random_state=8)
+    df = c.annotations
+    gold = c.truth.iloc[:80]
+    a = report(df, gold=gold, n_uncertain=0).data.workers
+    shuffled = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    b = report(shuffled, gold=gold, n_uncertain=0).data.workers
+    cols = ["n_answers", "skill", "skill_low", "skill_high", "agree", "spam", "n_gold", "gold_acc", "flags"]
+    pd.testing.assert_frame_equal(a.set_index("worker").sort_index()[cols], b.set_index("worker").sort_index()[cols],
+                                  atol=1e-6)
+    renamed = df.assign(worker="x" + df["worker"].astype(str))
+    r = report(renamed, gold=gold, n_uncertain=0).data.workers
+    r = r.assign(worker=r["worker"].str[1:]).set_index("worker").sort_index()[cols]
+    pd.testing.assert_frame_equal(a.set_index("worker").sort_index()[cols], r, atol=1e-6)

@@ -17,8 +17,8 @@ from crowdagg.datasets import make_crowd
 from crowdagg.reporting import report
 from crowdagg.reporting._browser import dump_dom, find_browser, screenshot
 
-pytest.importorskip("jinja2")
-plt = pytest.importorskip("matplotlib.pyplot")
+pytest.importorskip("jinja2", reason="the report needs the report extra (jinja2)")
+plt = pytest.importorskip("matplotlib.pyplot", reason="the report needs the report extra (matplotlib)")
 
 pytestmark = pytest.mark.skipif(find_browser() is None,
                                 reason="no Chromium browser installed (apt-get install -y chromium)")
