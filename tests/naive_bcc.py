@@ -114,7 +114,7 @@ def ebcc(item, worker, label, n_items, n_workers, k, keys, gold=None, n_iter=10,
     zg = ebcc_split(mv_posteriors(item, label, n_items, k, gold), keys, n_sub)
     zg[~used] = 0.0
     if class_prior == "empirical":
-        alpha = zg.sum(axis=(0, 2))
+        alpha = np.maximum(zg.sum(axis=(0, 2)), 1e-10)  # the documented floor of an unused class
     else:
         alpha = np.full(k, float(class_prior))
     a_pi = np.full(n_sub, subtype_prior / n_sub)
@@ -155,3 +155,40 @@ def ebcc(item, worker, label, n_items, n_workers, k, keys, gold=None, n_iter=10,
             history.append(elbo)
     params = {"confusion_counts": mu, "subtype_counts": eta, "class_counts": nu, "class_prior": alpha}
     return q, np.array(history), params
+
+
+# --------------------------------------------------------------------------- EBCC's split keys
+GOLDEN = 0x9E3779B97F4A7C15
+SALT = 0x243F6A8885A308D3
+
+
+def mix(z):
+    """The splitmix64 finaliser on Python ints."""
+    z &= MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return z ^ (z >> 31)
+
+
+def answer_hash(key, label):
+    return mix(key ^ (((label + 1) * GOLDEN) & MASK))
+
+
+def split_keys(item, worker, label, n_items, n_workers, seed):
+    """Item keys of EBCC's initial split: worker keys from answer counts, refined once by
+    the keys of the items they answered, then each item's answers hashed with ``seed``."""
+    counts = np.bincount(worker, minlength=n_workers)
+    wk0 = [mix(int(c) + SALT) for c in counts]
+    sums = [0] * n_workers
+    for i in range(n_items):
+        js = np.flatnonzero(item == i)
+        ik = mix(sum(answer_hash(wk0[worker[j]], int(label[j])) for j in js) & MASK)
+        for j in js:
+            sums[worker[j]] = (sums[worker[j]] + answer_hash(ik, int(label[j]))) & MASK
+    wk1 = [mix(wk0[w] ^ sums[w]) for w in range(n_workers)]
+    keys = []
+    for i in range(n_items):
+        js = np.flatnonzero(item == i)
+        acc = sum(answer_hash(wk1[worker[j]], int(label[j])) for j in js) & MASK
+        keys.append(mix(acc ^ int(seed)))
+    return keys

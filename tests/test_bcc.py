@@ -14,11 +14,18 @@ from hypothesis import strategies as st
 from naive_bcc import bcc as naive_bcc
 from naive_bcc import kl_dirichlet
 from scipy.special import digamma as sp_digamma
+from scipy.special import gammaln
 
 import crowdagg
 import crowdagg.methods.bcc as bccmod
 from crowdagg.errors import InitParamsError, ParameterError
-from crowdagg.kernels.bcc import digamma, dirichlet_elog_parallel, dirichlet_elog_slice, dirichlet_kl_sum
+from crowdagg.kernels.bcc import (
+    digamma,
+    dirichlet_elog_parallel,
+    dirichlet_elog_slice,
+    dirichlet_kl_sum,
+    psi_lgamma,
+)
 from crowdagg.table import AnnotationTable, as_table
 from crowdagg.testing import check_aggregator
 
@@ -59,10 +66,13 @@ def _fit(est, data, **kw):
 
 
 # --------------------------------------------------------------------------- kernels
-def test_digamma_matches_scipy():
-    x = np.concatenate([np.geomspace(1e-6, 1e6, 400), np.arange(1, 30) + 0.5])
+def test_digamma_and_lgamma_match_scipy():
+    x = np.concatenate([np.geomspace(1e-8, 1e8, 600), np.arange(1, 30) + 0.5, [1.0, 2.0, 10.0]])
     ours = np.array([digamma(v) for v in x])
-    np.testing.assert_allclose(ours, sp_digamma(x), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(ours, sp_digamma(x), rtol=1e-14, atol=1e-14)
+    both = np.array([psi_lgamma(v) for v in x])
+    np.testing.assert_array_equal(both[:, 0], ours)
+    np.testing.assert_allclose(both[:, 1], gammaln(x), rtol=1e-13, atol=1e-13)
 
 
 def test_dirichlet_kl_and_elog_match_reference():
@@ -72,14 +82,18 @@ def test_dirichlet_kl_and_elog_match_reference():
     want = sum(kl_dirichlet(a[r], prior[(r // 3) % 2]) for r in range(12))
     assert dirichlet_kl_sum(a, prior, 3) == pytest.approx(want, rel=1e-12)
     assert dirichlet_kl_sum(prior, prior, 1) == pytest.approx(0.0, abs=1e-12)
-    mu = rng.uniform(0.1, 10, size=(4, 6, 3))  # workers x rows x observed
+    mu = rng.uniform(0.1, 10, size=(4, 6, 3))  # workers x rows (2 classes x 3 subtypes) x observed
     out = np.empty((12, 6))
-    dirichlet_elog_slice(mu, 0, 4, out)
+    kl = dirichlet_elog_slice(mu, prior, 3, 0, 4, out)
     ref = sp_digamma(mu) - sp_digamma(mu.sum(axis=-1, keepdims=True))
     np.testing.assert_allclose(out.reshape(4, 3, 6), ref.transpose(0, 2, 1), rtol=1e-12, atol=1e-13)
+    want = sum(kl_dirichlet(mu[w, r], prior[r // 3]) for w in range(4) for r in range(6))
+    assert kl == pytest.approx(want, rel=1e-12)
     out2 = np.empty_like(out)
-    dirichlet_elog_parallel(mu, np.array([0, 1, 4]), out2)
+    kl_buf = np.zeros(2)
+    dirichlet_elog_parallel(mu, prior, 3, np.array([0, 1, 4]), kl_buf, out2)
     np.testing.assert_array_equal(out, out2)
+    assert kl_buf.sum() == pytest.approx(kl, rel=1e-14)
 
 
 # --------------------------------------------------------------------------- vs reference

@@ -14,7 +14,10 @@ Kullback-Leibler divergences between Dirichlet distributions:
 
 The digamma function is not part of Numba's ``math`` support: :func:`digamma`
 computes it by the recurrence ``psi(x) = psi(x + 1) - 1 / x`` up to ``x >= 10``
-and the asymptotic series there (absolute error below ``1e-14``).
+(the ``n`` reciprocals summed as one fraction) and the asymptotic series there;
+:func:`psi_lgamma` gives ``log Gamma`` from the same shift and logarithm
+(Stirling's series), about half the cost of ``digamma`` plus ``math.lgamma``.
+Both agree with SciPy to about ``1e-14``.
 """
 
 from __future__ import annotations
@@ -24,21 +27,59 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["digamma", "dirichlet_elog_slice", "dirichlet_elog_parallel", "dirichlet_kl_sum", "logsumexp"]
+__all__ = ["digamma", "psi_lgamma", "dirichlet_elog_slice", "dirichlet_elog_parallel", "dirichlet_kl_sum",
+           "logsumexp"]
 
 
-@njit(cache=True, nogil=True)
-def digamma(x):
-    """The digamma function ``psi(x) = d/dx log Gamma(x)`` for ``x > 0``."""
-    r = 0.0
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _shift(x):
+    """Shift ``x > 0`` up to ``x + n >= 10``; return ``(x + n, sum_{i<n} 1/(x+i), prod_{i<n} (x+i))``
+    with the sum kept as one fraction (one division instead of ``n``)."""
+    num = 0.0
+    den = 1.0
     while x < 10.0:
-        r -= 1.0 / x
+        num = num * x + den
+        den *= x
         x += 1.0
+    return x, num / den, den
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _psi_series(x, lx):
+    """Asymptotic series of digamma at ``x >= 10`` (``lx = log(x)``); error below 1e-15."""
     f = 1.0 / (x * x)
     # Bernoulli-number series: -1/12 f + 1/120 f^2 - 1/252 f^3 + 1/240 f^4 - 1/132 f^5 + 691/32760 f^6
     t = f * (-1.0 / 12.0 + f * (1.0 / 120.0 + f * (-1.0 / 252.0 + f * (1.0 / 240.0
              + f * (-1.0 / 132.0 + f * (691.0 / 32760.0))))))
-    return r + math.log(x) - 0.5 / x + t
+    return lx - 0.5 / x + t
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _lgamma_series(x, lx):
+    """Stirling's series of log Gamma at ``x >= 10`` (``lx = log(x)``); error below 1e-15."""
+    f = 1.0 / (x * x)
+    t = (1.0 / 12.0 + f * (-1.0 / 360.0 + f * (1.0 / 1260.0 + f * (-1.0 / 1680.0 + f * (1.0 / 1188.0))))) / x
+    return (x - 0.5) * lx - x + _HALF_LOG_2PI + t
+
+
+@njit(cache=True, nogil=True)
+def digamma(x):
+    """The digamma function ``psi(x) = d/dx log Gamma(x)`` for ``x > 0``: the recurrence
+    ``psi(x) = psi(x + 1) - 1/x`` up to ``x >= 10``, then the asymptotic series."""
+    y, inv_sum, _ = _shift(x)
+    return _psi_series(y, math.log(y)) - inv_sum
+
+
+@njit(cache=True, nogil=True)
+def psi_lgamma(x):
+    """``(digamma(x), log Gamma(x))`` for ``x > 0``, sharing the shift and the logarithm:
+    ``log Gamma(x) = log Gamma(x + n) - log prod_{i<n} (x + i)``."""
+    y, inv_sum, prod = _shift(x)
+    ly = math.log(y)
+    return _psi_series(y, ly) - inv_sum, _lgamma_series(y, ly) - math.log(prod)
 
 
 @njit(cache=True, nogil=True)
@@ -58,33 +99,54 @@ def logsumexp(a):
 
 
 @njit(cache=True, nogil=True)
-def dirichlet_elog_slice(mu, wstart, wstop, out):
-    """Expected log probabilities of Dirichlet rows, workers ``wstart..wstop-1``.
+def dirichlet_elog_slice(mu, prior, div, wstart, wstop, out):
+    """Expected log probabilities of Dirichlet rows, workers ``wstart..wstop-1``, and
+    the sum of their KL divergences from the prior.
 
     ``mu`` is ``workers x R x K``: ``R`` Dirichlet rows per worker (BCC: one per
     true class, ``R = K``; EBCC: one per (true class, subtype), ``R = K * M``, row
-    ``k * M + m``) over the ``K`` observed labels.  Writes
-    ``out[w * K + l, r] = digamma(mu[w, r, l]) - digamma(sum_l mu[w, r, l])``:
-    the row ``w * K + l`` (a worker and an observed label, the Dawid-Skene
-    ``pairs`` code) holds the term every latent row adds for that answer.
+    ``k * M + m``) over the ``K`` observed labels; row ``r`` has prior row
+    ``prior[(r // div) % P]``.  Writes ``out[w * K + l, r] = digamma(mu[w, r, l]) -
+    digamma(sum_l mu[w, r, l])`` -- the row ``w * K + l`` (a worker and an
+    observed label, the Dawid-Skene ``pairs`` code) holds the term every latent
+    row adds for that answer -- and returns ``sum KL(Dir(mu[w, r]) || Dir(prior))``
+    over the slice, from the same digammas (see :func:`dirichlet_kl_sum`).
     """
     n_rows = mu.shape[1]
     k_obs = mu.shape[2]
+    n_prior = prior.shape[0]
+    cst = np.empty(n_prior)  # lgamma(B) - sum lgamma(b) of each prior row
+    for p in range(n_prior):
+        s = 0.0
+        lg = 0.0
+        for lab in range(k_obs):
+            s += prior[p, lab]
+            lg += math.lgamma(prior[p, lab])
+        cst[p] = math.lgamma(s) - lg
+    total = 0.0
     for w in range(wstart, wstop):
         for r in range(n_rows):
+            p = (r // div) % n_prior
             s = 0.0
             for lab in range(k_obs):
                 s += mu[w, r, lab]
-            ds = digamma(s)
+            ds, lgs = psi_lgamma(s)
+            acc = lgs - cst[p]
             for lab in range(k_obs):
-                out[w * k_obs + lab, r] = digamma(mu[w, r, lab]) - ds
+                d, lg = psi_lgamma(mu[w, r, lab])
+                e = d - ds
+                out[w * k_obs + lab, r] = e
+                acc += (mu[w, r, lab] - prior[p, lab]) * e - lg
+            total += acc
+    return total
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def dirichlet_elog_parallel(mu, bounds, out):
-    """:func:`dirichlet_elog_slice` over worker chunks ``bounds[c]..bounds[c+1]``."""
+def dirichlet_elog_parallel(mu, prior, div, bounds, kl_buf, out):
+    """:func:`dirichlet_elog_slice` over worker chunks ``bounds[c]..bounds[c+1]``
+    (chunk ``c``'s KL sum in ``kl_buf[c]``)."""
     for c in prange(bounds.shape[0] - 1):
-        dirichlet_elog_slice(mu, bounds[c], bounds[c + 1], out)
+        kl_buf[c] = dirichlet_elog_slice(mu, prior, div, bounds[c], bounds[c + 1], out)
 
 
 @njit(cache=True, nogil=True)

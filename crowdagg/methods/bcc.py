@@ -21,7 +21,8 @@ from ..kernels.em import (
 from ..table import AnnotationTable
 from .dawid_skene import _labelled_confusions
 
-__all__ = ["BCC", "BCCModel", "DIRICHLET", "dirichlet_prior_matrix", "expected_log", "n_empty_items"]
+__all__ = ["BCC", "BCCModel", "DIRICHLET", "KLCache", "dirichlet_prior_matrix", "elog_rows", "expected_log",
+           "n_empty_items"]
 
 #: Domain of Dirichlet parameters in warm starts (positive, finite).
 DIRICHLET = Domain(low=1e-10)
@@ -53,21 +54,43 @@ def n_empty_items(part: EMContext) -> int:
     return n
 
 
-def elog_rows(ctx: EMContext, mu: np.ndarray) -> np.ndarray:
+def elog_rows(ctx: EMContext, mu: np.ndarray, prior: np.ndarray, div: int) -> tuple[np.ndarray, float]:
     """``(workers * K) x R`` expected log probabilities of the Dirichlet rows ``mu``
-    (workers x R x K), in the layout of the E-step kernels (see
-    :func:`crowdagg.kernels.bcc.dirichlet_elog_slice`)."""
+    (workers x R x K), in the layout of the E-step kernels, and the sum of their KL
+    divergences from the prior rows (row ``r``: ``prior[(r // div) % P]``); see
+    :func:`crowdagg.kernels.bcc.dirichlet_elog_slice`."""
     mu = np.ascontiguousarray(mu)
     n_workers, n_rows, k = mu.shape
     out = np.empty((n_workers * k, n_rows))
-    if ctx.parallel and n_workers * n_rows * k > 50_000:
-        dirichlet_elog_parallel(mu, ctx.worker_chunks(), out)
-    else:
-        dirichlet_elog_slice(mu, 0, n_workers, out)
-    return out
+    if ctx.parallel and n_workers > 1 and n_workers * n_rows * k > 20_000:
+        import numba
+
+        bounds = np.unique(np.linspace(0, n_workers, min(n_workers, 2 * numba.get_num_threads()) + 1)
+                           .astype(np.int64))
+        kl_buf = np.zeros(bounds.shape[0] - 1)
+        dirichlet_elog_parallel(mu, prior, div, bounds, kl_buf, out)
+        return out, float(kl_buf.sum())
+    return out, float(dirichlet_elog_slice(mu, prior, div, 0, n_workers, out))
 
 
-class BCCModel(EMModel):
+class KLCache:
+    """Driver-side memo of the confusion rows' KL sum, computed by ``prepare`` with the
+    expected logs and read by ``loglik_offset`` for the same parameter array."""
+
+    def _store_kl(self, arr: np.ndarray, kl: float) -> None:
+        self.__dict__["_kl_cache"] = (arr, kl)
+
+    def _cached_kl(self, arr: np.ndarray) -> float | None:
+        hit = self.__dict__.get("_kl_cache")
+        return hit[1] if hit is not None and hit[0] is arr else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()  # type: ignore[misc]
+        state.pop("_kl_cache", None)
+        return state
+
+
+class BCCModel(KLCache, EMModel):
     """Variational-Bayes plug-in for independent BCC.
 
     Parameters are the variational Dirichlet parameters: ``confusion_counts``
@@ -117,7 +140,10 @@ class BCCModel(EMModel):
                 "class_counts": self._alpha(k)}
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return expected_log(params["class_counts"]), elog_rows(ctx, params["confusion_counts"])
+        mu = params["confusion_counts"]
+        elog_v, kl = elog_rows(ctx, mu, self._beta(ctx.n_labels), 1)
+        self._store_kl(mu, kl)
+        return expected_log(params["class_counts"]), elog_v
 
     def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Counts (workers x observed x true) and class totals from given posteriors."""
@@ -170,8 +196,9 @@ class BCCModel(EMModel):
 
     def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
         k = ctx.n_labels
-        mu = np.ascontiguousarray(params["confusion_counts"]).reshape(-1, k)
-        kl = dirichlet_kl_sum(mu, self._beta(k), 1)
+        kl = self._cached_kl(params["confusion_counts"])
+        if kl is None:
+            kl = dirichlet_kl_sum(np.ascontiguousarray(params["confusion_counts"]).reshape(-1, k), self._beta(k), 1)
         kl += dirichlet_kl_sum(params["class_counts"].reshape(1, k), self._alpha(k).reshape(1, k), 1)
         return -float(kl)
 

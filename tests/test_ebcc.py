@@ -1,0 +1,237 @@
+"""EBCC: kernels vs the NumPy reference (same split, updates and ELBO), the reduction to BCC,
+properties, restarts, gold, warm starts, bad input and the estimator contract (local and Dask)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from naive_bcc import ebcc as naive_ebcc
+from naive_bcc import split_keys
+from test_bcc import _arrays, _gold_series, tables
+
+import crowdagg
+from crowdagg._validation import check_random_state
+from crowdagg.errors import InitParamsError, ParameterError
+from crowdagg.kernels.ebcc import ebcc_estep_parallel, ebcc_estep_slice
+from crowdagg.table import as_table
+from crowdagg.testing import check_aggregator
+
+NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+HSET = settings(max_examples=10 if NOJIT else 30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _fit(est, data, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(data, **kw)
+
+
+def _seed(random_state, r=0):
+    return int(check_random_state(random_state).integers(0, 2**62, size=r + 1)[r])
+
+
+def _crowd(seed, n_items=80, n_workers=8, k=3):
+    return crowdagg.datasets.make_crowd(n_items, n_workers, k, per_item=3, random_state=seed).annotations
+
+
+# --------------------------------------------------------------------------- vs reference
+@HSET
+@given(tables(max_items=7, max_workers=4, max_labels=3), st.integers(0, 3), st.booleans(), st.booleans(),
+       st.integers(1, 3), st.sampled_from(["empirical", 1.5]), st.integers(0, 5))
+def test_ebcc_matches_reference(tg, n_iter, use_gold, parallel, n_sub, class_prior, rs):
+    t, gold = tg
+    if not use_gold:
+        gold = np.full(t.n_items, -1)
+    m = _fit(crowdagg.EBCC(n_subtypes=n_sub, n_restarts=1, random_state=rs, max_iter=n_iter, tol=0,
+                           class_prior=class_prior, parallel=parallel), t, gold=_gold_series(t, gold))
+    i, w, y = _arrays(t)
+    keys = split_keys(i, w, y, t.n_items, t.n_workers, _seed(rs))
+    post, elbo, params = naive_ebcc(i, w, y, t.n_items, t.n_workers, t.n_labels, keys, gold, n_iter, n_sub,
+                                    class_prior=class_prior)
+    np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
+    np.testing.assert_allclose(m.elbo_, elbo, rtol=1e-10, atol=1e-9)
+    if n_iter:
+        for name, val in params.items():
+            np.testing.assert_allclose(m.params_[name], val, rtol=1e-10, atol=1e-12, err_msg=name)
+    assert np.all(np.diff(m.elbo_) >= -1e-9 * np.abs(m.elbo_).max(initial=1.0))
+
+
+def test_one_subtype_is_bcc():
+    # M = 1: E[log pi] = 0 and KL(q(pi) || p(pi)) = 0, so EBCC is BCC (same updates and ELBO)
+    df = _crowd(1, n_items=200)
+    b = crowdagg.BCC(max_iter=20, tol=0, class_prior=2.0).fit(df)
+    e = crowdagg.EBCC(n_subtypes=1, n_restarts=1, max_iter=20, tol=0, class_prior=2.0).fit(df)
+    np.testing.assert_allclose(e.probas_.to_numpy(), b.probas_.to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(e.elbo_, b.elbo_, rtol=1e-12)
+    np.testing.assert_allclose(e.params_["confusion_counts"][:, :, 0, :], b.params_["confusion_counts"], rtol=1e-12)
+    np.testing.assert_allclose(e.confusions_.to_numpy(), b.confusions_.to_numpy(), rtol=1e-12)
+
+
+def test_parallel_chunks_equal_serial():
+    c = crowdagg.datasets.make_crowd(10_000, 40, 3, per_item=10, random_state=2)
+    t = as_table(c.annotations)  # 100k annotations: several item chunks
+    a = crowdagg.EBCC(n_restarts=1, max_iter=4, tol=0, parallel=False).fit(t)
+    b = crowdagg.EBCC(n_restarts=1, max_iter=4, tol=0, parallel=True).fit(t)
+    assert a.elbo_ == pytest.approx(b.elbo_, rel=1e-12)
+    np.testing.assert_allclose(a.probas_.to_numpy(), b.probas_.to_numpy(), atol=1e-12)
+
+
+def test_estep_kernel_without_accumulation_and_gold_rows():
+    rng = np.random.default_rng(0)
+    k, m, w = 2, 3, 2
+    item_ptr = np.array([0, 2, 2, 3])
+    pairs = np.array([0 * k + 1, 1 * k + 0, 1 * k + 1])  # (worker, label) codes
+    gold = np.array([-1, -1, 1])
+    log_prior = np.log(rng.dirichlet(np.ones(k * m)))
+    logv = np.log(rng.uniform(0.1, 1, size=(w * k, k * m)))
+    post = np.empty((3, k))
+    counts, tot = np.zeros((w * k, k * m)), np.zeros(k * m)
+    ll = ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, m, 0, 3, post, counts, tot, True)
+    lp0 = log_prior + logv[pairs[0]] + logv[pairs[1]]
+    lp2 = log_prior[3:] + logv[pairs[2], 3:]  # gold class 1: its subtypes only
+    want = np.logaddexp.reduce(lp0) + np.logaddexp.reduce(lp2)  # the empty item 1 adds nothing
+    assert ll == pytest.approx(want, rel=1e-13)
+    q0 = np.exp(lp0 - np.logaddexp.reduce(lp0))
+    np.testing.assert_allclose(post[0], q0.reshape(k, m).sum(axis=1))
+    prior = np.exp(log_prior - np.logaddexp.reduce(log_prior))
+    np.testing.assert_allclose(post[1], prior.reshape(k, m).sum(axis=1))
+    np.testing.assert_allclose(post[2], [0.0, 1.0])
+    np.testing.assert_allclose(counts[pairs[0]], q0)
+    assert tot.sum() == pytest.approx(2.0)
+    post2 = np.empty_like(post)
+    lbuf = np.zeros(1)
+    ebcc_estep_parallel(item_ptr, pairs, gold, log_prior, logv, m, np.array([0, 3]), post2,
+                        np.zeros((1, 1, k * m)), np.zeros((1, k * m)), lbuf, False)
+    np.testing.assert_array_equal(post, post2)
+    assert lbuf[0] == ll
+
+
+# --------------------------------------------------------------------------- restarts, properties
+def test_restarts_keep_the_best_elbo_and_are_deterministic():
+    df = _crowd(3, n_items=150)
+    e = crowdagg.EBCC(n_restarts=4, random_state=7).fit(df)
+    assert e.restart_elbo_.shape == (4,) and e.best_restart_ == int(np.argmax(e.restart_elbo_))
+    assert e.elbo_[-1] == e.restart_elbo_[e.best_restart_]
+    assert np.all(np.diff(e.elbo_) >= -1e-9 * abs(e.elbo_[-1]))
+    again = crowdagg.EBCC(n_restarts=4, random_state=7).fit(df)
+    np.testing.assert_array_equal(e.probas_.to_numpy(), again.probas_.to_numpy())
+    single = crowdagg.EBCC(n_restarts=1, random_state=7).fit(df)
+    assert single.elbo_[-1] == e.restart_elbo_[0]
+    assert e.loglik_ is e.elbo_
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_relabelling_items_workers_and_row_order_change_nothing(seed):
+    # the random split hashes each item's answers, never its id or position
+    df = _crowd(seed)
+    rng = np.random.default_rng(seed)
+    a = crowdagg.EBCC(n_restarts=2, max_iter=30, tol=0).fit(df)
+    imap = dict(zip(pd.unique(df["item"]), rng.permutation(df["item"].nunique()).astype(str)))
+    wmap = dict(zip(pd.unique(df["worker"]), [f"x{v}" for v in rng.permutation(df["worker"].nunique())]))
+    df2 = df.assign(item=df["item"].map(imap), worker=df["worker"].map(wmap)).sample(frac=1.0, random_state=seed)
+    b = crowdagg.EBCC(n_restarts=2, max_iter=30, tol=0).fit(df2)
+    np.testing.assert_allclose(a.probas_.to_numpy(), b.probas_.loc[[imap[i] for i in a.probas_.index]].to_numpy(),
+                               atol=1e-9)
+    assert a.elbo_ == pytest.approx(b.elbo_, rel=1e-10)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_permuting_label_codes_permutes_output_with_one_subtype(seed):
+    # with M > 1 the random split is drawn class by class in code order (another start)
+    df = _crowd(seed, k=4)
+    perm = {0: "d", 1: "a", 2: "c", 3: "b"}
+    kw = dict(n_subtypes=1, n_restarts=1, max_iter=25, tol=0)
+    a = crowdagg.EBCC(**kw).fit(df, labels=[0, 1, 2, 3])
+    b = crowdagg.EBCC(**kw).fit(df.assign(label=df["label"].map(perm)), labels=["a", "b", "c", "d"])
+    np.testing.assert_allclose(a.probas_.to_numpy(), b.probas_[[perm[k] for k in range(4)]].to_numpy(), atol=1e-9)
+
+
+def test_model_stats_from_posteriors_is_the_estimators_split():
+    # run_em(init="mv") with the plug-in gives the estimator's first run
+    from crowdagg.em import EMContext, run_em
+
+    df = _crowd(4)
+    est = crowdagg.EBCC(n_restarts=1, max_iter=5, tol=0, random_state=3).fit(df)
+    model = est._make_model()
+    model.seed = _seed(3)
+    t = est.table_
+    res = run_em(model, EMContext(table=t, gold=np.full(t.n_items, -1)), init="mv", max_iter=5, tol=0)
+    np.testing.assert_allclose(res.posteriors, est.probas_.to_numpy(), atol=1e-12)
+
+
+# --------------------------------------------------------------------------- gold, warm starts, outputs
+def test_gold_items_are_clamped():
+    c = crowdagg.datasets.make_crowd(200, 15, 3, random_state=5)
+    gold = c.truth.iloc[:40]
+    m = crowdagg.EBCC(n_restarts=2).fit(c.annotations, gold=gold)
+    assert (m.labels_.loc[gold.index] == gold).all()
+    np.testing.assert_allclose(m.probas_.loc[gold.index].max(axis=1), 1.0)
+
+
+def test_warm_start_continues_and_new_workers_start_from_prior():
+    df = _crowd(11, n_items=150)
+    full = crowdagg.EBCC(n_restarts=2, tol=1e-10, max_iter=1000).fit(df)
+    again = crowdagg.EBCC(max_iter=0).fit(df, init_params=full)
+    np.testing.assert_allclose(again.probas_.to_numpy(), full.probas_.to_numpy(), atol=1e-6)
+    assert not hasattr(again, "restart_elbo_") or again.restart_elbo_.shape == (1,)
+    extra = pd.DataFrame({"item": pd.unique(df["item"])[:2], "worker": ["new", "new"], "label": [0, 1]})
+    more = crowdagg.EBCC(max_iter=0).fit(pd.concat([df, extra]), init_params=full)
+    new = list(more.table_.workers).index("new")
+    np.testing.assert_allclose(more.params_["confusion_counts"][new, :, 0], [[4, 1, 1], [1, 4, 1], [1, 1, 4]])
+    ws = crowdagg.EBCC(n_restarts=3, warm_start=True, max_iter=2, tol=0).fit(df)
+    ws.fit(df)
+    assert ws.restart_elbo_.shape == (1,) and ws.n_iter_ == 2
+
+
+def test_warm_start_values_are_checked():
+    df = _crowd(2)
+    m = crowdagg.EBCC(n_restarts=1, max_iter=5).fit(df)
+    bad = dict(m.params_, workers=m.table_.workers, labels=m.table_.labels)
+    bad["subtype_counts"] = -bad["subtype_counts"]
+    with pytest.raises(InitParamsError, match="subtype_counts"):
+        crowdagg.EBCC().fit(df, init_params=bad)
+
+
+@pytest.mark.parametrize("kw", [{"n_subtypes": 0}, {"n_restarts": 0}, {"class_prior": "learn"},
+                                {"class_prior": -1.0}, {"subtype_prior": 0}, {"init": "uniform"},
+                                {"random_state": "x"}, {"alpha_diag": np.inf}])
+def test_bad_arguments(kw):
+    with pytest.raises(ParameterError):
+        crowdagg.EBCC(**kw).fit(_crowd(0))
+
+
+def test_outputs():
+    df = _crowd(4, n_items=300)
+    before = df.copy()
+    m = crowdagg.EBCC(n_restarts=2).fit(df)
+    pd.testing.assert_frame_equal(df, before)
+    np.testing.assert_allclose(m.confusions_.to_numpy().sum(axis=1), 1.0)
+    np.testing.assert_allclose(m.subtype_weights_.sum(axis=1), 1.0)
+    assert m.subtype_weights_.shape == (3, 10) and m.priors_.sum() == pytest.approx(1.0)
+    assert m.params_["confusion_counts"].shape == (m.table_.n_workers, 3, 10, 3)
+    # class_prior="empirical": alpha = the majority-vote class totals
+    mv = crowdagg.MajorityVote().fit(df)
+    np.testing.assert_allclose(m.params_["class_prior"], mv.probas_.sum(axis=0).to_numpy(), rtol=1e-10)
+    ds = crowdagg.DawidSkene().fit(df)
+    assert (m.labels_ == ds.labels_).mean() > 0.85
+
+
+def test_memory_is_refused_up_front(monkeypatch):
+    from crowdagg.errors import TooLargeError
+
+    monkeypatch.setenv("CROWDAGG_MEMORY_LIMIT", "1000")
+    with pytest.raises(TooLargeError, match="subtypes"):
+        crowdagg.EBCC().fit(_crowd(0))
+
+
+# --------------------------------------------------------------------------- contract
+def test_check_aggregator():
+    check_aggregator(crowdagg.EBCC(n_restarts=3, max_iter=100))
