@@ -349,3 +349,28 @@ def test_shared_rates_help_sparse_workers():
     shared = _fit(crowdagg.MultiLabel(), df)
     separate = _fit(crowdagg.MultiLabel(shared=False), df)
     assert macro_f1(shared.labels_.astype(bool), truth) > macro_f1(separate.labels_.astype(bool), truth)
+
+
+def test_save_load_round_trip(crowd, tmp_path):
+    df, _ = crowd
+    m = _fit(crowdagg.MultiLabel(), df)
+    m.save(tmp_path / "m.zip")
+    b = crowdagg.load(tmp_path / "m.zip")
+    assert b.labels_.equals(m.labels_) and b.probas_.equals(m.probas_)
+    assert np.array_equal(b.predict_proba(df).to_numpy(), m.predict_proba(df).to_numpy())
+    m.save(tmp_path / "w.zip", results=False)
+    c = crowdagg.load(tmp_path / "w.zip")
+    assert np.array_equal(c.predict_proba(df).to_numpy(), m.predict_proba(df).to_numpy())
+
+
+def test_partial_fit(crowd):
+    df, _ = crowd
+    a = _fit(crowdagg.MultiLabel(), df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = crowdagg.MultiLabel().partial_fit(df)
+        assert np.allclose(a.probas_.to_numpy(), b.probas_.to_numpy(), atol=1e-12)
+        c = crowdagg.MultiLabel().partial_fit(df[df["item"] < 75]).partial_fit(df[df["item"] >= 75])
+    assert c.probas_.columns.equals(a.probas_.columns) and c.partial_state_["n_batches"] == 2
+    with pytest.raises(InputError, match="gold"):
+        crowdagg.MultiLabel().partial_fit(df, gold={0: ["L1"]})

@@ -343,3 +343,15 @@ def test_mae_below_ds_mv_and_median(seed):
     assert mae < _mae(ds.labels_, z)
     assert mae < _mae(mv.labels_, z)
     assert mae < _mae(rounded_median(df), z)
+
+
+def test_partial_fit_keeps_the_level_order(crowd):
+    df, _ = crowd
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = crowdagg.OrdinalDawidSkene(labels=[4, 3, 2, 1, 0]).partial_fit(df[df["item"] < 100])
+        m.partial_fit(df[df["item"] >= 100])
+        one = crowdagg.OrdinalDawidSkene(labels=[4, 3, 2, 1, 0]).partial_fit(df)
+    assert m.probas_.columns.tolist() == [4, 3, 2, 1, 0]
+    full = _fit(crowdagg.OrdinalDawidSkene(labels=[4, 3, 2, 1, 0]), df)
+    assert np.allclose(one.probas_.to_numpy(), full.probas_.to_numpy(), atol=1e-9)

@@ -424,12 +424,24 @@ class MultiLabel(EMAggregator):
             raise InputError(f"unknown option(s) {unknown} for multi-label answers; known: {sorted(known)}")
         return checkbox_table(data, sep=self.sep, labels=labels, **table_kwargs)
 
+    def _as_table(self, data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
+        """The checkbox table of ``data`` (its label set kept for the results)."""
+        table, self._label_index = self._checkbox(data, table_kwargs, self.labels)
+        return table
+
     def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
         if gold is not None:
             raise InputError("MultiLabel does not take gold answers")
-        table, self._label_index = self._checkbox(data, table_kwargs, self.labels)
+        table = self._as_table(data, table_kwargs)
         model.check_memory(type(self).__name__, table)
         return LocalExecutor(self._context(table, np.full(table.n_items, -1, np.int64)))
+
+    def partial_fit(self, data: Any, *, gold: Any = None, forget: float = 1.0, **table_kwargs: Any) -> MultiLabel:
+        """One batch of answers (see :meth:`crowdagg.em.EMAggregator.partial_fit`): the label
+        set is the first batch's (or ``labels=``); later batches must stay within it."""
+        if gold is not None:
+            raise InputError("MultiLabel does not take gold answers")
+        return super().partial_fit(data, forget=forget, **table_kwargs)
 
     def _set_result(self, table: AnnotationTable, posteriors: np.ndarray, label_codes: np.ndarray | None = None
                     ) -> None:
@@ -463,7 +475,7 @@ class MultiLabel(EMAggregator):
         self.label_set_ = labels
 
     def _new_table(self, data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
-        table, _ = self._checkbox(data, table_kwargs, list(self.label_set_))
+        table, self._label_index = self._checkbox(data, table_kwargs, list(self.label_set_))
         return table
 
     def _predict_result(self, data: Any, table_kwargs: dict[str, Any]) -> MultiLabelResult:

@@ -255,7 +255,15 @@ class OrdinalDawidSkene(EMAggregator):
     def _levels(self) -> pd.Index | None:
         return None if self.labels is None else _label_set(self.labels)
 
-    def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
+    def _check_levels(self, have: pd.Index) -> None:
+        levels = self._levels()
+        if levels is not None and not have.equals(levels):
+            raise InputError(
+                f"OrdinalDawidSkene: this table has the levels {have.tolist()[:20]} but labels="
+                f"{levels.tolist()[:20]}; build the table with labels= in that order")
+
+    def _as_table(self, data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
+        """``data`` as a table whose labels are the levels in order (``labels=``)."""
         levels = self._levels()
         if levels is not None and not isinstance(data, AnnotationTable) and not is_distributed_table(data):
             given = table_kwargs.get("labels")
@@ -263,12 +271,14 @@ class OrdinalDawidSkene(EMAggregator):
                 raise InputError(f"OrdinalDawidSkene: labels={list(levels)[:20]} and the table option "
                                  f"labels={list(given)[:20]} differ; give the level order once")
             table_kwargs = {**table_kwargs, "labels": list(levels)}
+        table = super()._as_table(data, table_kwargs)
+        self._check_levels(table.labels)
+        return table
+
+    def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
         ex = super()._executor(data, gold, table_kwargs, model)
         have = ex.ctx.table.labels
-        if levels is not None and not have.equals(levels):
-            raise InputError(
-                f"OrdinalDawidSkene: this table has the levels {have.tolist()[:20]} but labels="
-                f"{levels.tolist()[:20]}; build the table with labels= in that order")
+        self._check_levels(have)
         src = self._source_labels
         if src is not None and not (len(src) == len(have) and src.equals(have)):
             raise InitParamsError(
