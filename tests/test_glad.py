@@ -570,3 +570,36 @@ def test_warm_start_on_union_of_batches_reuses_item_difficulties():
     with pytest.raises(InitParamsError, match="log_betas"):
         crowdagg.GLAD().fit(union, init_params={"alphas": g1.alphas_, "log_betas": np.zeros(3),
                                                 "items": g1.table_.items})
+
+
+# --------------------------------------------------------------------------- learnt class priors
+@pytest.mark.parametrize("parallel", [False, True])
+def test_learnt_class_prior_is_an_em_step(parallel):
+    """``class_prior="learn"``: priors = smoothed posterior class totals of the previous E-step,
+    the log-posterior (with the Dirichlet term) never decreases, and the fixed-prior fit with the
+    learnt priors reproduces the same posteriors."""
+    from crowdagg.methods.glad import PRIOR_SMOOTHING
+
+    crowd = crowdagg.datasets.make_crowd(400, 30, 3, per_item=4, class_prior=[0.7, 0.2, 0.1], random_state=5)
+    m = crowdagg.GLAD(class_prior="learn", max_iter=40, tol=0, parallel=parallel).fit(crowd.annotations)
+    assert np.all(np.diff(m.loglik_) >= -1e-8 * np.abs(m.loglik_[1:]))
+    np.testing.assert_allclose(m.priors_.sum(), 1.0)
+    # one more iteration from the fit: its prior update is the smoothed class totals of the fit's posteriors
+    tot = m.probas_.to_numpy().sum(axis=0)
+    expected = (tot + PRIOR_SMOOTHING) / (tot.sum() + 3 * PRIOR_SMOOTHING)
+    m2 = crowdagg.GLAD(class_prior="learn", max_iter=1, tol=0, parallel=parallel).fit(crowd.annotations, init_params=m)
+    np.testing.assert_allclose(m2.priors_.to_numpy(), expected, atol=1e-12)
+    assert m.priors_.iloc[0] > 0.6
+
+
+def test_learnt_class_prior_contract():
+    from crowdagg.testing import check_aggregator
+
+    check_aggregator(crowdagg.GLAD(class_prior="learn", max_iter=20))
+
+
+def test_fixed_class_prior_default_unchanged():
+    crowd = crowdagg.datasets.make_crowd(300, 20, 3, per_item=4, random_state=1)
+    m = crowdagg.GLAD(max_iter=20, tol=0).fit(crowd.annotations)
+    np.testing.assert_allclose(m.priors_.to_numpy(), 1 / 3)
+    assert "priors" not in m.params_

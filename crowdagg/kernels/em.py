@@ -39,7 +39,21 @@ __all__ = [
     "oc_estep_parallel",
     "wv_estep_slice",
     "wv_estep_parallel",
+    "class_totals",
 ]
+
+
+@njit(cache=True, nogil=True)
+def class_totals(post, used):
+    """``Σ_i post[i, k]`` over the items with ``used[i]`` (answers or gold): the statistics
+    of learnt class priors (MACE, GLAD), one pass over the posteriors, no copy."""
+    n_items, n_labels = post.shape
+    out = np.zeros(n_labels)
+    for i in range(n_items):
+        if used[i]:
+            for k in range(n_labels):
+                out[k] += post[i, k]
+    return out
 
 
 @njit(cache=True, nogil=True, inline="always")

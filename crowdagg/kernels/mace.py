@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import digamma
 
-from .em import _add_term, _item_posterior
+from .em import _add_term, _item_posterior, class_totals  # class_totals: re-exported
 
 __all__ = [
     "mace_log_params",
@@ -132,19 +132,6 @@ def mace_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, lo
         ll_buf[c] = mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
                                            ratio, bounds[c], bounds[c + 1], post, know_buf[c],
                                            strat_buf[c], accumulate)
-
-
-@njit(cache=True, nogil=True)
-def class_totals(post, used):
-    """``Σ_i post[i, k]`` over the items with ``used[i]`` (answers or gold): the class
-    priors' statistics, one pass over the posteriors, no copy."""
-    n_items, n_labels = post.shape
-    out = np.zeros(n_labels)
-    for i in range(n_items):
-        if used[i]:
-            for k in range(n_labels):
-                out[k] += post[i, k]
-    return out
 
 
 def mace_mstep_em(know_cnt: np.ndarray, strat_cnt: np.ndarray, smoothing: float):

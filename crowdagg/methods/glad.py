@@ -13,6 +13,7 @@ from .._validation import Domain, Interval, Pair
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, Max, em_constraints
 from ..errors import ParameterError
 from ..kernels._util import cap_chunks
+from ..kernels.em import class_totals
 from ..kernels.glad import (
     glad_alpha_update,
     glad_estep_parallel,
@@ -28,6 +29,8 @@ __all__ = ["GLAD", "GLADModel"]
 ITEM_NEWTON_STEPS = 1
 #: An M-step stops alternating once no parameter moved by more than this.
 M_STEP_TOL = 1e-12
+#: Dirichlet pseudo-count of every class in learnt class priors (``class_prior="learn"``).
+PRIOR_SMOOTHING = 0.01
 
 
 def log_class_prior(class_prior: Any, table: AnnotationTable) -> np.ndarray:
@@ -96,6 +99,12 @@ class GLADModel(EMModel):
     def __init__(self, class_prior: Any, alpha_prior: tuple[float, float],
                  log_beta_prior: tuple[float, float], m_step_max_iter: int) -> None:
         self.class_prior = class_prior
+        self.learn_prior = isinstance(class_prior, str) and class_prior == "learn"
+        if self.learn_prior:  # the class priors become a (global) parameter
+            self.global_params = ("priors",)
+            self.label_axes = {**type(self).label_axes, "priors": (0,)}
+            self.param_domains = {**type(self).param_domains,
+                                  "priors": Domain(0.0, 1.0, sum_axes=(0,), probability=True)}
         self._log_prior: tuple[AnnotationTable, np.ndarray] | None = None
         self.alpha_prior = alpha_prior
         self.log_beta_prior = log_beta_prior
@@ -103,6 +112,26 @@ class GLADModel(EMModel):
         self.m_step_n_iter: list[int] = []
 
     # ----------------------------------------------------------------- helpers
+    def __getstate__(self) -> dict[str, Any]:
+        # the cached answered-item mask (and its table) stays behind on Dask
+        return {k: v for k, v in super().__getstate__().items() if k != "_used"}
+
+    def _class_totals(self, part: EMContext, post: np.ndarray) -> np.ndarray:
+        """Posterior class totals over the part's items with answers or gold."""
+        cached = self.__dict__.get("_used")
+        if cached is None or cached[0] is not part.table or cached[1] is not part.gold:
+            used = (part.table.item_counts() > 0) | (part.gold >= 0)
+            cached = self.__dict__["_used"] = (part.table, part.gold, used)
+        return class_totals(post, cached[2])
+
+    @staticmethod
+    def _priors_from(tot: np.ndarray) -> np.ndarray:
+        a = PRIOR_SMOOTHING
+        return (tot + a) / (tot.sum() + a * tot.shape[0])
+
+    def _log_prior_of(self, ctx: EMContext, params: dict[str, np.ndarray]) -> np.ndarray:
+        return np.log(params["priors"]) if self.learn_prior else self.log_prior(ctx)
+
     def log_prior(self, ctx: EMContext) -> np.ndarray:
         """Log class prior for ``ctx.table`` (validated once per table)."""
         if self._log_prior is None or self._log_prior[0] is not ctx.table:
@@ -125,22 +154,32 @@ class GLADModel(EMModel):
                  f"{n_workers:,} workers) x 24", 24 * 8.0 * (n_items + n_workers))]
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
-        return {
+        out = {
             "alphas": np.full(ctx.n_workers, float(self.alpha_prior[0])),
             "log_betas": np.full(ctx.n_items, float(self.log_beta_prior[0])),
         }
+        if self.learn_prior:
+            out["priors"] = np.full(ctx.n_labels, 1.0 / ctx.n_labels)
+        return out
 
-    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> None:
-        return None  # the M-step reads the posteriors on the parts (map_reduce)
+    def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> np.ndarray | None:
+        # the M-step reads the posteriors on the parts (map_reduce); learnt priors need their totals
+        return self._class_totals(part, post) if self.learn_prior else None
 
     def initial_m_step(self, ctx: EMContext, stats: Any, executor: Any) -> dict[str, np.ndarray]:
-        return self._alternate(ctx, self.default_params(ctx), executor, marginal=False)
+        params = self.default_params(ctx)
+        if self.learn_prior:
+            params["priors"] = self._priors_from(stats)
+        return self._alternate(ctx, params, executor, marginal=False)
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        return self.log_prior(ctx), params["alphas"]
+        return self._log_prior_of(ctx, params), params["alphas"]
 
     def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
-        return self._log_gauss_priors(params["alphas"], params["log_betas"])
+        out = self._log_gauss_priors(params["alphas"], params["log_betas"])
+        if self.learn_prior:  # the Dirichlet(1 + a) term of the MAP priors
+            out += PRIOR_SMOOTHING * float(np.sum(np.log(params["priors"])))
+        return out
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
@@ -159,12 +198,16 @@ class GLADModel(EMModel):
             lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
             glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
                                 alphas, log_betas, bounds, post, lbuf, mb, sb, stats)
-            return float(lbuf.sum()), None
-        return float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                      log_betas, 0, t.n_items, post, mb, sb, stats)), None
+            ll = float(lbuf.sum())
+        else:
+            ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
+                                        log_betas, 0, t.n_items, post, mb, sb, stats))
+        return ll, (self._class_totals(part, post) if self.learn_prior and accumulate else None)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
+        if self.learn_prior:  # the priors' exact M-step first; the alternations use them
+            params = {**params, "priors": self._priors_from(stats)}
         return self._alternate(ctx, params, executor, marginal=True)
 
     def _alternate(self, ctx: EMContext, params: dict[str, np.ndarray], executor: Any,
@@ -173,7 +216,7 @@ class GLADModel(EMModel):
         (ma, sa) = self.alpha_prior
         alphas = np.array(params["alphas"], dtype=np.float64)
         log_betas = np.array(params["log_betas"], dtype=np.float64)
-        log_prior = self.log_prior(ctx)
+        log_prior = self._log_prior_of(ctx, params)
         n_alt = 0
         for it in range(self.m_step_max_iter):
             # the first pass of an EM M-step starts from the E-step's evaluation; later
@@ -186,7 +229,10 @@ class GLADModel(EMModel):
             if change <= M_STEP_TOL:
                 break
         self.m_step_n_iter.append(n_alt)
-        return {"alphas": alphas, "log_betas": log_betas}
+        out = {"alphas": alphas, "log_betas": log_betas}
+        if self.learn_prior:
+            out["priors"] = params["priors"]
+        return out
 
 
 def _right_sums(part: EMContext, post: np.ndarray, alphas: np.ndarray, items: tuple[np.ndarray, ...]
@@ -273,9 +319,12 @@ class GLAD(EMAggregator):
         Mean (in [-20, 20]) and standard deviation (in [0.001, 1000]) of the
         Gaussian prior on ``log(beta)``.  The defaults are those of the authors'
         code and crowd-kit.
-    class_prior : Series (by label) or array, optional
-        Fixed prior of the true labels (default uniform): positive probabilities
-        summing to 1, one per label.
+    class_prior : None, "learn", Series (by label) or array, default None
+        Prior of the true labels: ``None`` uniform (the paper's and crowd-kit's
+        model); ``"learn"`` estimated by EM with the other parameters (MAP with a
+        ``Dirichlet(1 + 0.01)`` prior), which helps on imbalanced classes (see
+        docs/glad_mace.md); or fixed positive probabilities summing to 1, one per
+        label.
     m_step_max_iter : int >= 1, default 1
         Alternations per M-step, each one pass over the data: every item's
         ``log(beta)`` by a safeguarded Newton step on its marginal likelihood, then
@@ -304,6 +353,8 @@ class GLAD(EMAggregator):
         mean of ``sigmoid(alpha[w] * beta[i])`` over the items it answered.
     alphas_ : pandas.Series
         Ability per worker id.
+    priors_ : pandas.Series
+        Class priors by label (fixed, or learnt with ``class_prior="learn"``).
     betas_ : pandas.Series
         Inverse difficulty ``beta > 0`` per item id (large: easy).
     n_iter_, converged_, loglik_ : int, bool, numpy.ndarray
@@ -362,6 +413,8 @@ class GLAD(EMAggregator):
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         self.alphas_ = pd.Series(params["alphas"], index=table.workers, name="alpha")
+        pri = params["priors"] if "priors" in params else np.exp(self._model.log_prior(executor.ctx))
+        self.priors_ = pd.Series(pri, index=table.labels, name="prior")
         self.betas_ = executor.item_series(np.exp(params["log_betas"]), "beta")
         # skills_: mean over the worker's answers of sigmoid(alpha_w * beta_i), P(right answer)
         _, (right, n) = executor.map_reduce(_right_sums, params["alphas"], (params["log_betas"],))
