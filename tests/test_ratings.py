@@ -404,3 +404,19 @@ def test_snow2008_ratings(datasets_dir):
     mean_r = np.mean([row["MeanRating"][0] for row in scores.values()])
     bn_r = np.mean([row["WorkerBiasNoise"][0] for row in scores.values()])
     assert bn_r > mean_r - 0.05, (bn_r, mean_r)
+
+
+@pytest.mark.parametrize("results", [True, False])
+def test_save_load_round_trip(tmp_path, results):
+    """The persist protocol (crowdagg.persist): a loaded model predicts what the original does."""
+    if not hasattr(WorkerBiasNoise, "save"):
+        pytest.skip("this crowdagg has no save/load")
+    df, _, _ = biased_crowd(n_items=50, n_workers=8, per_item=3, seed=11)
+    for cls in ESTIMATORS:
+        e = cls().fit(df)
+        path = tmp_path / f"{cls.__name__}.zip"
+        e.save(path, results=results)
+        loaded = crowdagg.load(path)
+        assert np.array_equal(loaded.predict(df.iloc[:40]).to_numpy(), e.predict(df.iloc[:40]).to_numpy())
+        if results:
+            assert loaded.labels_.equals(e.labels_) and loaded.stderr_.equals(e.stderr_)
