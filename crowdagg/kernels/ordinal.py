@@ -88,8 +88,8 @@ def ordinal_log_confusions_slice(bias, spread, lapse, n_labels, start, stop, log
         for y in range(n_labels):
             r = w * n_labels + y
             for k in range(n_labels):
-                p = _cell(k, y, n_labels, b, s)[0]
-                logct[r, k] = math.log(m * p + u)
+                v = m * _cell(k, y, n_labels, b, s)[0] + u
+                logct[r, k] = math.log(v) if v > 0.0 else -math.inf  # 0 only without a lapse
 
 
 @njit(cache=True, nogil=True, parallel=True)
