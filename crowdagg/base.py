@@ -172,6 +172,9 @@ class BaseAggregator(BaseEstimator):
             items = getattr(table, "items", None)
             for k in ("result_", "labels_", "probas_"):
                 state.pop(k, None)
+            for k in list(state):  # a distributed fit's per-item results (Dask collections)
+                if type(state[k]).__module__.split(".")[0] == "dask":
+                    state.pop(k)
             if isinstance(items, pd.Index) and len(items):
                 for k in list(state):
                     v = state[k]

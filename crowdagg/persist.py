@@ -145,7 +145,7 @@ class ModelSaveError(CrowdaggError, TypeError):
 
 
 # --------------------------------------------------------------------------- encoding
-_NUMPY_KINDS = "biufcmM"
+_NUMPY_KINDS = "biufcmMUS"  # what .npy holds without pickle
 
 
 def _tag(v: Any, where: str) -> list[Any]:
@@ -169,6 +169,9 @@ def _tag(v: Any, where: str) -> list[Any]:
         return ["np", v.dtype.str, v.tobytes().hex()]
     if isinstance(v, str):  # str subclasses (numpy str_)
         return ["s", str(v)]
+    if type(v).__module__.split(".")[0] in ("dask", "distributed"):
+        raise ModelSaveError(f"cannot save {where}: it is a Dask collection (a distributed fit's per-item "
+                             "results); save(path, results=False) keeps the worker model only")
     raise ModelSaveError(f"cannot save {where}: values of type {type(v).__name__} ({v!r:.60}) are not supported")
 
 
@@ -243,13 +246,16 @@ class _Writer:
         raise ModelSaveError(f"cannot save {where}: values of dtype {dtype} are not supported")
 
     def encode(self, v: Any, where: str) -> dict[str, Any]:
-        from .base import BaseAggregator
+        from .base import BaseAggregator, is_distributed_table
         from .em import Max
         from .results import AggregationResult
         from .table import AnnotationTable
 
         if isinstance(v, BaseAggregator):
             return {"t": "estimator", **_encode_estimator(v, self, results=True, where=where)}
+        if is_distributed_table(v):  # a distributed fit's table: its worker and label codebooks
+            return {"t": "table", "items": None, "workers": self.encode(pd.Index(v.workers), where + ".workers"),
+                    "labels": self.encode(pd.Index(v.labels), where + ".labels")}
         if isinstance(v, AnnotationTable):
             items = v.items if len(v.items) else None
             return {"t": "table", "items": None if items is None else self.encode(items, where + ".items"),

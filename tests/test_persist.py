@@ -371,3 +371,52 @@ def test_user_classes_need_classes(tmp_path, crowd):
     with pytest.raises(ModelFileError, match="classes="):
         load(tmp_path / "m")
     assert load(tmp_path / "m", classes=[cls]).probas_.equals(est.probas_)
+
+
+# --------------------------------------------------------------------------- the encoding, by property
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SCALARS = st.one_of(
+    st.lists(st.integers(), min_size=1, max_size=8),                          # Python ints of any size
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=8),
+    st.lists(st.text(max_size=6), min_size=1, max_size=8),
+    st.lists(st.booleans(), min_size=1, max_size=8),
+    st.lists(st.one_of(st.none(), st.integers(-5, 5), st.text(max_size=3)), min_size=1, max_size=8),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=_SCALARS, as_object=st.booleans(), name=st.one_of(st.none(), st.text(max_size=4), st.integers()))
+def test_any_fitted_value_round_trips_exactly(values, as_object, name, tmp_path_factory):
+    """Series, Index, arrays and nests of scalars come back equal, with their dtypes and types."""
+    if as_object:
+        arr = np.empty(len(values), dtype=object)
+        arr[:] = values
+    else:
+        try:
+            arr = np.asarray(values)
+        except OverflowError:
+            return
+        if arr.dtype == object:
+            return
+    m = crowdagg.MajorityVote()
+    m.values_ = arr
+    m.series_ = pd.Series(arr, index=pd.RangeIndex(len(arr)) * 3, name=name, dtype=arr.dtype)
+    m.nest_ = {"a": tuple(values), 7: [values[0], {None: values[-1]}]}
+    path = tmp_path_factory.mktemp("h") / "m"
+    m.save(path)
+    b = crowdagg.load(path)
+    assert b.values_.dtype == arr.dtype and b.values_.shape == arr.shape
+    for x, y in zip(arr.tolist(), b.values_.tolist()):
+        assert type(x) is type(y) and (x == y or (x != x and y != y))
+    assert b.series_.dtype == m.series_.dtype and b.series_.index.equals(m.series_.index)
+    assert b.series_.name == name and type(b.series_.name) is type(name)
+    assert b.nest_.keys() == m.nest_.keys() and type(b.nest_["a"]) is tuple and len(b.nest_["a"]) == len(values)
+
+
+def test_bad_path_types(tmp_path, crowd):
+    with pytest.raises(ModelFileError, match="str or os.PathLike"):
+        load(3)
+    with pytest.raises(OutputError, match="str or os.PathLike"):
+        _fit(crowdagg.MajorityVote(), crowd).save(3)
