@@ -90,9 +90,11 @@ def test_msteps_match_reference():
 
 
 # --------------------------------------------------------------------------- the EM loop vs a reference
-def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None, learn_prior=False):
+def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None, learn_prior=False,
+                   theta_prior=(0.5, 2.0)):
     """Reference loop: E-step, then (M-step, E-step) x n_iter; returns posteriors, params, loglik.
-    ``learn_prior``: class priors from the posteriors too (uniform at the start)."""
+    ``learn_prior``: class priors from the posteriors too (uniform at the start); ``theta_prior``:
+    the VB Beta pseudo-counts (spam, know), default the estimator's."""
     prior = np.full(k, 1.0 / k)
     answered = np.zeros(n_items, dtype=bool)
     for i, _, _ in rows:
@@ -103,7 +105,7 @@ def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None,
     post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
     for _ in range(n_iter):
         if method == "vb":
-            spam, know, strat = naive_mace_mstep_vb(kc, sc, (0.5, 0.5), 10.0)
+            spam, know, strat = naive_mace_mstep_vb(kc, sc, theta_prior, 10.0)
         else:
             spam, know, strat = naive_mace_mstep_em(kc, sc, 0.01 / k)
         if learn_prior:
@@ -112,9 +114,10 @@ def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None,
     return post, (spam, know, strat), ll
 
 
+@pytest.mark.parametrize("theta_prior", [(0.5, 0.5), (0.5, 2.0)])  # the paper's, the default
 @pytest.mark.parametrize("class_prior", ["uniform", "learn"])
 @pytest.mark.parametrize("method,parallel", [("vb", True), ("em", False)])
-def test_restarts_match_reference_loop(method, parallel, class_prior):
+def test_restarts_match_reference_loop(method, parallel, class_prior, theta_prior):
     rng = np.random.default_rng(7)
     n_items, n_workers, k = 14, 5, 3
     t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
@@ -122,7 +125,8 @@ def test_restarts_match_reference_loop(method, parallel, class_prior):
     gold = np.full(n_items, -1)
     gold[2] = 0
     m = crowdagg.MACE(max_iter=4, tol=0, method=method, n_restarts=3, init="random", random_state=11,
-                      parallel=parallel, class_prior=class_prior).fit(t, gold=pd.Series([0], index=t.items[2:3]))
+                      parallel=parallel, class_prior=class_prior, theta_prior=theta_prior).fit(
+        t, gold=pd.Series([0], index=t.items[2:3]))
     # the same random starting points: weights uniform in [1, 1.5], normalised per worker
     draw = np.random.default_rng(11)
     lls, runs = [], []
@@ -132,7 +136,7 @@ def test_restarts_match_reference_loop(method, parallel, class_prior):
         st_ = 1.0 + 0.5 * draw.random((n_workers, k))
         st_ /= st_.sum(axis=1, keepdims=True)
         post, params, ll = naive_mace_run(rows, n_items, n_workers, k, (sk[:, 0], sk[:, 1], st_), 4, method, gold,
-                                          learn_prior=class_prior == "learn")
+                                          learn_prior=class_prior == "learn", theta_prior=theta_prior)
         lls.append(ll)
         runs.append((post, params))
     np.testing.assert_allclose(m.restart_loglik_, lls, atol=1e-8)

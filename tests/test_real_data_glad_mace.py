@@ -42,7 +42,6 @@ BAR = {
 #: (method, dataset) below crowd-kit - 0.005, with the reason
 BELOW_CROWDKIT = {
     ("MACE", "act_cf_amt"): "one item short (0.8600 vs 0.8617); crowd-kit's 0.8667 is its worker-order bug",
-    ("MACE", "act_cf"): "0.8800 vs 0.8850 (two items; uniform priors: 0.8867)",
     ("MACE", "zheng_s5_adultcontent"): (
         "learnt class priors follow the data (77% class 0) but S_Adult's gold sample is stratified (56% "
         "class 0), which favours the paper's uniform prior (0.7838); see docs/glad_mace.md"),

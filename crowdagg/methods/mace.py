@@ -252,9 +252,12 @@ class MACE(EMAggregator):
         Starting point of the first run: parameters from majority-vote posteriors
         (one M-step), random (as every other run), or ``theta = 1/2`` with uniform
         strategies.  The other ``n_restarts - 1`` runs start from random points.
-    theta_prior : (float, float), default (0.5, 0.5)
+    theta_prior : (float, float), default (0.5, 2.0)
         ``Beta`` pseudo-counts of (spamming, knowing) answers, for ``method="vb"``;
-        each in (0, 1e6].
+        each in (0, 1e6].  The paper's ``(0.5, 0.5)`` reads a worker with one or two
+        answers that disagree with the current labels as a spammer; two pseudo-known
+        answers (the default since 0.2, like Dawid-Skene's ``correct_prior``) keep such
+        workers near a reliable vote (docs/glad_mace.md).
     strategy_prior : float in (0, 1e6], default 10.0
         Symmetric Dirichlet pseudo-count of each label in a strategy (``"vb"``).
     smoothing : float in (0, 1e6], optional
@@ -338,7 +341,7 @@ class MACE(EMAggregator):
         n_restarts: int = 10,
         random_state: Any = 0,
         init: str = "mv",
-        theta_prior: tuple[float, float] = (0.5, 0.5),
+        theta_prior: tuple[float, float] = (0.5, 2.0),
         strategy_prior: float = 10.0,
         smoothing: float | None = None,
         noise: float = 0.5,
