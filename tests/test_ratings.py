@@ -343,7 +343,9 @@ def test_public_names():
 
 
 # --------------------------------------------------------------------------- Dask
+@pytest.mark.slow  # a 2-worker LocalCluster: 10-40 s on the shared machine (run with --runslow)
 def test_distributed_equals_local():
+    """All three estimators on a DaskAnnotationTable (3 pieces, gold): the local fit to 1e-9."""
     pytest.importorskip("distributed")
     import dask.dataframe as dd
 
