@@ -98,7 +98,7 @@ def test_matches_naive_and_invariances(rows, distance, rnd):
 
 @pytest.mark.parametrize("distance", ["jaccard", "masi"])
 def test_matches_krippendorff_package(distance):
-    kd = pytest.importorskip("krippendorff")
+    kd = pytest.importorskip("krippendorff", reason="krippendorff (test extra) is not installed")
     rng = np.random.default_rng(0)
     universe = [frozenset(s) for s in ["", "a", "b", "ab", "c", "ac", "abc"]]
     n_items, n_raters = 25, 4
@@ -140,7 +140,7 @@ def test_bad_input():
 
 
 def test_polars_frame():
-    pl = pytest.importorskip("polars")
+    pl = pytest.importorskip("polars", reason="polars is not installed")
     df = pl.DataFrame({"item": [1, 1, 2, 2], "worker": ["x", "y", "x", "y"], "labels": [["a"], ["a", "b"], ["b"], []]})
     pdf = pd.DataFrame({"item": [1, 1, 2, 2], "worker": ["x", "y", "x", "y"], "labels": [["a"], ["a", "b"], ["b"], []]})
     assert krippendorff_alpha_sets(df).value == pytest.approx(krippendorff_alpha_sets(pdf).value)

@@ -55,7 +55,7 @@ def test_shrout_fleiss_published():
 
 
 def _pingouin(df: pd.DataFrame) -> pd.DataFrame:
-    pg = pytest.importorskip("pingouin")
+    pg = pytest.importorskip("pingouin", reason="pingouin (test extra) is not installed: no cross-check")
     old = dict(pg.options)
     pg.options["round"] = None
     pg.options["round.column.CI95"] = None

@@ -346,7 +346,7 @@ def test_public_names():
 @pytest.mark.slow  # a 2-worker LocalCluster: 10-40 s on the shared machine (run with --runslow)
 def test_distributed_equals_local():
     """All three estimators on a DaskAnnotationTable (3 pieces, gold): the local fit to 1e-9."""
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
     import dask.dataframe as dd
 
     from crowdagg.distributed import DaskAnnotationTable
