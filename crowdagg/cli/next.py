@@ -50,10 +50,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..active import next_items
     from ..errors import ParameterError
-    from .aggregate import _make_estimator
+    from .report import make_estimator
 
-    args.tol = None
-    est = _make_estimator(args)
+    est = make_estimator(args)
     if args.gold is not None and "gold" not in inspect.signature(est.fit).parameters:
         raise ParameterError(f"--gold does not apply to method {args.method!r}")
     out = prepare_output(args.output, (args.input, args.gold))

@@ -73,6 +73,30 @@ def prepare_html_output(out: str, inputs: tuple[str | None, ...]) -> str:
     return out
 
 
+def make_estimator(args: argparse.Namespace):
+    """The categorical estimator of ``--method`` with ``--max-iter`` / ``--seed`` (one-line errors)."""
+    import inspect
+
+    import crowdagg
+
+    from ..errors import InputError, ParameterError
+
+    cls_name = METHODS[args.method]
+    try:
+        cls = getattr(crowdagg, cls_name)
+    except (AttributeError, ImportError):
+        raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
+    params = inspect.signature(cls.__init__).parameters
+    kwargs = {}
+    for opt, name in (("max_iter", "max_iter"), ("seed", "random_state")):
+        value = getattr(args, opt, None)
+        if value is not None:
+            if name not in params:
+                raise ParameterError(f"--{opt.replace('_', '-')} does not apply to method {args.method!r}")
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
 def command_line(args: argparse.Namespace) -> str:
     """The command as the user could retype it (from the parsed options)."""
     parts = ["crowdagg", "report", args.input]
@@ -90,11 +114,9 @@ def command_line(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..reporting import _require, report
-    from .aggregate import _make_estimator
 
     _require()  # before reading anything: a missing extra is one line
-    args.tol = None
-    est = _make_estimator(args)
+    est = make_estimator(args)
     out = prepare_html_output(args.output, (args.input, args.gold))
     table = load_table(args)
     gold = None
