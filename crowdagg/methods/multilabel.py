@@ -43,14 +43,58 @@ DEFAULT_SPECIFICITY = 0.9
 _CONTAINERS = (list, tuple, set, frozenset, np.ndarray, pd.Series, pd.Index)
 
 
+def _is_arrow_string(arr: Any) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+
+
 def _is_null(v: Any) -> bool:
     if v is None or v is pd.NA or v is pd.NaT:
         return True
     return isinstance(v, (float, np.floating)) and v != v
 
 
-def _label_cells(cells: np.ndarray, sep: str | None, col: str) -> tuple[list[Any], np.ndarray, np.ndarray, bool]:
+def _arrow_cells(cells: np.ndarray, sep: str | None) -> tuple[Any, np.ndarray, np.ndarray, bool] | None:
+    """:func:`_label_cells` by Arrow, without a Python step per answer, for the common
+    columns (lists / tuples / arrays of one type, or with ``sep`` strings); ``None`` when
+    Arrow does not take the column as such (sets, mixed cells, bad cells: the Python
+    path then reads it and names the problem)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(cells, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        return None
+    from_text = False
+    if sep is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.split_pattern(arr, pattern=sep)
+        from_text = True
+    elif pa.types.is_null(arr.type):
+        arr = pa.array([None] * len(arr), type=pa.list_(pa.null()))
+    if not (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
+        return None
+    null = arr.is_null().to_numpy(zero_copy_only=False)
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    flat = pc.list_flatten(arr)
+    if from_text:
+        flat = pc.utf8_trim_whitespace(flat)
+        keep = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
+        if not keep.all():
+            owner = np.repeat(np.arange(len(lengths)), lengths)
+            lengths = np.bincount(owner[keep], minlength=len(lengths)).astype(np.int64)
+            flat = flat.filter(pa.array(keep))
+    elif pa.types.is_nested(flat.type) or pa.types.is_null(flat.type) and len(flat):
+        return None  # lists of lists, or of nulls only: the Python path names them
+    return flat, lengths, null, from_text
+
+
+def _label_cells(cells: np.ndarray, sep: str | None, col: str) -> tuple[Any, np.ndarray, np.ndarray, bool]:
     """Flattened labels, labels per row and the null rows of a label-set column."""
+    fast = _arrow_cells(cells, sep)
+    if fast is not None:
+        return fast
     n = cells.shape[0]
     lengths = np.zeros(n, dtype=np.int64)
     null = np.zeros(n, dtype=bool)
@@ -138,16 +182,18 @@ def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = 
     flat, lengths, null, from_text = _label_cells(data[label_col].to_numpy(dtype=object), sep, label_col)
     if null.all():
         raise EmptyTableError(f"every answer in column {label_col!r} is null; nothing to aggregate")
-    if flat:
-        values = np.empty(len(flat), dtype=object)
-        values[:] = flat
-        if from_text and all(isinstance(v, str) for v in flat):
-            uniq = pd.unique(values)
-            parsed = _label_values(list(uniq))
+    if len(flat):
+        if isinstance(flat, list):
+            values: Any = np.empty(len(flat), dtype=object)
+            values[:] = flat
+            values = pd.Series(values)
+        else:  # an Arrow array
+            values = pd.Series(flat.to_pandas(types_mapper=None)) if not _is_arrow_string(flat) else flat
+        fc, uniques = _factorize(values, label_col, "label")
+        if from_text and len(uniques) and all(isinstance(v, str) for v in uniques):
+            parsed = _label_values(list(uniques))  # the text-label rule, on the distinct labels
             if parsed is not None:
-                lookup = dict(zip(uniq, parsed[0]))
-                values = np.array([lookup[v] for v in values], dtype=parsed[1])
-        fc, uniques = _factorize(pd.Series(values), label_col, "label")
+                uniques = pd.Index(np.asarray(parsed[0], dtype=parsed[1]))
         if (fc < 0).any():
             row = int(np.repeat(np.arange(len(data)), lengths)[np.flatnonzero(fc < 0)[0]])
             raise InputError(f"column {label_col!r}: the label set at row {row} holds a null label")
@@ -174,7 +220,9 @@ def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = 
     owner = np.repeat(np.arange(len(data)), lengths)  # the answer row of every ticked label
     lab = np.asarray(mapping, dtype=np.int64)[fc] if len(fc) else np.empty(0, np.int64)
     sel = kept[owner]
-    pairs = np.unique(owner[sel] * n_labels + lab[sel])  # a label ticked twice in one answer counts once
+    pairs = np.sort(owner[sel] * n_labels + lab[sel])
+    if pairs.size:  # a label ticked twice in one answer counts once
+        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
     t_rows, t_lab = pairs // n_labels, pairs % n_labels
     all_ic = np.concatenate([ic[answer_rows], ic[t_rows]])
     all_wc = np.concatenate([wc[answer_rows], wc[t_rows]])
