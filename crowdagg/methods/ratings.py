@@ -192,6 +192,9 @@ class RatingResult:
 class _RatingAggregator(BaseAggregator):
     """What the numeric estimators share: results as :class:`RatingResult`, no probabilities."""
 
+    #: ``labels_`` are float estimates with ``stderr_``, there is no ``probas_`` (for generic checks)
+    _numeric_output: ClassVar[bool] = True
+
     def store_result(self, table: Any, result: Any, **extra: Any) -> None:
         """Set ``table_``, ``result_``, ``labels_``, ``stderr_``, ``n_answers_`` from a
         :class:`RatingResult`; a categorical result (what the EM executors hand every
