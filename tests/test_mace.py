@@ -361,3 +361,16 @@ def test_tabulated_know_ratio_kernel():
                           kc, sc, False)
     assert ll == out[0][0] and not kc.any() and not sc.any()
     np.testing.assert_array_equal(post, out[0][1])
+
+
+def test_warm_start_dict_without_priors_starts_them_uniform():
+    """Parameters of the paper's model (no class priors) still warm-start a learnt-prior MACE."""
+    df = crowdagg.datasets.make_crowd(200, 15, 3, random_state=0).annotations
+    old = crowdagg.MACE(n_restarts=1, class_prior="uniform", max_iter=5, tol=0).fit(df)
+    src = {"spam": old.spam_, "know": 1 - old.spam_, "strategies": old.strategies_}
+    a = crowdagg.MACE(max_iter=0, tol=0).fit(df, init_params=src)
+    np.testing.assert_allclose(a.priors_.to_numpy(), 1 / 3)
+    b = crowdagg.MACE(max_iter=0, tol=0, init=src).fit(df)  # the same source given as init
+    np.testing.assert_allclose(b.probas_.to_numpy(), a.probas_.to_numpy())
+    with pytest.raises(InitParamsError):
+        crowdagg.MACE(max_iter=0).fit(df, init_params={"spam": old.spam_})

@@ -270,7 +270,7 @@ class MACE(EMAggregator):
         add-``smoothing``; VB: ``exp(E[log pi])`` under a ``Dirichlet(1)`` prior), so
         that answers of a frequent class are not mistaken for spam; ``"uniform"``:
         the paper's model (true labels uniform; the default before 0.2).  A warm start
-        from a dict needs ``priors`` with ``"learn"``.
+        from a dict without ``priors`` starts them from uniform.
     warm_start : bool, default False
         If true and already fitted, ``fit`` runs once from the fitted parameters
         (aligned by worker id; new workers start from ``theta = 1/2``).  A warm
@@ -369,6 +369,31 @@ class MACE(EMAggregator):
         smoothing = None if self.smoothing is None else float(self.smoothing)
         return MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior),
                          learn_prior=self.class_prior == "learn")
+
+    def fit(self, data: Any, *, gold: Any = None, init_params: Any = None, **table_kwargs: Any) -> MACE:
+        """Fit by EM / VB with restarts; see :meth:`crowdagg.em.EMAggregator.fit`.
+
+        A warm start from a dict without ``priors`` (parameters of the paper's model, or
+        of versions before 0.2) starts the learnt class priors from uniform.
+        """
+        if init_params is None and not (self.warm_start and hasattr(self, "params_")) \
+                and isinstance(self.init, Mapping):
+            init_params = self.init
+        return super().fit(data, gold=gold, init_params=self._with_priors(init_params), **table_kwargs)
+
+    def _with_priors(self, source: Any) -> Any:
+        """``source`` with uniform ``priors`` added when the class priors are learnt and a dict lacks them."""
+        if self.class_prior != "learn" or not isinstance(source, Mapping) or "priors" in source \
+                or "strategies" not in source:
+            return source
+        try:
+            k = int(np.shape(source["strategies"])[-1])
+        except (TypeError, ValueError, IndexError):
+            return source  # align_params names the problem
+        priors = np.full(k, 1.0 / k)
+        if isinstance(source["strategies"], pd.DataFrame) and "labels" not in source:
+            priors = pd.Series(priors, index=source["strategies"].columns)
+        return {**source, "priors": priors}
 
     def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
