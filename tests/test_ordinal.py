@@ -355,3 +355,25 @@ def test_partial_fit_keeps_the_level_order(crowd):
     assert m.probas_.columns.tolist() == [4, 3, 2, 1, 0]
     full = _fit(crowdagg.OrdinalDawidSkene(labels=[4, 3, 2, 1, 0]), df)
     assert np.allclose(one.probas_.to_numpy(), full.probas_.to_numpy(), atol=1e-9)
+
+
+def test_dask_fit_equals_local(crowd):
+    pytest.importorskip("distributed")
+    import dask.dataframe as dd
+
+    from crowdagg.distributed import DaskAnnotationTable
+    from crowdagg.testing import _dask_client
+
+    df, z = crowd
+    _dask_client()  # the contract checks' 2-worker cluster (started once per process)
+    dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(df, npartitions=3), npartitions=3)
+    gold = {int(i): int(v) for i, v in z.iloc[:5].items()}
+    dist = _fit(crowdagg.OrdinalDawidSkene(max_iter=15, tol=0), dt, gold=gold)
+    local = _fit(crowdagg.OrdinalDawidSkene(max_iter=15, tol=0), df, gold=gold)
+    res = dist.result_.compute()
+    idx = res.probas.index
+    assert np.allclose(res.probas.to_numpy(), local.probas_.loc[idx].to_numpy(), atol=1e-9)
+    assert (res.labels.astype(int).to_numpy() == local.labels_.loc[idx].astype(int).to_numpy()).all()
+    exp = dist.expected_.compute()
+    assert np.allclose(exp.to_numpy(), local.expected_.loc[exp.index].to_numpy(), atol=1e-9)
+    assert np.allclose(dist.bias_.loc[local.bias_.index].to_numpy(), local.bias_.to_numpy(), atol=1e-9)
