@@ -178,13 +178,13 @@ def test_ids_and_labels_are_escaped():
 def test_model_input_and_methods():
     c = make_crowd(150, 30, 3, per_item=3, random_state=6)
     df = c.annotations
-    for cls in ("MajorityVote", "MACE"):
+    for cls in ("MACE",):
         m = getattr(crowdagg, cls)().fit(df)
         r = report(m, gold=c.truth.iloc[:60], n_uncertain=3)
         assert cls in r.html and 'id="workers"' in r.html
         assert len(parse(r.html).worker_ids) == 30
-    r = report(df, method=crowdagg.OneCoinDawidSkene)
-    assert "OneCoinDawidSkene" in r.html
+    r = report(df, method=crowdagg.MajorityVote)
+    assert "MajorityVote" in r.html
     r = report(df, method="glad")
     assert "GLAD" in r.html and r.data.history is not None
 
@@ -364,13 +364,17 @@ def test_row_order_and_worker_names_change_nothing():
     c = make_crowd(300, 25, 3, per_item=3, random_state=8)
     df = c.annotations
     gold = c.truth.iloc[:80]
-    a = report(df, gold=gold, n_uncertain=0).data.workers
-    shuffled = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
-    b = report(shuffled, gold=gold, n_uncertain=0).data.workers
+    from crowdagg.reporting._build import ReportOptions, build, fitted_model
+
+    def workers(data):  # the figures only: the HTML and plots are tested elsewhere
+        return build(fitted_model(data, "ds", {}), gold, ReportOptions(n_uncertain=0)).workers
+
+    a = workers(df)
+    b = workers(df.sample(frac=1.0, random_state=1).reset_index(drop=True))
     cols = ["n_answers", "skill", "skill_low", "skill_high", "agree", "spam", "n_gold", "gold_acc", "flags"]
     pd.testing.assert_frame_equal(a.set_index("worker").sort_index()[cols], b.set_index("worker").sort_index()[cols],
                                   atol=1e-6)
     renamed = df.assign(worker="x" + df["worker"].astype(str))
-    r = report(renamed, gold=gold, n_uncertain=0).data.workers
+    r = workers(renamed)
     r = r.assign(worker=r["worker"].str[1:]).set_index("worker").sort_index()[cols]
     pd.testing.assert_frame_equal(a.set_index("worker").sort_index()[cols], r, atol=1e-6)
