@@ -19,8 +19,47 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
+__all__ = ["NEGLIGIBLE", "ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
            "worker_key_sums_slice", "splitmix64", "mix64", "mix64_array"]
+
+
+_LOG2E = 1.4426950408889634
+_LN2 = 0.6931471805599453
+#: 2**n for n = -54..0
+_POW2 = np.ldexp(1.0, np.arange(-54, 1))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def exp_neg(d):
+    """``exp(d)`` for ``-NEGLIGIBLE <= d <= 0`` (relative error below ``1e-14``), written so that
+    a loop over an array of ``d`` vectorises: ``exp(d) = 2**n * exp(f ln 2)`` with ``n =
+    floor(d log2 e)``, ``f`` in ``[0, 1)``, the second factor by its Taylor polynomial
+    of degree 15 (truncation below ``3e-17``) and ``2**n`` from a table."""
+    t = d * _LOG2E
+    n = np.floor(t)
+    x = (t - n) * _LN2
+    p = 1.0 / 1307674368000.0
+    p = p * x + 1.0 / 87178291200.0
+    p = p * x + 1.0 / 6227020800.0
+    p = p * x + 1.0 / 479001600.0
+    p = p * x + 1.0 / 39916800.0
+    p = p * x + 1.0 / 3628800.0
+    p = p * x + 1.0 / 362880.0
+    p = p * x + 1.0 / 40320.0
+    p = p * x + 1.0 / 5040.0
+    p = p * x + 1.0 / 720.0
+    p = p * x + 1.0 / 120.0
+    p = p * x + 1.0 / 24.0
+    p = p * x + 1.0 / 6.0
+    p = p * x + 0.5
+    p = p * x + 1.0
+    p = p * x + 1.0
+    return p * _POW2[int(n) + 54]
+
+
+#: Joint codes with ``lp[c] < max(lp) - NEGLIGIBLE`` get ``q = 0``: ``exp(-36.05) < 2**-52``, below
+#: double precision next to the largest term, so neither the posterior nor the ELBO changes.
+NEGLIGIBLE = 36.05
 
 
 @njit(cache=True, nogil=True)
@@ -31,15 +70,19 @@ def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
     For an item with annotations (or gold), ``q(k, m)`` is the softmax of
     ``lp[c] = log_prior[c] + sum_j logv[pairs[j], c]`` over every joint code ``c
     = k * M + m`` (gold items: over the subtypes of the gold class only, other
-    classes 0); its term is ``log sum_c exp(lp[c])`` over the same codes.  With
-    ``accumulate``, ``q`` is added to ``tot`` and to ``counts[pairs[j]]`` of each
-    of the item's annotations.  Items with neither annotations nor gold get the
-    class marginal of ``softmax(log_prior)`` and add nothing.
+    classes 0); its term is ``log sum_c exp(lp[c])`` over the same codes.  Codes
+    more than :data:`NEGLIGIBLE` below the maximum get ``q = 0`` (their share is
+    below double precision), so that after the first iterations, when most
+    subtypes are unused, only a few codes per item are exponentiated and counted.
+    With ``accumulate``, ``q`` is added to ``tot`` and to ``counts[pairs[j]]`` of
+    each of the item's annotations.  Items with neither annotations nor gold get
+    the class marginal of ``softmax(log_prior)`` and add nothing.
     """
     n_codes = log_prior.shape[0]
     n_labels = post.shape[1]
     lp = np.empty(n_codes)
     q = np.empty(n_codes)
+    act = np.empty(n_codes, dtype=np.int64)
     ll = 0.0
     for i in range(start, stop):
         lo = item_ptr[i]
@@ -61,15 +104,18 @@ def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
             if lp[c] > m:
                 m = lp[c]
         s = 0.0
+        n_act = 0
+        for c in range(n_codes):  # vectorised: a select, no branch
+            d = lp[c] - m
+            ok = (c >= c0) & (c < c1) & (d > -NEGLIGIBLE)
+            q[c] = exp_neg(d if ok else 0.0) if ok else 0.0
         for c in range(n_codes):
-            if c0 <= c < c1:
-                e = np.exp(lp[c] - m)
-                q[c] = e
-                s += e
-            else:
-                q[c] = 0.0
+            s += q[c]
+            if q[c] > 0.0:
+                act[n_act] = c
+                n_act += 1
         inv = 1.0 / s
-        for c in range(c0, c1):
+        for c in range(n_codes):
             q[c] *= inv
         for k in range(n_labels):
             acc = 0.0
@@ -80,12 +126,21 @@ def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
             continue
         ll += m + np.log(s)
         if accumulate:
-            for c in range(c0, c1):
-                tot[c] += q[c]
-            for j in range(lo, hi):
-                row = counts[pairs[j]]
-                for c in range(c0, c1):
-                    row[c] += q[c]
+            if 4 * n_act >= n_codes:  # dense: contiguous (vectorised) adds over every code
+                for c in range(n_codes):
+                    tot[c] += q[c]
+                for j in range(lo, hi):
+                    row = counts[pairs[j]]
+                    for c in range(n_codes):
+                        row[c] += q[c]
+            else:  # sparse: the codes that carry weight
+                for a in range(n_act):
+                    tot[act[a]] += q[act[a]]
+                for j in range(lo, hi):
+                    row = counts[pairs[j]]
+                    for a in range(n_act):
+                        c = act[a]
+                        row[c] += q[c]
     return ll
 
 
