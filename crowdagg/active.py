@@ -62,52 +62,16 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from numba import njit, prange
 
 from . import memory
 from ._validation import check_choice, check_int, check_random_state
 from .errors import InputError
+from .kernels.active import gain_parallel, gain_slice
 
 __all__ = ["next_items", "posterior_entropy", "expected_gain", "worker_confusions"]
 
 Strategy = Literal["entropy", "expected_gain", "random"]
 STRATEGIES = ("entropy", "expected_gain", "random")
-
-
-# --------------------------------------------------------------------------- kernels
-@njit(cache=True, nogil=True)
-def _gain_slice(post: np.ndarray, conf: np.ndarray, weight: np.ndarray, start: int, stop: int,
-                out: np.ndarray) -> None:
-    """``out[i] = sum_w weight[w] sum_l max_c post[i,c] conf[w,c,l] - max_c post[i,c]`` for i in [start, stop)."""
-    n_w, k, _ = conf.shape
-    for i in range(start, stop):
-        best = 0.0
-        for c in range(k):
-            if post[i, c] > best:
-                best = post[i, c]
-        total = 0.0
-        for w in range(n_w):
-            s = 0.0
-            for lab in range(k):
-                m = 0.0
-                for c in range(k):
-                    v = post[i, c] * conf[w, c, lab]
-                    if v > m:
-                        m = v
-                s += m
-            total += weight[w] * s
-        g = total - best
-        out[i] = g if g > 0.0 else 0.0  # >= 0 exactly; rounding can leave -1e-17
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _gain_parallel(post: np.ndarray, conf: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
-    n = post.shape[0]
-    n_chunks = max(1, min(n, 256))
-    for j in prange(n_chunks):
-        start = j * n // n_chunks
-        stop = (j + 1) * n // n_chunks
-        _gain_slice(post, conf, weight, start, stop, out)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -221,9 +185,9 @@ def expected_gain(model: Any, *, pool: Literal["workload", "uniform"] = "workloa
     out = np.zeros(post.shape[0], dtype=np.float64)
     if post.shape[0]:
         if post.shape[0] * conf.shape[0] > 100_000:
-            _gain_parallel(post, conf, weight, out)
+            gain_parallel(post, conf, weight, out)
         else:
-            _gain_slice(post, conf, weight, 0, post.shape[0], out)
+            gain_slice(post, conf, weight, 0, post.shape[0], out)
     return pd.Series(out, index=probas.index, name="expected_gain")
 
 

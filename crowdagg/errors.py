@@ -158,3 +158,8 @@ class SimilarLabelsWarning(CrowdaggWarning):
 
 class DroppedRowsWarning(CrowdaggWarning):
     """Rows of the input were left out (null labels, rejected assignments, duplicates)."""
+
+
+class MissingDependencyError(CrowdaggError, ImportError):
+    """An optional dependency is not installed (e.g. Jinja2 and matplotlib for the
+    HTML report: the ``report`` extra); the message names the extra to install."""

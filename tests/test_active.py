@@ -54,10 +54,10 @@ def test_hand_computed_gain():
     conf = np.array([[[0.8, 0.2], [0.2, 0.8]]])
     got = naive_gain(post, conf, np.array([1.0]))
     assert got == pytest.approx([0.3, 0.0, 0.0])  # 0.9 vs 0.1*0.8: no single answer overturns it
-    from crowdagg.active import _gain_slice
+    from crowdagg.kernels.active import gain_slice
 
     out = np.zeros(3)
-    _gain_slice(post, conf, np.array([1.0]), 0, 3, out)
+    gain_slice(post, conf, np.array([1.0]), 0, 3, out)
     assert out == pytest.approx([0.3, 0.0, 0.0])
 
 

@@ -28,14 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CrowdaggError, OutputError
+from ..errors import MissingDependencyError, OutputError
 from ._build import ReportOptions, build, fitted_model
 
 __all__ = ["Report", "report"]
-
-
-class MissingDependencyError(CrowdaggError, ImportError):
-    """The report needs Jinja2 and matplotlib (the ``report`` extra)."""
 
 
 def _require() -> None:
