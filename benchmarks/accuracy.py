@@ -64,7 +64,14 @@ METHODS: list[tuple[str, str, dict[str, Any], str | None, dict[str, Any], bool]]
     ("OneCoinDS", "OneCoinDawidSkene", {}, "OneCoinDawidSkene", {"n_iter": 100}, False),
     ("GLAD", "GLAD", {}, "GLAD", {"n_iter": 100, "tol": 1e-5}, True),
     ("MACE", "MACE", {"random_state": 0}, "MACE", {"random_state": 0}, False),
+    ("BCC", "BCC", {}, None, {}, False),
+    ("EBCC", "EBCC", {"random_state": 0}, None, {}, False),
+    ("KOS", "KOS", {"random_state": 0}, "KOS", {"random_state": 0}, False),
+    ("MMSR", "MMSR", {"random_state": 0}, "MMSR", {"random_state": 0}, False),
+    ("Auto", "AutoAggregator", {"random_state": 0}, None, {}, False),
 ]
+#: methods compared with the Bayesian references of ../shared/datasets/README.md (the authors' code)
+REFERENCE_COLUMN = {"BCC": "IBCC", "EBCC": "EBCC"}
 _BY_KEY = {m[0].lower(): m for m in METHODS} | {m[1].lower(): m for m in METHODS}
 
 
@@ -78,9 +85,45 @@ def crowdagg_class(name: str) -> type | None:
     try:
         import crowdagg
 
-        return getattr(crowdagg, name, None)
+        found = getattr(crowdagg, name, None)
+        if found is None and name == "AutoAggregator":
+            import crowdagg.auto as auto
+
+            found = getattr(auto, name, None)
+        return found
     except Exception:
         return None
+
+
+def read_references(data_dir: str) -> dict[str, dict[str, float]]:
+    """The Bayesian reference accuracies (IBCC, EBCC: the authors' code) by dataset, parsed
+    from the ``README.md`` of ``data_dir`` (``../shared/datasets``); empty when absent."""
+    path = os.path.join(data_dir, "README.md")
+    refs: dict[str, dict[str, float]] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return refs
+    head: list[str] | None = None
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| dataset | IBCC"):
+            head = cells
+            continue
+        if head is None:
+            continue
+        if not line.startswith("|"):
+            if refs:
+                break
+            continue
+        if set(cells[0]) <= {"-", ":"}:
+            continue
+        try:
+            refs[cells[0]] = {h: float(v) for h, v in zip(head[1:], cells[1:])}
+        except ValueError:
+            continue
+    return refs
 
 
 def crowdkit_class(name: str | None) -> type | None:
@@ -373,6 +416,50 @@ def markdown_table(rows: list[Row], with_crowdkit: bool) -> str:
     return "\n".join(lines)
 
 
+def summary_table(rows: list[Row], refs: dict[str, dict[str, float]]) -> str:
+    """Every method on every dataset (crowdagg's accuracy), the best per dataset in bold, the
+    authors' IBCC/EBCC references, and per method: mean over the datasets where every method ran,
+    and the collapse count (accuracy below majority vote - 0.02)."""
+    keys: list[str] = []
+    acc: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r.method == "—":
+            continue
+        if r.method not in keys:
+            keys.append(r.method)
+        if r.ca_acc is not None:
+            acc.setdefault(r.dataset, {})[r.method] = r.ca_acc
+    datasets = list(acc)
+    if not datasets:
+        return ""
+    ref_cols = [c for c in ("IBCC", "EBCC") if any(c in refs.get(d, {}) for d in datasets)]
+    lines = ["| dataset | " + " | ".join(keys + [f"{c} (authors)" for c in ref_cols]) + " |",
+             "|---|" + "---:|" * (len(keys) + len(ref_cols))]
+    for d in datasets:
+        best = max(acc[d].values())
+        cells = []
+        for k in keys:
+            v = acc[d].get(k)
+            cells.append("" if v is None else (f"**{v:.4f}**" if v >= best - 1e-12 else f"{v:.4f}"))
+        cells += [f"{refs[d][c]:.4f}" if c in refs.get(d, {}) else "" for c in ref_cols]
+        lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    mean_cells, coll_cells, run_cells = [], [], []
+    for k in keys:
+        vals = [acc[d][k] for d in datasets if k in acc[d]]
+        mean_cells.append(f"{np.mean(vals):.4f}" if vals else "")
+        run_cells.append(str(len(vals)))
+        coll = [d for d in datasets if k in acc[d] and "MV" in acc[d] and acc[d][k] < acc[d]["MV"] - 0.02]
+        coll_cells.append(str(len(coll)))
+    ref_means = []
+    for c in ref_cols:
+        vals = [refs[d][c] for d in datasets if c in refs.get(d, {})]
+        ref_means.append(f"{np.mean(vals):.4f}" if vals else "")
+    lines.append("| **mean** (datasets it ran on) | " + " | ".join(mean_cells + ref_means) + " |")
+    lines.append("| datasets it ran on | " + " | ".join(run_cells + [""] * len(ref_cols)) + " |")
+    lines.append("| **collapses** (< MV − 0.02) | " + " | ".join(coll_cells + [""] * len(ref_cols)) + " |")
+    return "\n".join(lines)
+
+
 def report(rows: list[Row], args: argparse.Namespace, methods: list[tuple], missing: list[str],
            argv: list[str], with_crowdkit: bool) -> str:
     cmd = "python benchmarks/accuracy.py " + " ".join(shlex.quote(a) for a in argv)
@@ -417,7 +504,13 @@ def report(rows: list[Row], args: argparse.Namespace, methods: list[tuple], miss
         )
     else:
         parts.append("- crowd-kit: " + ("not installed." if ck is None else "not run (--no-crowdkit)."))
-    parts += ["", markdown_table(rows, with_crowdkit), ""]
+    summary = summary_table(rows, read_references(args.data_dir))
+    if summary:
+        parts += ["", "## Every method on every dataset", "",
+                  "crowdagg's accuracy (defaults), the best per dataset in bold; the last columns are the "
+                  "authors' IBCC and EBCC code from `../shared/datasets/README.md`. A collapse is an "
+                  "accuracy below majority vote − 0.02.", "", summary]
+    parts += ["", "## Per method, with crowd-kit", "", markdown_table(rows, with_crowdkit), ""]
     if with_crowdkit:
         parts += [CROWDKIT_NOTES, ""]
     return "\n".join(parts)
