@@ -169,7 +169,9 @@ def _binary_crowd() -> pd.DataFrame:
     return [c for c in _crowds() if c["label"].nunique() == 2][0]
 
 
-@pytest.mark.parametrize("check", _CHECKS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", [pytest.param(c, marks=pytest.mark.slow)
+                                   if c.__name__ == "check_distributed_equals_local" else c for c in _CHECKS],
+                         ids=lambda f: f.__name__)
 def test_contract(check):
     """``check_aggregator``'s checks on its binary crowd (KOS refuses the 3-label one)."""
     with warnings.catch_warnings():

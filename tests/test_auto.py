@@ -1,0 +1,183 @@
+"""crowdagg.aggregate and AutoAggregator: API, errors, the held-out score, determinism, contract."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crowdagg
+from crowdagg.auto import AutoAggregator, annotation_uniforms, heldout_scores, resolve_method
+from crowdagg.datasets import make_crowd
+from crowdagg.errors import GoldError, ParameterError
+from crowdagg.table import AnnotationTable, as_table
+from crowdagg.testing import _CHECKS
+
+FAST = ["mv", "onecoin", "ds"]
+
+
+@pytest.fixture(scope="module")
+def crowd():
+    return make_crowd(n_items=150, n_workers=15, n_labels=3, per_item=4, random_state=0)
+
+
+# --------------------------------------------------------------------------- names and errors
+@pytest.mark.parametrize("name,cls", [("mv", "MajorityVote"), ("MajorityVote", "MajorityVote"),
+                                      ("majorityvote", "MajorityVote"), ("ds", "DawidSkene"),
+                                      ("onecoin", "OneCoinDawidSkene"), ("kos", "KOS"), ("mmsr", "MMSR"),
+                                      ("goldmv", "GoldMajorityVote"), ("auto", "AutoAggregator")])
+def test_resolve_names(name, cls):
+    assert resolve_method(name).__name__ == cls
+
+
+def test_unknown_method_and_params(crowd):
+    with pytest.raises(ParameterError, match="unknown method 'nope'.*mv"):
+        crowdagg.aggregate(crowd.annotations, method="nope")
+    with pytest.raises(ParameterError, match="method must be a method name"):
+        crowdagg.aggregate(crowd.annotations, method=3)
+    with pytest.raises(ParameterError, match="invalid parameter 'n_iter' for DawidSkene"):
+        crowdagg.aggregate(crowd.annotations, method="ds", n_iter=3)
+    with pytest.raises(ParameterError, match="takes no gold"):
+        crowdagg.aggregate(crowd.annotations, method="mv", gold=crowd.truth.iloc[:3])
+    with pytest.raises(ParameterError):
+        crowdagg.aggregate(crowd.annotations, method="ds", max_iter=-1)
+
+
+def test_named_method_with_params_and_table_options(crowd):
+    est = crowdagg.aggregate(crowd.annotations.rename(columns={"item": "q"}), method="ds", max_iter=7, tol=0.0,
+                             item_col="q")
+    assert isinstance(est, crowdagg.DawidSkene) and est.n_iter_ == 7
+    ref = crowdagg.DawidSkene(max_iter=7, tol=0.0).fit(crowd.annotations)
+    pd.testing.assert_frame_equal(est.probas_.rename_axis(ref.probas_.index.name), ref.probas_)
+
+
+def test_gold_goes_to_the_method(crowd):
+    item = crowd.truth.index[0]
+    other = (crowd.truth.iloc[0] + 1) % 3
+    est = crowdagg.aggregate(crowd.annotations, method="ds", gold={item: other})
+    assert est.labels_.loc[item] == other
+    gmv = crowdagg.aggregate(crowd.annotations, method="goldmv", gold=crowd.truth.iloc[:50])
+    assert isinstance(gmv, crowdagg.GoldMajorityVote)
+    with pytest.raises(GoldError):
+        crowdagg.aggregate(crowd.annotations, gold={"no-such-item": 0}, candidates=FAST)
+
+
+@pytest.mark.parametrize("bad", [{"n_folds": 1}, {"candidates": []}, {"candidates": ["nope"]},
+                                 {"candidates": ["auto"]}, {"random_state": -1}, {"max_select_annotations": 0},
+                                 {"candidates": "mv"}])
+def test_auto_bad_parameters(crowd, bad):
+    with pytest.raises(ParameterError):
+        AutoAggregator(**bad).fit(crowd.annotations)
+
+
+# --------------------------------------------------------------------------- the score
+def test_heldout_score_hand_case():
+    """Two workers, two labels, one-hot posteriors.  Worker 0 answered item 0 (true 0) with 0:
+    counts row 0 = [1, 0]; pooled = ([1, 0] + [0, 1] + 1) / row sums = [[2/3, 1/3], [1/3, 2/3]];
+    C_0 row 0 = ([1, 0] + 2 * [2/3, 1/3]) / 3 = [7/9, 2/9]."""
+    train = AnnotationTable.from_codes([0, 1], [0, 1], [0, 1], items=2, workers=2, labels=2)
+    post = np.array([[1.0, 0.0], [0.0, 1.0]])
+    s = heldout_scores(train, post, np.array([0, 0]), np.array([0, 0]), np.array([0, 1]))
+    np.testing.assert_allclose(np.exp(s), [7 / 9, 2 / 9])
+    # a soft posterior mixes the rows: item 0 at [0.5, 0.5] for worker 1 (row 1 = [0, 1] counts)
+    post2 = np.array([[0.5, 0.5], [0.0, 1.0]])
+    s2 = heldout_scores(train, post2, np.array([0]), np.array([1]), np.array([1]))
+    assert np.isfinite(s2).all() and 0 < np.exp(s2[0]) < 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000))
+def test_folds_follow_ids_not_rows(seed):
+    df = make_crowd(n_items=30, n_workers=6, n_labels=2, per_item=3, random_state=seed % 20).annotations
+    t1 = as_table(df)
+    t2 = as_table(df.sample(frac=1.0, random_state=seed))
+    u1 = pd.Series(annotation_uniforms(t1, 5), index=pd.MultiIndex.from_arrays(
+        [t1.items[t1.item_codes], t1.workers[t1.worker_codes]]))
+    u2 = pd.Series(annotation_uniforms(t2, 5), index=pd.MultiIndex.from_arrays(
+        [t2.items[t2.item_codes], t2.workers[t2.worker_codes]]))
+    np.testing.assert_array_equal(u1.sort_index().to_numpy(), u2.sort_index().to_numpy())
+    assert ((u1 >= 0) & (u1 < 1)).all()
+
+
+# --------------------------------------------------------------------------- auto
+def test_auto_api(crowd):
+    est = crowdagg.aggregate(crowd.annotations, candidates=FAST)
+    assert isinstance(est, AutoAggregator)
+    sel = est.selection_
+    assert list(sel.index) == ["MajorityVote", "OneCoinDawidSkene", "DawidSkene"]
+    assert {"heldout_loglik", "se", "diff_se", "n_scored", "chosen", "error"} <= set(sel.columns)
+    assert sel["chosen"].sum() == 1 and sel.index[sel["chosen"]][0] == est.method_
+    assert est.method_ == sel["heldout_loglik"].idxmax()
+    assert type(est.estimator_).__name__ == est.method_
+    pd.testing.assert_frame_equal(est.probas_, est.estimator_.probas_)
+    pd.testing.assert_series_equal(est.skills_, est.estimator_.skills_)
+    assert (sel["n_scored"] > 0).all() and (sel["heldout_loglik"] < 0).all()
+
+
+def test_auto_prefers_the_generating_model():
+    """Workers with strong class-dependent bias: DS's posteriors predict held-out answers far
+    better than a plain vote's, and DS is chosen; its accuracy beats majority vote's."""
+    rng = np.random.default_rng(0)
+    n_items, n_workers = 400, 12
+    truth = rng.integers(0, 2, n_items)
+    rows = []
+    for w in range(n_workers):
+        # half the workers answer 1 for most items whose truth is 0
+        flip0 = 0.45 if w % 2 else 0.05
+        for i in rng.choice(n_items, 200, replace=False):
+            y = truth[i]
+            ans = (1 if rng.random() < flip0 else 0) if y == 0 else (1 if rng.random() < 0.9 else 0)
+            rows.append((i, w, ans))
+    df = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    est = crowdagg.aggregate(df, candidates=["mv", "ds"])
+    assert est.method_ == "DawidSkene"
+    mv = crowdagg.MajorityVote().fit(df)
+    t = pd.Series(truth)
+    assert (est.labels_ == t.loc[est.labels_.index]).mean() > (mv.labels_ == t.loc[mv.labels_.index]).mean()
+
+
+def test_candidate_errors_are_recorded(crowd):
+    est = AutoAggregator(candidates=["mv", "kos"]).fit(crowd.annotations)  # 3 labels: KOS refuses
+    assert est.method_ == "MajorityVote"
+    assert "binary" in est.selection_.loc["KOS", "error"] and est.selection_.loc["KOS", "n_scored"] == 0
+
+
+def test_every_item_one_answer_falls_back_to_first_candidate():
+    df = pd.DataFrame({"item": [1, 2, 3], "worker": ["a", "b", "c"], "label": [0, 1, 0]})
+    est = AutoAggregator(candidates=FAST).fit(df)
+    assert est.method_ == "MajorityVote" and est.labels_.tolist() == [0, 1, 0]
+
+
+def test_deterministic_and_row_order(crowd):
+    a = AutoAggregator(candidates=FAST).fit(crowd.annotations)
+    b = AutoAggregator(candidates=FAST).fit(crowd.annotations.sample(frac=1.0, random_state=3))
+    assert a.method_ == b.method_
+    np.testing.assert_allclose(a.selection_["heldout_loglik"], b.selection_["heldout_loglik"], atol=1e-9)
+    pd.testing.assert_frame_equal(a.probas_, b.probas_.loc[a.probas_.index], atol=1e-6)
+
+
+def test_selection_subsample_keeps_whole_items(crowd):
+    est = AutoAggregator(candidates=FAST, max_select_annotations=200).fit(crowd.annotations)
+    assert est.selection_["n_scored"].max() < 0.5 * len(crowd.annotations)  # about 200 of 600
+    assert len(est.labels_) == crowd.annotations["item"].nunique()  # the final fit sees everything
+
+
+def test_inputs_untouched_and_no_nan(crowd):
+    df = crowd.annotations.copy()
+    est = crowdagg.aggregate(df, candidates=FAST)
+    pd.testing.assert_frame_equal(df, crowd.annotations)
+    assert not est.probas_.isna().any().any()
+
+
+@pytest.mark.parametrize("check", [pytest.param(c, marks=pytest.mark.slow)
+                                   if c.__name__ == "check_distributed_equals_local" else c for c in _CHECKS],
+                         ids=lambda f: f.__name__)
+def test_contract(check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for df in crowdagg.testing._crowds():
+            check(AutoAggregator(candidates=["mv", "onecoin"]), df)
