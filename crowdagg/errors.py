@@ -34,6 +34,11 @@ __all__ = [
     "NumericalError",
     "TooLargeError",
     "OutputError",
+    "ModelFileError",
+    "ModelVersionError",
+    "ModelIntegrityError",
+    "ModelSaveError",
+    "MissingDependencyError",
     "ConvergenceWarning",
     "CrowdaggWarning",
     "SimilarLabelsWarning",
@@ -163,3 +168,19 @@ class DroppedRowsWarning(CrowdaggWarning):
 class MissingDependencyError(CrowdaggError, ImportError):
     """An optional dependency is not installed (e.g. Jinja2 and matplotlib for the
     HTML report: the ``report`` extra); the message names the extra to install."""
+
+
+class ModelFileError(FormatError):
+    """A file is not a crowdagg model file, or cannot be read as one."""
+
+
+class ModelVersionError(ModelFileError):
+    """A model file was written by a newer format version (or a crowdagg whose parameters differ)."""
+
+
+class ModelIntegrityError(ModelFileError):
+    """A model file is truncated or was altered (a checksum or CRC does not match)."""
+
+
+class ModelSaveError(CrowdaggError, TypeError):
+    """An estimator's state holds a value that cannot be saved."""

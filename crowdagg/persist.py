@@ -111,8 +111,11 @@ import pandas as pd
 from .errors import (
     CrowdaggError,
     FileAccessError,
-    FormatError,
     InputFileNotFoundError,
+    ModelFileError,
+    ModelIntegrityError,
+    ModelSaveError,
+    ModelVersionError,
     NotAFileError,
     OutputError,
 )
@@ -126,22 +129,6 @@ FORMAT = "crowdagg-model"
 FORMAT_VERSION = 1
 _MAGIC = "crowdagg-model.json"
 _META = "model.json"
-
-
-class ModelFileError(FormatError):
-    """A file is not a crowdagg model file, or cannot be read as one."""
-
-
-class ModelVersionError(ModelFileError):
-    """A model file was written by a newer format version (or a crowdagg whose parameters differ)."""
-
-
-class ModelIntegrityError(ModelFileError):
-    """A model file is truncated or was altered (a checksum or CRC does not match)."""
-
-
-class ModelSaveError(CrowdaggError, TypeError):
-    """An estimator's state holds a value that cannot be saved."""
 
 
 # --------------------------------------------------------------------------- encoding
