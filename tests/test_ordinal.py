@@ -377,3 +377,17 @@ def test_dask_fit_equals_local(crowd):
     exp = dist.expected_.compute()
     assert np.allclose(exp.to_numpy(), local.expected_.loc[exp.index].to_numpy(), atol=1e-9)
     assert np.allclose(dist.bias_.loc[local.bias_.index].to_numpy(), local.bias_.to_numpy(), atol=1e-9)
+
+
+def test_default_prior_scale_follows_the_scale():
+    from crowdagg.methods.ordinal import default_scale
+
+    assert default_scale(2) == 1.0 and default_scale(11) == 1.0 and default_scale(101) == 10.0
+    rng = np.random.default_rng(0)
+    rows = [(i, f"w{w}", int(np.clip(round(50 + 30 * np.sin(i) + rng.normal(0, 15)), 0, 100)))
+            for i in range(60) for w in range(6)]
+    df = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    m = _fit(crowdagg.OrdinalDawidSkene(labels=list(range(101))), df)
+    assert m.spread_.median() > 5  # fitted near the true 15 levels, not pinned at one level
+    fixed = _fit(crowdagg.OrdinalDawidSkene(labels=list(range(101)), prior_spread=1.0, bias_sd=1.0, max_iter=5), df)
+    assert fixed.get_params()["prior_spread"] == 1.0

@@ -33,11 +33,17 @@ from ..kernels.ordinal import (
 from ..table import AnnotationTable
 from .dawid_skene import DawidSkeneModel, _smoothed_priors
 
-__all__ = ["OrdinalDawidSkene", "OrdinalModel", "ordinal_confusions"]
+__all__ = ["OrdinalDawidSkene", "OrdinalModel", "default_scale", "ordinal_confusions"]
 
 #: Largest Newton steps per worker and M-step, and the step size that ends them.
 NEWTON_STEPS = 50
 NEWTON_TOL = 1e-10
+
+
+def default_scale(n_levels: int) -> float:
+    """The default prior scale (levels) of biases and spreads: a tenth of the scale's range,
+    at least one level (1 for up to 11 levels, 10 for a 0-100 slider)."""
+    return max(1.0, (n_levels - 1) / 10.0)
 
 
 def ordinal_confusions(bias: np.ndarray, spread: np.ndarray, n_labels: int, lapse: float) -> np.ndarray:
@@ -68,13 +74,19 @@ class OrdinalModel(DawidSkeneModel):
     memory_advice = ("ordinal Dawid-Skene keeps labels x labels expected counts per worker: merge levels "
                      "or split the workers")
 
-    def __init__(self, smoothing: float = 0.01, lapse: float = 0.01, bias_sd: float = 1.0,
-                 prior_spread: float = 1.0, log_spread_sd: float = 1.0) -> None:
+    def __init__(self, smoothing: float = 0.01, lapse: float = 0.01, bias_sd: float | None = 1.0,
+                 prior_spread: float | None = 1.0, log_spread_sd: float = 1.0) -> None:
         self.smoothing = smoothing
         self.lapse = lapse
         self.bias_sd = bias_sd
         self.prior_spread = prior_spread
         self.log_spread_sd = log_spread_sd
+
+    def scales(self, n_levels: int) -> tuple[float, float]:
+        """``(bias_sd, prior_spread)``: as given, or (``None``) :func:`default_scale` of the scale."""
+        auto = default_scale(n_levels)
+        return (auto if self.bias_sd is None else float(self.bias_sd),
+                auto if self.prior_spread is None else float(self.prior_spread))
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         return [memory.posteriors(n_items, n_labels, 2),
@@ -83,7 +95,7 @@ class OrdinalModel(DawidSkeneModel):
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         k = ctx.n_labels
-        return {"bias": np.zeros(ctx.n_workers), "spread": np.full(ctx.n_workers, float(self.prior_spread)),
+        return {"bias": np.zeros(ctx.n_workers), "spread": np.full(ctx.n_workers, self.scales(k)[1]),
                 "priors": np.full(k, 1.0 / k)}
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +118,8 @@ class OrdinalModel(DawidSkeneModel):
         bias = np.ascontiguousarray(params["bias"], dtype=np.float64)
         spread = np.ascontiguousarray(params["spread"], dtype=np.float64)
         out_b, out_s = np.empty(w), np.empty(w)
-        args = (c2, bias, spread, float(self.lapse), k, float(self.bias_sd), math.log(self.prior_spread),
+        bias_sd, prior_spread = self.scales(k)
+        args = (c2, bias, spread, float(self.lapse), k, bias_sd, math.log(prior_spread),
                 float(self.log_spread_sd), NEWTON_STEPS, NEWTON_TOL)
         if ctx.parallel and w > 1:
             bounds = np.unique(np.linspace(0, w, min(w, 64) + 1).astype(np.int64))
@@ -179,10 +192,12 @@ class OrdinalDawidSkene(EMAggregator):
         fitted estimator or a dict of parameters is accepted too (warm start).
     lapse : float in (0, 0.5], default 0.01
         Fixed share of answers spread uniformly over the levels.
-    bias_sd : float > 0, default 1.0
-        Prior standard deviation of a worker's bias (levels).
-    prior_spread : float > 0, default 1.0
+    bias_sd : float > 0 or None, default None
+        Prior standard deviation of a worker's bias (levels).  ``None``: a tenth of the
+        scale's range, at least one level (``max(1, (K - 1) / 10)``: 1 up to 11 levels).
+    prior_spread : float > 0 or None, default None
         Prior median of a worker's spread (levels); also the ``init="uniform"`` spread.
+        ``None``: as ``bias_sd``.
     log_spread_sd : float > 0, default 1.0
         Prior standard deviation of a worker's log spread.
     smoothing : float > 0, default 0.01
@@ -226,14 +241,14 @@ class OrdinalDawidSkene(EMAggregator):
         **em_constraints(EMAggregator._inits),
         "labels": [None, "no_validation"],
         "lapse": [Interval(Real, 0, 0.5, closed="right")],
-        "bias_sd": [Interval(Real, 0, None, closed="neither")],
-        "prior_spread": [Interval(Real, 0, None, closed="neither")],
+        "bias_sd": [None, Interval(Real, 0, None, closed="neither")],
+        "prior_spread": [None, Interval(Real, 0, None, closed="neither")],
         "log_spread_sd": [Interval(Real, 0, None, closed="neither")],
         "smoothing": [Interval(Real, 0, 1e6, closed="right")],
     }
 
     def __init__(self, labels: Any = None, max_iter: int = 100, tol: float = 1e-6, init: Any = "mv",
-                 lapse: float = 0.01, bias_sd: float = 1.0, prior_spread: float = 1.0,
+                 lapse: float = 0.01, bias_sd: float | None = None, prior_spread: float | None = None,
                  log_spread_sd: float = 1.0, smoothing: float = 0.01, warm_start: bool = False,
                  parallel: bool = True) -> None:
         self.labels = labels
@@ -249,8 +264,10 @@ class OrdinalDawidSkene(EMAggregator):
         self.parallel = parallel
 
     def _make_model(self) -> EMModel:
-        return OrdinalModel(float(self.smoothing), float(self.lapse), float(self.bias_sd),
-                            float(self.prior_spread), float(self.log_spread_sd))
+        return OrdinalModel(float(self.smoothing), float(self.lapse),
+                            None if self.bias_sd is None else float(self.bias_sd),
+                            None if self.prior_spread is None else float(self.prior_spread),
+                            float(self.log_spread_sd))
 
     def _levels(self) -> pd.Index | None:
         return None if self.labels is None else _label_set(self.labels)
