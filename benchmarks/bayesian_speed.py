@@ -12,7 +12,7 @@ answers per item, ``n / 1000`` workers, cached as Parquet).  Each measurement is
 compilation excluded by a warm-up fit), the median of ``--repeats`` runs; the
 time to build the table from the DataFrame is printed once per size.
 ``--naive`` also times the NumPy/Python references of ``tests/naive_bcc.py``
-(slow: a small crowd, a few iterations) against the kernels on the same data.
+(slow: 93k generated annotations, 2 iterations) against the kernels on the same data.
 Threads: whatever Numba uses (``NUMBA_NUM_THREADS``; the figures in
 ``docs/bayesian.md`` are on 2 cores).
 """
@@ -95,10 +95,10 @@ def _naive(args: argparse.Namespace) -> None:
     import crowdagg
     from crowdagg.table import as_table
 
-    df, _ = load_crowd(5_000, cache=False)
+    df, _ = load_crowd(93_000)  # the size of zheng_s5_adultcontent
     t = as_table(df)
     i, w, y = (np.asarray(a, np.int64) for a in (t.item_codes, t.worker_codes, t.label_codes))
-    n_iter = 3
+    n_iter = 2
     print(f"naive references: {fmt_size(t.n_annotations)} annotations, {n_iter} iterations")
     sec = _time(lambda: bcc(i, w, y, t.n_items, t.n_workers, t.n_labels, None, n_iter), 1)
     ours = _time(lambda: crowdagg.BCC(max_iter=n_iter, tol=0).fit(t), 3)

@@ -163,7 +163,7 @@ def _crowd(seed, n_items=60, n_workers=8, k=3):
     return crowdagg.datasets.make_crowd(n_items, n_workers, k, per_item=3, random_state=seed).annotations
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_relabelling_items_workers_and_row_order_change_nothing(seed):
     df = _crowd(seed)

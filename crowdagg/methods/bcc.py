@@ -161,12 +161,12 @@ class BCCModel(KLCache, EMModel):
         elog_tau, elog_v = prepared
         # items with neither answers nor gold: posterior softmax(E[log tau]), but outside the ELBO
         offset = n_empty_items(part) * logsumexp(elog_tau)
-        if not part.parallel:
+        bounds = part.chunks()
+        if not part.parallel or bounds.shape[0] <= 2:  # one chunk: no thread start-up
             counts, tot = np.zeros((n_workers, k, k)), np.zeros(k)
             ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, elog_tau, elog_v,
                                 0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
             return float(ll) - offset, (counts, tot)
-        bounds = part.chunks()
         n_chunks = bounds.shape[0] - 1
         acc = accumulate and n_chunks * n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
         cbuf = self.buffer("counts", (n_chunks, n_workers * k, k)) if acc else np.zeros((n_chunks, 1, 1))
