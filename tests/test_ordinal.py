@@ -358,7 +358,7 @@ def test_partial_fit_keeps_the_level_order(crowd):
 
 
 def test_dask_fit_equals_local(crowd):
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason="the Dask check needs dask.distributed (the test extra)")
     import dask.dataframe as dd
 
     from crowdagg.distributed import DaskAnnotationTable
