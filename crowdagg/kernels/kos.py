@@ -53,40 +53,44 @@ def initial_message(iu, wu, random_init):
 
 
 @njit(cache=True, nogil=True)
-def kos_pass_slice(item_ptr, workers, labels, item_u, worker_u, random_init, a, p, q, start, stop, t_out,
-                   w_out, accumulate):
+def initial_messages(item_ptr, workers, item_u, worker_u, random_init, out):
+    """``out[e] = y0_e`` (:func:`initial_message`) for every edge, computed once per part."""
+    for i in range(item_ptr.shape[0] - 1):
+        for e in range(item_ptr[i], item_ptr[i + 1]):
+            out[e] = initial_message(item_u[i], worker_u[workers[e]], random_init)
+
+
+@njit(cache=True, nogil=True)
+def kos_pass_slice(item_ptr, workers, labels, y0, a, p, q, start, stop, t_out, w_out, accumulate):
     """Items ``start..stop-1``: ``t_out[i] = T_i = sum_e A_e y_e`` and, with
     ``accumulate``, ``w_out[j] += A_e x_e = A_e T_i - y_e`` for every edge of worker ``j``.
 
-    ``q`` and ``item_u`` are indexed by item code, ``p`` and ``worker_u`` by worker code.
+    ``y = a y0_e + P_j - A_e Q_i``; ``y0`` per edge (:func:`initial_messages`), ``q`` by
+    item code, ``p`` by worker code.
     """
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
         t = 0.0
         for e in range(lo, hi):
-            w = workers[e]
             s = 1.0 - 2.0 * labels[e]
-            y = a * initial_message(item_u[i], worker_u[w], random_init) + p[w] - s * q[i]
-            t += s * y
+            t += s * (a * y0[e] + p[workers[e]] - s * q[i])
         t_out[i] = t
         if accumulate:
             for e in range(lo, hi):
                 w = workers[e]
                 s = 1.0 - 2.0 * labels[e]
-                y = a * initial_message(item_u[i], worker_u[w], random_init) + p[w] - s * q[i]
-                w_out[w] += s * t - y
+                w_out[w] += s * t - (a * y0[e] + p[w] - s * q[i])
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def kos_pass_parallel(item_ptr, workers, labels, item_u, worker_u, random_init, a, p, q, bounds, t_out,
-                      w_buf, accumulate):
+def kos_pass_parallel(item_ptr, workers, labels, y0, a, p, q, bounds, t_out, w_buf, accumulate):
     """:func:`kos_pass_slice` over item chunks ``bounds``, one ``W`` row of ``w_buf`` per chunk."""
     for c in prange(bounds.shape[0] - 1):
         if accumulate:
             w_buf[c, :] = 0.0
-        kos_pass_slice(item_ptr, workers, labels, item_u, worker_u, random_init, a, p, q, bounds[c],
-                       bounds[c + 1], t_out, w_buf[c], accumulate)
+        kos_pass_slice(item_ptr, workers, labels, y0, a, p, q, bounds[c], bounds[c + 1], t_out, w_buf[c],
+                       accumulate)
 
 
 @njit(cache=True, nogil=True)

@@ -20,7 +20,7 @@ from ..em import (
 )
 from ..errors import InputError
 from ..kernels._util import cap_chunks
-from ..kernels.kos import kos_pass_parallel, kos_pass_slice, kos_posteriors
+from ..kernels.kos import initial_messages, kos_pass_parallel, kos_pass_slice, kos_posteriors
 from ..table import AnnotationTable
 
 __all__ = ["KOS", "KOSModel"]
@@ -29,12 +29,17 @@ __all__ = ["KOS", "KOSModel"]
 _WORKER_SALT = 0x5DEECE66D
 
 
-def _item_u(part: EMContext, seed: int) -> np.ndarray:
-    """The part's item-id uniforms, computed once per part (kept in ``part.cache``)."""
-    u = part.cache.get("kos_item_u")
-    if u is None or u.shape[0] != part.table.n_items:
-        u = part.cache["kos_item_u"] = item_uniforms(part.table.items, seed)
-    return u
+def _initial(part: EMContext, seed: int, worker_u: np.ndarray, random_init: bool) -> np.ndarray:
+    """The part's initial edge messages ``y0``, computed once per part (kept in ``part.cache``)."""
+    t = part.table
+    key = ("kos_y0", seed, random_init)
+    y0 = part.cache.get(key)
+    if y0 is None or y0.shape[0] != t.n_annotations:
+        iu = item_uniforms(t.items, seed) if random_init else np.zeros(t.n_items)
+        y0 = np.empty(t.n_annotations)
+        initial_messages(t.item_ptr, t.worker_codes, iu, worker_u, random_init, y0)
+        part.cache[key] = y0
+    return y0
 
 
 def _pass(part: EMContext, prepared: tuple[Any, ...], q: np.ndarray, accumulate: bool
@@ -42,18 +47,17 @@ def _pass(part: EMContext, prepared: tuple[Any, ...], q: np.ndarray, accumulate:
     """``T`` of the part's items and (``accumulate``) the part's ``W`` per worker."""
     a, p, seed, worker_u, random_init = prepared
     t = part.table
-    iu = _item_u(part, seed) if random_init else np.zeros(t.n_items)
+    y0 = _initial(part, seed, worker_u, random_init)
     q = np.ascontiguousarray(q, dtype=np.float64)
     tout = np.empty(t.n_items)
     bounds = cap_chunks(part.chunks(), 8 * t.n_workers, MAX_STAT_BUFFER_BYTES) if part.parallel else None
     if bounds is None or bounds.shape[0] <= 2:
         w = np.zeros(t.n_workers)
-        kos_pass_slice(t.item_ptr, t.worker_codes, t.label_codes, iu, worker_u, random_init, a, p, q, 0,
-                       t.n_items, tout, w, accumulate)
+        kos_pass_slice(t.item_ptr, t.worker_codes, t.label_codes, y0, a, p, q, 0, t.n_items, tout, w,
+                       accumulate)
         return tout, (w if accumulate else None)
     wbuf = np.zeros((bounds.shape[0] - 1, t.n_workers))
-    kos_pass_parallel(t.item_ptr, t.worker_codes, t.label_codes, iu, worker_u, random_init, a, p, q, bounds,
-                      tout, wbuf, accumulate)
+    kos_pass_parallel(t.item_ptr, t.worker_codes, t.label_codes, y0, a, p, q, bounds, tout, wbuf, accumulate)
     return tout, (wbuf.sum(axis=0) if accumulate else None)
 
 
@@ -96,6 +100,7 @@ class KOSModel(EMModel):
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         return [memory.posteriors(n_items, n_labels, 2), ("item messages Q and scores T, 4 copies",
                                                           4 * 8.0 * n_items)]
+    # (plus 8 bytes per annotation for the initial messages, like the table's own arrays)
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         seed = float(ctx.rng.integers(0, 2**52)) if self.random_init else 0.0
@@ -104,7 +109,13 @@ class KOSModel(EMModel):
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[Any, ...]:
         seed = int(params["seed"][0])
-        wu = item_uniforms(ctx.table.workers, seed ^ _WORKER_SALT) if self.random_init else np.zeros(ctx.n_workers)
+        cached = self.__dict__.get("_worker_u")
+        if cached is not None and cached[0] == seed and cached[1].shape[0] == ctx.n_workers:
+            wu = cached[1]
+        else:
+            wu = (item_uniforms(ctx.table.workers, seed ^ _WORKER_SALT) if self.random_init
+                  else np.zeros(ctx.n_workers))
+            self._worker_u = (seed, wu)
         return (float(params["a"][0]), np.ascontiguousarray(params["P"], dtype=np.float64), seed, wu,
                 bool(self.random_init))
 
