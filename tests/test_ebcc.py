@@ -235,3 +235,24 @@ def test_memory_is_refused_up_front(monkeypatch):
 # --------------------------------------------------------------------------- contract
 def test_check_aggregator():
     check_aggregator(crowdagg.EBCC(n_restarts=3, max_iter=100))
+
+
+@pytest.mark.parametrize("method", ["BCC", "EBCC"])
+def test_dask_with_gold_equals_local(method):
+    dd = pytest.importorskip("dask.dataframe")
+    pytest.importorskip("distributed")
+    from crowdagg.distributed import DaskAnnotationTable
+    from crowdagg.testing import _dask_client
+
+    _dask_client()
+    c = crowdagg.datasets.make_crowd(150, 12, 3, per_item=4, random_state=8)
+    gold = c.truth.iloc[:20]
+    est = getattr(crowdagg, method)(max_iter=30, tol=0)
+    if method == "EBCC":
+        est.set_params(n_restarts=2)
+    local = _fit(est, c.annotations, gold=gold)
+    dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(c.annotations, npartitions=2), npartitions=3)
+    dist = _fit(getattr(crowdagg, method)(**est.get_params()), dt, gold=gold)
+    r = dist.result_.compute()
+    np.testing.assert_allclose(r.probas.to_numpy(), local.probas_.loc[r.probas.index].to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(dist.elbo_, local.elbo_, rtol=1e-10)
