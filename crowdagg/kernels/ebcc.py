@@ -109,11 +109,9 @@ def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
             d = lp[c] - m
             ok = (c >= c0) & (c < c1) & (d > -NEGLIGIBLE)
             q[c] = exp_neg(d if ok else 0.0) if ok else 0.0
-        for c in range(n_codes):
+        for c in range(n_codes):  # vectorised sums
             s += q[c]
-            if q[c] > 0.0:
-                act[n_act] = c
-                n_act += 1
+            n_act += q[c] > 0.0
         inv = 1.0 / s
         for c in range(n_codes):
             q[c] *= inv
@@ -134,6 +132,11 @@ def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
                     for c in range(n_codes):
                         row[c] += q[c]
             else:  # sparse: the codes that carry weight
+                n_act = 0
+                for c in range(c0, c1):
+                    if q[c] > 0.0:
+                        act[n_act] = c
+                        n_act += 1
                 for a in range(n_act):
                     tot[act[a]] += q[act[a]]
                 for j in range(lo, hi):
