@@ -77,6 +77,15 @@ worker counts, ids, random generator, iteration number) and ``part`` the
 ``delta(ctx, old, new, ll_old, ll_new) -> float`` (optional)
     The change compared with ``tol``.  Default (``convergence="loglik"``): the
     change of the mean log-likelihood per annotation.
+``posterior_width(n_labels) -> int`` (optional)
+    Columns of the ``post`` array each part holds (default ``n_labels``: class
+    posteriors).  A plug-in without class posteriors -- numeric ratings, whose
+    item posteriors live in ``part.cache`` -- returns fewer (``1``), so neither
+    executor allocates an items x labels array (continuous ratings have about as
+    many labels as answers); for such a plug-in ``vote`` sets no vote shares
+    (``post`` zero, codes ``-1``), so its ``stats_from_posteriors`` (``init="mv"``)
+    must not read ``post``.  The default :meth:`EMModel.memory_terms` counts this
+    width.
 
 The estimator (:class:`EMAggregator` subclass) builds its fitted attributes from
 the parameters in ``_set_fitted(table, params, executor)`` for both paths
@@ -271,10 +280,16 @@ class EMModel:
 
         :meth:`EMAggregator.fit` refuses the fit up front with
         :class:`~crowdagg.errors.TooLargeError` when they exceed
-        :func:`crowdagg.memory.limit`.  Default: two items x labels posterior arrays;
-        plug-ins add their parameters (with every copy an iteration holds).
+        :func:`crowdagg.memory.limit`.  Default: two posterior arrays of items x
+        :meth:`posterior_width` columns; plug-ins add their parameters (with every
+        copy an iteration holds).
         """
-        return [memory.posteriors(n_items, n_labels, 2)]
+        return [memory.posteriors(n_items, self.posterior_width(n_labels), 2)]
+
+    def posterior_width(self, n_labels: int) -> int:
+        """Columns of the per-part posterior array (default ``n_labels``); see the module
+        docstring.  Executors allocate ``(n_items, posterior_width(n_labels))``."""
+        return int(n_labels)
 
     def check_memory(self, what: str, table: AnnotationTable) -> int:
         """:func:`crowdagg.memory.check` of :meth:`memory_terms` on ``table``."""
@@ -420,7 +435,7 @@ class LocalExecutor:
     """Runs plug-ins over one in-memory table: the whole table is the one part.
 
     The interface every executor offers (:class:`crowdagg.distributed.executor.DaskExecutor`
-    too): ``ctx``, ``start()``, ``vote(weights, gold)``, ``e_step``,
+    too): ``ctx``, ``start(model)``, ``vote(weights, gold, tie_seed, model)``, ``e_step``,
     ``stats_from_posteriors``, ``map_reduce``, ``posteriors``, ``end_iteration``,
     ``check_finite``, ``item_series``, ``posterior_series`` and ``set_result``.
     """
@@ -433,15 +448,23 @@ class LocalExecutor:
     def part(self) -> EMContext:
         return self.ctx
 
-    def start(self) -> None:
-        """New posterior storage for a run."""
-        self.posteriors = np.empty((self.ctx.n_items, self.ctx.n_labels), dtype=np.float64)
+    def start(self, model: EMModel | None = None) -> None:
+        """New posterior storage for a run: items x ``model.posterior_width(n_labels)``
+        (items x labels without a model)."""
+        self.posteriors = np.empty((self.ctx.n_items, _width(model, self.ctx.n_labels)), dtype=np.float64)
         self.ctx.cache = {}
 
-    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None
-             ) -> np.ndarray:
+    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None,
+             model: EMModel | None = None) -> np.ndarray:
         """Set the posteriors to (weighted) majority-vote shares; the winning codes (random
-        tie-breaks with ``tie_seed``, see :func:`item_uniforms`)."""
+        tie-breaks with ``tie_seed``, see :func:`item_uniforms`).  A ``model`` whose
+        :meth:`~EMModel.posterior_width` is not the number of labels gets no shares:
+        zero posteriors of its width (new storage, as :meth:`start`) and codes ``-1``."""
+        width = _width(model, self.ctx.n_labels)
+        if width != self.ctx.n_labels:
+            self.start(model)
+            self.posteriors.fill(0.0)
+            return np.full(self.ctx.n_items, -1, dtype=np.int64)
         self.posteriors, codes = initial_posteriors(self.ctx.table, self.ctx.gold if gold else None,
                                                     self.ctx.parallel, weights, tie_seed)
         return codes
@@ -489,6 +512,11 @@ class LocalExecutor:
         estimator._set_result(table, post, codes)
 
 
+def _width(model: EMModel | None, n_labels: int) -> int:
+    """Posterior columns of ``model`` (``n_labels`` without one)."""
+    return int(n_labels) if model is None else int(model.posterior_width(int(n_labels)))
+
+
 def _as_executor(executor: Any) -> Any:
     return LocalExecutor(executor) if isinstance(executor, EMContext) else executor
 
@@ -525,14 +553,14 @@ def run_em(
     """
     ex = _as_executor(executor)
     ctx = ex.ctx
-    ex.start()
+    ex.start(model)
     ctx.iteration = 0
     if isinstance(init, Mapping):
         params = {k: np.array(v, dtype=np.float64) for k, v in init.items()}
     elif init == "mv":
-        ex.vote()
+        ex.vote(model=model)
         params = model.initial_m_step(ctx, ex.stats_from_posteriors(model), ex)
-        ex.start()
+        ex.start(model)
     elif init == "uniform":
         params = model.default_params(ctx)
     else:
@@ -864,7 +892,7 @@ class EMAggregator(BaseAggregator):
         model.check_memory(type(self).__name__, table)
         executor = LocalExecutor(self._context(table, np.full(table.n_items, -1, np.int64)))
         params = align_params(model, executor.ctx, self)
-        executor.start()
+        executor.start(model)
         executor.e_step(model, params, False)
         return executor.posteriors
 

@@ -17,6 +17,16 @@ predicts exactly what the original predicts).  People who write their own method
 
 Each check raises :class:`AssertionError` naming the estimator and the broken
 rule.  :func:`aggregator_checks` lists the checks, for a parametrized test.
+
+Numeric estimators (a class attribute ``_numeric_output = True``: ``MeanRating``,
+``MedianRating``, ``WorkerBiasNoise``) estimate a number per item: ``labels_`` is a
+float64 Series and ``stderr_`` its standard error, with no ``probas_``.  They are
+fitted on numeric crowds (integer ratings 1-5) and checked on
+``(estimate, stderr)`` wherever the others are checked on ``probas_``
+(:func:`_outputs`): the probability checks are skipped, ``labels_`` must be
+float64, items without answers must get a finite estimate, ``predict(data)`` on
+the fitted data must give ``labels_``, and a distributed fit must give the local
+``labels`` and ``stderr``.
 """
 
 from __future__ import annotations
@@ -46,20 +56,41 @@ def clone(estimator: Any) -> Any:
     return type(estimator)(**params)
 
 
-def _crowds() -> list[pd.DataFrame]:
+def _is_numeric(est: Any) -> bool:
+    """Whether ``est`` estimates numbers (``_numeric_output``: ``labels_`` floats, ``stderr_``)."""
+    return bool(getattr(est, "_numeric_output", False))
+
+
+def _outputs(est: Any) -> pd.DataFrame:
+    """What the checks compare between fits: ``probas_``, or for numeric estimators
+    ``(estimate, stderr)`` by item id."""
+    if _is_numeric(est):
+        return pd.DataFrame({"estimate": est.labels_, "stderr": est.stderr_})
+    return est.probas_
+
+
+def _crowds(numeric: bool = False) -> list[pd.DataFrame]:
     """Two small crowds: string ids with 3 labels, integer ids with 2 labels; one item of each
-    has only a null label (so it has no annotation but must be in the output)."""
+    has only a null label (so it has no annotation but must be in the output).
+
+    ``numeric``: the same shapes with 5 labels read as integer ratings 1-5 (nullable
+    ``Int64``; the null label is ``NA``), for numeric estimators."""
     from .datasets import make_crowd
 
     out = []
     for n_labels, seed, int_ids in ((3, 0, False), (2, 1, True)):
-        c = make_crowd(n_items=120, n_workers=15, n_labels=n_labels, per_item=4,
+        c = make_crowd(n_items=120, n_workers=15, n_labels=5 if numeric else n_labels, per_item=4,
                        id_type="int" if int_ids else "str", random_state=seed)
         df = c.annotations.copy()
         extra = pd.DataFrame({"item": [df["item"].iloc[0]], "worker": [df["worker"].iloc[0]],
                               "label": [None]})
         extra["item"] = ["no-answers"] if not int_ids else [-1]
-        df = pd.concat([df.astype({"label": object}), extra], ignore_index=True)
+        if numeric:
+            ratings = pd.array(pd.Index(sorted(pd.unique(df["label"]))).get_indexer(df["label"]) + 1,
+                               dtype="Int64")
+            df = pd.concat([df.assign(label=ratings), extra.astype({"label": "Int64"})], ignore_index=True)
+        else:
+            df = pd.concat([df.astype({"label": object}), extra], ignore_index=True)
         out.append(df)
     return out
 
@@ -124,7 +155,7 @@ def check_fitted_attributes(est: Any, df: pd.DataFrame) -> None:
     new = [k for k in set(vars(e)) - before if not k.startswith("_")]
     bad = [k for k in new if not k.endswith("_")]
     assert not bad, f"{_name(est)}.fit set public attributes not ending in '_': {bad}"
-    for attr in ("labels_", "probas_", "result_"):
+    for attr in ("labels_", "stderr_" if _is_numeric(est) else "probas_", "result_"):
         assert hasattr(e, attr), f"{_name(est)} has no {attr} after fit"
     unfitted = clone(est)
     assert not hasattr(unfitted, "labels_"), f"an unfitted {_name(est)} has labels_"
@@ -135,14 +166,25 @@ def check_every_item_present(est: Any, df: pd.DataFrame) -> None:
     items = pd.Index(pd.unique(df["item"]))
     assert len(e.labels_) == len(items) and set(e.labels_.index) == set(items), (
         f"{_name(est)}: labels_ does not hold every input item exactly once")
-    assert e.probas_.index.equals(e.labels_.index), f"{_name(est)}: probas_ and labels_ index differ"
     lab = df["label"].dropna()
     no_answer = sorted(set(df["item"]) - set(df.loc[lab.index, "item"]), key=str)
+    if _is_numeric(est):
+        assert e.stderr_.index.equals(e.labels_.index), f"{_name(est)}: stderr_ and labels_ index differ"
+        est_ = e.labels_.to_numpy(dtype=np.float64)
+        se = e.stderr_.to_numpy(dtype=np.float64)
+        assert np.all(np.isfinite(e.labels_.loc[no_answer].to_numpy(dtype=np.float64))), (
+            f"{_name(est)}: an item without answers got no finite estimate")
+        assert np.all(np.isfinite(est_)), f"{_name(est)}: labels_ holds non-finite estimates"
+        assert np.all(np.isfinite(se)) and np.all(se >= 0), f"{_name(est)}: stderr_ is not finite and >= 0"
+        return
+    assert e.probas_.index.equals(e.labels_.index), f"{_name(est)}: probas_ and labels_ index differ"
     assert all(pd.isna(e.labels_.loc[i]) for i in no_answer), (
         f"{_name(est)}: an item without answers got a label")
 
 
 def check_probabilities(est: Any, df: pd.DataFrame) -> None:
+    if _is_numeric(est):
+        return  # no class probabilities
     e = _fit(clone(est), df)
     p = e.probas_.to_numpy(dtype=np.float64)
     assert np.all(np.isfinite(p)), f"{_name(est)}: probas_ holds non-finite values"
@@ -153,8 +195,11 @@ def check_probabilities(est: Any, df: pd.DataFrame) -> None:
     assert np.all(codes >= 0), f"{_name(est)}: a label of labels_ is not a column of probas_"
 
 def check_skills(est: Any, df: pd.DataFrame) -> None:
-    """``skills_``: one entry per worker (indexed by worker id), probabilities in [0, 1]."""
+    """``skills_``: one entry per worker (indexed by worker id), probabilities in [0, 1]
+    (numeric estimators: only when they have ``skills_``)."""
     e = _fit(clone(est), df)
+    if _is_numeric(est) and not hasattr(e, "skills_"):
+        return
     skills = getattr(e, "skills_", None)
     assert isinstance(skills, pd.Series), f"{_name(est)}: no skills_ Series (the reliability of each worker)"
     assert skills.index.equals(pd.Index(e.table_.workers)), \
@@ -204,6 +249,17 @@ def check_distributed_equals_local(est: Any, df: pd.DataFrame) -> None:
         return
     local = _fit(clone(est), df)
     r = dist.result_.compute()
+    if _is_numeric(est):
+        idx = r.labels.index
+        assert len(idx) == len(local.labels_) and set(idx) == set(local.labels_.index), \
+            f"{_name(est)}: the distributed result does not hold every item exactly once"
+        for what, got, want in (("estimates", r.labels, local.labels_), ("stderr", r.stderr, local.stderr_)):
+            assert np.allclose(got.to_numpy(dtype=np.float64), want.loc[idx].to_numpy(dtype=np.float64),
+                               rtol=0, atol=_TOL_EXACT), f"{_name(est)}: distributed {what} differ from the local ones"
+        if hasattr(local, "skills_"):
+            assert np.allclose(dist.skills_.loc[local.skills_.index].to_numpy(), local.skills_.to_numpy(),
+                               rtol=0, atol=_TOL_EXACT), f"{_name(est)}: distributed skills_ differ from the local ones"
+        return
     idx = r.probas.index
     assert np.allclose(r.probas.to_numpy(), local.probas_.loc[idx].to_numpy(), rtol=0, atol=_TOL_EXACT), \
         f"{_name(est)}: distributed posteriors differ from the local ones"
@@ -227,7 +283,7 @@ def check_labels_dtype_stable(est: Any, df: pd.DataFrame) -> None:
     assert a.labels_.dtype == b.labels_.dtype, (
         f"{_name(est)}: labels_ is {b.labels_.dtype} when every item has answers but "
         f"{a.labels_.dtype} when one has none")
-    want = label_dtype(pd.Index(a.probas_.columns))
+    want = np.dtype(np.float64) if _is_numeric(est) else label_dtype(pd.Index(a.probas_.columns))
     assert a.labels_.dtype == want, f"{_name(est)}: labels_ is {a.labels_.dtype}, expected {want}"
 
 
@@ -235,7 +291,7 @@ def check_deterministic(est: Any, df: pd.DataFrame) -> None:
     a = _fit(clone(est), df)
     b = _fit(clone(est), df)
     assert a.labels_.equals(b.labels_), f"{_name(est)}: two fits on the same data gave other labels"
-    assert np.array_equal(a.probas_.to_numpy(), b.probas_.to_numpy()), (
+    assert np.array_equal(_outputs(a).to_numpy(), _outputs(b).to_numpy()), (
         f"{_name(est)}: two fits on the same data gave other probabilities")
 
 
@@ -243,7 +299,8 @@ def check_row_order(est: Any, df: pd.DataFrame) -> None:
     a = _fit(clone(est), df)
     shuffled = df.sample(frac=1.0, random_state=7).reset_index(drop=True)
     b = _fit(clone(est), shuffled)
-    diff = np.abs(_aligned(a.probas_, a.probas_.index) - _aligned(b.probas_, a.probas_.index))
+    pa, pb = _outputs(a), _outputs(b)
+    diff = np.abs(_aligned(pa, pa.index) - _aligned(pb, pa.index))
     assert diff.max() <= _TOL_ORDER, (
         f"{_name(est)}: shuffling the rows moved probabilities by {diff.max():.3g} (> {_TOL_ORDER})")
 
@@ -252,8 +309,9 @@ def _check_renamed(est: Any, df: pd.DataFrame, items: dict, workers: dict, what:
     a = _fit(clone(est), df)
     renamed = df.assign(item=df["item"].map(items), worker=df["worker"].map(workers))
     b = _fit(clone(est), renamed)
-    back = pd.Index([items[i] for i in a.probas_.index])
-    diff = np.abs(a.probas_.to_numpy() - _aligned(b.probas_, back))
+    pa = _outputs(a)
+    back = pd.Index([items[i] for i in pa.index])
+    diff = np.abs(pa.to_numpy(dtype=np.float64) - _aligned(_outputs(b), back))
     assert diff.max() <= _TOL_ORDER, (
         f"{_name(est)}: {what} moved probabilities by {diff.max():.3g}")
 
@@ -280,7 +338,7 @@ def check_relabelled_ids(est: Any, df: pd.DataFrame) -> None:
 def check_pickle(est: Any, df: pd.DataFrame) -> None:
     a = _fit(clone(est), df)
     b = pickle.loads(pickle.dumps(a))
-    assert a.labels_.equals(b.labels_) and a.probas_.equals(b.probas_), (
+    assert a.labels_.equals(b.labels_) and _outputs(a).equals(_outputs(b)), (
         f"{_name(est)}: a pickled round trip changed the fitted result")
     assert _same_params(a.get_params(), b.get_params())
 
@@ -292,6 +350,9 @@ def check_predict(est: Any, df: pd.DataFrame) -> None:
     from .table import as_table
 
     a = _fit(clone(est), df)
+    if _is_numeric(est):
+        _check_predict_numeric(a, df)
+        return
     try:
         p_frame = a.predict_proba(df)
     except NotImplementedError:
@@ -306,6 +367,33 @@ def check_predict(est: Any, df: pd.DataFrame) -> None:
             f"{_name(est)}.predict_proba({what}) on the fitted data differs from probas_ by {diff.max():.3g}")
     labels = a.predict(table)
     assert labels.index.equals(a.labels_.index), f"{_name(est)}.predict(table) lost items"
+
+
+def _check_predict_numeric(a: Any, df: pd.DataFrame) -> None:
+    """Numeric estimators: ``predict(frame)`` and ``predict(table)`` on the fitted data give
+    ``labels_``; ``predict()`` is ``labels_``; ``predict_proba`` raises a crowdagg error."""
+    from .errors import CrowdaggError
+    from .table import as_table
+
+    assert a.predict().equals(a.labels_), f"{_name(a)}.predict() is not labels_"
+    for what, data in (("frame", df), ("table", as_table(df))):
+        try:
+            got = a.predict(data)
+        except NotImplementedError:
+            return  # the method cannot be applied to new data
+        except CrowdaggError as exc:  # pragma: no cover - a contract failure
+            raise AssertionError(f"{_name(a)}.predict({what}) raised {exc!r}") from None
+        assert len(got) == len(a.labels_) and set(got.index) == set(a.labels_.index), \
+            f"{_name(a)}.predict({what}) lost items"
+        diff = np.abs(got.reindex(a.labels_.index).to_numpy(dtype=np.float64) - a.labels_.to_numpy(dtype=np.float64))
+        assert diff.max() <= 1e-6, (
+            f"{_name(a)}.predict({what}) on the fitted data differs from labels_ by {diff.max():.3g}")
+    try:
+        a.predict_proba(df)
+    except (NotImplementedError, CrowdaggError):
+        pass
+    else:
+        raise AssertionError(f"{_name(a)} estimates numbers but predict_proba returned probabilities")
 
 
 def _same_value(x: Any, y: Any) -> bool:
@@ -363,6 +451,7 @@ def check_save_load(est: Any, df: pd.DataFrame) -> None:
             f"{_name(est)}: the loaded model's {attr} differs from the saved one"
     if hasattr(a, "skills_"):
         assert _same_value(a.skills_, b.skills_), f"{_name(est)}: the loaded model's skills_ differ"
+    assert _same_value(_outputs(a), _outputs(b)), f"{_name(est)}: the loaded model's fitted outputs differ"
     for what, model in (("a loaded model", b), ("a model saved with results=False", c)):
         for new in ((df, renamed) if model is b else (renamed,)):
             try:
@@ -402,7 +491,7 @@ _CHECKS: tuple[Callable[[Any, pd.DataFrame], None], ...] = (
 
 def aggregator_checks(estimator: Any) -> Iterator[tuple[str, Callable[[], None]]]:
     """``(name, check)`` pairs: each ``check()`` runs one rule on every generated crowd."""
-    crowds = _crowds()
+    crowds = _crowds(numeric=_is_numeric(estimator))
     for fn in _CHECKS:
         def run(fn: Callable[[Any, pd.DataFrame], None] = fn) -> None:
             for df in crowds:

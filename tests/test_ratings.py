@@ -1,16 +1,15 @@
 """Numeric ratings: MeanRating, MedianRating, WorkerBiasNoise (crowdagg.methods.ratings).
 
 Kernels against the pure-Python references of tests/naive_ratings.py, hand-computed
-cases, hypothesis properties, the estimator contract (the numeric counterpart of
-``crowdagg.testing.check_aggregator``, whose checks assume class probabilities), the
-accuracy target on generated crowds, gold, warm starts, Dask == local, bad input, and
-the snow2008 ratings of ../shared (skipped when absent).
+cases, hypothesis properties, the estimator contract (``crowdagg.testing.check_aggregator``,
+numeric path: ``(estimate, stderr)`` in place of ``probas_``; its Dask check is slow), the
+accuracy target on generated crowds, gold, warm starts, one posterior column
+(``posterior_width``) locally and on Dask, Dask == local, bad input, and the snow2008
+ratings of ../shared (skipped when absent).
 """
 
 from __future__ import annotations
 
-import copy
-import pickle
 import warnings
 
 import numpy as np
@@ -21,8 +20,8 @@ from hypothesis import strategies as st
 
 import crowdagg
 from crowdagg.errors import GoldError, InputError, LevelError, ParameterError
-from crowdagg.methods.ratings import MeanRating, MedianRating, WorkerBiasNoise
-from crowdagg.testing import clone
+from crowdagg.methods.ratings import MeanRating, MedianRating, WorkerBiasNoise, WorkerBiasNoiseModel
+from crowdagg.testing import aggregator_checks, check_aggregator
 from tests import naive_ratings as N
 
 ESTIMATORS = [MeanRating, MedianRating, WorkerBiasNoise]
@@ -250,42 +249,134 @@ def test_predict_new_data():
     assert np.allclose(m.predict(df.iloc[:50]), MeanRating().fit(df.iloc[:50]).labels_)
 
 
-# --------------------------------------------------------------------------- properties
-def _crowd_frame(seed=0):
-    df, _, _ = biased_crowd(n_items=60, n_workers=10, per_item=4, seed=seed)
-    extra = pd.DataFrame({"item": ["empty"], "worker": ["w0"], "label": [None]})
-    return pd.concat([df.astype({"label": object}), extra], ignore_index=True).astype({"label": "Float64"})
+# --------------------------------------------------------------------------- the contract
+CONTRACT = [pytest.param(cls, name, run, id=f"{cls.__name__}-{name}",
+                         marks=[pytest.mark.slow] if name == "check_distributed_equals_local" else [])
+            for cls in ESTIMATORS for name, run in aggregator_checks(cls())]
 
 
+@pytest.mark.parametrize("cls,name,run", CONTRACT)
+def test_contract(cls, name, run):
+    """crowdagg.testing.check_aggregator's rules (numeric path) on each estimator, one test per
+    rule; the Dask == local rule needs a LocalCluster (slow)."""
+    run()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_contract(cls):
-    """The numeric counterpart of check_aggregator: params, clone, fit returns self, fitted
-    attributes, every item present and finite, determinism, row order, relabelling, pickle."""
-    df = _crowd_frame()
-    est = cls()
-    e = clone(est)
-    assert e.get_params() == est.get_params() and e.set_params(**e.get_params()) is e
-    before = copy.deepcopy(e.get_params())
-    assert fit(e, df) is e
-    assert e.get_params() == before
-    assert not hasattr(clone(est), "labels_")
-    new = [k for k in vars(e) if not k.startswith("_") and k not in before]
-    assert all(k.endswith("_") for k in new), new
-    items = pd.Index(pd.unique(df["item"]))
-    assert e.labels_.index.equals(items) and e.stderr_.index.equals(items)
-    assert np.isfinite(e.labels_.to_numpy()).all() and (e.stderr_.to_numpy() >= 0).all()
-    b = fit(clone(est), df)
-    assert e.labels_.equals(b.labels_)
-    shuffled = fit(clone(est), df.sample(frac=1.0, random_state=3).reset_index(drop=True))
-    assert np.allclose(shuffled.labels_.loc[items], e.labels_, atol=1e-8)
-    imap = {v: f"I{k}" for k, v in enumerate(items[::-1])}
-    wmap = {v: f"W{k}" for k, v in enumerate(pd.unique(df["worker"])[::-1])}
-    renamed = fit(clone(est), df.assign(item=df["item"].map(imap), worker=df["worker"].map(wmap)))
-    assert np.allclose(renamed.labels_.loc[[imap[i] for i in items]].to_numpy(), e.labels_.to_numpy(), atol=1e-8)
-    p = pickle.loads(pickle.dumps(e))
-    assert p.labels_.equals(e.labels_) and p.stderr_.equals(e.stderr_)
-    with pytest.raises(InputError):
+def test_check_aggregator(cls):
+    check_aggregator(cls())
+
+
+def test_predict_proba_refused():
+    e = MeanRating().fit(SMALL)
+    with pytest.raises(InputError, match="no class probabilities"):
         e.predict_proba()
+    with pytest.raises(InputError):
+        e.predict_proba(SMALL)
+
+
+def _broken(how):
+    """A MeanRating breaking one numeric rule of check_aggregator."""
+    class Broken(MeanRating):
+        def fit(self, data, **kw):
+            super().fit(data, **kw)
+            if how == "nan":
+                self.labels_ = self.labels_.where(self.n_answers_ > 0)
+            elif how == "float32":
+                self.labels_ = self.labels_.astype(np.float32)
+            elif how == "no stderr":
+                del self.stderr_
+            elif how == "row order":
+                self.stderr_ = self.stderr_ + float(data["label"].iloc[0])
+            return self
+
+        def _predict_new(self, data, table_kwargs):
+            return super()._predict_new(data, table_kwargs) + (1.0 if how == "predict" else 0.0)
+
+    Broken.__name__ = f"Broken_{how.replace(' ', '_')}"
+    return Broken()
+
+
+@pytest.mark.parametrize("how,check,match", [
+    ("nan", "check_every_item_present", "without answers"),
+    ("float32", "check_labels_dtype_stable", "expected float64"),
+    ("no stderr", "check_fitted_attributes", "no stderr_"),
+    ("predict", "check_predict", "differs from labels_"),
+    ("row order", "check_row_order", "shuffling the rows")])
+def test_check_aggregator_catches_broken_numeric_methods(how, check, match):
+    run = dict(aggregator_checks(_broken(how)))[check]
+    with pytest.raises(AssertionError, match=match):
+        run()
+
+
+# --------------------------------------------------------------------------- one posterior column
+def test_posterior_width():
+    from crowdagg.em import EMModel
+
+    assert WorkerBiasNoiseModel().posterior_width(10_000) == 1
+    assert EMModel().posterior_width(7) == 7
+    assert crowdagg.DawidSkene()._make_model().posterior_width(3) == 3
+
+
+def test_memory_terms_do_not_scale_with_rating_values():
+    m = WorkerBiasNoiseModel()
+    few, many = m.memory_terms(5000, 40, 5), m.memory_terms(5000, 40, 10**7)
+    assert [b for _, b in few] == [b for _, b in many]
+    # the default terms do scale: items x labels class posteriors
+    ds = crowdagg.DawidSkene()._make_model()
+    assert sum(b for _, b in ds.memory_terms(5000, 40, 50)) > 9 * sum(b for _, b in ds.memory_terms(5000, 40, 5))
+
+
+def test_continuous_ratings_under_a_small_memory_limit():
+    """Every answer its own value: an items x labels array (2000 x ~8000 x 8 B = 128 MB) would pass a
+    10 MB limit; the fit holds one column and passes."""
+    df, _, _ = biased_crowd(n_items=2000, n_workers=50, per_item=4, seed=12, rounding=False)
+    assert df["label"].nunique() > 7900
+    try:
+        crowdagg.memory.set_limit(10 * 2**20)
+        e = WorkerBiasNoise(max_iter=20).fit(df)
+        with pytest.raises(crowdagg.errors.TooLargeError):
+            crowdagg.DawidSkene(max_iter=2).fit(df)
+    finally:
+        crowdagg.memory.set_limit(None)
+    assert np.isfinite(e.labels_).all()
+
+
+def test_local_run_holds_one_column():
+    from crowdagg.em import LocalExecutor
+
+    df, _, _ = biased_crowd(n_items=30, n_workers=6, per_item=3, seed=13, rounding=False)
+    est = WorkerBiasNoise()
+    model = est._make_model()
+    ex = est._executor(df, None, {}, model)
+    assert type(ex) is LocalExecutor and ex.ctx.n_labels == len(df)
+    res = est._run(model, ex, "mv", 5, 0.0)
+    assert res.posteriors.shape == (30, 1)
+    assert (ex.vote(model=model) == -1).all() and ex.posteriors.shape == (30, 1)
+    ex.start()  # no model: class posteriors
+    assert ex.posteriors.shape == (30, len(df))
+
+
+def test_dask_tasks_hold_one_column():
+    """The Dask tasks (run here without a cluster): vote and E-step pieces of one column."""
+    from crowdagg.distributed import _tasks as T
+    from crowdagg.distributed.table import Piece
+    from crowdagg.table import as_table
+
+    df, _, _ = biased_crowd(n_items=30, n_workers=6, per_item=3, seed=14, rounding=False)
+    est = WorkerBiasNoise()
+    model = est._make_model()
+    ex = est._executor(df, None, {}, model)
+    params = model.default_params(ex.ctx)
+    piece = Piece(table=as_table(df), dropped={})
+    gold = np.full(30, -1, np.int64)
+    st = T.vote(piece, np.ones(6), None, None, model.posterior_width(piece.table.n_labels))
+    assert st.post.shape == (30, 1) and (st.stats == -1).all()
+    items = {n: params[n] for n in model.item_params}
+    state = T.e_step(model, piece, gold, model.prepare(ex.ctx, params), items, True)
+    assert state.post.shape == (30, 1) and set(state.cache) == {"mean", "var"}
+    assert T.vote(piece, np.ones(6), None).post.shape == (30, piece.table.n_labels)
 
 
 @settings(max_examples=25, deadline=None)
@@ -358,6 +449,24 @@ def test_distributed_equals_local():
     dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(df, npartitions=2), npartitions=3)
     for cls in ESTIMATORS:
         _check_distributed(cls, dt, df, gold)
+
+
+@pytest.mark.slow
+def test_distributed_continuous_ratings():
+    """WorkerBiasNoise on a DaskAnnotationTable whose every answer is its own rating value (one
+    posterior column per piece): the local fit to 1e-9."""
+    pytest.importorskip("distributed", reason="dask.distributed is not installed")
+    import dask.dataframe as dd
+
+    from crowdagg.distributed import DaskAnnotationTable
+    from crowdagg.testing import _dask_client
+
+    _dask_client()
+    df, _, _ = biased_crowd(n_items=600, n_workers=30, per_item=4, seed=15, rounding=False)
+    assert df["label"].nunique() == len(df)
+    dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(df, npartitions=2), npartitions=3)
+    _check_distributed(WorkerBiasNoise, dt, df, None)
+    _check_distributed(WorkerBiasNoise, dt, df, {"i3": 40.0})
 
 
 def _check_distributed(cls, dt, df, gold):

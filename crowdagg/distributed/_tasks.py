@@ -71,17 +71,23 @@ def n_gold(gold: np.ndarray) -> int:
 
 
 # --------------------------------------------------------------------------- EM
-def vote(piece: Piece, weights: np.ndarray, gold: np.ndarray | None, tie_seed: int | None = None) -> PieceState:
-    """(Weighted) vote shares (gold one-hot when ``gold`` is given), winning codes as ``stats``."""
-    post, out = initial_posteriors(piece.table, gold, False, weights, tie_seed)
+def vote(piece: Piece, weights: np.ndarray, gold: np.ndarray | None, tie_seed: int | None = None,
+         width: int | None = None) -> PieceState:
+    """(Weighted) vote shares (gold one-hot when ``gold`` is given), winning codes as ``stats``;
+    a plug-in ``width`` other than the number of labels (:meth:`EMModel.posterior_width`):
+    zero posteriors of that width and codes ``-1``, as :meth:`crowdagg.em.LocalExecutor.vote`."""
+    t = piece.table
+    if width is not None and width != t.n_labels:
+        return PieceState(np.zeros((t.n_items, width)), 0.0, np.full(t.n_items, -1, dtype=np.int64))
+    post, out = initial_posteriors(t, gold, False, weights, tie_seed)
     return PieceState(post, 0.0, out)
 
 
 def e_step(model: EMModel, piece: Piece, gold: np.ndarray, prepared: Any, items: dict[str, np.ndarray],
            accumulate: bool) -> PieceState:
-    """The plug-in's ``e_step_table`` over the piece."""
+    """The plug-in's ``e_step_table`` over the piece (posteriors: items x ``model.posterior_width``)."""
     t = piece.table
-    state = PieceState(np.empty((t.n_items, t.n_labels)), 0.0, None)
+    state = PieceState(np.empty((t.n_items, model.posterior_width(t.n_labels))), 0.0, None)
     ll, state.stats = model.e_step_table(_part(piece, gold, state.cache), prepared, items, state.post, accumulate)
     state.loglik = float(ll)
     return state

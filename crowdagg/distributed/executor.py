@@ -95,13 +95,18 @@ class DaskExecutor:
         return arr[self._offsets[i]:self._offsets[i + 1]]
 
     # ----------------------------------------------------------------- the executor interface
-    def start(self) -> None:
+    def start(self, model: EMModel | None = None) -> None:
+        """Forget the posteriors (each E-step task allocates its piece's, items x
+        ``model.posterior_width(n_labels)``)."""
         self.posteriors = None
 
-    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None
-             ) -> list[Any]:
+    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None,
+             model: EMModel | None = None) -> list[Any]:
+        """Vote shares per piece (a ``model`` whose posterior width is not the number of
+        labels: zero posteriors of its width, codes ``-1``); futures of the winning codes."""
         w = self._broadcast(np.ones(self.dt.n_workers) if weights is None else weights)
-        self.posteriors = [self._submit(T.vote, p, w, g if gold else None, tie_seed)
+        width = None if model is None else int(model.posterior_width(self.dt.n_labels))
+        self.posteriors = [self._submit(T.vote, p, w, g if gold else None, tie_seed, width)
                            for p, g in zip(self.dt.pieces, self.gold)]
         return [self._submit(T.codes, s) for s in self.posteriors]
 

@@ -73,6 +73,7 @@ from ..errors import GoldError, InitParamsError, InputError, LevelError
 from ..factorize import _lookup
 from ..gold import gold_by_item
 from ..kernels import ratings as K
+from ..kernels._util import parallel_guard
 from ..table import AnnotationTable
 
 __all__ = ["MeanRating", "MedianRating", "WorkerBiasNoise", "WorkerBiasNoiseModel", "RatingResult",
@@ -243,12 +244,21 @@ class _RatingAggregator(BaseAggregator):
         return clone(self).fit(data, **table_kwargs).labels_
 
 
+class _NoClassPosteriors(EMModel):
+    """A plug-in without class posteriors: one posterior column per item
+    (:meth:`~crowdagg.em.EMModel.posterior_width`), never items x rating values."""
+
+    def posterior_width(self, n_labels: int) -> int:
+        return 1
+
+
 def _item_executor(est: BaseAggregator, data: Any, table_kwargs: dict[str, Any], parallel: bool) -> Any:
     """An executor whose parts can be mapped over (local table or Dask pieces)."""
     if is_distributed_table(data):
         est._no_table_options(table_kwargs)
         ex = data.executor(gold=None, rng=np.random.default_rng(0))
-        ex.vote(gold=False)  # the per-piece states that map_reduce runs over
+        # the per-piece states that map_reduce runs over (one zero column per item: no votes)
+        ex.vote(gold=False, model=_NoClassPosteriors())
         est.table_ = data
         return ex
     table = est._as_table(data, table_kwargs)
@@ -395,7 +405,7 @@ class MedianRating(_ItemStatistic):
 POSITIVE = Domain(1e-300, np.inf)
 
 
-class WorkerBiasNoiseModel(EMModel):
+class WorkerBiasNoiseModel(_NoClassPosteriors):
     """EM plug-in of the worker bias-noise model (see the module docstring).
 
     Parameters: ``bias`` and ``noise`` (variance) per worker, ``mu`` and ``tau2``
@@ -403,6 +413,11 @@ class WorkerBiasNoiseModel(EMModel):
     known values, carried unchanged).  Statistics: per worker ``(n, sum e, sum e^2,
     sum v)`` with ``e = y - m_i`` and ``m_i``, ``v_i`` the item's posterior mean and
     variance, and ``(N, sum m, sum m^2 + v)`` over items with answers or gold.
+
+    The item posteriors (mean, variance) live in the part's cache: the posterior
+    array has one column (``posterior_width`` is 1, locally and on Dask), so
+    continuous ratings -- nearly every answer its own label -- never allocate items x
+    labels.
     """
 
     worker_params = ("bias", "noise")
@@ -425,8 +440,9 @@ class WorkerBiasNoiseModel(EMModel):
         self.gold: Any = None
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
-        # local fits (_RatingExecutor): one posterior column, item mean / variance / loglik and gold
-        return [memory.posteriors(n_items, 1, 2), memory.posteriors(n_items, 5, 1),
+        # one posterior column (posterior_width), item mean / variance / loglik and gold: none
+        # of it scales with the number of distinct rating values
+        return [*super().memory_terms(n_items, n_workers, n_labels), memory.posteriors(n_items, 5, 1),
                 memory.per_worker("worker biases and noise", n_workers, 6, 2)]
 
     # priors, in the data's units
@@ -527,23 +543,6 @@ class WorkerBiasNoiseModel(EMModel):
         return lp
 
 
-class _RatingExecutor(LocalExecutor):
-    """The local executor with one posterior column: the bias-noise plug-in keeps its item
-    posteriors (mean, variance) in the part's cache, so an items x labels array -- huge for
-    continuous ratings, where nearly every answer is its own label -- is never allocated;
-    ``vote`` (``init="mv"``) sets no class shares (the plug-in's
-    ``stats_from_posteriors`` starts from the item means)."""
-
-    def start(self) -> None:
-        self.posteriors = np.zeros((self.ctx.n_items, 1))
-        self.ctx.cache = {}
-
-    def vote(self, weights: np.ndarray | None = None, gold: bool = True, tie_seed: int | None = None
-             ) -> np.ndarray:
-        self.start()
-        return np.full(self.ctx.n_items, -1, dtype=np.int64)
-
-
 def _final_items(part: EMContext, post: Any, broadcast: Any, items: tuple[np.ndarray, ...]
                  ) -> tuple[tuple[np.ndarray, ...], None]:
     """The last E-step's item posteriors (kept in the part's cache) and answer counts."""
@@ -626,8 +625,6 @@ class WorkerBiasNoise(_RatingAggregator, EMAggregator):
     def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
         # gold values are numbers, not labels of the codebook: the model carries them
         ex = super()._executor(data, None, table_kwargs, model)
-        if type(ex) is LocalExecutor:
-            ex = _RatingExecutor(ex.ctx)
         assert isinstance(model, WorkerBiasNoiseModel)
         model.values = rating_values(ex.ctx.table.labels)
         model.center, model.scale = _scale_and_center(model.values, _label_counts(ex, data))
@@ -692,7 +689,8 @@ class WorkerBiasNoise(_RatingAggregator, EMAggregator):
         ctx = EMContext(table=table, gold=np.full(table.n_items, -1, np.int64), parallel=bool(self.parallel))
         params = align_params(model, ctx, self._source(self))
         params["gold_mask"], params["gold_value"] = model.gold_arrays(ctx)
-        mean, _, _ = model.item_pass(ctx, model.prepare(ctx, params),
-                                     {"gold_mask": params["gold_mask"], "gold_value": params["gold_value"]})
+        with parallel_guard():  # the parallel kernels, outside the EM executor's guard
+            mean, _, _ = model.item_pass(ctx, model.prepare(ctx, params),
+                                         {"gold_mask": params["gold_mask"], "gold_value": params["gold_value"]})
         return pd.Series(mean, index=table.items, name="estimate")
 
