@@ -231,7 +231,12 @@ class BCC(EMAggregator):
 
     Kim, H.-C. & Ghahramani, Z. (2012).  Bayesian classifier combination.
     *Proceedings of AISTATS 2012*, PMLR 22, 619-627.
-    https://proceedings.mlr.press/v22/kim12.html
+    https://proceedings.mlr.press/v22/kim12.html (the model; fitted there by Gibbs
+    sampling).
+
+    Simpson, E., Roberts, S. J., Smith, A. & Lintott, C. (2011).  Bayesian combination
+    of multiple, imperfect classifiers.  *NIPS 2011 Workshop on Decision Making with
+    Multiple Imperfect Decision Makers* (the variational-Bayes updates used here).
 
     The defaults follow the IBCC reference code of Li, Rubinstein & Cohn (ICML
     2019): prior 4 on the diagonal and 1 elsewhere, a uniform ``Dir(1, ..., 1)``

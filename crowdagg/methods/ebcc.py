@@ -106,7 +106,9 @@ class EBCCModel(KLCache, EMModel):
         - sum KL(q(v) || p(v)) - sum_k KL(q(pi_k) || p(pi_k)) - KL(q(tau) || p(tau))
 
     ``seed`` fixes the random initial split of majority-vote shares into subtypes
-    (one Dirichlet(1) draw per item and class, a function of the item's id).
+    used by :meth:`stats_from_posteriors` (one Dirichlet(1) draw per item and class,
+    a function of the seed and a hash of the item's answers; :class:`EBCC` sets the
+    split itself, see :meth:`EBCC._run`).
     """
 
     worker_params = ("confusion_counts",)
@@ -246,7 +248,9 @@ class EBCC(EMAggregator):
         Runs from different random initial splits; the highest final ELBO is kept.
     random_state : None, int >= 0, numpy SeedSequence, Generator or RandomState, default 0
         Seed of the splits (each run's seed is drawn from it in order; each item's
-        draw is a function of that seed and the item's id).  Same seed, same data:
+        draw is a function of that seed and a hash of the item's answers -- never of
+        its id or position, so renaming items or workers and reordering rows change
+        nothing, and a Dask fit equals the local one).  Same seed, same data:
         same result.
     max_iter : int >= 0, default 500
         Maximum iterations per run.
