@@ -181,3 +181,17 @@ def test_contract(check):
         warnings.simplefilter("ignore")
         for df in crowdagg.testing._crowds():
             check(AutoAggregator(candidates=["mv", "onecoin"]), df)
+
+
+def test_auto_passes_gold_to_candidates(crowd):
+    item = crowd.truth.index[0]
+    other = (crowd.truth.iloc[0] + 1) % 3
+    est = crowdagg.aggregate(crowd.annotations, gold={item: other}, candidates=FAST)
+    assert est.labels_.loc[item] == other
+    assert est.estimator_.labels_.loc[item] == other
+
+
+def test_auto_binary_with_kos_candidate():
+    c = make_crowd(n_items=120, n_workers=10, n_labels=2, per_item=4, random_state=1)
+    est = AutoAggregator(candidates=["mv", "kos", "onecoin"]).fit(c.annotations)
+    assert est.selection_.loc["KOS", "error"] == "" and est.selection_["n_scored"].min() > 0
