@@ -29,7 +29,7 @@ from .._validation import PROBABILITY, Interval
 from ..base import is_distributed_table
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, LocalExecutor, em_constraints
 from ..errors import DuplicateAnnotationError, EmptyTableError, InputError, NullIdError
-from ..factorize import _factorize, _first_rows, _label_values, label_codebook
+from ..factorize import _factorize, _first_rows, _label_set, _label_values, label_codebook
 from ..ingest import _resolve_columns
 from ..kernels._util import cap_chunks
 from ..kernels.multilabel import ml_estep_parallel, ml_estep_slice
@@ -47,6 +47,11 @@ def _is_arrow_string(arr: Any) -> bool:
     import pyarrow as pa
 
     return pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+
+
+def _is_dask_frame(data: Any) -> bool:
+    """A dask DataFrame (checked without importing Dask)."""
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(data, "npartitions")
 
 
 def _is_null(v: Any) -> bool:
@@ -124,6 +129,88 @@ def _label_cells(cells: np.ndarray, sep: str | None, col: str) -> tuple[Any, np.
     return flat, lengths, null, from_text
 
 
+def _check_options(data: Any, item_col: str | None, worker_col: str, label_col: str | None, sep: str | None,
+                   duplicates: str) -> tuple[str, str, str]:
+    """Validate the table options of multi-label answers; the resolved column names."""
+    if duplicates not in ("error", "first", "last"):
+        raise InputError(f"duplicates must be 'error', 'first' or 'last' for multi-label answers, got {duplicates!r}")
+    if sep is not None and (not isinstance(sep, str) or not sep):
+        raise InputError(f"sep must be a non-empty string, got {sep!r}")
+    columns = list(data.columns)
+    if label_col is None:
+        label_col = "labels" if "labels" in columns else "label"
+    item_col, worker_col, label_col = _resolve_columns(columns, item_col, worker_col, label_col)
+    return item_col, worker_col, label_col
+
+
+def _flat_labels(cells: np.ndarray, sep: str | None, col: str
+                 ) -> tuple[np.ndarray, pd.Index, np.ndarray, np.ndarray, bool]:
+    """Codes of every ticked label (into the distinct labels, first appearance), the
+    distinct labels as read (strings before the text-label rule), labels per row, the
+    null rows and whether the labels came from ``sep`` strings."""
+    flat, lengths, null, from_text = _label_cells(cells, sep, col)
+    if not len(flat):
+        return np.empty(0, np.int64), pd.Index([], dtype=object), lengths, null, from_text
+    if isinstance(flat, list):
+        values: Any = np.empty(len(flat), dtype=object)
+        values[:] = flat
+        values = pd.Series(values)
+    else:  # an Arrow array
+        values = pd.Series(flat.to_pandas(types_mapper=None)) if not _is_arrow_string(flat) else flat
+    fc, uniques = _factorize(values, col, "label")
+    if (fc < 0).any():
+        row = int(np.repeat(np.arange(len(cells)), lengths)[np.flatnonzero(fc < 0)[0]])
+        raise InputError(f"column {col!r}: the label set at row {row} holds a null label")
+    return np.asarray(fc, np.int64), pd.Index(uniques), lengths, null, from_text
+
+
+def _text_rule(uniques: pd.Index, from_text: bool) -> tuple[pd.Index, bool]:
+    """The text-label rule (all plain integers become ints) on distinct labels read from
+    ``sep`` strings; whether it changed them."""
+    if from_text and len(uniques) and all(isinstance(v, str) for v in uniques):
+        parsed = _label_values(list(uniques))
+        if parsed is not None:
+            return pd.Index(np.asarray(parsed[0], dtype=parsed[1])), True
+    return uniques, False
+
+
+def _explode(ic: np.ndarray, wc: np.ndarray, items: pd.Index, workers: pd.Index, null: np.ndarray,
+             lengths: np.ndarray, lab: np.ndarray, n_labels: int, duplicates: str) -> AnnotationTable:
+    """The checkbox table of coded answers (rows in input order; ``lab``: the label code
+    of every ticked label, row by row), with its drop counts."""
+    n_rows = len(ic)
+    answer_rows = np.flatnonzero(~null)
+    keys = ic[answer_rows] * max(len(workers), 1) + wc[answer_rows]
+    if duplicates == "error":
+        dup = pd.Index(keys).duplicated()
+        if dup.any():
+            rows = answer_rows[dup][:5]
+            raise DuplicateAnnotationError(
+                f"{int(dup.sum())} repeated (item, worker) answer(s), e.g. "
+                f"{list(zip(items.take(ic[rows]).tolist(), workers.take(wc[rows]).tolist()))}; pass duplicates='first' or 'last'")
+    else:
+        keep = ~pd.Index(keys).duplicated(keep="first" if duplicates == "first" else "last")
+        answer_rows = answer_rows[keep]
+    kept = np.zeros(n_rows, dtype=bool)
+    kept[answer_rows] = True
+    owner = np.repeat(np.arange(n_rows), lengths)  # the answer row of every ticked label
+    sel = kept[owner]
+    pairs = np.sort(owner[sel] * n_labels + lab[sel])
+    if pairs.size:  # a label ticked twice in one answer counts once
+        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
+    t_rows, t_lab = pairs // max(n_labels, 1), pairs % max(n_labels, 1)
+    all_ic = np.concatenate([ic[answer_rows], ic[t_rows]])
+    all_wc = np.concatenate([wc[answer_rows], wc[t_rows]])
+    all_lc = np.concatenate([np.full(len(answer_rows), n_labels, np.int64), t_lab])
+    dropped = {"null_answer": int(null.sum()), "duplicate": int((~null).sum() - len(answer_rows))}
+    if all_ic.size == 0:
+        table = AnnotationTable.empty(items, workers, pd.RangeIndex(n_labels + 1))
+    else:
+        table = AnnotationTable.from_codes(all_ic, all_wc, all_lc, items=items, workers=workers,
+                                           labels=n_labels + 1, duplicates="keep")
+    return table.with_dropped(**dropped)
+
+
 def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = "worker", label_col: str | None = None,
                    sep: str | None = None, labels: Any = None, duplicates: str = "error"
                    ) -> tuple[AnnotationTable, pd.Index]:
@@ -157,19 +244,16 @@ def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = 
     (AnnotationTable, pandas.Index)
         The checkbox table (label codes ``0 .. C-1`` ticked, ``C`` the answer
         marker; its ``labels`` are ``0 .. C``) and the ``C`` labels.
+
+    See Also
+    --------
+    crowdagg.distributed.multilabel.DaskCheckboxTable : the same table on a Dask cluster.
     """
     if type(data).__module__.startswith("polars"):
         data = data.to_pandas()
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"multi-label answers are a pandas or polars DataFrame, got {type(data).__name__}")
-    if duplicates not in ("error", "first", "last"):
-        raise InputError(f"duplicates must be 'error', 'first' or 'last' for multi-label answers, got {duplicates!r}")
-    if sep is not None and (not isinstance(sep, str) or not sep):
-        raise InputError(f"sep must be a non-empty string, got {sep!r}")
-    columns = list(data.columns)
-    if label_col is None:
-        label_col = "labels" if "labels" in columns else "label"
-    item_col, worker_col, label_col = _resolve_columns(columns, item_col, worker_col, label_col)
+    item_col, worker_col, label_col = _check_options(data, item_col, worker_col, label_col, sep, duplicates)
     if len(data) == 0:
         raise EmptyTableError("the annotation table is empty (0 rows)")
     ic, items = _factorize(data[item_col], item_col, "item id")
@@ -179,58 +263,16 @@ def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = 
             raise NullIdError(f"column {col!r} has {int((codes < 0).sum())} null id(s) (first rows: "
                               f"{_first_rows(codes < 0)}); drop or fill those rows first")
     ic, wc = np.asarray(ic, np.int64), np.asarray(wc, np.int64)
-    flat, lengths, null, from_text = _label_cells(data[label_col].to_numpy(dtype=object), sep, label_col)
+    fc, uniques, lengths, null, from_text = _flat_labels(data[label_col].to_numpy(dtype=object), sep, label_col)
     if null.all():
         raise EmptyTableError(f"every answer in column {label_col!r} is null; nothing to aggregate")
-    if len(flat):
-        if isinstance(flat, list):
-            values: Any = np.empty(len(flat), dtype=object)
-            values[:] = flat
-            values = pd.Series(values)
-        else:  # an Arrow array
-            values = pd.Series(flat.to_pandas(types_mapper=None)) if not _is_arrow_string(flat) else flat
-        fc, uniques = _factorize(values, label_col, "label")
-        if from_text and len(uniques) and all(isinstance(v, str) for v in uniques):
-            parsed = _label_values(list(uniques))  # the text-label rule, on the distinct labels
-            if parsed is not None:
-                uniques = pd.Index(np.asarray(parsed[0], dtype=parsed[1]))
-        if (fc < 0).any():
-            row = int(np.repeat(np.arange(len(data)), lengths)[np.flatnonzero(fc < 0)[0]])
-            raise InputError(f"column {label_col!r}: the label set at row {row} holds a null label")
-    else:
-        fc, uniques = np.empty(0, np.int64), pd.Index([], dtype=object)
+    uniques, _ = _text_rule(uniques, from_text)
     if labels is None and len(uniques) == 0:
         raise EmptyTableError(f"no answer in column {label_col!r} ticks a label; give the label set with labels=")
     label_index, mapping = label_codebook(pd.Index(uniques), labels, label_col)
-    n_labels = len(label_index)
-    answer_rows = np.flatnonzero(~null)
-    keys = ic[answer_rows] * len(workers) + wc[answer_rows]
-    if duplicates == "error":
-        dup = pd.Index(keys).duplicated()
-        if dup.any():
-            rows = answer_rows[dup][:5]
-            raise DuplicateAnnotationError(
-                f"{int(dup.sum())} repeated (item, worker) answer(s), e.g. "
-                f"{list(zip(items.take(ic[rows]).tolist(), workers.take(wc[rows]).tolist()))}; pass duplicates='first' or 'last'")
-    else:
-        keep = ~pd.Index(keys).duplicated(keep="first" if duplicates == "first" else "last")
-        answer_rows = answer_rows[keep]
-    kept = np.zeros(len(data), dtype=bool)
-    kept[answer_rows] = True
-    owner = np.repeat(np.arange(len(data)), lengths)  # the answer row of every ticked label
     lab = np.asarray(mapping, dtype=np.int64)[fc] if len(fc) else np.empty(0, np.int64)
-    sel = kept[owner]
-    pairs = np.sort(owner[sel] * n_labels + lab[sel])
-    if pairs.size:  # a label ticked twice in one answer counts once
-        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
-    t_rows, t_lab = pairs // n_labels, pairs % n_labels
-    all_ic = np.concatenate([ic[answer_rows], ic[t_rows]])
-    all_wc = np.concatenate([wc[answer_rows], wc[t_rows]])
-    all_lc = np.concatenate([np.full(len(answer_rows), n_labels, np.int64), t_lab])
-    table = AnnotationTable.from_codes(all_ic, all_wc, all_lc, items=items, workers=workers, labels=n_labels + 1,
-                                       duplicates="keep")
-    dropped = {"null_answer": int(null.sum()), "duplicate": int((~null).sum() - len(answer_rows))}
-    return table.with_dropped(**dropped), label_index
+    table = _explode(ic, wc, items, workers, null, lengths, lab, len(label_index), duplicates)
+    return table, label_index
 
 
 # --------------------------------------------------------------------------- the plug-in
@@ -322,6 +364,21 @@ class MultiLabelModel(EMModel):
 
 
 # --------------------------------------------------------------------------- result and estimator
+def _result_frames(table: AnnotationTable, post: np.ndarray, label_index: pd.Index, threshold: float
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``labels`` (items x labels, ``boolean``, ``<NA>`` for items without answers) and
+    ``probas`` of a checkbox table's posteriors (a local table or one Dask piece)."""
+    c = len(label_index)
+    p = np.ascontiguousarray(post[:, :c])
+    answered = np.bincount(table.item_codes[table.label_codes == c], minlength=table.n_items) > 0
+    cols = label_index.rename("label")
+    probas = pd.DataFrame(p, index=table.items.rename("item"), columns=cols)
+    lab = pd.DataFrame({j: pd.array(p[:, j] > threshold, dtype="boolean") for j in range(c)})
+    lab.columns, lab.index = cols, probas.index
+    lab.loc[~answered, :] = pd.NA
+    return lab.astype("boolean"), probas
+
+
 @dataclass(frozen=True)
 class MultiLabelResult:
     """Labels (items x labels, nullable booleans) and per-label probabilities."""
@@ -422,7 +479,15 @@ class MultiLabel(EMAggregator):
     -----
     ``fit`` takes a pandas or polars DataFrame (columns ``item``/``task``, ``worker``,
     ``labels``/``label``; ``item_col=``, ``worker_col=``, ``label_col=``,
-    ``duplicates=``).  Gold answers and distributed tables are not supported.
+    ``duplicates=``).  Gold answers are not supported.
+
+    On Dask, ``fit`` takes a :class:`~crowdagg.distributed.multilabel.DaskCheckboxTable`
+    or a dask DataFrame of label sets (built into one, with the table options above
+    and ``npartitions=``, ``client=``): the same plug-in runs piece by piece through
+    :class:`~crowdagg.distributed.executor.DaskExecutor`; the per-worker attributes
+    are pandas, ``labels_`` and ``probas_`` dask DataFrames and ``result_`` a
+    :class:`~crowdagg.distributed.multilabel.DaskMultiLabelResult` (``to_pandas()``
+    gathers it), equal to a local fit up to the order of floating-point sums.
 
     Examples
     --------
@@ -461,8 +526,9 @@ class MultiLabel(EMAggregator):
         return MultiLabelModel(bool(self.shared), float(self.smoothing))
 
     def _checkbox(self, data: Any, table_kwargs: dict[str, Any], labels: Any) -> tuple[AnnotationTable, pd.Index]:
-        if is_distributed_table(data):
-            raise InputError("MultiLabel has no distributed implementation yet; fit a pandas or polars DataFrame")
+        if is_distributed_table(data) or _is_dask_frame(data):
+            raise InputError("MultiLabel fits distributed answers with fit (a DaskCheckboxTable or a dask "
+                             "DataFrame); partial_fit, predict and predict_proba of new answers take in-memory data")
         if isinstance(data, AnnotationTable):
             raise InputError("MultiLabel takes multi-label answers (a DataFrame with a column of label sets), "
                              "not an AnnotationTable of single labels")
@@ -477,9 +543,37 @@ class MultiLabel(EMAggregator):
         table, self._label_index = self._checkbox(data, table_kwargs, self.labels)
         return table
 
+    def _dask_table(self, data: Any, table_kwargs: dict[str, Any]) -> Any:
+        """``data`` as a :class:`~crowdagg.distributed.multilabel.DaskCheckboxTable`, or
+        ``None`` for in-memory data."""
+        if is_distributed_table(data):
+            if not getattr(type(data), "crowdagg_checkbox", False):
+                raise InputError(
+                    "MultiLabel takes multi-label answers; this distributed table holds single labels: build "
+                    "crowdagg.distributed.multilabel.DaskCheckboxTable.from_dask_dataframe(ddf) or pass the dask "
+                    "DataFrame of label sets")
+            self._no_table_options(table_kwargs)
+            if self.labels is not None and not _label_set(self.labels).equals(data.label_set):
+                raise InputError(f"MultiLabel(labels={list(self.labels)[:20]}) but the DaskCheckboxTable has the "
+                                 f"label set {data.label_set.tolist()[:20]}; build it with labels= in that order")
+            return data
+        if not _is_dask_frame(data):
+            return None
+        known = {"item_col", "worker_col", "label_col", "duplicates", "npartitions", "client"}
+        unknown = sorted(set(table_kwargs) - known)
+        if unknown:
+            raise InputError(f"unknown option(s) {unknown} for distributed multi-label answers; known: {sorted(known)}")
+        from ..distributed.multilabel import DaskCheckboxTable
+
+        return DaskCheckboxTable.from_dask_dataframe(data, sep=self.sep, labels=self.labels, **table_kwargs)
+
     def _executor(self, data: Any, gold: Any, table_kwargs: dict[str, Any], model: EMModel) -> Any:
         if gold is not None:
             raise InputError("MultiLabel does not take gold answers")
+        dt = self._dask_table(data, table_kwargs)
+        if dt is not None:  # the same plug-in, piece by piece (crowdagg.distributed.executor)
+            self._label_index = dt.label_set
+            return dt.executor(gold=None, rng=self._rng())
         table = self._as_table(data, table_kwargs)
         model.check_memory(type(self).__name__, table)
         return LocalExecutor(self._context(table, np.full(table.n_items, -1, np.int64)))
@@ -496,15 +590,8 @@ class MultiLabel(EMAggregator):
         self.store_result(table, self._result(table, posteriors, self._label_index))
 
     def _result(self, table: AnnotationTable, post: np.ndarray, label_index: pd.Index) -> MultiLabelResult:
-        c = len(label_index)
-        p = np.ascontiguousarray(post[:, :c])
-        answered = np.bincount(table.item_codes[table.label_codes == c], minlength=table.n_items) > 0
-        cols = label_index.rename("label")
-        probas = pd.DataFrame(p, index=table.items.rename("item"), columns=cols)
-        lab = pd.DataFrame({j: pd.array(p[:, j] > float(self.threshold), dtype="boolean") for j in range(c)})
-        lab.columns, lab.index = cols, probas.index
-        lab.loc[~answered, :] = pd.NA
-        return MultiLabelResult(labels=lab.astype("boolean"), probas=probas, sep=self.sep)
+        lab, probas = _result_frames(table, post, label_index, float(self.threshold))
+        return MultiLabelResult(labels=lab, probas=probas, sep=self.sep)
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         labels = self._label_index.rename("label")
@@ -521,6 +608,10 @@ class MultiLabel(EMAggregator):
         self.skills_ = pd.Series(bal, index=table.workers, name="skill")
         self.prevalence_ = pd.Series(params["prevalence"], index=labels, name="prevalence")
         self.label_set_ = labels
+        if not isinstance(executor, LocalExecutor):  # a Dask fit: the multi-label result, per piece
+            from ..distributed.multilabel import multilabel_result
+
+            self.store_result(executor.dt, multilabel_result(executor, labels, float(self.threshold), self.sep))
 
     def _new_table(self, data: Any, table_kwargs: dict[str, Any]) -> AnnotationTable:
         table, self._label_index = self._checkbox(data, table_kwargs, list(self.label_set_))
