@@ -21,6 +21,7 @@ from . import memory
 from ._validation import check_choice, check_float, check_int, check_random_state
 from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError, TooLargeError
 from .kernels import agreement as K
+from .kernels._util import parallel_guard
 from .table import AnnotationTable, as_table
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
@@ -50,7 +51,8 @@ def _table(data: Any, table_kwargs: dict[str, Any], func: str = "this function")
                 f"table options {list(valid)}"
             )
     try:
-        return as_table(data, **table_kwargs)
+        with parallel_guard():  # the table build runs parallel kernels (string hashing)
+            return as_table(data, **table_kwargs)
     except TypeError as exc:
         if isinstance(exc, CrowdaggError):
             raise
@@ -344,7 +346,8 @@ class LocalParts:
 
     def map(self, fn: Any, *args: Any, per: list[Any] | None = None) -> list[Any]:
         head = () if per is None else (per[0],)
-        return [fn(self.table, *head, *args, parallel=True)]
+        with parallel_guard():  # the multi-threaded kernels (see kernels._util.parallel_guard)
+            return [fn(self.table, *head, *args, parallel=True)]
 
     def sum(self, handles: list[Any], pick: int | None = None) -> Any:
         return handles[0] if pick is None else handles[0][pick]

@@ -66,6 +66,7 @@ import pandas as pd
 from . import memory
 from ._validation import check_choice, check_int, check_random_state
 from .errors import InputError
+from .kernels._util import parallel_guard
 from .kernels.active import gain_parallel, gain_slice
 
 __all__ = ["next_items", "posterior_entropy", "expected_gain", "worker_confusions"]
@@ -185,7 +186,8 @@ def expected_gain(model: Any, *, pool: Literal["workload", "uniform"] = "workloa
     out = np.zeros(post.shape[0], dtype=np.float64)
     if post.shape[0]:
         if post.shape[0] * conf.shape[0] > 100_000:
-            gain_parallel(post, conf, weight, out)
+            with parallel_guard():
+                gain_parallel(post, conf, weight, out)
         else:
             gain_slice(post, conf, weight, 0, post.shape[0], out)
     return pd.Series(out, index=probas.index, name="expected_gain")

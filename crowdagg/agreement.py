@@ -64,7 +64,7 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
 from ._validation import check_choice, check_int, check_random_state
 from .errors import AgreementUndefinedError, InputError, LevelError
 from .kernels import agreement as K
-from .kernels._util import chunk_bounds
+from .kernels._util import chunk_bounds, parallel_guard
 from .table import AnnotationTable
 
 __all__ = [
@@ -194,7 +194,8 @@ def _with_bootstrap(res: dict[str, Any], reps: np.ndarray | None, confidence: fl
 
 
 def _item_label_counts(table: AnnotationTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return K.item_label_counts(table.item_ptr, table.label_codes, table.n_labels)
+    with parallel_guard():
+        return K.item_label_counts(table.item_ptr, table.label_codes, table.n_labels)
 
 
 def _need_pairs(r: np.ndarray) -> None:
@@ -272,8 +273,10 @@ def krippendorff_alpha(
     if n_boot:
         reps = np.empty(n_boot)
         pm = np.diff(table.item_ptr) >= 2
-        K.alpha_boot_parallel(table.item_ptr, nd, lab, cnt, np.flatnonzero(pm).astype(np.int64), r_item, do_item,
-                              metric, values, _seed(random_state, n_boot), K.replicate_bounds(n_boot), reps)
+        seeds = _seed(random_state, n_boot)
+        with parallel_guard():
+            K.alpha_boot_parallel(table.item_ptr, nd, lab, cnt, np.flatnonzero(pm).astype(np.int64), r_item,
+                                  do_item, metric, values, seeds, K.replicate_bounds(n_boot), reps)
     res = _with_bootstrap(res, reps, confidence, "Krippendorff's alpha")
     return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n, n_annotations=n_ann, **res)
 
@@ -309,8 +312,10 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
         if kind == 4:
             raise InputError("conger_kappa has an analytic interval only (n_boot must be 0)")
         reps = np.empty(n_boot)
-        K.family_boot_parallel(ptr, nd, lab, cnt, np.flatnonzero(rated).astype(np.int64), r_all, sq, kind, w,
-                               sum_w, _seed(random_state, n_boot), K.replicate_bounds(n_boot), reps)
+        seeds = _seed(random_state, n_boot)
+        with parallel_guard():
+            K.family_boot_parallel(ptr, nd, lab, cnt, np.flatnonzero(rated).astype(np.int64), r_all, sq, kind, w,
+                                   sum_w, seeds, K.replicate_bounds(n_boot), reps)
     res = _with_bootstrap(res, reps, confidence, name)
     return AgreementResult(coefficient=name, variant=wname, n_items=n, n_annotations=table.n_annotations, **res)
 
@@ -552,7 +557,9 @@ def cohen_kappa(
     reps = None
     if n_boot:
         reps = np.empty(n_boot)
-        K.cohen_boot_parallel(la_c, lb_c, w, _seed(random_state, n_boot), K.replicate_bounds(n_boot), reps)
+        seeds = _seed(random_state, n_boot)
+        with parallel_guard():
+            K.cohen_boot_parallel(la_c, lb_c, w, seeds, K.replicate_bounds(n_boot), reps)
     res = _with_bootstrap(res, reps, confidence, "Cohen's kappa")
     return AgreementResult(coefficient="cohen_kappa", variant=wname, n_items=int(n_shared),
                            n_annotations=2 * int(la.size), **res)
@@ -661,9 +668,10 @@ def worker_agreement(data: Any, *, min_items: int = 1, **table_kwargs: Any) -> p
     out_n = np.empty(nw)
     out_po = np.empty(nw)
     out_pe = np.empty(nw)
-    K.worker_rest_parallel(table.worker_ptr, table.worker_index, table.item_codes, table.label_codes,
-                           table.item_ptr, nd, lab, cnt, table.n_labels, chunk_bounds(table.worker_ptr),
-                           out_n, out_po, out_pe)
+    with parallel_guard():
+        K.worker_rest_parallel(table.worker_ptr, table.worker_index, table.item_codes, table.label_codes,
+                               table.item_ptr, nd, lab, cnt, table.n_labels, chunk_bounds(table.worker_ptr),
+                               out_n, out_po, out_pe)
     enough = out_n >= min_items
     defined = enough & (out_pe < 1.0 - 1e-12)
     kappa = np.where(defined, (out_po - out_pe) / np.where(defined, 1.0 - out_pe, 1.0), 0.0)

@@ -38,6 +38,7 @@ from ._validation import check_choice, check_float, check_int
 from .errors import GoldError, InputError
 from .factorize import _holds_strings, _lookup
 from .gold import gold_by_item
+from .kernels._util import parallel_guard
 from .kernels.quality import gold_confusions, gold_counts
 from .table import AnnotationTable
 
@@ -239,8 +240,9 @@ class GoldScores:
                 f"gold confusion counts, {t.n_workers:,} workers x {t.n_labels:,}^2 labels",
                 8.0 * t.n_workers * t.n_labels**2)],
                 "read per-class accuracy (GoldScores.table) instead, or score fewer labels at once")
-            conf = gold_confusions(t.item_ptr, t.worker_codes, t.label_codes, self._gold_codes,
-                                   t.n_workers, t.n_labels, parallel=self._parallel)
+            with parallel_guard():
+                conf = gold_confusions(t.item_ptr, t.worker_codes, t.label_codes, self._gold_codes,
+                                       t.n_workers, t.n_labels, parallel=self._parallel)
             if len(self._rows) != t.n_workers:
                 conf = conf[self._rows]
             conf.flags.writeable = False
@@ -435,8 +437,9 @@ def score_workers(
     codes = table.encode_gold(gold)
     if not (codes >= 0).any():
         raise GoldError("gold is empty: no item with a non-null gold label")
-    total, correct = gold_counts(table.item_ptr, table.worker_codes, table.label_codes, codes,
-                                 table.n_workers, table.n_labels, parallel=parallel)
+    with parallel_guard():
+        total, correct = gold_counts(table.item_ptr, table.worker_codes, table.label_codes, codes,
+                                     table.n_workers, table.n_labels, parallel=parallel)
     n_gold = total.sum(axis=1)
     n_correct = correct.sum(axis=1)
     if not n_gold.any():
