@@ -151,3 +151,9 @@ def test_matches_crowdkit():
     ours = crowdagg.GoldMajorityVote().fit(c.annotations, gold=gold)
     theirs = ck.GoldMajorityVote().fit(c.annotations.rename(columns={"item": "task"}), gold)
     np.testing.assert_allclose(ours.skills_.loc[theirs.skills_.index].to_numpy(), theirs.skills_.to_numpy())
+
+
+
+def test_partial_fit_refused():
+    with pytest.raises(InputError, match="no incremental form"):
+        crowdagg.GoldMajorityVote().partial_fit(_crowd(0).annotations, gold=_crowd(0).truth.iloc[:5])

@@ -208,3 +208,8 @@ def test_crowdkit_figures_on_shared(datasets_dir):
         g = gold[gold.index.isin(est.labels_.dropna().index)]
         acc = float((est.labels_.loc[g.index].astype(str) == g.astype(str)).mean())
         assert abs(acc - ref) <= 0.003, (name, acc, ref)
+
+
+def test_partial_fit_refused():
+    with pytest.raises(InputError, match="no incremental form"):
+        crowdagg.KOS().partial_fit(_binary(0))

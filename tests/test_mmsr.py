@@ -211,3 +211,10 @@ def test_matches_crowdkit_on_dense_crowd():
     ours = crowdagg.MMSR().fit(c.annotations).labels_
     theirs = ck.MMSR().fit_predict(c.annotations.rename(columns={"item": "task"}))
     assert (ours.loc[theirs.index] == theirs).mean() >= 0.97
+
+
+def test_partial_fit_refused():
+    from crowdagg.errors import InputError
+
+    with pytest.raises(InputError, match="no incremental form"):
+        crowdagg.MMSR().partial_fit(_crowd(0))

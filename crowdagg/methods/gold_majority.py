@@ -11,7 +11,7 @@ import pandas as pd
 from .. import memory
 from .._validation import PROBABILITY, Interval, Options
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, run_em
-from ..errors import GoldError
+from ..errors import GoldError, InputError
 from ..kernels._util import cap_chunks
 from ..kernels.em import wv_estep_parallel, wv_estep_slice
 from ..table import AnnotationTable
@@ -171,6 +171,17 @@ class GoldMajorityVote(EMAggregator):
             raise GoldError("GoldMajorityVote needs gold answers: fit(data, gold=...) with known labels by "
                             "item id (or use MajorityVote / Wawa)")
         return super().fit(data, gold=gold, init_params=init_params, **table_kwargs)
+
+    def partial_fit(self, data: Any, **kwargs: Any) -> GoldMajorityVote:
+        """Not available yet (the gold counts would add up over batches, but the core's
+        incremental loop does not keep them for this plug-in).
+
+        Raises
+        ------
+        InputError
+            Always; fit the union of the batches instead.
+        """
+        raise InputError("GoldMajorityVote has no incremental form yet; call fit on the union of the batches")
 
     def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:

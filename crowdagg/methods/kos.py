@@ -253,6 +253,16 @@ class KOS(EMAggregator):
             init = "uniform"
         return run_em(model, executor, init=init, max_iter=max_iter, tol=tol, stacklevel=4)
 
+    def partial_fit(self, data: Any, **kwargs: Any) -> KOS:
+        """Not available: KOS has no incremental form (its messages live on every item and answer of the data).
+
+        Raises
+        ------
+        InputError
+            Always; fit the union of the batches instead.
+        """
+        raise InputError("KOS has no incremental form (its messages live on every item and answer of the data); call fit on the union of the batches")
+
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         _, agree = executor.map_reduce(_agreement_fn, None)
         n = executor.ctx.worker_counts()

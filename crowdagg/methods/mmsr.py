@@ -12,6 +12,7 @@ import pandas as pd
 from .. import memory
 from .._validation import Interval
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, run_em
+from ..errors import InputError
 from ..kernels._util import cap_chunks
 from ..kernels.mmsr import (
     logodds_vote_parallel,
@@ -277,6 +278,16 @@ class MMSR(EMAggregator):
         self.trim_ = int(info["trim"])
         return EMFit(params=res.params, posteriors=res.posteriors, loglik=loss, n_iter=int(info["n_iter"]),
                      converged=bool(loss.size and loss[-1] < tol))
+
+    def partial_fit(self, data: Any, **kwargs: Any) -> MMSR:
+        """Not available: MMSR has no incremental form (its skills come from one solve over the worker-pair statistics of all the data).
+
+        Raises
+        ------
+        InputError
+            Always; fit the union of the batches instead.
+        """
+        raise InputError("MMSR has no incremental form (its skills come from one solve over the worker-pair statistics of all the data); call fit on the union of the batches")
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         w = params["weights"]
