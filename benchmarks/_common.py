@@ -87,23 +87,30 @@ def cache_dir() -> Path:
     return d
 
 
-def _cache_stem(n: int, n_labels: int, per_item: int, id_type: str, seed: int) -> str:
-    return f"crowd_v{DATA_VERSION}_n{n}_k{n_labels}_p{per_item}_{id_type}_s{seed}"
+WORKLOADS = ("skewed", "uniform")
+
+
+def _cache_stem(n: int, n_labels: int, per_item: int, id_type: str, seed: int, workload: str = "skewed") -> str:
+    # the skewed (default) crowds keep the names of the files cached before workloads existed
+    tail = "" if workload == "skewed" else f"_{workload}"
+    return f"crowd_v{DATA_VERSION}_n{n}_k{n_labels}_p{per_item}_{id_type}_s{seed}{tail}"
 
 
 def generate_crowd(
-    n_annotations: int, *, n_labels: int = 4, per_item: int = 5, id_type: str = "str", seed: int = 0
+    n_annotations: int, *, n_labels: int = 4, per_item: int = 5, id_type: str = "str", seed: int = 0,
+    workload: str = "skewed",
 ) -> tuple[Any, Any]:
     """A fresh crowd: frame with columns ``task``, ``worker``, ``label`` and the truth.
 
-    The item column is named ``task`` (crowd-kit's name; crowdagg accepts it too)
+    ``workload``: ``"skewed"`` (Zipf-skewed answers per worker, the default) or
+    ``"uniform"`` (every worker equally likely on every item).  The item column is named ``task`` (crowd-kit's name; crowdagg accepts it too)
     so that the very same frame goes to both libraries.
     """
     from crowdagg.datasets import make_crowd
 
     n_items, n_workers = crowd_shape(n_annotations, per_item)
     crowd = make_crowd(n_items, n_workers, n_labels=n_labels, per_item=per_item, id_type=id_type,
-                       random_state=seed)
+                       workload=workload, random_state=seed)
     df = crowd.annotations.rename(columns={"item": "task"})
     truth = crowd.truth.rename_axis("task")
     return df, truth
@@ -117,19 +124,22 @@ def load_crowd(
     id_type: str = "str",
     seed: int = 0,
     cache: bool = True,
+    workload: str = "skewed",
 ) -> tuple[Any, Any]:
     """:func:`generate_crowd`, cached as Parquet in :func:`cache_dir` (same dtypes back)."""
     if not cache:
-        return generate_crowd(n_annotations, n_labels=n_labels, per_item=per_item, id_type=id_type, seed=seed)
+        return generate_crowd(n_annotations, n_labels=n_labels, per_item=per_item, id_type=id_type, seed=seed,
+                              workload=workload)
     import pandas as pd
 
-    stem = cache_dir() / _cache_stem(n_annotations, n_labels, per_item, id_type, seed)
+    stem = cache_dir() / _cache_stem(n_annotations, n_labels, per_item, id_type, seed, workload)
     ann, gold = stem.with_suffix(".parquet"), stem.with_suffix(".truth.parquet")
     if ann.exists() and gold.exists():
         df = pd.read_parquet(ann)
         truth = pd.read_parquet(gold)["label"]
         return df, truth
-    df, truth = generate_crowd(n_annotations, n_labels=n_labels, per_item=per_item, id_type=id_type, seed=seed)
+    df, truth = generate_crowd(n_annotations, n_labels=n_labels, per_item=per_item, id_type=id_type, seed=seed,
+                               workload=workload)
     # write to temporary names, then rename: concurrent runs never read half a file
     suffix = f".{os.getpid()}.tmp"
     df.to_parquet(str(ann) + suffix, index=False)
@@ -277,6 +287,25 @@ def timed(fn: Callable[..., Any], *args: Any) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn(*args)
     return time.perf_counter() - t0, out
+
+
+def timed_cpu(fn: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
+    """``(wall seconds, CPU seconds of the process, fn(*args))`` of one call, after a
+    garbage collection.  CPU time sums every thread: on a loaded machine it is the
+    steadier figure (wall time there includes waiting for a core)."""
+    gc.collect()
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """``os.getloadavg()`` (``None`` where unavailable)."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
 
 
 def median(values: Sequence[float]) -> float:

@@ -17,6 +17,11 @@ Examples::
 
     python benchmarks/head_to_head.py --sizes 10k,100k,1M --methods mv,ds --repeats 3
     python benchmarks/head_to_head.py --sizes 1M --methods all --markdown --json h2h.json
+    python benchmarks/head_to_head.py --sizes 1M --methods ds,mace --id-type int --workload uniform
+
+Besides wall time, every run records the CPU time of the process (all threads) and
+the load average: on a shared machine wall times of a multi-threaded fit include
+waiting for cores, and the CPU-time ratio is the steadier comparison.
 """
 
 from __future__ import annotations
@@ -72,6 +77,7 @@ def run(
     n_labels: int = 4,
     seed: int = 0,
     cache: bool = True,
+    workload: str = "skewed",
     log: Any = print,
 ) -> dict[str, Any]:
     """Run the comparison; returns ``{"machine", "settings", "table_build", "results"}``."""
@@ -82,7 +88,8 @@ def run(
     from crowdagg import as_table
 
     for n in sorted(sizes):
-        df, truth = C.load_crowd(n, n_labels=n_labels, id_type=id_type, seed=seed, cache=cache)
+        df, truth = C.load_crowd(n, n_labels=n_labels, id_type=id_type, seed=seed, cache=cache,
+                                 workload=workload)
         as_table(df)  # warm up the table kernels
         t_tab = C.median([C.timed(as_table, df)[0] for _ in range(max(1, repeats))])
         table_build.append({"annotations": len(df), "seconds": t_tab})
@@ -91,7 +98,9 @@ def run(
         for m in methods:
             row: dict[str, Any] = {"method": m.key, "title": m.title, "annotations": len(df),
                                    "ours_seconds": None, "theirs_seconds": None, "ratio": None,
-                                   "ours_accuracy": None, "theirs_accuracy": None, "notes": []}
+                                   "ours_accuracy": None, "theirs_accuracy": None, "notes": [],
+                                   "ours_cpu_seconds": None, "theirs_cpu_seconds": None, "cpu_ratio": None,
+                                   "load_before": C.load_average()}
             ours, notes = m.ours_factory()
             row["notes"] += notes
             theirs = m.theirs_factory() if competitor else None
@@ -109,22 +118,26 @@ def run(
                 warmed.add(m.key)
             t_ours: list[float] = []
             t_theirs: list[float] = []
+            c_ours: list[float] = []
+            c_theirs: list[float] = []
             spent_theirs = 0.0
             for r in range(max(1, repeats)):
                 if ours is not None:
                     # let the other side's thread pools (BLAS, Arrow) go idle first: spinning
                     # worker threads from the previous run would otherwise steal the cores
                     time.sleep(SETTLE_SECONDS)
-                    t, est_obj = C.timed(_fit, ours, df)
+                    t, c, est_obj = C.timed_cpu(_fit, ours, df)
                     t_ours.append(t)
+                    c_ours.append(c)
                     if r == 0:
                         row["ours_accuracy"] = C.accuracy(est_obj.labels_, truth)
                     del est_obj
                 # crowd-kit repeats stop once the next one would exceed the time budget
                 if run_theirs and (r == 0 or spent_theirs + spent_theirs / len(t_theirs) <= max_competitor_seconds):
                     time.sleep(SETTLE_SECONDS)
-                    t, pred = C.timed(_fit_predict, theirs, df)
+                    t, c, pred = C.timed_cpu(_fit_predict, theirs, df)
                     t_theirs.append(t)
+                    c_theirs.append(c)
                     spent_theirs += t
                     if r == 0:
                         row["theirs_accuracy"] = C.accuracy(pred, truth)
@@ -136,14 +149,21 @@ def run(
                 row["theirs_seconds"] = C.median(t_theirs)
                 row["theirs_runs"] = t_theirs
                 measured[m.key] = (len(df), row["theirs_seconds"])
+            if c_ours:
+                row["ours_cpu_seconds"] = C.median(c_ours)
+            if c_theirs:
+                row["theirs_cpu_seconds"] = C.median(c_theirs)
             if t_ours and t_theirs:
                 row["ratio"] = row["theirs_seconds"] / row["ours_seconds"]
+                row["cpu_ratio"] = row["theirs_cpu_seconds"] / row["ours_cpu_seconds"]
+            row["load_after"] = C.load_average()
             results.append(row)
             log("  " + _text_row(row))
     return {
         "machine": C.machine_info(),
         "settings": {"sizes": sizes, "methods": [m.key for m in methods], "repeats": repeats,
                      "max_competitor_seconds": max_competitor_seconds, "id_type": id_type,
+                     "workload": workload,
                      "n_labels": n_labels, "per_item": 5, "seed": seed},
         "table_build": table_build,
         "results": results,
@@ -166,13 +186,27 @@ def _ratio(row: dict[str, Any]) -> str:
     return "-" if row["ratio"] is None else f"{row['ratio']:.1f}x"
 
 
+def _cpu(row: dict[str, Any]) -> str:
+    o, t = row.get("ours_cpu_seconds"), row.get("theirs_cpu_seconds")
+    if o is None:
+        return "-"
+    cells = C.fmt_seconds(o) + " / " + ("-" if t is None else C.fmt_seconds(t))
+    return cells + ("" if row.get("cpu_ratio") is None else f" ({row['cpu_ratio']:.1f}x)")
+
+
+def _load(row: dict[str, Any]) -> str:
+    la = row.get("load_before")
+    return "-" if not la else f"{la[0]:.1f}"
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
     ours = C.fmt_seconds(row["ours_seconds"]) if row["ours_seconds"] is not None else "n/a"
     return [row["title"], C.fmt_size(row["annotations"]), ours, _theirs_cell(row), _ratio(row),
-            _acc(row["ours_accuracy"]), _acc(row["theirs_accuracy"])]
+            _cpu(row), _load(row), _acc(row["ours_accuracy"]), _acc(row["theirs_accuracy"])]
 
 
-HEADER = ["method", "annotations", "crowdagg s", "crowd-kit s", "speed-up", "acc crowdagg", "acc crowd-kit"]
+HEADER = ["method", "annotations", "crowdagg s", "crowd-kit s", "speed-up", "CPU s ours / theirs (ratio)",
+          "load", "acc crowdagg", "acc crowd-kit"]
 
 
 def _text_row(row: dict[str, Any]) -> str:
@@ -189,6 +223,7 @@ def format_report(report: dict[str, Any], markdown: bool = False) -> str:
     s = report["settings"]
     head = (f"Machine: {C.format_machine(report['machine'])}\n"
             f"Settings: {s['n_labels']} classes, {s['per_item']} annotations per item, {s['id_type']} ids, "
+            f"{s.get('workload', 'skewed')} workloads, "
             f"median of {s['repeats']} alternating runs; times in seconds, end to end from a pandas frame.")
     if markdown:
         out = [head, "", C.markdown_table(HEADER, rows), "", "Table build alone (AnnotationTable from the frame):",
@@ -211,6 +246,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="skip crowd-kit where its extrapolated time exceeds this")
     p.add_argument("--no-competitor", action="store_true", help="time crowdagg only")
     p.add_argument("--id-type", choices=["str", "int"], default="str", help="item/worker id type")
+    p.add_argument("--workload", choices=list(C.WORKLOADS), default="skewed",
+                   help="answers per worker: Zipf-skewed (default) or uniform")
     p.add_argument("--n-labels", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-cache", action="store_true", help="regenerate the crowds instead of caching them")
@@ -219,7 +256,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     report = run(C.parse_sizes(args.sizes), C.resolve_methods(args.methods), repeats=args.repeats,
                  max_competitor_seconds=args.max_competitor_seconds, competitor=not args.no_competitor,
-                 id_type=args.id_type, n_labels=args.n_labels, seed=args.seed, cache=not args.no_cache)
+                 id_type=args.id_type, n_labels=args.n_labels, seed=args.seed, cache=not args.no_cache,
+                 workload=args.workload)
     print()
     print(format_report(report, markdown=args.markdown))
     if args.json:

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import digamma
 
-from .em import _add_term, _item_posterior, class_totals  # class_totals: re-exported
+from .em import _add_term, _item_posterior, class_totals, exp_nonpos  # class_totals: re-exported
 
 __all__ = [
     "mace_log_params",
@@ -37,6 +37,8 @@ __all__ = [
     "mace_estep_slice",
     "mace_estep_ratio_slice",
     "mace_estep_parallel",
+    "mace_estep_fixed_slice",
+    "mace_estep_fixed_parallel",
     "mace_mstep_em",
     "mace_mstep_vb",
     "class_totals",
@@ -132,6 +134,138 @@ def mace_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, lo
         ll_buf[c] = mace_estep_ratio_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
                                            ratio, bounds[c], bounds[c + 1], post, know_buf[c],
                                            strat_buf[c], accumulate)
+
+
+#: items per block of :func:`mace_estep_fixed_slice`
+_BLOCK = 128
+
+
+@njit(cache=True, nogil=True)
+def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
+                           start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width):
+    """:func:`mace_estep_ratio_slice` for 2 to 4 classes, the class count fixed at
+    compile time by ``width`` (any tuple of ``K`` floats), with the class totals of
+    learnt priors (``class_tot[k] += post[i, k]`` over items with answers or gold)
+    in the same pass.
+
+    Same sums in the same order (``exp`` within 2 ulp: :func:`~crowdagg.kernels.em.exp_nonpos`);
+    items run in blocks as in :func:`~crowdagg.kernels.em.ds_estep_fixed_slice`: log
+    posteriors in scalars, then one vectorised ``exp`` loop, then normalisation and
+    statistics, so that the ``exp`` of one item no longer waits for the previous one.
+    """
+    n_labels = len(width)
+    ll = 0.0
+    prod = 1.0  # see _add_term
+    term = np.empty(_BLOCK)
+    a2 = a3 = 0.0
+    t0 = t1 = t2 = t3 = 0.0
+    for b in range(start, stop, _BLOCK):
+        e = min(b + _BLOCK, stop)
+        for i in range(b, e):
+            a0 = log_prior[0]
+            a1 = log_prior[1]
+            if n_labels > 2:
+                a2 = log_prior[2]
+            if n_labels > 3:
+                a3 = log_prior[3]
+            base = 0.0
+            for j in range(item_ptr[i], item_ptr[i + 1]):
+                w = workers[j]
+                y = labels[j]
+                ls = log_spam[w, y]
+                base += ls
+                d = log_both[w, y] - ls
+                a0 += d if y == 0 else 0.0
+                a1 += d if y == 1 else 0.0
+                if n_labels > 2:
+                    a2 += d if y == 2 else 0.0
+                if n_labels > 3:
+                    a3 += d if y == 3 else 0.0
+            a0 += base
+            a1 += base
+            a2 += base
+            a3 += base
+            m = a0 if a0 > a1 else a1
+            if n_labels > 2:
+                m = a2 if a2 > m else m
+            if n_labels > 3:
+                m = a3 if a3 > m else m
+            g = gold[i]
+            if g >= 0:  # term lp[g]; the posterior is overwritten below
+                m = a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
+            term[i - b] = m
+            post[i, 0] = a0 - m
+            post[i, 1] = a1 - m
+            if n_labels > 2:
+                post[i, 2] = a2 - m
+            if n_labels > 3:
+                post[i, 3] = a3 - m
+        for i in range(b, e):
+            for k in range(n_labels):
+                post[i, k] = exp_nonpos(post[i, k])
+        for i in range(b, e):
+            g = gold[i]
+            if g >= 0:
+                p0 = 1.0 if g == 0 else 0.0
+                p1 = 1.0 if g == 1 else 0.0
+                p2 = 1.0 if g == 2 else 0.0
+                p3 = 1.0 if g == 3 else 0.0
+                sm = 1.0
+            else:
+                p0 = post[i, 0]
+                p1 = post[i, 1]
+                p2 = post[i, 2] if n_labels > 2 else 0.0
+                p3 = post[i, 3] if n_labels > 3 else 0.0
+                sm = p0 + p1 + p2 + p3
+                inv = 1.0 / sm
+                p0 *= inv
+                p1 *= inv
+                p2 *= inv
+                p3 *= inv
+            post[i, 0] = p0
+            post[i, 1] = p1
+            if n_labels > 2:
+                post[i, 2] = p2
+            if n_labels > 3:
+                post[i, 3] = p3
+            ll, prod = _add_term(ll, prod, (term[i - b], sm), i - start)
+            lo = item_ptr[i]
+            hi = item_ptr[i + 1]
+            if accumulate:
+                if hi > lo or g >= 0:
+                    t0 += p0
+                    t1 += p1
+                    t2 += p2
+                    t3 += p3
+                for j in range(lo, hi):
+                    w = workers[j]
+                    y = labels[j]
+                    r = post[i, y] * know_ratio[w, y]
+                    know_cnt[w] += r
+                    strat_cnt[w, y] += 1.0 - r
+    if accumulate:
+        class_tot[0] += t0
+        class_tot[1] += t1
+        if n_labels > 2:
+            class_tot[2] += t2
+        if n_labels > 3:
+            class_tot[3] += t3
+    return ll + np.log(prod)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def mace_estep_fixed_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
+                              bounds, post, know_buf, strat_buf, tot_buf, ll_buf, accumulate, width):
+    """:func:`mace_estep_fixed_slice` over item chunks; chunk ``c`` zeroes and fills
+    ``know_buf[c]``, ``strat_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]``."""
+    for c in prange(bounds.shape[0] - 1):
+        if accumulate:
+            know_buf[c, :] = 0.0
+            strat_buf[c, :, :] = 0.0
+            tot_buf[c, :] = 0.0
+        ll_buf[c] = mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
+                                           know_ratio, bounds[c], bounds[c + 1], post, know_buf[c],
+                                           strat_buf[c], tot_buf[c], accumulate, width)
 
 
 def mace_mstep_em(know_cnt: np.ndarray, strat_cnt: np.ndarray, smoothing: float):

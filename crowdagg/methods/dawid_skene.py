@@ -16,6 +16,8 @@ from ..kernels.em import (
     ds_counts_by_worker_parallel,
     ds_counts_by_worker_slice,
     ds_counts_slice,
+    ds_estep_fixed_parallel,
+    ds_estep_fixed_slice,
     ds_estep_parallel,
     ds_estep_slice,
     oc_estep_parallel,
@@ -134,21 +136,31 @@ class DawidSkeneModel(EMModel):
         t = part.table
         k, n_workers = t.n_labels, t.n_workers
         log_prior, logct = prepared
-        if not part.parallel:
+        # 2-4 classes: the kernel compiled for this class count (width fixes it)
+        width = (0.0,) * k if 2 <= k <= 4 and post.shape[1] == k else None
+        bounds = part.chunks() if part.parallel else None
+        if bounds is None or bounds.shape[0] <= 2:  # one chunk: the serial kernel only
             counts = np.zeros((n_workers, k, k))
             tot = np.zeros(k)
-            ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
-                                0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
+            if width is not None:
+                ll = ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
+                                          0, t.n_items, post, counts.reshape(-1, k), tot, accumulate, width)
+            else:
+                ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
+                                    0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
             return float(ll), (counts, tot)
-        bounds = part.chunks()
         n_chunks = bounds.shape[0] - 1
         acc = accumulate and n_chunks * n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
         cbuf = self.buffer("counts", (n_chunks, n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
         cbuf2 = cbuf.reshape(n_chunks, -1, cbuf.shape[-1])  # rows w * K + y
         tbuf = self.buffer("class_tot", (n_chunks, k))
         lbuf = self.buffer("loglik", (n_chunks,))
-        ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
-                          bounds, post, cbuf2, tbuf, lbuf, acc)
+        if width is not None:
+            ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
+                                    bounds, post, cbuf2, tbuf, lbuf, acc, width)
+        else:
+            ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
+                              bounds, post, cbuf2, tbuf, lbuf, acc)
         ll = float(lbuf.sum())
         if acc:
             return ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))

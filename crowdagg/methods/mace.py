@@ -18,8 +18,11 @@ from ..errors import ConvergenceWarning, InitParamsError, InputError
 from ..kernels._util import cap_chunks
 from ..kernels.mace import (
     class_totals,
+    mace_estep_fixed_parallel,
+    mace_estep_fixed_slice,
     mace_estep_parallel,
     mace_estep_slice,
+    mace_know_ratio,
     mace_log_params,
     mace_mstep_em,
     mace_mstep_vb,
@@ -187,6 +190,8 @@ class MACEModel(EMModel):
         log_prior, log_spam, log_both, log_know = prepared
         # per-chunk workers x labels buffers: fewer chunks when they would pass the cap
         bounds = cap_chunks(part.chunks(), 8 * n_workers * (k + 1), MAX_STAT_BUFFER_BYTES)
+        if 2 <= k <= 4 and post.shape[1] == k:
+            return self._e_step_fixed(part, prepared, bounds, post, accumulate)
         if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
             know_cnt = np.zeros(n_workers)
             strat_cnt = np.zeros((n_workers, k))
@@ -201,6 +206,34 @@ class MACEModel(EMModel):
                             log_both, log_know, bounds, post, kbuf, sbuf, lbuf, accumulate)
         tot = self._class_totals(part, post) if accumulate else None
         return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0), tot)
+
+    def _e_step_fixed(self, part: EMContext, prepared: tuple[np.ndarray, ...], bounds: np.ndarray,
+                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        """2-4 classes: the kernels compiled for the class count, class totals in the same pass."""
+        t = part.table
+        k, n_workers = t.n_labels, t.n_workers
+        log_prior, log_spam, log_both, log_know = prepared
+        width = (0.0,) * k
+        ratio = mace_know_ratio(log_know, log_both) if accumulate else np.empty((0, 0))
+        if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
+            know_cnt, strat_cnt, tot = np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
+            ll = mace_estep_fixed_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
+                                        log_spam, log_both, ratio, 0, t.n_items, post, know_cnt, strat_cnt,
+                                        tot, accumulate, width)
+        else:
+            n_chunks = bounds.shape[0] - 1
+            kbuf = self.buffer("know_cnt", (n_chunks, n_workers))
+            sbuf = self.buffer("strat_cnt", (n_chunks, n_workers, k))
+            tbuf = self.buffer("class_tot", (n_chunks, k))
+            lbuf = self.buffer("loglik", (n_chunks,))
+            mace_estep_fixed_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
+                                      log_spam, log_both, ratio, bounds, post, kbuf, sbuf, tbuf, lbuf,
+                                      accumulate, width)
+            ll = lbuf.sum()
+            know_cnt, strat_cnt, tot = kbuf.sum(axis=0), sbuf.sum(axis=0), tbuf.sum(axis=0)
+        if not accumulate:
+            return float(ll), (know_cnt, strat_cnt, None)
+        return float(ll), (know_cnt, strat_cnt, tot if self.learn_prior else np.zeros(k))
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
