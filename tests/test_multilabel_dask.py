@@ -212,6 +212,38 @@ def test_empty_pieces_and_string_ids(client):
     assert dist.labels_.compute().loc["q3"].isna().all()
 
 
+def test_row_order_and_ids_change_nothing(client, crowd):
+    """Shuffled rows and renamed items/workers: the same fit (compared through the renaming)."""
+    rng = np.random.default_rng(0)
+    df = crowd.iloc[rng.permutation(len(crowd))].reset_index(drop=True)
+    df["item"] = "i" + df["item"].astype(str)
+    df["worker"] = df["worker"] + "_x"
+    local = _fit(crowdagg.MultiLabel(**SHORT), crowd)
+    dist = _fit(crowdagg.MultiLabel(**SHORT), _ddf(df, 3), npartitions=4)
+    p = dist.result_.compute().probas
+    p.index = p.index.str[1:].astype(np.int64)
+    np.testing.assert_allclose(p.loc[local.probas_.index].to_numpy(), local.probas_.to_numpy(), rtol=0, atol=TOL)
+    se = dist.sensitivity_.rename(index=lambda w: w[:-2])
+    np.testing.assert_allclose(se.loc[local.sensitivity_.index].to_numpy(), local.sensitivity_.to_numpy(),
+                               rtol=0, atol=TOL)
+
+
+def test_save_load_worker_model(dt, crowd, tmp_path):
+    """A Dask fit saves its worker model (results=False; its per-item results are Dask
+    collections: a clear error), which predicts new answers as the local model does."""
+    from crowdagg.errors import ModelSaveError
+    from crowdagg.persist import load, save
+
+    dist = _fit(crowdagg.MultiLabel(**SHORT), dt)
+    with pytest.raises(ModelSaveError, match="Dask"):
+        save(dist, tmp_path / "m.zip")
+    back = load(save(dist, tmp_path / "m.zip", results=False))
+    local = _fit(crowdagg.MultiLabel(**SHORT), crowd)
+    new = crowd.iloc[:40]
+    np.testing.assert_allclose(back.predict_proba(new).to_numpy(), local.predict_proba(new).to_numpy(),
+                               rtol=0, atol=TOL)
+
+
 # --------------------------------------------------------------------------- clear errors
 def test_errors(dt, crowd):
     single = pd.DataFrame({"item": [1, 1, 2], "worker": ["a", "b", "a"], "label": ["x", "y", "x"]})
