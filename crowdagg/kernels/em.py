@@ -309,17 +309,19 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
     same order.
 
     Items run in blocks of :data:`_DS_BLOCK`: (1) the log posteriors of the block,
-    less their maximum, into ``post`` (scalars per class: registers); (2) ``exp`` of
-    the block in one loop of independent iterations (vectorised); (3) normalisation,
-    log-likelihood terms and the count statistics.  With the per-item ``exp`` calls of
-    :func:`ds_estep_slice`, each item was one long dependency chain that the CPU could
-    not overlap with the next: at 1M annotations x 4 classes the pass went from about
-    12.5 to 9.5 CPU-ms (serial, loaded machine; ``docs/benchmarks.md``).
+    less their maximum, into a small contiguous buffer (per-class sums in scalars:
+    registers); (2) ``exp`` of the buffer in one loop of independent iterations
+    (vectorised); (3) normalisation into ``post``, log-likelihood terms and the count
+    statistics.  With the per-item library ``exp`` calls of :func:`ds_estep_slice`,
+    each item was one long dependency chain that the CPU could not overlap with the
+    next: at 1M annotations x 4 classes a serial pass went from about 12.5 to 6.5
+    CPU-ms (``docs/benchmarks.md``, "Roofline").
     """
     n_labels = len(width)
     ll = 0.0
     prod = 1.0  # see _add_term
     term = np.empty(_DS_BLOCK)
+    buf = np.empty(_DS_BLOCK * n_labels)  # the block's log posteriors, then their exp
     a2 = a3 = 0.0
     t0 = t1 = t2 = t3 = 0.0
     for b in range(start, stop, _DS_BLOCK):
@@ -345,18 +347,18 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
             if n_labels > 3:
                 m = a3 if a3 > m else m
             g = gold[i]
-            if g >= 0:  # term lp[g]; the posterior is overwritten in (3)
+            if g >= 0:  # term lp[g]; the posterior is one-hot in (3)
                 m = a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
             term[i - b] = m
-            post[i, 0] = a0 - m
-            post[i, 1] = a1 - m
+            q = (i - b) * n_labels
+            buf[q] = a0 - m
+            buf[q + 1] = a1 - m
             if n_labels > 2:
-                post[i, 2] = a2 - m
+                buf[q + 2] = a2 - m
             if n_labels > 3:
-                post[i, 3] = a3 - m
-        for i in range(b, e):
-            for k in range(n_labels):
-                post[i, k] = exp_nonpos(post[i, k])
+                buf[q + 3] = a3 - m
+        for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
+            buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
             g = gold[i]
             if g >= 0:  # one-hot posterior
@@ -366,10 +368,11 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                 p3 = 1.0 if g == 3 else 0.0
                 sm = 1.0
             else:  # softmax; term logsumexp = m + log(sm)
-                p0 = post[i, 0]
-                p1 = post[i, 1]
-                p2 = post[i, 2] if n_labels > 2 else 0.0
-                p3 = post[i, 3] if n_labels > 3 else 0.0
+                q = (i - b) * n_labels
+                p0 = buf[q]
+                p1 = buf[q + 1]
+                p2 = buf[q + 2] if n_labels > 2 else 0.0
+                p3 = buf[q + 3] if n_labels > 3 else 0.0
                 sm = p0 + p1 + p2 + p3
                 inv = 1.0 / sm
                 p0 *= inv

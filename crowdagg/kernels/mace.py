@@ -157,6 +157,7 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
     ll = 0.0
     prod = 1.0  # see _add_term
     term = np.empty(_BLOCK)
+    buf = np.empty(_BLOCK * n_labels)  # the block's log posteriors, then their exp
     a2 = a3 = 0.0
     t0 = t1 = t2 = t3 = 0.0
     for b in range(start, stop, _BLOCK):
@@ -194,15 +195,15 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
             if g >= 0:  # term lp[g]; the posterior is overwritten below
                 m = a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
             term[i - b] = m
-            post[i, 0] = a0 - m
-            post[i, 1] = a1 - m
+            q = (i - b) * n_labels
+            buf[q] = a0 - m
+            buf[q + 1] = a1 - m
             if n_labels > 2:
-                post[i, 2] = a2 - m
+                buf[q + 2] = a2 - m
             if n_labels > 3:
-                post[i, 3] = a3 - m
-        for i in range(b, e):
-            for k in range(n_labels):
-                post[i, k] = exp_nonpos(post[i, k])
+                buf[q + 3] = a3 - m
+        for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
+            buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
             g = gold[i]
             if g >= 0:
@@ -212,10 +213,11 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
                 p3 = 1.0 if g == 3 else 0.0
                 sm = 1.0
             else:
-                p0 = post[i, 0]
-                p1 = post[i, 1]
-                p2 = post[i, 2] if n_labels > 2 else 0.0
-                p3 = post[i, 3] if n_labels > 3 else 0.0
+                q = (i - b) * n_labels
+                p0 = buf[q]
+                p1 = buf[q + 1]
+                p2 = buf[q + 2] if n_labels > 2 else 0.0
+                p3 = buf[q + 3] if n_labels > 3 else 0.0
                 sm = p0 + p1 + p2 + p3
                 inv = 1.0 / sm
                 p0 *= inv

@@ -76,8 +76,9 @@ def majority_vote(item_ptr, labels, workers, weights, n_labels, tie_u, parallel=
     n_items = item_ptr.shape[0] - 1
     post = np.empty((n_items, n_labels), dtype=np.float64)
     out = np.empty(n_items, dtype=np.int64)
-    if parallel:
-        mv_parallel(item_ptr, labels, workers, weights, n_labels, tie_u, chunk_bounds(item_ptr), post, out)
-    else:
+    bounds = chunk_bounds(item_ptr) if parallel else None
+    if bounds is not None and bounds.shape[0] > 2:
+        mv_parallel(item_ptr, labels, workers, weights, n_labels, tie_u, bounds, post, out)
+    else:  # one chunk (small inputs): the serial kernel, and no parallel one to compile
         mv_slice(item_ptr, labels, workers, weights, n_labels, tie_u, 0, n_items, post, out)
     return post, out

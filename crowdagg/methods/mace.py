@@ -459,9 +459,9 @@ class MACE(EMAggregator):
         self.best_restart_ = best_r
         self.restart_loglik_ = np.asarray(scores)
         if tol > 0 and max_iter > 0 and not best.converged:
-            # stacklevel 3: _run -> fit -> the user's call
+            # stacklevel 4: _run -> EMAggregator.fit -> MACE.fit -> the user's call
             warnings.warn(f"MACE: the kept run stopped at max_iter={max_iter} before the change fell below "
-                          f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=3)
+                          f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=4)
         return best
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
