@@ -173,6 +173,14 @@ def test_fit_dask_dataframe_and_options(client, crowd):
     assert dist.to_pandas()["labels"].dropna().map(type).eq(str).all()  # joined with sep
 
 
+def test_read_parquet_list_column(client, crowd, tmp_path):
+    """Parquet list columns (read by dask with its default options) as the pandas frame."""
+    for i in range(3):
+        crowd.iloc[i::3].to_parquet(tmp_path / f"part{i}.parquet")
+    table = DaskCheckboxTable.read_parquet(str(tmp_path / "*.parquet"), npartitions=3)
+    _same(_fit(crowdagg.MultiLabel(**SHORT), table), _fit(crowdagg.MultiLabel(**SHORT), crowd))
+
+
 def test_duplicates_across_input_partitions(client, crowd):
     """Repeated answers whose copies lie in different input partitions: first/last as locally."""
     dup = crowd.iloc[:40].copy()
