@@ -315,6 +315,8 @@ class AutoAggregator(BaseAggregator):
         errors: dict[str, str] = {}
         for f in range(self.n_folds):
             test = fold == f
+            if test.all() or not test.any():
+                continue  # tiny data: a fold without training (or test) answers scores nothing
             train = _subset(table, ~test)
             trained = train.item_counts() > 0
             scored = test & trained[table.item_codes]

@@ -195,3 +195,10 @@ def test_auto_binary_with_kos_candidate():
     c = make_crowd(n_items=120, n_workers=10, n_labels=2, per_item=4, random_state=1)
     est = AutoAggregator(candidates=["mv", "kos", "onecoin"]).fit(c.annotations)
     assert est.selection_.loc["KOS", "error"] == "" and est.selection_["n_scored"].min() > 0
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 3])
+def test_auto_on_tiny_data(n_rows):
+    df = pd.DataFrame({"item": [1, 2, 3], "worker": ["a", "a", "b"], "label": [0, 1, 0]}).iloc[:n_rows]
+    est = crowdagg.aggregate(df)
+    assert len(est.labels_) == n_rows and not est.probas_.isna().any().any()
