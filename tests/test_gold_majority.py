@@ -154,6 +154,29 @@ def test_matches_crowdkit():
 
 
 
-def test_partial_fit_refused():
-    with pytest.raises(InputError, match="no incremental form"):
-        crowdagg.GoldMajorityVote().partial_fit(_crowd(0).annotations, gold=_crowd(0).truth.iloc[:5])
+
+def test_partial_fit_sums_gold_counts():
+    """Batches by item: the gold counts add up, so the skills equal a fit on the union, and
+    each batch is voted with them."""
+    c = _crowd(6)
+    df, gold = c.annotations, c.truth.iloc[::2]
+    items = sorted(df["item"].unique())
+    a, b = df[df["item"].isin(items[:30])], df[df["item"].isin(items[30:])]
+    est = crowdagg.GoldMajorityVote()
+    est.partial_fit(a, gold=gold[gold.index.isin(a["item"])], labels=[0, 1, 2])
+    est.partial_fit(b, gold=gold[gold.index.isin(b["item"])])
+    full = crowdagg.GoldMajorityVote().fit(df, gold=gold)
+    np.testing.assert_allclose(est.skills_.loc[full.skills_.index].to_numpy(), full.skills_.to_numpy())
+    assert est.default_skill_ == pytest.approx(full.default_skill_)
+    pd.testing.assert_frame_equal(est.probas_, full.probas_.loc[est.probas_.index], check_exact=False, atol=1e-9)
+    # a batch without gold is voted with the skills so far
+    est.partial_fit(b)
+    assert est.labels_.index.equals(full.labels_.loc[est.labels_.index].index)
+
+
+def test_partial_fit_errors():
+    c = _crowd(0)
+    with pytest.raises(GoldError, match="no worker answered a gold item"):
+        crowdagg.GoldMajorityVote().partial_fit(c.annotations)
+    with pytest.raises(ParameterError, match="forget"):
+        crowdagg.GoldMajorityVote().partial_fit(c.annotations, gold=c.truth.iloc[:5], forget=0)

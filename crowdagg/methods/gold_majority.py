@@ -11,7 +11,7 @@ import pandas as pd
 from .. import memory
 from .._validation import PROBABILITY, Interval, Options
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, run_em
-from ..errors import GoldError, InputError
+from ..errors import GoldError, ParameterError
 from ..kernels._util import cap_chunks
 from ..kernels.em import wv_estep_parallel, wv_estep_slice
 from ..table import AnnotationTable
@@ -172,16 +172,65 @@ class GoldMajorityVote(EMAggregator):
                             "item id (or use MajorityVote / Wawa)")
         return super().fit(data, gold=gold, init_params=init_params, **table_kwargs)
 
-    def partial_fit(self, data: Any, **kwargs: Any) -> GoldMajorityVote:
-        """Not available yet (the gold counts would add up over batches, but the core's
-        incremental loop does not keep them for this plug-in).
+    def partial_fit(self, data: Any, *, gold: Any = None, forget: float = 1.0, **table_kwargs: Any
+                    ) -> GoldMajorityVote:
+        """Add one batch: its answers on gold items join the counts of the earlier batches, then
+        the batch is voted with every worker's accuracy so far.
+
+        The counts are exact sums (times ``forget`` per batch for the earlier ones), so with
+        ``forget=1`` the skills equal those of one fit on the union of the batches.
+
+        Parameters
+        ----------
+        data : AnnotationTable, DataFrame, pyarrow Table or path
+            The batch (in-memory).  After the first batch its labels must lie in the fitted
+            label set (pass ``labels=`` on the first call to fix it).
+        gold : Series, mapping or DataFrame, optional
+            Known labels of items of this batch.  A batch without gold is voted with the
+            skills measured so far (the first batch needs gold).
+        forget : float in (0, 1], default 1
+            Weight of the earlier counts at each call.
+
+        Returns
+        -------
+        self
 
         Raises
         ------
-        InputError
-            Always; fit the union of the batches instead.
+        GoldError
+            No answer on a gold item in this batch or any earlier one.
         """
-        raise InputError("GoldMajorityVote has no incremental form yet; call fit on the union of the batches")
+        self._validate_params()
+        if isinstance(forget, bool) or not isinstance(forget, Real) or not 0.0 < float(forget) <= 1.0:
+            raise ParameterError(f"GoldMajorityVote.partial_fit: forget must be a number in (0, 1], got {forget!r}")
+        counts = self.__dict__.get("_gold_counts")
+        if counts is not None and not isinstance(data, AnnotationTable) and "labels" not in table_kwargs:
+            table_kwargs = {"labels": list(self.table_.labels), **table_kwargs}
+        table = self._as_table(data, table_kwargs)
+        g = table.encode_gold(gold) if gold is not None else np.full(table.n_items, -1, np.int64)
+        gi = g[table.item_codes]
+        on = gi >= 0
+        right_b = pd.Series(np.bincount(table.worker_codes, weights=(on & (table.label_codes == gi)).astype(float),
+                                        minlength=table.n_workers), index=table.workers)
+        n_b = pd.Series(np.bincount(table.worker_codes, weights=on.astype(float), minlength=table.n_workers),
+                        index=table.workers)
+        if counts is not None:
+            workers = counts[0].index.append(table.workers[~table.workers.isin(counts[0].index)])
+            right = counts[0].reindex(workers, fill_value=0.0) * float(forget) + right_b.reindex(workers, fill_value=0.0)
+            n = counts[1].reindex(workers, fill_value=0.0) * float(forget) + n_b.reindex(workers, fill_value=0.0)
+        else:
+            right, n = right_b, n_b
+        if n.sum() == 0:
+            raise GoldError("GoldMajorityVote: no worker answered a gold item, so no accuracy can be "
+                            "measured; give gold answers for items that have annotations")
+        default = float(right.sum() / n.sum()) if self.default_skill == "mean" else float(self.default_skill)
+        skills = pd.Series(np.where(n > 0, right / n.where(n > 0, 1.0), default), index=n.index, name="skill")
+        self.fit(table, gold=gold, init_params={"skills": skills.loc[table.workers]})
+        self._gold_counts = (right, n)
+        self.skills_ = skills
+        self.default_skill_ = default
+        self.gold_answers_ = n.rename("gold_answers")
+        return self
 
     def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
