@@ -38,6 +38,7 @@ _LAZY = {
     "MultiLabel": "crowdagg.methods.multilabel",
     # one-call entry points
     "aggregate": "crowdagg.auto",
+    "AutoAggregator": "crowdagg.auto",
     "report": "crowdagg.reporting",
     "load": "crowdagg.persist",
 }

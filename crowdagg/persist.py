@@ -212,6 +212,8 @@ class _Writer:
 
     def values(self, values: Any, where: str) -> dict[str, Any]:
         """The values of an Index / Series / column (numpy or pandas extension arrays)."""
+        if isinstance(values, pd.arrays.NumpyExtensionArray):  # a DataFrame column's .array (pandas 3)
+            values = values.to_numpy()
         dtype = values.dtype
         if isinstance(dtype, np.dtype):
             arr = np.asarray(values)

@@ -24,6 +24,7 @@ from ._common import (
 
 #: CLI method name -> public class name in :mod:`crowdagg`
 METHODS = {
+    "auto": "AutoAggregator",
     "mv": "MajorityVote",
     "wawa": "Wawa",
     "zbs": "ZeroBasedSkill",
@@ -48,7 +49,7 @@ KIND_METHODS = {
 
 def methods_of(kind: str) -> tuple[dict[str, str], str]:
     """The methods of a kind of answers and the default one."""
-    return KIND_METHODS.get(kind, (METHODS, "mv"))
+    return KIND_METHODS.get(kind, (METHODS, "auto"))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,8 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_kind_args(p)
     names = sorted({*METHODS, *(m for k in KINDS if k in KIND_METHODS for m in KIND_METHODS[k][0])})
     p.add_argument("--method", "-m", choices=names, default=None,
-                   help="aggregation method: categorical mv (default), wawa, ds, glad, ...; numeric mean, median, "
-                        "biasnoise (default); ordinal ods; multilabel multilabel")
+                   help="aggregation method: categorical auto (default: the candidate whose labels best "
+                        "predict held-out answers, see docs/auto.md), mv, wawa, ds, bcc, ebcc, glad, mace, ...; "
+                        "numeric mean, median, biasnoise (default); ordinal ods; multilabel multilabel")
     p.add_argument("--labels", default=None,
                    help="ordinal: comma-separated level order, lowest first (it must name every label in use)")
     add_output_arg(p, "CSV on stdout")
