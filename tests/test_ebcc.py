@@ -239,8 +239,8 @@ def test_check_aggregator():
 
 @pytest.mark.parametrize("method", ["BCC", "EBCC"])
 def test_dask_with_gold_equals_local(method):
-    dd = pytest.importorskip("dask.dataframe")
-    pytest.importorskip("distributed")
+    dd = pytest.importorskip("dask.dataframe", reason="the Dask check needs dask[dataframe] (the test extra)")
+    pytest.importorskip("distributed", reason="the Dask check needs dask.distributed (the test extra)")
     from crowdagg.distributed import DaskAnnotationTable
     from crowdagg.testing import _dask_client
 

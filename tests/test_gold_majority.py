@@ -144,7 +144,7 @@ def test_distributed_equals_local():
 
 @pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 def test_matches_crowdkit():
-    import crowdkit.aggregation as ck
+    ck = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
 
     c = make_crowd(n_items=200, n_workers=10, n_labels=3, per_item=4, workload="uniform", random_state=4)
     gold = c.truth.iloc[:100]

@@ -186,7 +186,7 @@ def test_check_aggregator_refuses_three_labels_clearly():
 
 @pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 def test_matches_crowdkit_small():
-    import crowdkit.aggregation as ck
+    ck = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
 
     df = _binary(7, n_items=200, n_workers=20)
     ours = crowdagg.KOS().fit(df).labels_

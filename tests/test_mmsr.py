@@ -205,7 +205,7 @@ def test_contract_distributed():
 
 @pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
 def test_matches_crowdkit_on_dense_crowd():
-    import crowdkit.aggregation as ck
+    ck = pytest.importorskip("crowdkit.aggregation", reason=CROWDKIT_REASON)
 
     c = make_crowd(n_items=150, n_workers=8, n_labels=3, per_item=8, random_state=2)
     ours = crowdagg.MMSR().fit(c.annotations).labels_
