@@ -4,20 +4,24 @@
 :func:`crowdagg.methods.multilabel.checkbox_table`, built as
 :class:`~crowdagg.distributed.DaskAnnotationTable` builds its table:
 
-1. one pass over the input partitions reads every label-set cell (Arrow: list
-   cells, or ``sep`` strings split by ``pyarrow.compute``; no Python step per
-   answer) and returns the partition's distinct workers (first appearance),
-   distinct ticked labels and null counts; the client makes the global codebooks
-   -- workers in order of first appearance, the label set by the local rules
-   (``labels=``, else the sorted ticked labels; the text-label rule on the
-   distinct labels of ``sep`` strings);
-2. one shuffle by ``hash(item)`` (so that all answers of an item, and so every
-   repeated (item, worker) answer, are in one piece), the input order restored
-   inside each piece;
-3. every piece is exploded into an ordinary local checkbox table (label codes
-   ``0 .. C-1`` ticked, ``C`` one answer marker per answer) with the global
-   worker codebook, by the same code as the local table
-   (:func:`crowdagg.methods.multilabel._explode`), and persisted on the workers.
+1. one pass over the input partitions (materialised once in the workers' memory;
+   a pandas frame is scattered in chunks as it is) reads every label-set cell
+   (Arrow: list cells, or ``sep`` strings split by ``pyarrow.compute``; no Python
+   step per answer) and returns the partition's distinct workers (first
+   appearance), distinct ticked labels and null counts; the client makes the
+   global codebooks -- workers in order of first appearance, the label set by the
+   local rules (``labels=``, else the sorted ticked labels; the text-label rule on
+   the distinct labels of ``sep`` strings);
+2. every input partition becomes integer *answer rows*
+   (:func:`crowdagg.methods.multilabel._answer_rows`: item id, global worker code,
+   label code -- ``C`` the answer marker, ``-1`` a null answer -- and the answer's
+   input position), which are shuffled **once** by ``hash(item)``: all answers of
+   an item, and so every repeated (item, worker) answer, land in one piece; no
+   Python list cell crosses the network;
+3. every piece becomes an ordinary local checkbox table (label codes ``0 .. C-1``
+   ticked, ``C`` one answer marker per answer) with the global worker codebook, by
+   the local table's own code (:func:`crowdagg.methods.multilabel._explode`:
+   answers in input order, ``duplicates`` as locally), persisted on the workers.
 
 :class:`~crowdagg.MultiLabel` then fits it through the one EM core: its plug-in
 (:class:`~crowdagg.methods.multilabel.MultiLabelModel`) runs piece by piece in
@@ -41,13 +45,17 @@ from ..errors import EmptyTableError, InputError, NullIdError
 from ..factorize import _factorize, _label_set, _lookup, label_codebook
 from ..methods.multilabel import (
     MultiLabelResult,
+    _answer_rows,
     _check_options,
     _explode,
     _flat_labels,
     _result_frames,
     _text_rule,
 )
-from .table import _PART, _POS, DaskAnnotationTable, Piece, _first_appearance, _piece_meta, _tag
+from .table import DaskAnnotationTable, Piece, _first_appearance, _piece_meta
+
+#: columns of the answer rows that are shuffled (besides the item id)
+_W, _CODE, _ANS = "__crowdagg_worker", "__crowdagg_code", "__crowdagg_answer"
 
 __all__ = ["DaskCheckboxTable", "DaskMultiLabelResult", "multilabel_result"]
 
@@ -69,22 +77,33 @@ def _summarise(df: pd.DataFrame, item_col: str, worker_col: str, label_col: str,
     }
 
 
-def _build_piece(df: pd.DataFrame, item_col: str, worker_col: str, label_col: str, sep: str | None,
-                 workers: pd.Index, label_set: pd.Index, parse: bool, duplicates: str) -> Piece:
-    """One shuffled partition as a local checkbox table (global worker and label codes)."""
-    if len(df):
-        df = df.sort_values([_PART, _POS], kind="stable")
-    ic, items = _factorize(df[item_col], item_col, "item id")
-    wc = _lookup(workers, pd.Index(df[worker_col]))
+def _rows(df: pd.DataFrame, part: int, item_col: str, worker_col: str, label_col: str, sep: str | None,
+          workers: pd.Index, label_set: pd.Index, parse: bool) -> pd.DataFrame:
+    """One input partition as answer rows (:func:`crowdagg.methods.multilabel._answer_rows`):
+    item id, global worker code, label code (``C``: the answer marker, ``-1``: a null
+    answer) and the answer's input order (partition, row) -- integers only, for the shuffle."""
     fc, uniques, lengths, null, from_text = _flat_labels(df[label_col].to_numpy(dtype=object), sep, label_col)
     if parse:  # the text-label rule chosen on the global distinct labels
         uniques, _ = _text_rule(uniques, from_text)
     mapping = _lookup(label_set, pd.Index(uniques)) if len(uniques) else np.empty(0, np.int64)
+    wc = _lookup(workers, pd.Index(df[worker_col]))
     if (mapping < 0).any() or (wc < 0).any():  # pragma: no cover - the codebooks hold every value
         raise InputError("a partition holds a worker or a label missing from the global codebooks")
-    lab = mapping[fc] if len(fc) else np.empty(0, np.int64)
-    table = _explode(np.asarray(ic, np.int64), np.asarray(wc, np.int64), items, workers, null, lengths, lab,
-                     len(label_set), duplicates)
+    answer, code = _answer_rows(null, lengths, mapping[fc] if len(fc) else np.empty(0, np.int64), len(label_set))
+    out = pd.DataFrame({item_col: df[item_col].iloc[answer].reset_index(drop=True)})
+    out[_W] = wc[answer]
+    out[_CODE] = code
+    out[_ANS] = (np.int64(part) << np.int64(40)) + answer
+    return out
+
+
+def _build_piece(df: pd.DataFrame, item_col: str, workers: pd.Index, n_labels: int, duplicates: str) -> Piece:
+    """One shuffled partition of answer rows as a local checkbox table (global worker codes)."""
+    if len(df):
+        df = df.sort_values(_ANS, kind="stable")  # items in input order
+    ic, items = _factorize(df[item_col], item_col, "item id")
+    table = _explode(np.asarray(ic, np.int64), df[_W].to_numpy(np.int64), df[_ANS].to_numpy(np.int64),
+                     df[_CODE].to_numpy(np.int64), items, workers, n_labels, duplicates)
     return Piece(table, dict(table.dropped))
 
 
@@ -181,10 +200,8 @@ class DaskCheckboxTable(DaskAnnotationTable):
 
         if type(ddf).__module__.startswith("polars"):
             ddf = ddf.to_pandas()
-        if isinstance(ddf, pd.DataFrame):
-            with dask.config.set({"dataframe.convert-string": False}):  # keep list cells as they are
-                ddf = dd.from_pandas(ddf, npartitions=npartitions or 2, sort=False)
-        if not isinstance(ddf, dd.DataFrame):
+        local = isinstance(ddf, pd.DataFrame)
+        if not local and not isinstance(ddf, dd.DataFrame):
             raise InputError(f"from_dask_dataframe expects a dask DataFrame, got {type(ddf).__name__}")
         if npartitions is not None:
             check_int("npartitions", npartitions, 1)
@@ -195,26 +212,34 @@ class DaskCheckboxTable(DaskAnnotationTable):
                 client = get_client()
             except ValueError:
                 raise InputError("no Dask client: start one (distributed.Client(...)) or pass client=") from None
-        if sep is None and pd.api.types.is_string_dtype(ddf._meta[label_col].dtype) \
-                and not pd.api.types.is_object_dtype(ddf._meta[label_col].dtype):
-            raise InputError(
-                f"column {label_col!r} of this dask DataFrame holds strings, not label sets: dask turns list cells "
-                "into strings unless the frame is made under dask.config.set({'dataframe.convert-string': False}) "
-                "(or pass the pandas DataFrame here); for delimited strings pass sep=")
         cols = (item_col, worker_col, label_col)
-        ddf = ddf[list(cols)]
-
-        with dask.config.set({"dataframe.convert-string": False}):  # list cells stay lists in the shuffle
-            return cls._build(ddf, cols, sep, labels, label_given, duplicates, npartitions, client)
+        if local:  # scattered in chunks as they are (no dask graph: list cells stay lists, nothing to hash)
+            frame = ddf[list(cols)]
+            bounds = np.linspace(0, len(frame), (npartitions or 2) + 1).astype(np.int64)
+            inputs = client.scatter([frame.iloc[bounds[i]:bounds[i + 1]] for i in range(len(bounds) - 1)],
+                                    hash=False)
+            meta = frame.iloc[:0]
+        else:
+            if sep is None and pd.api.types.is_string_dtype(ddf._meta[label_col].dtype) \
+                    and not pd.api.types.is_object_dtype(ddf._meta[label_col].dtype):
+                raise InputError(
+                    f"column {label_col!r} of this dask DataFrame holds strings, not label sets: dask turns list "
+                    "cells into strings unless the frame is made under dask.config.set({'dataframe.convert-string': "
+                    "False}) (or pass the pandas DataFrame here); for delimited strings pass sep=")
+            ddf = ddf[list(cols)]
+            inputs, meta = client.compute(ddf.to_delayed()), ddf._meta
+        with dask.config.set({"dataframe.convert-string": False}):  # ids shuffled as they are
+            return cls._build(inputs, meta, cols, sep, labels, label_given, duplicates, npartitions, client)
 
     @classmethod
-    def _build(cls, ddf: Any, cols: tuple[str, str, str], sep: str | None, labels: Any, label_given: Any,
-               duplicates: str, npartitions: int | None, client: Any) -> DaskCheckboxTable:
-        import dask
+    def _build(cls, inputs: list[Any], meta: pd.DataFrame, cols: tuple[str, str, str], sep: str | None, labels: Any,
+               label_given: Any, duplicates: str, npartitions: int | None, client: Any) -> DaskCheckboxTable:
+        """Steps 1-3 of the module docstring, from futures of the input partitions."""
+        import dask.dataframe as dd
 
         item_col, worker_col, label_col = cols
-        # 1. codebooks (one pass)
-        summaries = dask.compute(*[dask.delayed(_summarise)(p, *cols, sep) for p in ddf.to_delayed()])
+        # 1. codebooks (one pass over the input partitions, kept in the workers' memory for step 2)
+        summaries = client.gather([client.submit(_summarise, p, *cols, sep, pure=False) for p in inputs])
         n_rows = sum(s["n_rows"] for s in summaries)
         if n_rows == 0:
             raise EmptyTableError("the annotation table is empty (0 rows)")
@@ -231,20 +256,23 @@ class DaskCheckboxTable(DaskAnnotationTable):
             raise EmptyTableError(f"no answer in column {label_col!r} ticks a label; give the label set with labels=")
         label_set, _ = label_codebook(pd.Index(uniques), labels, label_col)
 
-        # 2. one shuffle by item, input order kept inside each partition
-        tagged = ddf.map_partitions(_tag, meta=_tag(ddf._meta))
-        shuffled = tagged.shuffle(on=item_col, npartitions=npartitions or ddf.npartitions)
-
-        # 3. pieces persisted on the workers
+        # 2. every input partition as integer answer rows, shuffled ONCE by item
         wfut = client.scatter(workers, broadcast=True, hash=False)
         lfut = client.scatter(label_set, broadcast=True, hash=False)
+        rows = [client.submit(_rows, p, i, *cols, sep, wfut, lfut, parse, pure=False) for i, p in enumerate(inputs)]
+        del inputs
+        row_meta = _rows(meta, 0, *cols, sep, workers, label_set, parse)
+        shuffled = dd.from_delayed(rows, meta=row_meta, verify_meta=False).shuffle(
+            on=item_col, npartitions=npartitions or len(rows))
+
+        # 3. pieces persisted on the workers
         parts = client.compute(shuffled.to_delayed())
-        pieces = [client.submit(_build_piece, p, *cols, sep, wfut, lfut, parse, duplicates, pure=False)
+        pieces = [client.submit(_build_piece, p, item_col, wfut, len(label_set), duplicates, pure=False)
                   for p in parts]
         metas = client.gather([client.submit(_piece_meta, p, pure=False) for p in pieces], errors="raise")
-        del parts
+        del parts, rows
         return cls(client=client, pieces=pieces, workers=workers, labels=pd.RangeIndex(len(label_set) + 1),
-                   meta=metas, item_col=item_col, item_dtype=ddf._meta[item_col].dtype, label_set=label_set)
+                   meta=metas, item_col=item_col, item_dtype=meta[item_col].dtype, label_set=label_set)
 
     @classmethod
     def read_parquet(  # type: ignore[override]

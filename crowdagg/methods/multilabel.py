@@ -174,39 +174,49 @@ def _text_rule(uniques: pd.Index, from_text: bool) -> tuple[pd.Index, bool]:
     return uniques, False
 
 
-def _explode(ic: np.ndarray, wc: np.ndarray, items: pd.Index, workers: pd.Index, null: np.ndarray,
-             lengths: np.ndarray, lab: np.ndarray, n_labels: int, duplicates: str) -> AnnotationTable:
-    """The checkbox table of coded answers (rows in input order; ``lab``: the label code
-    of every ticked label, row by row), with its drop counts."""
-    n_rows = len(ic)
-    answer_rows = np.flatnonzero(~null)
-    keys = ic[answer_rows] * max(len(workers), 1) + wc[answer_rows]
+def _answer_rows(null: np.ndarray, lengths: np.ndarray, lab: np.ndarray, n_labels: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Answers as *rows*: ``(answer, code)`` -- one row per answer (code ``n_labels``, the
+    marker; ``-1`` for a null answer) then one per ticked label (its code), ``answer``
+    the position of the answer's input row."""
+    n = len(null)
+    answer = np.concatenate([np.arange(n, dtype=np.int64), np.repeat(np.arange(n, dtype=np.int64), lengths)])
+    code = np.concatenate([np.where(null, -1, n_labels).astype(np.int64), np.asarray(lab, np.int64)])
+    return answer, code
+
+
+def _explode(ic: np.ndarray, wc: np.ndarray, answer: np.ndarray, code: np.ndarray, items: pd.Index,
+             workers: pd.Index, n_labels: int, duplicates: str) -> AnnotationTable:
+    """The checkbox table of answer rows (:func:`_answer_rows`; ``ic``, ``wc``: the item
+    and worker code of every row; ``answer`` orders the answers as the input does), with
+    its drop counts (``null_answer``, ``duplicate``).  The local table and every Dask
+    piece go through it."""
+    order = np.lexsort((code, answer))  # answer by answer in input order, the marker last
+    ic, wc, answer, code = ic[order], wc[order], answer[order], code[order]
+    null = code < 0
+    markers = np.flatnonzero(code == n_labels)
+    keys = ic[markers] * max(len(workers), 1) + wc[markers]
     if duplicates == "error":
         dup = pd.Index(keys).duplicated()
         if dup.any():
-            rows = answer_rows[dup][:5]
+            rows = markers[dup][:5]
             raise DuplicateAnnotationError(
                 f"{int(dup.sum())} repeated (item, worker) answer(s), e.g. "
                 f"{list(zip(items.take(ic[rows]).tolist(), workers.take(wc[rows]).tolist()))}; pass duplicates='first' or 'last'")
+        kept = markers
     else:
-        keep = ~pd.Index(keys).duplicated(keep="first" if duplicates == "first" else "last")
-        answer_rows = answer_rows[keep]
-    kept = np.zeros(n_rows, dtype=bool)
-    kept[answer_rows] = True
-    owner = np.repeat(np.arange(n_rows), lengths)  # the answer row of every ticked label
-    sel = kept[owner]
-    pairs = np.sort(owner[sel] * n_labels + lab[sel])
-    if pairs.size:  # a label ticked twice in one answer counts once
-        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])]
-    t_rows, t_lab = pairs // max(n_labels, 1), pairs % max(n_labels, 1)
-    all_ic = np.concatenate([ic[answer_rows], ic[t_rows]])
-    all_wc = np.concatenate([wc[answer_rows], wc[t_rows]])
-    all_lc = np.concatenate([np.full(len(answer_rows), n_labels, np.int64), t_lab])
-    dropped = {"null_answer": int(null.sum()), "duplicate": int((~null).sum() - len(answer_rows))}
-    if all_ic.size == 0:
+        kept = markers[~pd.Index(keys).duplicated(keep="first" if duplicates == "first" else "last")]
+    ticks = np.flatnonzero((code >= 0) & (code < n_labels))
+    ticks = ticks[np.isin(answer[ticks], answer[kept])]
+    if ticks.size:  # a label ticked twice in one answer counts once (rows sorted by answer, code)
+        same = (answer[ticks[1:]] == answer[ticks[:-1]]) & (code[ticks[1:]] == code[ticks[:-1]])
+        ticks = ticks[np.concatenate([[True], ~same])]
+    rows = np.concatenate([kept, ticks])
+    dropped = {"null_answer": int(null.sum()), "duplicate": int(len(markers) - len(kept))}
+    if rows.size == 0:
         table = AnnotationTable.empty(items, workers, pd.RangeIndex(n_labels + 1))
     else:
-        table = AnnotationTable.from_codes(all_ic, all_wc, all_lc, items=items, workers=workers,
+        table = AnnotationTable.from_codes(ic[rows], wc[rows], code[rows], items=items, workers=workers,
                                            labels=n_labels + 1, duplicates="keep")
     return table.with_dropped(**dropped)
 
@@ -271,7 +281,8 @@ def checkbox_table(data: Any, *, item_col: str | None = None, worker_col: str = 
         raise EmptyTableError(f"no answer in column {label_col!r} ticks a label; give the label set with labels=")
     label_index, mapping = label_codebook(pd.Index(uniques), labels, label_col)
     lab = np.asarray(mapping, dtype=np.int64)[fc] if len(fc) else np.empty(0, np.int64)
-    table = _explode(ic, wc, items, workers, null, lengths, lab, len(label_index), duplicates)
+    answer, code = _answer_rows(null, lengths, lab, len(label_index))
+    table = _explode(ic[answer], wc[answer], answer, code, items, workers, len(label_index), duplicates)
     return table, label_index
 
 
