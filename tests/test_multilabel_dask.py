@@ -211,8 +211,10 @@ def test_empty_pieces_and_string_ids(client):
     """More pieces than items (empty pieces), an item whose only answer is null, string ids."""
     df = pd.DataFrame({"item": ["q1", "q1", "q2", "q2", "q3", "q4"], "worker": ["a", "b", "a", "c", "b", "c"],
                        "labels": [["x"], ["x", "y"], [], ["y"], None, ("x",)]})
+    before = df.copy(deep=True)
     local = _fit(crowdagg.MultiLabel(), df)
     table = DaskCheckboxTable.from_dask_dataframe(df, npartitions=6)
+    pd.testing.assert_frame_equal(df, before)  # the input is never modified
     assert (table.partition_sizes()[:, 0] == 0).any()
     assert table.to_local().n_items == 4
     dist = _fit(crowdagg.MultiLabel(), table)
