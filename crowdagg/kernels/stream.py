@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 from .strings import _mix
+from .strings import _rehash as rehash_hashes  # a table of codes by their 64-bit hash
 
 __all__ = ["code_strings_into", "code_ints_into", "rehash_hashes", "rehash_ints"]
 
@@ -94,21 +95,9 @@ def code_ints_into(values, codes, c0, table, keys, n_uniq, r0):
 
 
 @njit(cache=True, nogil=True)
-def rehash_hashes(keys, n_uniq, cap):
-    """A table of ``cap`` slots (a power of two) holding codes ``0..n_uniq-1`` by their hash."""
-    mask = cap - 1
-    table = np.full(cap, -1, dtype=np.int32)
-    for c in range(n_uniq):
-        s = np.int64(keys[c] & np.uint64(mask))
-        while table[s] >= 0:
-            s = (s + 1) & mask
-        table[s] = c
-    return table
-
-
-@njit(cache=True, nogil=True)
 def rehash_ints(keys, n_uniq, cap):
-    """As :func:`rehash_hashes` for int64 keys (hashed with the splitmix64 finaliser)."""
+    """A table of ``cap`` slots (a power of two) holding codes ``0..n_uniq-1`` by their int64
+    key, hashed with the splitmix64 finaliser (:func:`rehash_hashes` for string hashes)."""
     mask = cap - 1
     table = np.full(cap, -1, dtype=np.int32)
     for c in range(n_uniq):
