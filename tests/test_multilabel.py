@@ -163,7 +163,7 @@ def test_input_forms_agree():
     for df, kw in ((tuples, {}), (sets, {}), (arrays, {}), (strings, {"sep": "|"})):
         got = _fit(crowdagg.MultiLabel(**kw), df).probas_
         pd.testing.assert_frame_equal(got, ref)
-    pl = pytest.importorskip("polars")
+    pl = pytest.importorskip("polars", reason="polars input (a core dependency; skipped only where it is missing)")
     got = _fit(crowdagg.MultiLabel(), pl.from_pandas(lists))
     pd.testing.assert_frame_equal(got.probas_, ref)
 
@@ -192,7 +192,7 @@ def test_to_pandas_and_polars():
     assert out["n_labels"].tolist()[:2] == [1, 0] and pd.isna(out["n_labels"].iloc[2])
     s = _fit(crowdagg.MultiLabel(sep="|"), _small().assign(labels=lambda d: d["labels"].map("|".join)))
     assert s.to_pandas()["labels"].tolist() == ["red", ""]
-    pytest.importorskip("polars")
+    pytest.importorskip("polars", reason="polars input (a core dependency; skipped only where it is missing)")
     assert m.to_polars().shape == out.shape
 
 

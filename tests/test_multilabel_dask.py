@@ -25,8 +25,8 @@ from crowdagg.errors import (
     UnknownLabelError,
 )
 
-dd = pytest.importorskip("dask.dataframe")
-distributed = pytest.importorskip("distributed")
+dd = pytest.importorskip("dask.dataframe", reason="the Dask path needs dask[dataframe] (the test extra)")
+distributed = pytest.importorskip("distributed", reason="the Dask path needs dask.distributed (the test extra)")
 import dask  # noqa: E402
 
 from crowdagg.distributed import DaskAnnotationTable  # noqa: E402

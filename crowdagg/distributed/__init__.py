@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from .agreement import agreement_family, fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappa
 from .executor import DaskExecutor, fit
+from .multilabel import DaskCheckboxTable, DaskMultiLabelResult
 from .results import DaskAggregationResult
 from .table import DaskAnnotationTable, Piece
 
 __all__ = [
     "DaskAnnotationTable",
+    "DaskCheckboxTable",
+    "DaskMultiLabelResult",
     "Piece",
     "DaskAggregationResult",
     "DaskExecutor",
