@@ -115,7 +115,7 @@ and call :func:`run_em` several times.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -138,8 +138,8 @@ from .factorize import _index_kind, _lookup
 from .kernels._util import chunk_bounds, parallel_guard
 from .table import AnnotationTable
 
-__all__ = ["EMContext", "EMModel", "EMFit", "EMAggregator", "LocalExecutor", "run_em", "align_params",
-           "initial_posteriors", "add", "Max"]
+__all__ = ["EMContext", "EMModel", "EMFit", "EMAggregator", "LocalExecutor", "run_em", "best_fit",
+           "align_params", "initial_posteriors", "add", "Max"]
 
 #: Largest per-chunk statistics buffers (bytes) before kernels switch to a
 #: two-pass E-step + per-worker M-step.
@@ -592,6 +592,32 @@ def run_em(
     ex.check_finite(model, ex.posteriors, params)
     return EMFit(params=params, posteriors=ex.posteriors, loglik=np.asarray(history, dtype=np.float64),
                  n_iter=n_iter, converged=converged)
+
+
+def best_fit(fits: Iterable[EMFit], name: str, max_iter: int, tol: float, *, change: str = "change",
+             stacklevel: int = 3) -> tuple[EMFit, int, np.ndarray]:
+    """The restart rule: of several EM runs, keep the one whose last objective is highest.
+
+    ``fits`` may be a generator (each run made as it is read, so that at most two
+    are held).  Ties keep the earliest run; a run without iterations scores
+    ``-inf``.  A :class:`~crowdagg.errors.ConvergenceWarning` names ``name`` when
+    ``tol > 0``, ``max_iter > 0`` and the kept run did not converge (``change``: what
+    failed to fall below ``tol``; ``stacklevel`` as seen from the caller).  Returns
+    the kept run, its index and the final objective of every run, in order.
+    """
+    best: EMFit | None = None
+    best_r = 0
+    scores: list[float] = []
+    for r, res in enumerate(fits):
+        scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
+        if best is None or scores[r] > scores[best_r]:
+            best, best_r = res, r
+    if best is None:
+        raise InputError(f"{name}: no run to keep (no restarts)")
+    if tol > 0 and max_iter > 0 and not best.converged:
+        warnings.warn(f"{name}: the kept run stopped at max_iter={max_iter} before the {change} fell "
+                      f"below tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=stacklevel + 1)
+    return best, best_r, np.asarray(scores)
 
 
 def _check_finite(model: EMModel, post: np.ndarray | None, params: dict[str, np.ndarray]) -> None:

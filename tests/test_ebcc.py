@@ -126,6 +126,32 @@ def test_restarts_keep_the_best_elbo_and_are_deterministic():
     assert e.loglik_ is e.elbo_
 
 
+
+def test_best_fit_rule():
+    """The shared restart rule (crowdagg.em.best_fit): highest last objective, earliest on
+    ties, a run without iterations scores -inf, a warning only when the kept run did not
+    converge, an error when there is no run."""
+    from crowdagg.em import EMFit, best_fit
+    from crowdagg.errors import ConvergenceWarning, InputError
+
+    def fit(hist, conv=True):
+        return EMFit(params={}, posteriors=None, loglik=np.asarray(hist, dtype=float), n_iter=len(hist),
+                     converged=conv)
+
+    runs = [fit([]), fit([-5.0, -3.0]), fit([-3.0], conv=False), fit([-4.0])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best, r, scores = best_fit(iter(runs), "X", 10, 1e-6)
+    assert best is runs[1] and r == 1
+    np.testing.assert_array_equal(scores, [-np.inf, -3.0, -3.0, -4.0])
+    with pytest.warns(ConvergenceWarning, match="X: the kept run stopped at max_iter=10 before the ELBO change"):
+        best_fit(runs[2:], "X", 10, 1e-6, change="ELBO change")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best_fit(runs[2:], "X", 10, 0.0)  # tol 0: no warning
+    with pytest.raises(InputError, match="no run"):
+        best_fit([], "X", 10, 1e-6)
+
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 10_000))
 def test_relabelling_items_workers_and_row_order_change_nothing(seed):

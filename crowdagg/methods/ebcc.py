@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -18,10 +17,10 @@ from ..em import (
     EMContext,
     EMFit,
     EMModel,
+    best_fit,
     em_constraints,
     run_em,
 )
-from ..errors import ConvergenceWarning
 from ..kernels._util import cap_chunks
 from ..kernels.bcc import dirichlet_kl_sum
 from ..kernels.ebcc import (
@@ -383,27 +382,20 @@ class EBCC(EMAggregator):
             executor.vote()  # majority-vote shares, gold items one-hot
             keys = base_worker_keys(ctx.worker_counts())
             keys = refine_worker_keys(keys, executor.map_reduce(worker_key_sums, keys)[1])
-        best: EMFit | None = None
-        best_r = 0
-        scores: list[float] = []
-        for r, start in enumerate(starts):
-            if isinstance(start, int):  # the random split of majority-vote shares seeded by ``start``
-                if r:
-                    executor.start()
-                    executor.vote()
-                stats = executor.map_reduce(split_stats, (keys, start, model.n_subtypes))[1]
-                start = model.initial_m_step(ctx, stats, executor)
-            res = run_em(model, executor, init=start, max_iter=max_iter, tol=tol, warn=False)
-            scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
-            if best is None or scores[r] > scores[best_r]:
-                best, best_r = res, r
-        assert best is not None
-        self.best_restart_ = best_r
-        self.restart_elbo_ = np.asarray(scores)
-        if tol > 0 and max_iter > 0 and not best.converged:
-            # stacklevel 3: _run -> fit -> the user's call
-            warnings.warn(f"EBCC: the kept run stopped at max_iter={max_iter} before the ELBO change fell "
-                          f"below tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=3)
+
+        def fits() -> Iterator[EMFit]:
+            for r, start in enumerate(starts):
+                if isinstance(start, int):  # the random split of majority-vote shares seeded by ``start``
+                    if r:
+                        executor.start()
+                        executor.vote()
+                    stats = executor.map_reduce(split_stats, (keys, start, model.n_subtypes))[1]
+                    start = model.initial_m_step(ctx, stats, executor)
+                yield run_em(model, executor, init=start, max_iter=max_iter, tol=tol, warn=False)
+
+        # stacklevel 3: _run -> fit -> the user's call
+        best, self.best_restart_, self.restart_elbo_ = best_fit(fits(), "EBCC", max_iter, tol,
+                                                                change="ELBO change", stacklevel=3)
         return best
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
