@@ -204,7 +204,31 @@ class BCCModel(KLCache, EMModel):
 
 
 def _posterior_means(counts: np.ndarray) -> np.ndarray:
+    """Means of the Dirichlet distributions ``Dir(counts[..., :])`` (last axis)."""
     return counts / counts.sum(axis=-1, keepdims=True)
+
+
+class _BayesianCC(EMAggregator):
+    """What BCC and EBCC share as estimators: the ELBO history as ``elbo_`` (also read
+    as ``loglik_``) and the labelled posterior-mean outputs."""
+
+    _history_attr: ClassVar[str] = "elbo_"
+
+    def _set_posterior_means(self, table: AnnotationTable, conf: np.ndarray, pri: np.ndarray) -> None:
+        """``confusions_``, ``priors_`` and ``skills_`` (``sum_k pri[k] conf[w, k, k]``) from the
+        posterior mean confusion matrices ``conf`` (workers x true x observed) and class
+        proportions ``pri``."""
+        self.confusions_ = _labelled_confusions(table, conf)
+        self.priors_ = pd.Series(pri, index=table.labels, name="prior")
+        self.skills_ = pd.Series(np.einsum("wkk->wk", conf) @ pri, index=table.workers, name="skill")
+
+    @property
+    def loglik_(self) -> np.ndarray:
+        """The ELBO history (:attr:`elbo_`), under the name other EM methods use."""
+        try:
+            return self.__dict__["elbo_"]
+        except KeyError:
+            raise AttributeError("loglik_") from None
 
 
 _BCC_CONSTRAINTS: dict[str, list[Any]] = {
@@ -215,7 +239,7 @@ _BCC_CONSTRAINTS: dict[str, list[Any]] = {
 }
 
 
-class BCC(EMAggregator):
+class BCC(_BayesianCC):
     """Independent Bayesian classifier combination (IBCC), fitted by variational Bayes.
 
     The Dawid-Skene model with Dirichlet priors: each item has a latent true class
@@ -302,7 +326,6 @@ class BCC(EMAggregator):
     """
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = _BCC_CONSTRAINTS
-    _history_attr: ClassVar[str] = "elbo_"
 
     def __init__(
         self,
@@ -329,16 +352,5 @@ class BCC(EMAggregator):
         return BCCModel(float(self.alpha_diag), float(self.alpha_off), float(self.class_prior))
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
-        conf = _posterior_means(np.asarray(params["confusion_counts"]))
-        pri = _posterior_means(np.asarray(params["class_counts"]))
-        self.confusions_ = _labelled_confusions(table, conf)
-        self.priors_ = pd.Series(pri, index=table.labels, name="prior")
-        self.skills_ = pd.Series(np.einsum("wkk->wk", conf) @ pri, index=table.workers, name="skill")
-
-    @property
-    def loglik_(self) -> np.ndarray:
-        """The ELBO history (:attr:`elbo_`), under the name other EM methods use."""
-        try:
-            return self.__dict__["elbo_"]
-        except KeyError:
-            raise AttributeError("loglik_") from None
+        self._set_posterior_means(table, _posterior_means(np.asarray(params["confusion_counts"])),
+                                  _posterior_means(np.asarray(params["class_counts"])))

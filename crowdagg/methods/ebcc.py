@@ -13,7 +13,6 @@ from .. import memory
 from .._validation import Interval, Options
 from ..em import (
     MAX_STAT_BUFFER_BYTES,
-    EMAggregator,
     EMContext,
     EMFit,
     EMModel,
@@ -32,8 +31,15 @@ from ..kernels.ebcc import (
     worker_key_sums_slice,
 )
 from ..table import AnnotationTable
-from .bcc import DIRICHLET, KLCache, dirichlet_prior_matrix, elog_rows, expected_log
-from .dawid_skene import _labelled_confusions
+from .bcc import (
+    DIRICHLET,
+    KLCache,
+    _BayesianCC,
+    _posterior_means,
+    dirichlet_prior_matrix,
+    elog_rows,
+    expected_log,
+)
 
 __all__ = ["EBCC", "EBCCModel", "base_worker_keys", "refine_worker_keys", "split_stats"]
 
@@ -217,7 +223,7 @@ class EBCCModel(KLCache, EMModel):
         return -float(kl)
 
 
-class EBCC(EMAggregator):
+class EBCC(_BayesianCC):
     """Enhanced Bayesian classifier combination: BCC with correlated workers through subtypes.
 
     Each true class is split into ``n_subtypes`` latent subtypes shared by all
@@ -322,7 +328,6 @@ class EBCC(EMAggregator):
         "class_prior": [Options(("empirical",)), Interval(Real, 0, 1e6, closed="right")],
         "subtype_prior": [Interval(Real, 0, 1e6, closed="right")],
     }
-    _history_attr: ClassVar[str] = "elbo_"
 
     def __init__(
         self,
@@ -399,23 +404,9 @@ class EBCC(EMAggregator):
         return best
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
-        mu = np.asarray(params["confusion_counts"])
-        v = mu / mu.sum(axis=-1, keepdims=True)  # workers x K x M x K
-        eta = np.asarray(params["subtype_counts"])
-        pi = eta / eta.sum(axis=1, keepdims=True)
-        conf = np.einsum("km,wkml->wkl", pi, v)
-        nu = np.asarray(params["class_counts"])
-        pri = nu / nu.sum()
-        self.confusions_ = _labelled_confusions(table, conf)
+        v = _posterior_means(np.asarray(params["confusion_counts"]))  # workers x K x M x K
+        pi = _posterior_means(np.asarray(params["subtype_counts"]))
+        self._set_posterior_means(table, np.einsum("km,wkml->wkl", pi, v),
+                                  _posterior_means(np.asarray(params["class_counts"])))
         self.subtype_weights_ = pd.DataFrame(pi, index=table.labels, columns=pd.RangeIndex(pi.shape[1],
                                                                                             name="subtype"))
-        self.priors_ = pd.Series(pri, index=table.labels, name="prior")
-        self.skills_ = pd.Series(np.einsum("wkk->wk", conf) @ pri, index=table.workers, name="skill")
-
-    @property
-    def loglik_(self) -> np.ndarray:
-        """The ELBO history of the kept run (:attr:`elbo_`), under the name other EM methods use."""
-        try:
-            return self.__dict__["elbo_"]
-        except KeyError:
-            raise AttributeError("loglik_") from None
