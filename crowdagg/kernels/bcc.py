@@ -99,6 +99,22 @@ def logsumexp(a):
 
 
 @njit(cache=True, nogil=True)
+def _log_norm_constants(prior):
+    """``lgamma(B) - sum_l lgamma(b_l)`` of each row ``b`` of ``prior`` (``B = sum_l b_l``): the
+    prior's part of the KL divergences of :func:`dirichlet_elog_slice` and :func:`dirichlet_kl_sum`."""
+    n_prior, k_obs = prior.shape
+    cst = np.empty(n_prior)
+    for p in range(n_prior):
+        s = 0.0
+        lg = 0.0
+        for lab in range(k_obs):
+            s += prior[p, lab]
+            lg += math.lgamma(prior[p, lab])
+        cst[p] = math.lgamma(s) - lg
+    return cst
+
+
+@njit(cache=True, nogil=True)
 def dirichlet_elog_slice(mu, prior, div, wstart, wstop, out):
     """Expected log probabilities of Dirichlet rows, workers ``wstart..wstop-1``, and
     the sum of their KL divergences from the prior.
@@ -115,14 +131,7 @@ def dirichlet_elog_slice(mu, prior, div, wstart, wstop, out):
     n_rows = mu.shape[1]
     k_obs = mu.shape[2]
     n_prior = prior.shape[0]
-    cst = np.empty(n_prior)  # lgamma(B) - sum lgamma(b) of each prior row
-    for p in range(n_prior):
-        s = 0.0
-        lg = 0.0
-        for lab in range(k_obs):
-            s += prior[p, lab]
-            lg += math.lgamma(prior[p, lab])
-        cst[p] = math.lgamma(s) - lg
+    cst = _log_norm_constants(prior)
     total = 0.0
     for w in range(wstart, wstop):
         for r in range(n_rows):
@@ -160,15 +169,7 @@ def dirichlet_kl_sum(a, prior, div):
     """
     n, k_obs = a.shape
     n_prior = prior.shape[0]
-    # the prior's constant part per prior row: lgamma(B) - sum lgamma(b)
-    cst = np.empty(n_prior)
-    for p in range(n_prior):
-        s = 0.0
-        lg = 0.0
-        for lab in range(k_obs):
-            s += prior[p, lab]
-            lg += math.lgamma(prior[p, lab])
-        cst[p] = math.lgamma(s) - lg
+    cst = _log_norm_constants(prior)
     total = 0.0
     for r in range(n):
         p = (r // div) % n_prior
