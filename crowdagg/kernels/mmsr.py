@@ -67,6 +67,23 @@ def _reduced_mean(buf, m, f, own, n_tasks):
     return s / (hi - lo)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _msr_half_step(nbr_ptr, nbr_idx, x, divisor, target, buf, f, n_tasks):
+    """One half of an M-MSR iteration: every ``target[j]`` becomes the reduced mean
+    (:func:`_reduced_mean` around its own value) of ``x_ij / divisor[i]`` over its observed
+    ``i`` with ``divisor[i] != 0``; an entry with nothing left keeps its value."""
+    for j in range(target.shape[0]):
+        m = 0
+        for k in range(nbr_ptr[j], nbr_ptr[j + 1]):
+            i = nbr_idx[k]
+            if divisor[i] != 0.0:
+                buf[m] = x[k] / divisor[i]
+                m += 1
+        r = _reduced_mean(buf, m, f, target[j], n_tasks)
+        if not np.isnan(r):
+            target[j] = r
+
+
 @njit(cache=True, nogil=True)
 def mmsr_iterate(nbr_ptr, nbr_idx, x, u, v, f, n_tasks, max_iter, tol, loss_out):
     """The M-MSR iterations for the rank-one fit ``x_ij ~ u_i v_j`` on the observed pairs
@@ -87,26 +104,8 @@ def mmsr_iterate(nbr_ptr, nbr_idx, x, u, v, f, n_tasks, max_iter, tol, loss_out)
         for i in range(n):
             up[i] = u[i]
             vp[i] = v[i]
-        for j in range(n):
-            m = 0
-            for k in range(nbr_ptr[j], nbr_ptr[j + 1]):
-                i = nbr_idx[k]
-                if u[i] != 0.0:
-                    buf[m] = x[k] / u[i]
-                    m += 1
-            r = _reduced_mean(buf, m, f, v[j], n_tasks)
-            if not np.isnan(r):
-                v[j] = r
-        for i in range(n):
-            m = 0
-            for k in range(nbr_ptr[i], nbr_ptr[i + 1]):
-                j = nbr_idx[k]
-                if v[j] != 0.0:
-                    buf[m] = x[k] / v[j]
-                    m += 1
-            r = _reduced_mean(buf, m, f, u[i], n_tasks)
-            if not np.isnan(r):
-                u[i] = r
+        _msr_half_step(nbr_ptr, nbr_idx, x, u, v, buf, f, n_tasks)
+        _msr_half_step(nbr_ptr, nbr_idx, x, v, u, buf, f, n_tasks)
         # ||u v^T - up vp^T||_F^2 with du = u - up, dv = v - vp (no cancellation of large terms):
         # |du|^2 |v|^2 + 2 (du . up)(v . dv) + |up|^2 |dv|^2
         dd = 0.0
