@@ -44,6 +44,17 @@ def crowdkit_available() -> bool:
     return True
 
 
+
+def contract_checks(dask: bool = True) -> list:
+    """``crowdagg.testing``'s estimator-contract checks as ``pytest.param``s for
+    ``parametrize("check", ...)``, named after the check; the Dask == local check marked
+    slow, or left out with ``dask=False`` (an estimator that needs its own Dask test)."""
+    from crowdagg.testing import _CHECKS
+
+    dist = "check_distributed_equals_local"
+    return [pytest.param(c, id=c.__name__, marks=pytest.mark.slow if c.__name__ == dist else ())
+            for c in _CHECKS if dask or c.__name__ != dist]
+
 def pytest_addoption(parser):
     parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
 

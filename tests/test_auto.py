@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import contract_checks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +16,6 @@ from crowdagg.auto import AutoAggregator, annotation_uniforms, heldout_scores, r
 from crowdagg.datasets import make_crowd
 from crowdagg.errors import GoldError, ParameterError
 from crowdagg.table import AnnotationTable, as_table
-from crowdagg.testing import _CHECKS
 
 FAST = ["mv", "onecoin", "ds"]
 
@@ -173,9 +173,7 @@ def test_inputs_untouched_and_no_nan(crowd):
     assert not est.probas_.isna().any().any()
 
 
-@pytest.mark.parametrize("check", [pytest.param(c, marks=pytest.mark.slow)
-                                   if c.__name__ == "check_distributed_equals_local" else c for c in _CHECKS],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", contract_checks())
 def test_contract(check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CROWDKIT_REASON, crowdkit_available
+from conftest import CROWDKIT_REASON, contract_checks, crowdkit_available
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_kos_mmsr import gold_vote
@@ -16,7 +16,6 @@ import crowdagg
 from crowdagg.base import is_distributed_table
 from crowdagg.datasets import make_crowd
 from crowdagg.errors import GoldError, InputError, ParameterError
-from crowdagg.testing import _CHECKS
 
 HSET = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -115,8 +114,7 @@ class _UnanimousGold(crowdagg.GoldMajorityVote):
         return super().fit(data, gold=gold, **kw)
 
 
-@pytest.mark.parametrize("check", [c for c in _CHECKS if c.__name__ != "check_distributed_equals_local"],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", contract_checks(dask=False))  # _UnanimousGold refuses Dask tables
 def test_contract(check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CROWDKIT_REASON, crowdkit_available
+from conftest import CROWDKIT_REASON, contract_checks, crowdkit_available
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_kos_mmsr import kos as naive_kos
@@ -18,7 +18,7 @@ from crowdagg.datasets import make_crowd
 from crowdagg.em import item_uniforms
 from crowdagg.errors import InputError, ParameterError
 from crowdagg.methods.kos import _WORKER_SALT
-from crowdagg.testing import _CHECKS, _crowds
+from crowdagg.testing import _crowds
 
 HSET = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -169,9 +169,7 @@ def _binary_crowd() -> pd.DataFrame:
     return [c for c in _crowds() if c["label"].nunique() == 2][0]
 
 
-@pytest.mark.parametrize("check", [pytest.param(c, marks=pytest.mark.slow)
-                                   if c.__name__ == "check_distributed_equals_local" else c for c in _CHECKS],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", contract_checks())
 def test_contract(check):
     """``check_aggregator``'s checks on its binary crowd (KOS refuses the 3-label one)."""
     with warnings.catch_warnings():

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CROWDKIT_REASON, crowdkit_available
+from conftest import CROWDKIT_REASON, contract_checks, crowdkit_available
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_kos_mmsr import _trim, mmsr_solve, pair_stats
@@ -19,7 +19,6 @@ from crowdagg.errors import ParameterError, TooLargeError
 from crowdagg.kernels.mmsr import _reduced_mean, pair_stats_parallel, pair_stats_slice
 from crowdagg.methods.mmsr import solve_mmsr
 from crowdagg.table import as_table
-from crowdagg.testing import _CHECKS
 
 HSET = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -186,21 +185,12 @@ def test_properties_row_order_and_label_permutation(seed):
     np.testing.assert_allclose(a.probas_.to_numpy(), pb.to_numpy(), atol=1e-9)
 
 
-@pytest.mark.parametrize("check", [c for c in _CHECKS if c.__name__ != "check_distributed_equals_local"],
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize("check", contract_checks())
 def test_contract(check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for df in crowdagg.testing._crowds():
             check(crowdagg.MMSR(), df)
-
-
-@pytest.mark.slow
-def test_contract_distributed():
-    from crowdagg.testing import check_distributed_equals_local
-
-    for df in crowdagg.testing._crowds():
-        check_distributed_equals_local(crowdagg.MMSR(), df)
 
 
 @pytest.mark.skipif(not crowdkit_available(), reason=CROWDKIT_REASON)
