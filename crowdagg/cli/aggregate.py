@@ -70,19 +70,62 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_output_arg(p, "CSV on stdout")
     p.add_argument("--gold", default=None, metavar="GOLD",
                    help="known answers for EM methods: CSV or Parquet with columns item (or task) and label")
-    p.add_argument("--max-iter", type=int_option(0), default=None, metavar="N",
-                   help="EM iterations at most (an integer >= 0)")
-    p.add_argument("--tol", type=float_option(0.0), default=None, metavar="TOL",
-                   help="EM convergence tolerance (a finite number >= 0)")
-    p.add_argument("--seed", type=int_option(0, 2**32 - 1), default=None, metavar="SEED",
-                   help="random_state, for methods that use one (an integer in [0, 2**32 - 1])")
+    add_fit_args(p, "random_state, for methods that use one (an integer in [0, 2**32 - 1])", tol=True)
     p.set_defaults(func=run)
 
 
-def _make_estimator(args: argparse.Namespace):
+def add_fit_args(p: argparse.ArgumentParser, seed_help: str, tol: bool = False) -> None:
+    """``--max-iter``, (``--tol``,) ``--seed``: the estimator options of the commands that fit
+    (read by :func:`build_estimator`)."""
+    p.add_argument("--max-iter", type=int_option(0), default=None, metavar="N",
+                   help="EM iterations at most (an integer >= 0)")
+    if tol:
+        p.add_argument("--tol", type=float_option(0.0), default=None, metavar="TOL",
+                       help="EM convergence tolerance (a finite number >= 0)")
+    p.add_argument("--seed", type=int_option(0, 2**32 - 1), default=None, metavar="SEED", help=seed_help)
+
+
+#: option (``args`` attribute) -> estimator parameter, for :func:`build_estimator`
+FIT_OPTIONS = (("max_iter", "max_iter"), ("tol", "tol"), ("seed", "random_state"))
+
+
+def categorical_class(args: argparse.Namespace, cls_name: str) -> type:
+    """The class ``cls_name`` of :mod:`crowdagg` for ``--method`` (a one-line error when absent)."""
     import crowdagg
 
-    from ..errors import InputError, ParameterError
+    from ..errors import InputError
+
+    try:
+        return getattr(crowdagg, cls_name)
+    except (AttributeError, ImportError):
+        raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
+
+
+def build_estimator(cls: type, args: argparse.Namespace, **kwargs):
+    """``cls(**kwargs)`` with the :data:`FIT_OPTIONS` given on the command line; an option the
+    method has no parameter for is a one-line error."""
+    from ..errors import ParameterError
+
+    params = inspect.signature(cls.__init__).parameters
+    for opt, name in FIT_OPTIONS:
+        value = getattr(args, opt, None)
+        if value is not None:
+            if name not in params:
+                raise ParameterError(f"--{opt.replace('_', '-')} does not apply to method {args.method!r}")
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def check_gold_applies(args: argparse.Namespace, est) -> None:
+    """``--gold`` with a method whose ``fit`` takes no gold answers: a one-line error."""
+    if args.gold is not None and "gold" not in inspect.signature(est.fit).parameters:
+        from ..errors import ParameterError
+
+        raise ParameterError(f"--gold does not apply to method {args.method!r}")
+
+
+def _make_estimator(args: argparse.Namespace):
+    from ..errors import ParameterError
 
     check_kind_args(args)
     methods, default = methods_of(args.kind)
@@ -94,26 +137,14 @@ def _make_estimator(args: argparse.Namespace):
     if args.labels is not None and args.kind != "ordinal":
         raise ParameterError(f"--labels applies to --kind ordinal, not --kind {args.kind}")
     cls_name = methods[args.method]
-    if args.kind == "categorical":
-        try:
-            cls = getattr(crowdagg, cls_name)
-        except (AttributeError, ImportError):
-            raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
-    else:
-        cls = kind_class(args.kind, cls_name)
+    cls = categorical_class(args, cls_name) if args.kind == "categorical" else kind_class(args.kind, cls_name)
     params = inspect.signature(cls.__init__).parameters
     kwargs = {}
     if args.kind == "multilabel" and "sep" in params:
         kwargs["sep"] = args.sep
     if args.kind == "ordinal" and args.labels is not None and "labels" in params:
         kwargs["labels"] = args.labels  # replaced by the parsed order once the table is read (_fit_data)
-    for opt, name in (("max_iter", "max_iter"), ("tol", "tol"), ("seed", "random_state")):
-        value = getattr(args, opt)
-        if value is not None:
-            if name not in params:
-                raise ParameterError(f"--{opt.replace('_', '-')} does not apply to method {args.method!r}")
-            kwargs[name] = value
-    return cls(**kwargs)
+    return build_estimator(cls, args, **kwargs)
 
 
 def _fit_data(args: argparse.Namespace, est, table):
@@ -137,10 +168,7 @@ def _fit_data(args: argparse.Namespace, est, table):
 
 def run(args: argparse.Namespace) -> int:
     est = _make_estimator(args)
-    if args.gold is not None and "gold" not in inspect.signature(est.fit).parameters:
-        from ..errors import ParameterError
-
-        raise ParameterError(f"--gold does not apply to method {args.method!r}")
+    check_gold_applies(args, est)
     out = prepare_output(args.output, (args.input, args.gold))
     table = load_table(args)
     data = _fit_data(args, est, table)

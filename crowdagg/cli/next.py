@@ -14,7 +14,7 @@ from ._common import (
     progress,
     write_frame,
 )
-from .aggregate import METHODS
+from .aggregate import METHODS, add_fit_args, check_gold_applies
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,24 +37,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="aggregation method (default: ds, Dawid-Skene)")
     p.add_argument("--gold", default=None, metavar="GOLD",
                    help="known answers: given to the fit and never proposed again")
-    p.add_argument("--max-iter", type=int_option(0), default=None, metavar="N",
-                   help="EM iterations at most (an integer >= 0)")
-    p.add_argument("--seed", type=int_option(0, 2**32 - 1), default=None, metavar="SEED",
-                   help="random_state of the method, of --strategy random and of the worker-pool draw")
+    add_fit_args(p, "random_state of the method, of --strategy random and of the worker-pool draw")
     add_output_arg(p, "CSV on stdout")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import inspect
-
     from ..active import next_items
-    from ..errors import ParameterError
     from .report import make_estimator
 
     est = make_estimator(args)
-    if args.gold is not None and "gold" not in inspect.signature(est.fit).parameters:
-        raise ParameterError(f"--gold does not apply to method {args.method!r}")
+    check_gold_applies(args, est)
     out = prepare_output(args.output, (args.input, args.gold))
     table = load_table(args)
     fit_kwargs = {}

@@ -14,7 +14,7 @@ from ._common import (
     load_table,
     progress,
 )
-from .aggregate import METHODS
+from .aggregate import METHODS, add_fit_args, build_estimator, categorical_class
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -37,10 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", default="report.html", metavar="OUTPUT",
                    help="the .html file to write (default: report.html); missing folders are created")
     p.add_argument("--title", default=None, help="page title")
-    p.add_argument("--max-iter", type=int_option(0), default=None, metavar="N",
-                   help="EM iterations at most (an integer >= 0)")
-    p.add_argument("--seed", type=int_option(0, 2**32 - 1), default=None, metavar="SEED",
-                   help="random_state, for methods that use one")
+    add_fit_args(p, "random_state, for methods that use one")
     p.add_argument("--confidence", type=float_option(0.0, 1.0, low_open=True, high_open=True), default=0.95,
                    metavar="LEVEL", help="coverage of every interval, strictly between 0 and 1 (default: 0.95)")
     p.add_argument("--min-accuracy", type=float_option(0.0, 1.0), default=0.7, metavar="ACC",
@@ -75,26 +72,7 @@ def prepare_html_output(out: str, inputs: tuple[str | None, ...]) -> str:
 
 def make_estimator(args: argparse.Namespace):
     """The categorical estimator of ``--method`` with ``--max-iter`` / ``--seed`` (one-line errors)."""
-    import inspect
-
-    import crowdagg
-
-    from ..errors import InputError, ParameterError
-
-    cls_name = METHODS[args.method]
-    try:
-        cls = getattr(crowdagg, cls_name)
-    except (AttributeError, ImportError):
-        raise InputError(f"method {args.method!r} ({cls_name}) is not available in this version") from None
-    params = inspect.signature(cls.__init__).parameters
-    kwargs = {}
-    for opt, name in (("max_iter", "max_iter"), ("seed", "random_state")):
-        value = getattr(args, opt, None)
-        if value is not None:
-            if name not in params:
-                raise ParameterError(f"--{opt.replace('_', '-')} does not apply to method {args.method!r}")
-            kwargs[name] = value
-    return cls(**kwargs)
+    return build_estimator(categorical_class(args, METHODS[args.method]), args)
 
 
 def command_line(args: argparse.Namespace) -> str:
