@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import annotation_tables, gold_series, table_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_bcc import bcc as naive_bcc
@@ -26,37 +27,11 @@ from crowdagg.kernels.bcc import (
     dirichlet_kl_sum,
     psi_lgamma,
 )
-from crowdagg.table import AnnotationTable, as_table
+from crowdagg.table import as_table
 from crowdagg.testing import check_aggregator
 
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 HSET = settings(max_examples=10 if NOJIT else 30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def tables(draw, max_items=9, max_workers=5, max_labels=4):
-    n_items = draw(st.integers(1, max_items))
-    n_workers = draw(st.integers(1, max_workers))
-    k = draw(st.integers(1, max_labels))
-    mask = np.array(draw(st.lists(st.booleans(), min_size=n_items * n_workers, max_size=n_items * n_workers)))
-    mask = mask.reshape(n_items, n_workers)
-    if not mask.any():
-        mask[0, 0] = True
-    ii, ww = np.nonzero(mask)
-    labs = np.array(draw(st.lists(st.integers(0, k - 1), min_size=ii.size, max_size=ii.size)))
-    gold = np.array(draw(st.lists(st.integers(-1, k - 1), min_size=n_items, max_size=n_items)), dtype=np.int64)
-    t = AnnotationTable.from_codes(ii, ww, labs, items=n_items, workers=n_workers, labels=k)
-    return t, gold
-
-
-def _arrays(t):
-    return (np.asarray(t.item_codes, np.int64), np.asarray(t.worker_codes, np.int64),
-            np.asarray(t.label_codes, np.int64))
-
-
-def _gold_series(t, gold):
-    g = pd.Series(gold, index=t.items)
-    return g[g >= 0]
 
 
 def _fit(est, data, **kw):
@@ -98,15 +73,15 @@ def test_dirichlet_kl_and_elog_match_reference():
 
 # --------------------------------------------------------------------------- vs reference
 @HSET
-@given(tables(), st.integers(0, 4), st.booleans(), st.booleans(), st.sampled_from([(4.0, 1.0, 1.0), (2.0, 0.5, 3.0)]))
+@given(annotation_tables(max_items=9), st.integers(0, 4), st.booleans(), st.booleans(), st.sampled_from([(4.0, 1.0, 1.0), (2.0, 0.5, 3.0)]))
 def test_bcc_matches_reference(tg, n_iter, use_gold, parallel, priors):
     t, gold = tg
     if not use_gold:
         gold = np.full(t.n_items, -1)
     diag, off, cp = priors
     m = _fit(crowdagg.BCC(max_iter=n_iter, tol=0, parallel=parallel, alpha_diag=diag, alpha_off=off,
-                          class_prior=cp), t, gold=_gold_series(t, gold))
-    i, w, y = _arrays(t)
+                          class_prior=cp), t, gold=gold_series(t, gold))
+    i, w, y = table_arrays(t)
     post, elbo, mu, nu = naive_bcc(i, w, y, t.n_items, t.n_workers, t.n_labels, gold, n_iter, diag, off, cp)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
     np.testing.assert_allclose(m.elbo_, elbo, rtol=1e-10, atol=1e-9)

@@ -9,11 +9,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import annotation_tables, gold_series, table_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_bcc import ebcc as naive_ebcc
 from naive_bcc import split_keys
-from test_bcc import _arrays, _gold_series, tables
 
 import crowdagg
 from crowdagg._validation import check_random_state
@@ -42,15 +42,15 @@ def _crowd(seed, n_items=80, n_workers=8, k=3):
 
 # --------------------------------------------------------------------------- vs reference
 @HSET
-@given(tables(max_items=7, max_workers=4, max_labels=3), st.integers(0, 3), st.booleans(), st.booleans(),
+@given(annotation_tables(max_items=7, max_workers=4, max_labels=3), st.integers(0, 3), st.booleans(), st.booleans(),
        st.integers(1, 3), st.sampled_from(["empirical", 1.5]), st.integers(0, 5))
 def test_ebcc_matches_reference(tg, n_iter, use_gold, parallel, n_sub, class_prior, rs):
     t, gold = tg
     if not use_gold:
         gold = np.full(t.n_items, -1)
     m = _fit(crowdagg.EBCC(n_subtypes=n_sub, n_restarts=1, random_state=rs, max_iter=n_iter, tol=0,
-                           class_prior=class_prior, parallel=parallel), t, gold=_gold_series(t, gold))
-    i, w, y = _arrays(t)
+                           class_prior=class_prior, parallel=parallel), t, gold=gold_series(t, gold))
+    i, w, y = table_arrays(t)
     keys = split_keys(i, w, y, t.n_items, t.n_workers, _seed(rs))
     post, elbo, params = naive_ebcc(i, w, y, t.n_items, t.n_workers, t.n_labels, keys, gold, n_iter, n_sub,
                                     class_prior=class_prior)
