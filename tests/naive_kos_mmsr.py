@@ -70,6 +70,14 @@ def _trim(values, f, own):
     return ys
 
 
+def _msr_mean(vals, f, own, n_tasks):
+    """One M-MSR entry update: the mean of ``vals`` trimmed around ``own`` (``1/sqrt(n_tasks)``
+    when a single 0 is left; ``own`` when nothing is)."""
+    ys = _trim(vals, f, own)
+    if len(ys) == 1 and ys[0] == 0:
+        ys = [1.0 / math.sqrt(n_tasks)]
+    return sum(ys) / len(ys) if ys else own
+
 def mmsr_solve(agree, common, n_labels, n_tasks, u0, n_iter, tol):
     """The M-MSR iterations on |C| (Ma & Olshevsky 2020, as crowd-kit runs them, with F >= 0
     and entries whose divisor is 0 skipped).  Returns (u, v, iterations)."""
@@ -88,19 +96,9 @@ def mmsr_solve(agree, common, n_labels, n_tasks, u0, n_iter, tol):
         it += 1
         up, vp = list(u), list(v)
         for j in range(n):
-            vals = [x[i, j] / u[i] for i in range(n) if obs[i, j] and u[i] != 0]
-            ys = _trim(vals, f, v[j])
-            if len(ys) == 1 and ys[0] == 0:
-                ys = [1.0 / math.sqrt(n_tasks)]
-            if ys:
-                v[j] = sum(ys) / len(ys)
+            v[j] = _msr_mean([x[i, j] / u[i] for i in range(n) if obs[i, j] and u[i] != 0], f, v[j], n_tasks)
         for i in range(n):
-            vals = [x[i, j] / v[j] for j in range(n) if obs[i, j] and v[j] != 0]
-            ys = _trim(vals, f, u[i])
-            if len(ys) == 1 and ys[0] == 0:
-                ys = [1.0 / math.sqrt(n_tasks)]
-            if ys:
-                u[i] = sum(ys) / len(ys)
+            u[i] = _msr_mean([x[i, j] / v[j] for j in range(n) if obs[i, j] and v[j] != 0], f, u[i], n_tasks)
         loss = math.sqrt(sum((u[a] * v[b] - up[a] * vp[b]) ** 2 for a in range(n) for b in range(n)))
         if loss < tol:
             break
