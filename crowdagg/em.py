@@ -139,6 +139,7 @@ from .kernels._util import chunk_bounds, parallel_guard
 from .table import AnnotationTable
 
 __all__ = ["EMContext", "EMModel", "EMFit", "EMAggregator", "LocalExecutor", "run_em", "best_fit",
+           "no_incremental_form",
            "align_params", "initial_posteriors", "add", "Max"]
 
 #: Largest per-chunk statistics buffers (bytes) before kernels switch to a
@@ -618,6 +619,12 @@ def best_fit(fits: Iterable[EMFit], name: str, max_iter: int, tol: float, *, cha
         warnings.warn(f"{name}: the kept run stopped at max_iter={max_iter} before the {change} fell "
                       f"below tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=stacklevel + 1)
     return best, best_r, np.asarray(scores)
+
+
+def no_incremental_form(name: str, why: str) -> InputError:
+    """The error ``partial_fit`` raises for an estimator whose model has no incremental
+    form (``why``: the reason, in a few words)."""
+    return InputError(f"{name} has no incremental form ({why}); call fit on the union of the batches")
 
 
 def _check_finite(model: EMModel, post: np.ndarray | None, params: dict[str, np.ndarray]) -> None:

@@ -16,6 +16,7 @@ from ..em import (
     EMModel,
     em_constraints,
     item_uniforms,
+    no_incremental_form,
     run_em,
 )
 from ..errors import InputError
@@ -261,7 +262,7 @@ class KOS(EMAggregator):
         InputError
             Always; fit the union of the batches instead.
         """
-        raise InputError("KOS has no incremental form (its messages live on every item and answer of the data); call fit on the union of the batches")
+        raise no_incremental_form("KOS", "its messages live on every item and answer of the data")
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         _, agree = executor.map_reduce(_agreement_fn, None)

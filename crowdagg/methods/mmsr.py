@@ -11,8 +11,7 @@ import pandas as pd
 
 from .. import memory
 from .._validation import Interval
-from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, run_em
-from ..errors import InputError
+from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, no_incremental_form, run_em
 from ..kernels._util import cap_chunks
 from ..kernels.mmsr import (
     logodds_vote_parallel,
@@ -287,7 +286,7 @@ class MMSR(EMAggregator):
         InputError
             Always; fit the union of the batches instead.
         """
-        raise InputError("MMSR has no incremental form (its skills come from one solve over the worker-pair statistics of all the data); call fit on the union of the batches")
+        raise no_incremental_form("MMSR", "its skills come from one solve over the worker-pair statistics of all the data")
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
         w = params["weights"]
