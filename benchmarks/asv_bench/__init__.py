@@ -20,9 +20,11 @@ import _common  # noqa: E402
 SIZES = _common.parse_sizes(os.environ.get("CROWDAGG_ASV_SIZES", "1M,10M"))
 
 
-def _cache_all(id_types: tuple[str, ...] = ("str",)) -> None:
+def _cache_all(id_types: tuple[str, ...] = ("str",), workloads: tuple[str, ...] = ("skewed",)) -> None:
     """Generate and cache the crowds of every size (asv ``setup_cache``), one process each."""
     for n in SIZES:
         for id_type in id_types:
-            _common.run_isolated("_common:ensure_crowd", {"n_annotations": n, "id_type": id_type},
-                                 timeout=3600)
+            for workload in workloads:
+                _common.run_isolated("_common:ensure_crowd",
+                                     {"n_annotations": n, "id_type": id_type, "workload": workload},
+                                     timeout=3600)
