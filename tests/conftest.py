@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,16 @@ def contract_checks(dask: bool = True) -> list:
     return [pytest.param(c, id=c.__name__, marks=pytest.mark.slow if c.__name__ == dist else ())
             for c in _CHECKS if dask or c.__name__ != dist]
 
+
+#: Numba's JIT is off (coverage runs): property tests draw fewer examples
+NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
+
+
+def fit_quiet(est, data, **kw):
+    """``est.fit(data, **kw)`` with warnings silenced (convergence warnings of short runs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(data, **kw)
 
 @st.composite
 def annotation_tables(draw, max_items=10, max_workers=5, max_labels=4, min_labels=1):

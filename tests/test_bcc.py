@@ -3,13 +3,10 @@ properties, gold, warm starts, bad input and the estimator contract (local and D
 
 from __future__ import annotations
 
-import os
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import annotation_tables, gold_series, table_arrays
+from conftest import NOJIT, annotation_tables, fit_quiet, gold_series, table_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_bcc import bcc as naive_bcc
@@ -30,14 +27,7 @@ from crowdagg.kernels.bcc import (
 from crowdagg.table import as_table
 from crowdagg.testing import check_aggregator
 
-NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 HSET = settings(max_examples=10 if NOJIT else 30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _fit(est, data, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return est.fit(data, **kw)
 
 
 # --------------------------------------------------------------------------- kernels
@@ -79,8 +69,8 @@ def test_bcc_matches_reference(tg, n_iter, use_gold, parallel, priors):
     if not use_gold:
         gold = np.full(t.n_items, -1)
     diag, off, cp = priors
-    m = _fit(crowdagg.BCC(max_iter=n_iter, tol=0, parallel=parallel, alpha_diag=diag, alpha_off=off,
-                          class_prior=cp), t, gold=gold_series(t, gold))
+    m = fit_quiet(crowdagg.BCC(max_iter=n_iter, tol=0, parallel=parallel, alpha_diag=diag, alpha_off=off,
+                               class_prior=cp), t, gold=gold_series(t, gold))
     i, w, y = table_arrays(t)
     post, elbo, mu, nu = naive_bcc(i, w, y, t.n_items, t.n_workers, t.n_labels, gold, n_iter, diag, off, cp)
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)

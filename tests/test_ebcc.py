@@ -3,13 +3,12 @@ properties, restarts, gold, warm starts, bad input and the estimator contract (l
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import annotation_tables, gold_series, table_arrays
+from conftest import NOJIT, annotation_tables, fit_quiet, gold_series, table_arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_bcc import ebcc as naive_ebcc
@@ -22,14 +21,7 @@ from crowdagg.kernels.ebcc import ebcc_estep_parallel, ebcc_estep_slice
 from crowdagg.table import as_table
 from crowdagg.testing import check_aggregator
 
-NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 HSET = settings(max_examples=10 if NOJIT else 30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _fit(est, data, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return est.fit(data, **kw)
 
 
 def _seed(random_state, r=0):
@@ -48,8 +40,8 @@ def test_ebcc_matches_reference(tg, n_iter, use_gold, parallel, n_sub, class_pri
     t, gold = tg
     if not use_gold:
         gold = np.full(t.n_items, -1)
-    m = _fit(crowdagg.EBCC(n_subtypes=n_sub, n_restarts=1, random_state=rs, max_iter=n_iter, tol=0,
-                           class_prior=class_prior, parallel=parallel), t, gold=gold_series(t, gold))
+    m = fit_quiet(crowdagg.EBCC(n_subtypes=n_sub, n_restarts=1, random_state=rs, max_iter=n_iter, tol=0,
+                                class_prior=class_prior, parallel=parallel), t, gold=gold_series(t, gold))
     i, w, y = table_arrays(t)
     keys = split_keys(i, w, y, t.n_items, t.n_workers, _seed(rs))
     post, elbo, params = naive_ebcc(i, w, y, t.n_items, t.n_workers, t.n_labels, keys, gold, n_iter, n_sub,
@@ -276,9 +268,9 @@ def test_dask_with_gold_equals_local(method):
     est = getattr(crowdagg, method)(max_iter=30, tol=0)
     if method == "EBCC":
         est.set_params(n_restarts=2)
-    local = _fit(est, c.annotations, gold=gold)
+    local = fit_quiet(est, c.annotations, gold=gold)
     dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(c.annotations, npartitions=2), npartitions=3)
-    dist = _fit(getattr(crowdagg, method)(**est.get_params()), dt, gold=gold)
+    dist = fit_quiet(getattr(crowdagg, method)(**est.get_params()), dt, gold=gold)
     r = dist.result_.compute()
     np.testing.assert_allclose(r.probas.to_numpy(), local.probas_.loc[r.probas.index].to_numpy(), atol=1e-9)
     np.testing.assert_allclose(dist.elbo_, local.elbo_, rtol=1e-10)
