@@ -386,12 +386,12 @@ def item_uniforms(items: pd.Index, seed: int) -> np.ndarray:
     import pyarrow as pa
 
     from .factorize import _string_buffers
-    from .kernels.strings import hash_strings
+    from .kernels.strings import hash_rows
 
     text = pa.array([str(v) for v in items], type=pa.large_string())
     h = np.empty(len(items), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        hash_strings(*_string_buffers(text), h)
+        hash_rows(*_string_buffers(text), h)
         z = h ^ np.uint64(seed & 0xFFFFFFFFFFFFFFFF)  # splitmix64 finaliser
         z = (z + np.uint64(0x9E3779B97F4A7C15))
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)

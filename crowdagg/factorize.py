@@ -207,7 +207,7 @@ def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
     """
     import pyarrow as pa
 
-    from .kernels.strings import codes_match_strings, factorize_hashes, hash_strings
+    from .kernels.strings import factorize_hashes, hash_rows, rows_match
 
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
@@ -217,7 +217,7 @@ def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
     offsets, data = _string_buffers(values)
     hashes = np.empty(n, dtype=np.uint64)
     with np.errstate(over="ignore"):  # hashing wraps around 2**64 (only seen as Python)
-        hash_strings(offsets, data, hashes)
+        hash_rows(offsets, data, hashes)
     if values.null_count:  # code the non-null rows, then put back the nulls
         keep = np.flatnonzero(values.is_valid().to_numpy(zero_copy_only=False))
         kept_codes = np.empty(keep.size, dtype=np.int32)
@@ -228,7 +228,7 @@ def _factorize_strings(values: Any) -> tuple[np.ndarray, Any] | None:
         codes = np.empty(n, dtype=np.int32)
         first = factorize_hashes(hashes, codes)
     uniques = values.take(pa.array(first, type=pa.int64()))
-    if not codes_match_strings(offsets, data, codes, *_string_buffers(uniques)):
+    if not rows_match(offsets, data, codes, *_string_buffers(uniques)):
         return None
     return codes, uniques
 
@@ -575,12 +575,12 @@ class StreamCodes:
 
     def _add_strings(self, chunk: Any, codes: np.ndarray, start: int) -> bool:
         from .kernels.stream import BYTES_FULL, KEYS_FULL, code_strings_into, rehash_hashes
-        from .kernels.strings import codes_match_strings, hash_strings
+        from .kernels.strings import hash_rows, rows_match
 
         offsets, data = _string_buffers(chunk)
         hashes = np.empty(len(chunk), dtype=np.uint64)
         with np.errstate(over="ignore"):
-            hash_strings(offsets, data, hashes)
+            hash_rows(offsets, data, hashes)
         r = 0
         while True:
             r, self.n_uniq, self.n_bytes, status = code_strings_into(
@@ -595,8 +595,8 @@ class StreamCodes:
                 self.u_data = u_data
             else:
                 n = self.n_uniq
-                return bool(codes_match_strings(offsets, data, codes[start: start + len(chunk)],
-                                                self.u_off[: n + 1], self.u_data[: self.n_bytes]))
+                return rows_match(offsets, data, codes[start: start + len(chunk)],
+                                  self.u_off[: n + 1], self.u_data[: self.n_bytes])
 
     def _add_ints(self, chunk: Any, codes: np.ndarray, start: int) -> bool:
         from .kernels.stream import KEYS_FULL, code_ints_into, rehash_ints

@@ -183,12 +183,12 @@ def test_hash_collision_falls_back(tmp_path, monkeypatch):
     path = _write(tmp_path, df)
     want = whole(path, duplicates="keep")
     calls = []
-    real = ks.codes_match_strings
+    real = ks.rows_match
 
     def fake(*args):
         calls.append(1)
         return False if len(calls) == 1 else real(*args)
-    monkeypatch.setattr(ks, "codes_match_strings", fake)
+    monkeypatch.setattr(ks, "rows_match", fake)
     assert_same(AnnotationTable.read_parquet(path, duplicates="keep"), want)
     assert calls
 

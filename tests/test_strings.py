@@ -28,6 +28,10 @@ def kernel_hashes(arr: pa.Array) -> list[int]:
     out = np.empty(len(arr), dtype=np.uint64)
     with np.errstate(over="ignore"):
         K.hash_strings(offsets, data, out)
+    serial = np.empty(len(arr), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        K.hash_strings_serial(offsets, data, serial)
+    assert np.array_equal(out, serial)
     return [int(h) for h in out]
 
 
@@ -106,7 +110,9 @@ def test_chunks_are_coded_as_one_column():
     assert codes.tolist() == [] and uniques.to_pylist() == []
 
 
-def test_codes_match_strings_catches_a_wrong_code():
+@pytest.mark.parametrize("kernel", ["codes_match_strings", "codes_match_strings_serial"])
+def test_codes_match_strings_catches_a_wrong_code(monkeypatch, kernel):
+    monkeypatch.setattr(K, "codes_match_strings", getattr(K, kernel))
     offsets, data = buffers(pa.array(["ab", "cd", "ab", None]))
     u_offsets, u_data = buffers(pa.array(["ab", "cd"]))
     ok = np.array([0, 1, 0, -1], np.int32)
@@ -162,7 +168,7 @@ def test_hash_collision_falls_back_to_exact_factorization(monkeypatch):
     def constant_hash(offsets, data, out):  # every string collides
         out[:] = 42
 
-    monkeypatch.setattr(K, "hash_strings", constant_hash)
+    monkeypatch.setattr(K, "hash_rows", constant_hash)
     arr = pa.array(["x", "y", "x", None, "z"])
     assert _factorize_strings(arr) is None  # the verification pass sees the collision
     codes, uniques = _factorize(pd.Series(arr, dtype="str"), "c", "id")
