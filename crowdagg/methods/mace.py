@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -13,8 +12,17 @@ from scipy.special import digamma
 
 from .. import memory
 from .._validation import SUM_TOL, Domain, Interval, Options, Pair, check_float
-from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMFit, EMModel, em_constraints, run_em
-from ..errors import ConvergenceWarning, InitParamsError, InputError
+from ..em import (
+    MAX_STAT_BUFFER_BYTES,
+    EMAggregator,
+    EMContext,
+    EMFit,
+    EMModel,
+    best_fit,
+    em_constraints,
+    run_em,
+)
+from ..errors import InitParamsError, InputError
 from ..kernels._util import cap_chunks
 from ..kernels.mace import (
     class_totals,
@@ -445,23 +453,11 @@ class MACE(EMAggregator):
             starts: list[Any] = [init]
         else:
             starts = [init if init != "random" else None] + [None] * (n_restarts - 1)
-        best: EMFit | None = None
-        best_r = 0
-        scores: list[float] = []
         ctx = executor.ctx
-        for r, start in enumerate(starts):
-            res = run_em(model, executor, init=model.random_params(ctx, noise) if start is None else start,
-                         max_iter=max_iter, tol=tol, warn=False)
-            scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
-            if best is None or scores[r] > scores[best_r]:
-                best, best_r = res, r
-        assert best is not None
-        self.best_restart_ = best_r
-        self.restart_loglik_ = np.asarray(scores)
-        if tol > 0 and max_iter > 0 and not best.converged:
-            # stacklevel 4: _run -> EMAggregator.fit -> MACE.fit -> the user's call
-            warnings.warn(f"MACE: the kept run stopped at max_iter={max_iter} before the change fell below "
-                          f"tol={tol:g}; raise max_iter or tol", ConvergenceWarning, stacklevel=4)
+        fits = (run_em(model, executor, init=model.random_params(ctx, noise) if start is None else start,
+                       max_iter=max_iter, tol=tol, warn=False) for start in starts)
+        # stacklevel 4: _run -> EMAggregator.fit -> MACE.fit -> the user's call
+        best, self.best_restart_, self.restart_loglik_ = best_fit(fits, "MACE", max_iter, tol, stacklevel=4)
         return best
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
