@@ -511,25 +511,49 @@ def report(rows: list[Row], args: argparse.Namespace, methods: list[tuple], miss
                   "authors' IBCC and EBCC code from `../shared/datasets/README.md`. A collapse is an "
                   "accuracy below majority vote − 0.02.", "", summary]
     parts += ["", "## Per method, with crowd-kit", "", markdown_table(rows, with_crowdkit), ""]
+    parts += [WHICH_METHOD, ""]
     if with_crowdkit:
         parts += [CROWDKIT_NOTES, ""]
     return "\n".join(parts)
 
 
 #: known causes of differences with crowd-kit 1.4.2 (investigated in docs/em.md and docs/glad_mace.md)
-CROWDKIT_NOTES = """## Where the two differ
+CROWDKIT_NOTES = """## Where crowdagg and crowd-kit differ
 
-- **DawidSkene**: crowd-kit stops as soon as its likelihood bound drops (its convergence check
-  `new - old < tol` also fires on a decrease); on zheng_s5_adultcontent that happens after 2
-  iterations, which happens to score higher there. Run for the same number of updates, the two
-  agree to one item on every dataset; crowdagg runs EM to convergence (see docs/em.md).
-- **MACE**: crowd-kit 1.4.2's E-step builds the strategy counts in sorted worker-id order but uses
-  them with parameters stored in order of first appearance, so each worker is trained on another
-  worker's counts whenever the two orders differ (e.g. zheng_d_jn_product, act_cf_amt). With ids
-  renamed so that both orders agree, crowd-kit itself scores 0.8162 and 0.8567 there
-  (see docs/glad_mace.md).
+- **DawidSkene / OneCoinDawidSkene**: crowdagg's defaults add `correct_prior=5` (a Dirichlet/Beta
+  pseudo-count of correct answers per worker, MAP), so workers with one or two answers stay near
+  the vote (act_cf: 0.893, plain model 0.830); `correct_prior=0` is crowd-kit's model, and run for
+  the same number of updates the two agree to one item on every dataset (docs/em.md). crowd-kit
+  also stops as soon as its bound drops (its check `new - old < tol` fires on a decrease).
+- **MACE**: crowdagg learns the class priors (`class_prior="learn"`) and uses
+  `theta_prior=(0.5, 2.0)`; crowd-kit 1.4.2 assumes uniform classes and also pairs the strategy
+  counts of one worker with another's parameters whenever sorted and first-appearance worker
+  orders differ (docs/glad_mace.md).
+- **KOS / MMSR**: KOS gives the same labels as crowd-kit's; M-MSR follows the paper where
+  crowd-kit departs from it (docs/methods.md).
 - **MajorityVote**: ties are broken differently (crowdagg: first label in the label order; crowd-kit:
   the column order of a pandas `value_counts().unstack()`)."""
+
+#: the guide printed under the tables (its figures are those of the tables above)
+WHICH_METHOD = """## Which method when
+
+- **You do not know the data: `crowdagg.aggregate(df)` / `crowdagg aggregate` (auto).** It
+  scores every candidate by how well its labels predict held-out answers (no gold) and refits the
+  best: the highest mean above and no collapse; it never falls more than 0.012 below majority vote
+  (docs/auto.md). It costs about four fits of each candidate.
+- **One method, trusted everywhere: `DawidSkene` or `BCC`.** With their priors (DS
+  `correct_prior=5`, BCC's Dirichlet 4/1) they have the best single-method means and no collapse;
+  DS is the fastest EM method, BCC adds the ELBO and posterior uncertainty (docs/bayesian.md).
+- **Workers who make the same mistakes: `EBCC`** (latent subtypes shared by workers; 10 restarts).
+- **Spammers and adversaries: `MACE`** (a spam model per worker; learnt class priors).
+- **Items of varied difficulty: `GLAD`**, but it collapses where workers are biased towards one
+  class (zheng_d_duck), as crowd-kit's does.
+- **Avoid as a default**: `OneCoinDawidSkene` (one number per worker: biased crowds collapse it),
+  `KOS` (binary only; built for random regular designs, it collapses on the MACE sets) and `MMSR`
+  (below majority vote on four sets, as in the crowd-kit paper).
+- **Baselines and very large batches**: `MajorityVote`, `Wawa`, `ZeroBasedSkill` (no EM).
+- **Gold answers**: every EM method takes `gold=` (clamped items); `GoldMajorityVote` weights
+  votes by accuracy on gold (not in the tables: it needs the gold it would be scored on)."""
 
 
 # --------------------------------------------------------------------------- main
