@@ -8,6 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import annotation_tables as tables
+from conftest import gold_series as _gold_series
+from conftest import table_arrays as _arrays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_em import ds_em, oc_em
@@ -21,32 +24,6 @@ from crowdagg.table import AnnotationTable
 NOJIT = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 HSET = settings(max_examples=15 if NOJIT else 40, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def tables(draw, max_items=10, max_workers=5, max_labels=4, min_labels=1):
-    n_items = draw(st.integers(1, max_items))
-    n_workers = draw(st.integers(1, max_workers))
-    k = draw(st.integers(min_labels, max_labels))
-    mask = draw(st.lists(st.booleans(), min_size=n_items * n_workers, max_size=n_items * n_workers))
-    mask = np.array(mask).reshape(n_items, n_workers)
-    if not mask.any():
-        mask[0, 0] = True
-    ii, ww = np.nonzero(mask)
-    labs = np.array(draw(st.lists(st.integers(0, k - 1), min_size=ii.size, max_size=ii.size)))
-    gold_mask = draw(st.lists(st.integers(-1, k - 1), min_size=n_items, max_size=n_items))
-    t = AnnotationTable.from_codes(ii, ww, labs, items=n_items, workers=n_workers, labels=k)
-    return t, np.array(gold_mask, dtype=np.int64)
-
-
-def _arrays(t):
-    return (np.asarray(t.item_codes, np.int64), np.asarray(t.worker_codes, np.int64),
-            np.asarray(t.label_codes, np.int64))
-
-
-def _gold_series(t, gold):
-    g = pd.Series(gold, index=t.items)
-    return g[g >= 0]
 
 
 # --------------------------------------------------------------------------- vs reference
