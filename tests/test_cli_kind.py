@@ -113,6 +113,22 @@ def test_agreement_numeric(ratings, tmp_path):
     assert pd.read_csv(out)["variant"].tolist() == ["ratio"]
 
 
+def test_agreement_numeric_sparse_ratings_leave_out_icc(ratings, tmp_path, capsys):
+    """Crowd ratings rarely have items rated by every rater: ``all`` gives alpha and says in one
+    warning line why the ICCs are left out; asking for ``icc`` alone is an error."""
+    path, df = ratings
+    sparse = df[~((df["worker"] == "w0") & df["task"].isin(["t0", "t1"]))
+                & ~((df["worker"] != "w0") & ~df["task"].isin(["t0", "t1"]) & (df.index % 2 == 0))]
+    p = tmp_path / "sparse.csv"
+    sparse.to_csv(p, index=False)
+    out = tmp_path / "agr.csv"
+    assert main(["agreement", str(p), "--kind", "numeric", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the ICCs are left out" in err and err.count("warning") == 1
+    assert pd.read_csv(out)["coefficient"].tolist() == ["krippendorff_alpha"]
+    one_line_error(capsys, ["agreement", str(p), "--kind", "numeric", "-c", "icc"], "complete item")
+
+
 def test_agreement_multilabel(sets, tmp_path):
     path, df = sets
     out = tmp_path / "a.csv"

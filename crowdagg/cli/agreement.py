@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from ._common import (
     add_input_args,
@@ -131,10 +132,19 @@ def numeric_frame(table, args: argparse.Namespace):
     import pandas as pd
 
     from .. import agreement as A
+    from ..errors import AgreementUndefinedError, CrowdaggWarning
 
     rows = []
+    r = None
     if args.coefficient in ("all", "icc"):
-        r = A.icc(table, confidence=args.confidence)
+        try:
+            r = A.icc(table, confidence=args.confidence)
+        except AgreementUndefinedError as exc:
+            if args.coefficient == "icc":
+                raise
+            # crowd ratings are sparse: no complete item rows; alpha handles missing ratings
+            warnings.warn(f"the ICCs are left out: {exc}", CrowdaggWarning, stacklevel=2)
+    if r is not None:
         lo, hi = [c for c in r.columns if c.startswith("CI")]
         for form, row in r.iterrows():
             rows.append({"coefficient": form, "variant": row["type"], "value": row["ICC"], "F": row["F"],
