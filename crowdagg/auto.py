@@ -35,6 +35,7 @@ import pandas as pd
 from ._validation import Interval
 from .base import BaseAggregator, is_distributed_table
 from .errors import CrowdaggError, InputError, ParameterError
+from .methods.names import ALIASES
 from .table import AnnotationTable, as_table
 
 __all__ = ["aggregate", "AutoAggregator", "resolve_method", "DEFAULT_CANDIDATES"]
@@ -43,15 +44,6 @@ __all__ = ["aggregate", "AutoAggregator", "resolve_method", "DEFAULT_CANDIDATES"
 #: names that cannot be imported in this version are skipped.
 DEFAULT_CANDIDATES: tuple[str, ...] = ("MajorityVote", "Wawa", "OneCoinDawidSkene", "DawidSkene", "GLAD",
                                        "MACE", "BCC", "EBCC")
-
-#: Short names (the CLI's ``--method`` values) -> class names, categorical methods.
-ALIASES: dict[str, str] = {
-    "mv": "MajorityVote", "wawa": "Wawa", "zbs": "ZeroBasedSkill", "ds": "DawidSkene",
-    "fastds": "FastDawidSkene", "onecoin": "OneCoinDawidSkene", "glad": "GLAD", "mace": "MACE",
-    "bcc": "BCC", "ebcc": "EBCC", "kos": "KOS", "mmsr": "MMSR", "goldmv": "GoldMajorityVote",
-    "mean": "MeanRating", "median": "MedianRating", "biasnoise": "WorkerBiasNoise",
-    "ods": "OrdinalDawidSkene", "multilabel": "MultiLabel", "auto": "AutoAggregator",
-}
 
 #: Pseudo-count of the shrinkage of each worker's confusion rows towards the pooled ones
 #: in the held-out score (in answers: a worker with ``n`` answers weighs ``n / (n + 2)``).

@@ -6,6 +6,7 @@ import argparse
 import inspect
 import sys
 
+from ..methods.names import BY_KIND, CATEGORICAL
 from ._common import (
     KINDS,
     add_input_args,
@@ -22,29 +23,10 @@ from ._common import (
     write_frame,
 )
 
-#: CLI method name -> public class name in :mod:`crowdagg`
-METHODS = {
-    "auto": "AutoAggregator",
-    "mv": "MajorityVote",
-    "wawa": "Wawa",
-    "zbs": "ZeroBasedSkill",
-    "ds": "DawidSkene",
-    "onecoin": "OneCoinDawidSkene",
-    "glad": "GLAD",
-    "mace": "MACE",
-    "bcc": "BCC",
-    "ebcc": "EBCC",
-    "kos": "KOS",
-    "mmsr": "MMSR",
-    "goldmv": "GoldMajorityVote",
-}
-
-#: ``--kind`` -> (CLI method name -> class name, the default method); categorical: :data:`METHODS`
-KIND_METHODS = {
-    "numeric": ({"mean": "MeanRating", "median": "MedianRating", "biasnoise": "WorkerBiasNoise"}, "biasnoise"),
-    "ordinal": ({"ods": "OrdinalDawidSkene"}, "ods"),
-    "multilabel": ({"multilabel": "MultiLabel"}, "multilabel"),
-}
+#: CLI method name -> public class name in :mod:`crowdagg` (categorical answers), and per ``--kind``
+#: (name -> class name, the default method): the one table of :mod:`crowdagg.methods.names`
+METHODS = CATEGORICAL
+KIND_METHODS = BY_KIND
 
 
 def methods_of(kind: str) -> tuple[dict[str, str], str]:

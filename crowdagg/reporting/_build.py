@@ -77,7 +77,7 @@ def method_class(method: Any) -> Any:
     import crowdagg
 
     from ..base import BaseAggregator
-    from ..cli.aggregate import METHODS
+    from ..methods.names import CATEGORICAL as METHODS
 
     if isinstance(method, BaseAggregator):
         return method
