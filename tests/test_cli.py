@@ -225,7 +225,7 @@ def test_standard_output_closed_full_or_cut_short(tmp_path, answers):
     big = tmp_path / "big.csv"
     big.write_text("item,worker,label\n" + "".join(f"i{i},{w},{'xy'[(i + j) % 2]}\n"
                                                   for i in range(6000) for j, w in enumerate("abc")))
-    proc = subprocess.Popen([sys.executable, "-m", "crowdagg", "aggregate", str(big), "-q"],
+    proc = subprocess.Popen([sys.executable, "-m", "crowdagg", "aggregate", str(big), "-q", "--method", "mv"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline().startswith("item,label")  # `crowdagg ... | head -1`
     proc.stdout.close()
