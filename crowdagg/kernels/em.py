@@ -299,6 +299,76 @@ def ds_estep_parallel(item_ptr, pairs, gold, log_prior, logct, bounds,
 _DS_BLOCK = 128
 
 
+# The per-item steps shared by the fixed-width (2 to 4 class) blocked E-steps,
+# :func:`ds_estep_fixed_slice` and :func:`crowdagg.kernels.mace.mace_estep_fixed_slice`:
+# an item's ``K`` log posteriors live in scalars ``a0..a3`` and its posterior in
+# ``p0..p3`` (registers); classes at and above ``n_labels`` are unused (``0.0``).
+# Inlined into the caller, where ``n_labels`` is a compile-time constant.  Numba's
+# on-disk cache of a caller in another file (mace.py) does not see edits here:
+# after changing these, touch that file or clear its __pycache__.
+@njit(cache=True, nogil=True, inline="always")
+def _fixed_shift(buf, q, g, n_labels, a0, a1, a2, a3):
+    """Write ``a_k - m`` into ``buf[q + k]``, ``k < n_labels``, with ``m`` the maximum
+    of the log posteriors ``a_k`` (so that :func:`exp_nonpos` gets ``d <= 0``), and
+    return ``m``, the item's log-likelihood term being ``m + log(sum_k exp(a_k - m))``;
+    for a gold label ``g >= 0`` return ``a_g``, the term (the posterior is one-hot:
+    :func:`_fixed_posterior` does not read ``buf``)."""
+    m = a0 if a0 > a1 else a1
+    if n_labels > 2:
+        m = a2 if a2 > m else m
+    if n_labels > 3:
+        m = a3 if a3 > m else m
+    buf[q] = a0 - m
+    buf[q + 1] = a1 - m
+    if n_labels > 2:
+        buf[q + 2] = a2 - m
+    if n_labels > 3:
+        buf[q + 3] = a3 - m
+    if g >= 0:
+        return a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
+    return m
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fixed_posterior(buf, q, g, n_labels):
+    """An item's posterior ``(p0, p1, p2, p3, sm)`` from ``buf[q:q + n_labels]``, the
+    ``exp`` of what :func:`_fixed_shift` wrote: one-hot at a gold label ``g >= 0``
+    (``sm = 1``), else ``buf`` over its sum ``sm`` (the log-likelihood term is then
+    ``m + log(sm)``: pass ``(m, sm)`` to :func:`_add_term`)."""
+    if g >= 0:
+        return (1.0 if g == 0 else 0.0, 1.0 if g == 1 else 0.0,
+                1.0 if g == 2 else 0.0, 1.0 if g == 3 else 0.0, 1.0)
+    p0 = buf[q]
+    p1 = buf[q + 1]
+    p2 = buf[q + 2] if n_labels > 2 else 0.0
+    p3 = buf[q + 3] if n_labels > 3 else 0.0
+    sm = p0 + p1 + p2 + p3
+    inv = 1.0 / sm
+    return p0 * inv, p1 * inv, p2 * inv, p3 * inv, sm
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _store_fixed(post, i, n_labels, p0, p1, p2, p3):
+    """``post[i, :n_labels] = (p0, p1, p2, p3)[:n_labels]``."""
+    post[i, 0] = p0
+    post[i, 1] = p1
+    if n_labels > 2:
+        post[i, 2] = p2
+    if n_labels > 3:
+        post[i, 3] = p3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _add_fixed(vec, n_labels, t0, t1, t2, t3):
+    """``vec[:n_labels] += (t0, t1, t2, t3)[:n_labels]``."""
+    vec[0] += t0
+    vec[1] += t1
+    if n_labels > 2:
+        vec[2] += t2
+    if n_labels > 3:
+        vec[3] += t3
+
+
 @njit(cache=True, nogil=True)
 def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                          post, counts, class_tot, accumulate, width):
@@ -341,50 +411,13 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                     a2 += logct[r, 2]
                 if n_labels > 3:
                     a3 += logct[r, 3]
-            m = a0 if a0 > a1 else a1
-            if n_labels > 2:
-                m = a2 if a2 > m else m
-            if n_labels > 3:
-                m = a3 if a3 > m else m
-            g = gold[i]
-            if g >= 0:  # term lp[g]; the posterior is one-hot in (3)
-                m = a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
-            term[i - b] = m
-            q = (i - b) * n_labels
-            buf[q] = a0 - m
-            buf[q + 1] = a1 - m
-            if n_labels > 2:
-                buf[q + 2] = a2 - m
-            if n_labels > 3:
-                buf[q + 3] = a3 - m
+            term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
             g = gold[i]
-            if g >= 0:  # one-hot posterior
-                p0 = 1.0 if g == 0 else 0.0
-                p1 = 1.0 if g == 1 else 0.0
-                p2 = 1.0 if g == 2 else 0.0
-                p3 = 1.0 if g == 3 else 0.0
-                sm = 1.0
-            else:  # softmax; term logsumexp = m + log(sm)
-                q = (i - b) * n_labels
-                p0 = buf[q]
-                p1 = buf[q + 1]
-                p2 = buf[q + 2] if n_labels > 2 else 0.0
-                p3 = buf[q + 3] if n_labels > 3 else 0.0
-                sm = p0 + p1 + p2 + p3
-                inv = 1.0 / sm
-                p0 *= inv
-                p1 *= inv
-                p2 *= inv
-                p3 *= inv
-            post[i, 0] = p0
-            post[i, 1] = p1
-            if n_labels > 2:
-                post[i, 2] = p2
-            if n_labels > 3:
-                post[i, 3] = p3
+            p0, p1, p2, p3, sm = _fixed_posterior(buf, (i - b) * n_labels, g, n_labels)
+            _store_fixed(post, i, n_labels, p0, p1, p2, p3)
             ll, prod = _add_term(ll, prod, (term[i - b], sm), i - start)
             lo = item_ptr[i]
             hi = item_ptr[i + 1]
@@ -402,12 +435,7 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                     if n_labels > 3:
                         counts[r, 3] += p3
     if accumulate:
-        class_tot[0] += t0
-        class_tot[1] += t1
-        if n_labels > 2:
-            class_tot[2] += t2
-        if n_labels > 3:
-            class_tot[3] += t3
+        _add_fixed(class_tot, n_labels, t0, t1, t2, t3)
     return ll + np.log(prod)
 
 

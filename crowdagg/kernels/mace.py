@@ -29,7 +29,16 @@ import numpy as np
 from numba import njit, prange
 from scipy.special import digamma
 
-from .em import _add_term, _item_posterior, class_totals, exp_nonpos  # class_totals: re-exported
+from .em import (  # class_totals: re-exported
+    _add_fixed,
+    _add_term,
+    _fixed_posterior,
+    _fixed_shift,
+    _item_posterior,
+    _store_fixed,
+    class_totals,
+    exp_nonpos,
+)
 
 __all__ = [
     "mace_log_params",
@@ -186,50 +195,13 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
             a1 += base
             a2 += base
             a3 += base
-            m = a0 if a0 > a1 else a1
-            if n_labels > 2:
-                m = a2 if a2 > m else m
-            if n_labels > 3:
-                m = a3 if a3 > m else m
-            g = gold[i]
-            if g >= 0:  # term lp[g]; the posterior is overwritten below
-                m = a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
-            term[i - b] = m
-            q = (i - b) * n_labels
-            buf[q] = a0 - m
-            buf[q + 1] = a1 - m
-            if n_labels > 2:
-                buf[q + 2] = a2 - m
-            if n_labels > 3:
-                buf[q + 3] = a3 - m
+            term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
             g = gold[i]
-            if g >= 0:
-                p0 = 1.0 if g == 0 else 0.0
-                p1 = 1.0 if g == 1 else 0.0
-                p2 = 1.0 if g == 2 else 0.0
-                p3 = 1.0 if g == 3 else 0.0
-                sm = 1.0
-            else:
-                q = (i - b) * n_labels
-                p0 = buf[q]
-                p1 = buf[q + 1]
-                p2 = buf[q + 2] if n_labels > 2 else 0.0
-                p3 = buf[q + 3] if n_labels > 3 else 0.0
-                sm = p0 + p1 + p2 + p3
-                inv = 1.0 / sm
-                p0 *= inv
-                p1 *= inv
-                p2 *= inv
-                p3 *= inv
-            post[i, 0] = p0
-            post[i, 1] = p1
-            if n_labels > 2:
-                post[i, 2] = p2
-            if n_labels > 3:
-                post[i, 3] = p3
+            p0, p1, p2, p3, sm = _fixed_posterior(buf, (i - b) * n_labels, g, n_labels)
+            _store_fixed(post, i, n_labels, p0, p1, p2, p3)
             ll, prod = _add_term(ll, prod, (term[i - b], sm), i - start)
             lo = item_ptr[i]
             hi = item_ptr[i + 1]
@@ -246,12 +218,7 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
                     know_cnt[w] += r
                     strat_cnt[w, y] += 1.0 - r
     if accumulate:
-        class_tot[0] += t0
-        class_tot[1] += t1
-        if n_labels > 2:
-            class_tot[2] += t2
-        if n_labels > 3:
-            class_tot[3] += t3
+        _add_fixed(class_tot, n_labels, t0, t1, t2, t3)
     return ll + np.log(prod)
 
 
