@@ -287,3 +287,14 @@ def test_input_not_mutated():
     before = df.copy()
     crowdagg.DawidSkene(max_iter=3, tol=0).fit(df, gold={df.item.iloc[0]: 1})
     pd.testing.assert_frame_equal(df, before)
+
+
+def test_fixed_shift_gold_keeps_exp_argument_nonpositive():
+    """A gold item far below the best class: the buffer holds a_k - max (<= 0, the domain of
+    exp_nonpos) while the log-likelihood term is a_g."""
+    from crowdagg.kernels.em import _fixed_shift
+
+    shift = getattr(_fixed_shift, "py_func", _fixed_shift)
+    buf = np.empty(4)
+    term = shift(buf, 0, 1, 4, 0.0, -50.0, -3.0, -1.0)  # gold = 1
+    assert term == -50.0 and (buf <= 0).all() and buf.max() == 0.0
