@@ -73,6 +73,19 @@ def ds_loglik(conf):
     return lambda w, y: np.log(conf[w, :, y])
 
 
+def ds_estep_stats(item, worker, label, n_items, log_prior, conf, gold):
+    """One Dawid-Skene E-step with the next M-step's statistics, straight from the
+    definitions: posteriors and log-likelihood (:func:`posterior_pass`), ``counts[w, y, k]
+    = Σ_{j: w_j = w, y_j = y} post[i_j, k]`` (worker x observed x true, the kernels'
+    layout) and ``tot[k] = Σ post[i, k]`` over items with answers or gold."""
+    post, ll = posterior_pass(item, worker, label, n_items, log_prior, ds_loglik(conf), gold)
+    n_workers, k = conf.shape[0], conf.shape[1]
+    counts = np.zeros((n_workers, k, k))
+    for j in range(item.shape[0]):
+        counts[worker[j], label[j]] += post[item[j]]
+    return post, ll, counts, post[used_items(item, n_items, gold)].sum(axis=0)
+
+
 def one_hot_argmax(post):
     return np.eye(post.shape[1])[np.argmax(post, axis=1)]
 

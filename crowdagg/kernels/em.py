@@ -27,7 +27,10 @@ Layouts (all float64):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import config, njit, prange, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
 
 __all__ = [
     "exp_nonpos",
@@ -369,6 +372,108 @@ def _add_fixed(vec, n_labels, t0, t1, t2, t3):
         vec[3] += t3
 
 
+# Row gather / scatter of the fixed-width kernels as one vector load (+ add + store) of
+# the row's ``K`` doubles, where Numba's scalar code was ``K`` loads (and ``K`` stores):
+# LLVM's SLP vectoriser leaves ``counts[r, 0] += p0; ...; counts[r, 3] += p3`` scalar
+# (read-modify-write of four doubles) and the per-class sums of the gather in four
+# registers.  The lanes are the classes, so every class's sum is formed in the same
+# order as before: results are bit-identical.  Non-contiguous rows fall back to one
+# load per element.  Under NUMBA_DISABLE_JIT=1 the pure-Python twins below run.
+def _row_pointers(context, builder, arrty, arr, r, rty, n):
+    """Pointers to ``arr[r, 0..n-1]`` (``float64`` 2-d): one ``<n x double>*`` for a
+    C-contiguous array, else ``n`` ``double*`` (``r >= 0``: no wraparound)."""
+    ary = context.make_array(arrty)(context, builder, arr)
+    strides = [builder.extract_value(ary.strides, d) for d in range(2)]
+    row = context.cast(builder, r, rty, types.intp)
+    base = builder.gep(builder.bitcast(ary.data, ir.IntType(8).as_pointer()), [builder.mul(row, strides[0])])
+    if arrty.layout == "C":
+        return builder.bitcast(base, ir.VectorType(ir.DoubleType(), n).as_pointer()), None
+    dptr = ir.DoubleType().as_pointer()
+    return None, [builder.bitcast(builder.gep(base, [builder.mul(ir.Constant(strides[1].type, k), strides[1])]),
+                                  dptr) for k in range(n)]
+
+
+def _load_row(builder, vptr, ptrs, n):
+    if vptr is not None:
+        return builder.load(vptr, align=8)
+    vec = ir.Constant(ir.VectorType(ir.DoubleType(), n), ir.Undefined)
+    for k in range(n):
+        vec = builder.insert_element(vec, builder.load(ptrs[k], align=8), ir.Constant(ir.IntType(32), k))
+    return vec
+
+
+def _vector_of(builder, values, n):
+    vec = ir.Constant(ir.VectorType(ir.DoubleType(), n), ir.Undefined)
+    for k in range(n):
+        vec = builder.insert_element(vec, values[k], ir.Constant(ir.IntType(32), k))
+    return vec
+
+
+def _check_row_types(arr, r, width):
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.dtype == types.float64):
+        raise TypingError("_row_acc/_row_add need a 2-d float64 array")
+    if not isinstance(r, types.Integer):
+        raise TypingError("_row_acc/_row_add need an integer row")
+    if not (isinstance(width, types.UniTuple) and 2 <= width.count <= 4):
+        raise TypingError("_row_acc/_row_add need a width tuple of 2 to 4 floats")
+    return width.count
+
+
+@intrinsic
+def _row_acc_llvm(typingctx, arr, r, width, a0, a1, a2, a3):
+    n = _check_row_types(arr, r, width)
+    f8 = types.float64
+    rt = types.UniTuple(f8, 4)
+
+    def codegen(context, builder, sig, args):
+        vptr, ptrs = _row_pointers(context, builder, sig.args[0], args[0], args[1], sig.args[1], n)
+        acc = [context.cast(builder, v, t, f8) for v, t in zip(args[3:], sig.args[3:])]
+        s = builder.fadd(_vector_of(builder, acc, n), _load_row(builder, vptr, ptrs, n))
+        out = [builder.extract_element(s, ir.Constant(ir.IntType(32), k)) if k < n else acc[k]
+               for k in range(4)]
+        return context.make_tuple(builder, rt, out)
+
+    return rt(arr, r, width, a0, a1, a2, a3), codegen
+
+
+@intrinsic
+def _row_add_llvm(typingctx, arr, r, width, p0, p1, p2, p3):
+    n = _check_row_types(arr, r, width)
+    f8 = types.float64
+
+    def codegen(context, builder, sig, args):
+        vptr, ptrs = _row_pointers(context, builder, sig.args[0], args[0], args[1], sig.args[1], n)
+        vals = [context.cast(builder, v, t, f8) for v, t in zip(args[3:], sig.args[3:])]
+        s = builder.fadd(_load_row(builder, vptr, ptrs, n), _vector_of(builder, vals, n))
+        if vptr is not None:
+            builder.store(s, vptr, align=8)
+        else:
+            for k in range(n):
+                builder.store(builder.extract_element(s, ir.Constant(ir.IntType(32), k)), ptrs[k], align=8)
+        return context.get_dummy_value()
+
+    return types.void(arr, r, width, p0, p1, p2, p3), codegen
+
+
+def _row_acc_py(arr, r, width, a0, a1, a2, a3):
+    n = len(width)
+    row = arr[r]
+    return (a0 + row[0], a1 + row[1], a2 + row[2] if n > 2 else a2, a3 + row[3] if n > 3 else a3)
+
+
+def _row_add_py(arr, r, width, p0, p1, p2, p3):
+    row = arr[r]
+    for k, p in enumerate((p0, p1, p2, p3)[:len(width)]):
+        row[k] += p
+
+
+#: ``(a0 + arr[r, 0], ..., a3 + arr[r, 3])`` for the first ``len(width)`` classes
+#: (the others returned unchanged): the gather of the fixed-width E-steps
+_row_acc = _row_acc_py if config.DISABLE_JIT else _row_acc_llvm
+#: ``arr[r, :K] += (p0, p1, p2, p3)[:K]``, ``K = len(width)``: their count scatter
+_row_add = _row_add_py if config.DISABLE_JIT else _row_add_llvm
+
+
 @njit(cache=True, nogil=True)
 def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                          post, counts, class_tot, accumulate, width):
@@ -404,13 +509,7 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
             if n_labels > 3:
                 a3 = log_prior[3]
             for j in range(item_ptr[i], item_ptr[i + 1]):
-                r = pairs[j]
-                a0 += logct[r, 0]
-                a1 += logct[r, 1]
-                if n_labels > 2:
-                    a2 += logct[r, 2]
-                if n_labels > 3:
-                    a3 += logct[r, 3]
+                a0, a1, a2, a3 = _row_acc(logct, pairs[j], width, a0, a1, a2, a3)
             term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
@@ -427,13 +526,7 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                 t2 += p2
                 t3 += p3
                 for j in range(lo, hi):
-                    r = pairs[j]
-                    counts[r, 0] += p0
-                    counts[r, 1] += p1
-                    if n_labels > 2:
-                        counts[r, 2] += p2
-                    if n_labels > 3:
-                        counts[r, 3] += p3
+                    _row_add(counts, pairs[j], width, p0, p1, p2, p3)
     if accumulate:
         _add_fixed(class_tot, n_labels, t0, t1, t2, t3)
     return ll + np.log(prod)

@@ -1,0 +1,223 @@
+"""The fixed-width (2-4 class) Dawid-Skene and MACE E-step kernels against the naive
+references and the generic kernels: posteriors, log-likelihoods and statistics, with and
+without gold, contiguous and strided buffers, serial and chunked (``prange``) runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from naive_em import ds_estep_stats
+from naive_glad_mace import naive_mace_estep
+from numba import njit
+
+from crowdagg.kernels._util import chunk_bounds
+from crowdagg.kernels.em import (
+    _row_acc,
+    _row_acc_py,
+    _row_add,
+    _row_add_py,
+    ds_estep_fixed_parallel,
+    ds_estep_fixed_slice,
+    ds_estep_slice,
+)
+from crowdagg.kernels.mace import (
+    mace_estep_fixed_parallel,
+    mace_estep_fixed_slice,
+    mace_estep_ratio_slice,
+    mace_know_ratio,
+    mace_log_params,
+)
+
+
+def _crowd(rng, n_items, n_workers, k, per_item=4, with_gold=True):
+    """CSR arrays of a random crowd (items in order, some items without answers)."""
+    item = np.repeat(np.arange(n_items), rng.integers(0, per_item + 1, n_items))
+    worker = rng.integers(n_workers, size=item.shape[0])
+    label = rng.integers(k, size=item.shape[0])
+    item_ptr = np.zeros(n_items + 1, np.int64)
+    np.add.at(item_ptr, item + 1, 1)
+    item_ptr = np.cumsum(item_ptr)
+    gold = np.full(n_items, -1, np.int64)
+    if with_gold:
+        g = rng.choice(n_items, max(1, n_items // 10), replace=False)
+        gold[g] = rng.integers(k, size=g.shape[0])
+    return item, worker, label, item_ptr, gold
+
+
+def _ds_params(rng, n_workers, k):
+    conf = rng.dirichlet(np.full(k, 2.0), size=(n_workers, k))  # worker x true x observed
+    prior = rng.dirichlet(np.full(k, 3.0))
+    logct = np.ascontiguousarray(np.log(conf).transpose(0, 2, 1)).reshape(-1, k)
+    return conf, prior, logct
+
+
+CASES = [(k, gold, seed) for k in (2, 3, 4) for gold in (False, True) for seed in (0, 1)]
+
+
+@pytest.mark.parametrize("k,with_gold,seed", CASES)
+def test_ds_fixed_matches_naive_and_generic(k, with_gold, seed):
+    rng = np.random.default_rng(seed)
+    n_items, n_workers = 300 + 7 * seed, 9  # several blocks of 128, a partial last block
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k, with_gold=with_gold)
+    conf, prior, logct = _ds_params(rng, n_workers, k)
+    ref_post, ref_ll, ref_counts, ref_tot = ds_estep_stats(item, worker, label, n_items, np.log(prior), conf, gold)
+    pairs = (worker * k + label).astype(np.int32)
+    post, counts, tot = np.empty((n_items, k)), np.zeros((n_workers * k, k)), np.zeros(k)
+    ll = ds_estep_fixed_slice(item_ptr, pairs, gold, np.log(prior), logct, 0, n_items, post, counts, tot,
+                              True, (0.0,) * k)
+    np.testing.assert_allclose(post, ref_post, rtol=0, atol=1e-12)
+    assert ll == pytest.approx(ref_ll, rel=1e-12)
+    np.testing.assert_allclose(counts.reshape(n_workers, k, k), ref_counts, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(tot, ref_tot, rtol=0, atol=1e-10)
+    # the generic kernel: same sums in the same order (exp within 2 ulp)
+    post2, counts2, tot2 = np.empty((n_items, k)), np.zeros((n_workers * k, k)), np.zeros(k)
+    ll2 = ds_estep_slice(item_ptr, pairs, gold, np.log(prior), logct, 0, n_items, post2, counts2, tot2, True)
+    np.testing.assert_allclose(post, post2, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(counts, counts2, rtol=1e-14, atol=1e-14)
+    assert ll == pytest.approx(ll2, rel=1e-14)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_ds_fixed_strided_buffers_and_no_accumulate(k):
+    """Strided (non-contiguous) parameter and count rows take the element-wise path of
+    the row gather/scatter: same results; ``accumulate=False`` leaves the counts alone."""
+    rng = np.random.default_rng(5)
+    n_items, n_workers = 200, 6
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
+    conf, prior, logct = _ds_params(rng, n_workers, k)
+    pairs = (worker * k + label).astype(np.int64)
+    post, counts, tot = np.empty((n_items, k)), np.zeros((n_workers * k, k)), np.zeros(k)
+    ll = ds_estep_fixed_slice(item_ptr, pairs, gold, np.log(prior), logct, 0, n_items, post, counts, tot,
+                              True, (0.0,) * k)
+    wide = np.zeros((n_workers * k, 2 * k))
+    wide[:, ::2] = logct
+    logct_s = wide[:, ::2]
+    counts_s = np.zeros((n_workers * k, 2 * k))[:, 1::2]
+    assert not logct_s.flags.c_contiguous and not counts_s.flags.c_contiguous
+    post_s, tot_s = np.empty((n_items, k)), np.zeros(k)
+    ll_s = ds_estep_fixed_slice(item_ptr, pairs, gold, np.log(prior), logct_s, 0, n_items, post_s, counts_s, tot_s,
+                                True, (0.0,) * k)
+    assert ll_s == ll
+    np.testing.assert_array_equal(post_s, post)
+    np.testing.assert_array_equal(counts_s, counts)
+    np.testing.assert_array_equal(tot_s, tot)
+    untouched = np.full((n_workers * k, k), 7.0)
+    ll_n = ds_estep_fixed_slice(item_ptr, pairs, gold, np.log(prior), logct, 0, n_items, post_s, untouched, tot_s,
+                                False, (0.0,) * k)
+    assert ll_n == ll and (untouched == 7.0).all()
+    np.testing.assert_array_equal(post_s, post)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_ds_fixed_parallel_chunks_sum_to_serial(k):
+    rng = np.random.default_rng(11)
+    n_items, n_workers = 2000, 15
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
+    conf, prior, logct = _ds_params(rng, n_workers, k)
+    pairs = (worker * k + label).astype(np.int32)
+    post, counts, tot = np.empty((n_items, k)), np.zeros((n_workers * k, k)), np.zeros(k)
+    ll = ds_estep_fixed_slice(item_ptr, pairs, gold, np.log(prior), logct, 0, n_items, post, counts, tot,
+                              True, (0.0,) * k)
+    bounds = np.array([0, 300, 301, 1200, n_items], np.int64)  # uneven chunks, one of a single item
+    nc = bounds.shape[0] - 1
+    cbuf, tbuf, lbuf = np.full((nc, n_workers * k, k), np.nan), np.full((nc, k), np.nan), np.zeros(nc)
+    post_p = np.empty((n_items, k))
+    ds_estep_fixed_parallel(item_ptr, pairs, gold, np.log(prior), logct, bounds, post_p, cbuf, tbuf, lbuf, True,
+                            (0.0,) * k)
+    np.testing.assert_array_equal(post_p, post)
+    np.testing.assert_allclose(cbuf.sum(axis=0), counts, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(tbuf.sum(axis=0), tot, rtol=1e-13)
+    assert lbuf.sum() == pytest.approx(ll, rel=1e-13)
+
+
+@njit
+def _acc(arr, r, width, a0, a1, a2, a3):
+    return _row_acc(arr, r, width, a0, a1, a2, a3)
+
+
+@njit
+def _add(arr, r, width, p0, p1, p2, p3):
+    _row_add(arr, r, width, p0, p1, p2, p3)
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_row_helpers_match_python_twins(strided):
+    rng = np.random.default_rng(2)
+    for k in (2, 3, 4):
+        arr = rng.normal(size=(5, 2 * k))[:, ::2] if strided else rng.normal(size=(5, k))
+        width = (0.0,) * k
+        acc = (0.5, -1.0, 2.0, 3.0)
+        assert _acc(arr, 3, width, *acc) == _row_acc_py(arr, 3, width, *acc)
+        a1, a2 = arr.copy(order="A"), arr.copy(order="A")
+        if strided:
+            a1 = np.zeros((5, 2 * k))[:, 1::2]
+            a1[:] = arr
+        _add(a1, np.int32(2), width, 0.25, 0.5, 0.75, 1.0)
+        _row_add_py(a2, 2, width, 0.25, 0.5, 0.75, 1.0)
+        np.testing.assert_array_equal(a1, a2)
+        assert (a1[[0, 1, 3, 4]] == arr[[0, 1, 3, 4]]).all()
+
+
+# --------------------------------------------------------------------------- MACE
+def _mace_params(rng, n_workers, k):
+    spam = rng.uniform(0.05, 0.9, n_workers)
+    know = 1.0 - spam
+    strat = rng.dirichlet(np.ones(k), n_workers)
+    return spam, know, strat
+
+
+@pytest.mark.parametrize("k,with_gold,seed", CASES)
+def test_mace_fixed_matches_naive_and_generic(k, with_gold, seed):
+    rng = np.random.default_rng(100 + seed)
+    n_items, n_workers = 290 + 5 * seed, 7
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k, with_gold=with_gold)
+    spam, know, strat = _mace_params(rng, n_workers, k)
+    prior = rng.dirichlet(np.full(k, 3.0))
+    rows = np.column_stack([item, worker, label])
+    ref_post, ref_ll, ref_k, ref_s = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
+    ls, lb, lk = mace_log_params(spam, know, strat)
+    ratio = mace_know_ratio(lk, lb)
+    w32, y32 = worker.astype(np.int32), label.astype(np.int32)
+    post, kc, sc, tot = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
+    ll = mace_estep_fixed_slice(item_ptr, w32, y32, gold, np.log(prior), ls, lb, ratio, 0, n_items, post, kc, sc,
+                                tot, True, (0.0,) * k)
+    np.testing.assert_allclose(post, ref_post, rtol=0, atol=1e-12)
+    assert ll == pytest.approx(ref_ll, rel=1e-12)
+    np.testing.assert_allclose(kc, ref_k, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(sc, ref_s, rtol=0, atol=1e-10)
+    used = (np.diff(item_ptr) > 0) | (gold >= 0)
+    np.testing.assert_allclose(tot, post[used].sum(axis=0), rtol=1e-13, atol=1e-13)
+    post2, kc2, sc2 = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k))
+    ll2 = mace_estep_ratio_slice(item_ptr, w32, y32, gold, np.log(prior), ls, lb, ratio, 0, n_items, post2, kc2,
+                                 sc2, True)
+    np.testing.assert_allclose(post, post2, rtol=1e-15, atol=1e-15)
+    np.testing.assert_allclose(kc, kc2, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(sc, sc2, rtol=1e-13, atol=1e-13)
+    assert ll == pytest.approx(ll2, rel=1e-14)
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_mace_fixed_parallel_chunks_sum_to_serial(k):
+    rng = np.random.default_rng(7)
+    n_items, n_workers = 1500, 12
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
+    spam, know, strat = _mace_params(rng, n_workers, k)
+    ls, lb, lk = mace_log_params(spam, know, strat)
+    ratio = mace_know_ratio(lk, lb)
+    lp = np.full(k, -np.log(k))
+    post, kc, sc, tot = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
+    ll = mace_estep_fixed_slice(item_ptr, worker, label, gold, lp, ls, lb, ratio, 0, n_items, post, kc, sc, tot,
+                                True, (0.0,) * k)
+    bounds = chunk_bounds(item_ptr, 3)
+    bounds = np.unique(np.concatenate([bounds, [0, 1, 700, n_items]])).astype(np.int64)
+    nc = bounds.shape[0] - 1
+    kb, sb, tb, lb_ = (np.full((nc, n_workers), np.nan), np.full((nc, n_workers, k), np.nan),
+                       np.full((nc, k), np.nan), np.zeros(nc))
+    post_p = np.empty((n_items, k))
+    mace_estep_fixed_parallel(item_ptr, worker, label, gold, lp, ls, lb, ratio, bounds, post_p, kb, sb, tb, lb_,
+                              True, (0.0,) * k)
+    np.testing.assert_array_equal(post_p, post)
+    np.testing.assert_allclose(kb.sum(axis=0), kc, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(sb.sum(axis=0), sc, rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(tb.sum(axis=0), tot, rtol=1e-13)
+    assert lb_.sum() == pytest.approx(ll, rel=1e-13)
