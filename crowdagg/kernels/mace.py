@@ -35,6 +35,8 @@ from .em import (  # class_totals: re-exported
     _fixed_posterior,
     _fixed_shift,
     _item_posterior,
+    _row_acc,
+    _row_add,
     _store_fixed,
     class_totals,
     exp_nonpos,
@@ -147,26 +149,40 @@ def mace_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, lo
 
 #: items per block of :func:`mace_estep_fixed_slice`
 _BLOCK = 128
+#: the width of the (known, spammed) rows of :func:`_mace_fixed_items`
+_PAIR = (0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
-                           start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width):
-    """:func:`mace_estep_ratio_slice` for 2 to 4 classes, the class count fixed at
-    compile time by ``width`` (any tuple of ``K`` floats), with the class totals of
-    learnt priors (``class_tot[k] += post[i, k]`` over items with answers or gold)
-    in the same pass.
+def _answer_log_probs(log_spam, log_both):
+    """``out[w * K + y, k] = log p(y | z = k)`` of worker ``w``: ``log_both[w, y]`` if
+    ``y == k`` else ``log_spam[w, y]`` (workers x labels rows of ``K`` true classes: the
+    layout of the Dawid-Skene kernels' ``logct``, read by one vector load per answer)."""
+    n_workers, n_labels = log_both.shape
+    out = np.empty((n_workers * n_labels, n_labels))
+    for w in range(n_workers):
+        for y in range(n_labels):
+            r = w * n_labels + y
+            for k in range(n_labels):
+                out[r, k] = log_spam[w, y]
+            out[r, y] = log_both[w, y]
+    return out
 
-    Same sums in the same order (``exp`` within 2 ulp: :func:`~crowdagg.kernels.em.exp_nonpos`);
-    items run in blocks as in :func:`~crowdagg.kernels.em.ds_estep_fixed_slice`: log
-    posteriors in scalars, then one vectorised ``exp`` loop, then normalisation and
-    statistics, so that the ``exp`` of one item no longer waits for the previous one.
-    """
+
+@njit(cache=True, nogil=True)
+def _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio, start, stop, post,
+                      know_cnt, strat_cnt, class_tot, accumulate, width):
+    """The pass of :func:`mace_estep_fixed_slice` with the answer log-probabilities
+    tabulated (``logpy`` from :func:`_answer_log_probs`)."""
     n_labels = len(width)
     ll = 0.0
     prod = 1.0  # see _add_term
     term = np.empty(_BLOCK)
     buf = np.empty(_BLOCK * n_labels)  # the block's log posteriors, then their exp
+    # (known, spammed) expected answers per (worker, label) row w * K + y: one 2-wide
+    # read-modify-write per answer, folded into know_cnt / strat_cnt at the end
+    ks = np.zeros((logpy.shape[0], 2)) if accumulate else np.zeros((0, 2))
+    kr = know_ratio.ravel() if accumulate else np.zeros(0)
     a2 = a3 = 0.0
     t0 = t1 = t2 = t3 = 0.0
     for b in range(start, stop, _BLOCK):
@@ -178,23 +194,8 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
                 a2 = log_prior[2]
             if n_labels > 3:
                 a3 = log_prior[3]
-            base = 0.0
             for j in range(item_ptr[i], item_ptr[i + 1]):
-                w = workers[j]
-                y = labels[j]
-                ls = log_spam[w, y]
-                base += ls
-                d = log_both[w, y] - ls
-                a0 += d if y == 0 else 0.0
-                a1 += d if y == 1 else 0.0
-                if n_labels > 2:
-                    a2 += d if y == 2 else 0.0
-                if n_labels > 3:
-                    a3 += d if y == 3 else 0.0
-            a0 += base
-            a1 += base
-            a2 += base
-            a3 += base
+                a0, a1, a2, a3 = _row_acc(logpy, workers[j] * n_labels + labels[j], width, a0, a1, a2, a3)
             term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
@@ -212,14 +213,41 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
                     t2 += p2
                     t3 += p3
                 for j in range(lo, hi):
-                    w = workers[j]
                     y = labels[j]
-                    r = post[i, y] * know_ratio[w, y]
-                    know_cnt[w] += r
-                    strat_cnt[w, y] += 1.0 - r
+                    row = workers[j] * n_labels + y
+                    r = post[i, y] * kr[row]  # a load, not selects: LLVM made those branches
+                    _row_add(ks, row, _PAIR, r, 1.0 - r, 0.0, 0.0)
     if accumulate:
         _add_fixed(class_tot, n_labels, t0, t1, t2, t3)
+        for w in range(know_cnt.shape[0]):
+            for y in range(n_labels):
+                know_cnt[w] += ks[w * n_labels + y, 0]
+                strat_cnt[w, y] += ks[w * n_labels + y, 1]
     return ll + np.log(prod)
+
+
+
+@njit(cache=True, nogil=True)
+def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
+                           start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width):
+    """:func:`mace_estep_ratio_slice` for 2 to 4 classes, the class count fixed at
+    compile time by ``width`` (any tuple of ``K`` floats), with the class totals of
+    learnt priors (``class_tot[k] += post[i, k]`` over items with answers or gold)
+    in the same pass.
+
+    Items run in blocks as in :func:`~crowdagg.kernels.em.ds_estep_fixed_slice`: log
+    posteriors in scalars, then one vectorised ``exp`` loop (within 2 ulp:
+    :func:`~crowdagg.kernels.em.exp_nonpos`), then normalisation and statistics.  Each
+    answer is one row of a workers x labels table of ``log p(y | z = k)`` over the ``K``
+    classes (built per call, as Dawid-Skene's ``logct``: one vector load and add), and
+    its expected (known, spammed) counts go to one 2-wide row per (worker, label),
+    summed into ``know_cnt`` and ``strat_cnt`` at the end.  The sums agree with
+    :func:`mace_estep_ratio_slice` to rounding (about 1e-15 relative: ``log_both`` is
+    added directly, not as ``log_spam + (log_both - log_spam)``, and ``know_cnt[w]`` is
+    summed per label first).
+    """
+    return _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, _answer_log_probs(log_spam, log_both),
+                             know_ratio, start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -227,14 +255,15 @@ def mace_estep_fixed_parallel(item_ptr, workers, labels, gold, log_prior, log_sp
                               bounds, post, know_buf, strat_buf, tot_buf, ll_buf, accumulate, width):
     """:func:`mace_estep_fixed_slice` over item chunks; chunk ``c`` zeroes and fills
     ``know_buf[c]``, ``strat_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]``."""
+    logpy = _answer_log_probs(log_spam, log_both)
     for c in prange(bounds.shape[0] - 1):
         if accumulate:
             know_buf[c, :] = 0.0
             strat_buf[c, :, :] = 0.0
             tot_buf[c, :] = 0.0
-        ll_buf[c] = mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both,
-                                           know_ratio, bounds[c], bounds[c + 1], post, know_buf[c],
-                                           strat_buf[c], tot_buf[c], accumulate, width)
+        ll_buf[c] = _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio,
+                                      bounds[c], bounds[c + 1], post, know_buf[c], strat_buf[c], tot_buf[c],
+                                      accumulate, width)
 
 
 def mace_mstep_em(know_cnt: np.ndarray, strat_cnt: np.ndarray, smoothing: float):
