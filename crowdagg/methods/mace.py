@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -102,8 +103,12 @@ class MACEModel(EMModel):
         return out
 
     def __init__(self, method: str, smoothing: float | None, theta_prior: tuple[float, float],
-                 strategy_prior: float, learn_prior: bool = False) -> None:
+                 strategy_prior: float, learn_prior: bool = False, balanced: bool = False) -> None:
         self.method = method
+        #: ``decision="balanced"``: once fitted, posteriors under uniform class priors
+        #: (``deciding`` is set for that last E-step and for ``predict_proba``)
+        self.balanced = balanced
+        self.deciding = False
         self.smoothing = smoothing
         self.theta_prior = theta_prior
         self.strategy_prior = strategy_prior
@@ -188,7 +193,8 @@ class MACEModel(EMModel):
         return know_cnt, strat_cnt, self._class_totals(part, post)
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-        log_prior = np.log(params["priors"]) if self.learn_prior else self._log_prior(ctx)
+        learnt = self.learn_prior and not (self.balanced and self.deciding)
+        log_prior = np.log(params["priors"]) if learnt else self._log_prior(ctx)
         return (log_prior, *mace_log_params(params["spam"], params["know"], params["strategies"]))
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
@@ -372,6 +378,7 @@ class MACE(EMAggregator):
         "smoothing": [None, Interval(Real, 0, 1e6, closed="right")],
         "noise": [Interval(Real, 0, 1e6)],
         "class_prior": [Options(("learn", "uniform"))],
+        "decision": [Options(("posterior", "balanced"))],
     }
 
     def __init__(
@@ -387,6 +394,7 @@ class MACE(EMAggregator):
         smoothing: float | None = None,
         noise: float = 0.5,
         class_prior: str = "learn",
+        decision: str = "posterior",
         warm_start: bool = False,
         parallel: bool = True,
     ) -> None:
@@ -401,6 +409,7 @@ class MACE(EMAggregator):
         self.smoothing = smoothing
         self.noise = noise
         self.class_prior = class_prior
+        self.decision = decision
         self.warm_start = warm_start
         self.parallel = parallel
 
@@ -408,8 +417,18 @@ class MACE(EMAggregator):
         # validated by fit (_parameter_constraints)
         b_spam, b_know = self.theta_prior
         smoothing = None if self.smoothing is None else float(self.smoothing)
-        return MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior),
-                         learn_prior=self.class_prior == "learn")
+        model = MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior),
+                          learn_prior=self.class_prior == "learn", balanced=self.decision == "balanced")
+        model.deciding = bool(self.__dict__.get("_deciding", False))
+        return model
+
+    def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
+        # predict_proba on new data: the same decision rule as the fitted posteriors
+        self._deciding = True
+        try:
+            return super()._predict_posteriors(table)
+        finally:
+            del self._deciding
 
     def fit(self, data: Any, *, gold: Any = None, init_params: Any = None, **table_kwargs: Any) -> MACE:
         """Fit by EM / VB with restarts; see :meth:`crowdagg.em.EMAggregator.fit`.
@@ -458,6 +477,13 @@ class MACE(EMAggregator):
                        max_iter=max_iter, tol=tol, warn=False) for start in starts)
         # stacklevel 4: _run -> EMAggregator.fit -> MACE.fit -> the user's call
         best, self.best_restart_, self.restart_loglik_ = best_fit(fits, "MACE", max_iter, tol, stacklevel=4)
+        if model.balanced and model.learn_prior:
+            # decision="balanced": one more E-step at the kept parameters, class priors uniform
+            model.deciding = True
+            executor.start(model)
+            executor.e_step(model, best.params, False)
+            executor.check_finite(model, executor.posteriors, best.params)
+            best = dataclasses.replace(best, posteriors=executor.posteriors)
         return best
 
     def _set_fitted(self, table: AnnotationTable, params: dict[str, np.ndarray], executor: Any) -> None:
