@@ -29,6 +29,7 @@ import warnings
 from typing import NoReturn
 
 from .. import __version__
+from . import _common
 
 _COMMANDS = ("aggregate", "summary", "agreement", "workers", "report", "next")
 
@@ -98,13 +99,30 @@ def _silence_stdout() -> None:
         pass
 
 
+def _rerun_compiled(prog: str, argv: list[str], exc: BaseException | None) -> int:
+    """The pure-Python path failed before writing anything: the same command, compiled."""
+    if os.environ.get("CROWDAGG_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exc()
+        print(f"{prog}: note: the pure-Python path failed; running it again with the compiled kernels",
+              file=sys.stderr)
+    from . import _purepython
+
+    return _purepython.rerun_compiled(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``crowdagg`` console script.
 
     Returns the exit status: 0 on success, 2 for any error (one line on
     stderr), 130 when interrupted.
+
+    Run as a program (``argv`` None), a command on a tiny CSV runs its kernels as
+    plain Python without importing Numba (:mod:`crowdagg.cli._purepython`).
     """
     from ..errors import CrowdaggError, DroppedRowsWarning
+    from . import _purepython
 
     parser = build_parser()
     try:
@@ -118,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     prog = f"crowdagg {args.command}"
+    pure = argv is None and _purepython.wanted(args) and _purepython.install()
     if not _stdout_usable():  # `crowdagg ... >&-`: sys.stdout is None, and print() would lose the output
         print(f"{prog}: error: standard output is closed", file=sys.stderr)
         return 2
@@ -125,9 +144,17 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning(prog)
             warnings.simplefilter("ignore", DroppedRowsWarning)  # the "left out" note says it once
+            if pure:
+                _purepython.filter_warnings()
             rc = int(args.func(args) or 0)
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at interpreter exit
         return rc
+    except _purepython.Unsupported as exc:  # the stand-in lacks a part of Numba: the compiled kernels have it
+        if not _common.output_started():
+            return _rerun_compiled(prog, sys.argv[1:], exc)
+        print(f"{prog}: internal error: {_one_line(exc)} (set {_purepython.ENV}=0 to run compiled)",
+              file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `crowdagg aggregate x.csv | head`: the reader has what it wants
         _silence_stdout()
         return 0
@@ -143,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: error: {what}" + (f": {exc.filename!r}" if exc.filename else ""), file=sys.stderr)
         return 2
     except Exception as exc:  # a bug: say so on one line; the traceback on request
+        if pure and _purepython.is_installed() and not _common.output_started():
+            return _rerun_compiled(prog, sys.argv[1:], exc)
         if os.environ.get("CROWDAGG_DEBUG") == "1":
             import traceback
 

@@ -282,8 +282,23 @@ def prepare_output(out: str | None, inputs: tuple[str | None, ...] = ()) -> str 
     return out
 
 
+_OUTPUT_STARTED: list[bool] = []
+
+
+def output_started() -> bool:
+    """Whether this process has begun writing a command's output (:func:`write_frame`,
+    :func:`begin_output`): after that, a failed pure-Python run is not run again."""
+    return bool(_OUTPUT_STARTED)
+
+
+def begin_output() -> None:
+    """Note that the command starts printing its output (see :func:`output_started`)."""
+    _OUTPUT_STARTED[:] = [True]
+
+
 def write_frame(df: pd.DataFrame, out: str | None) -> None:
     """Write ``df`` to ``out`` (CSV, TSV or Parquet by extension), or CSV to stdout."""
+    _OUTPUT_STARTED[:] = [True]
     if out is None or out == "-":
         df.to_csv(sys.stdout, index=False)
         return

@@ -8,6 +8,7 @@ import json
 from ._common import (
     add_input_args,
     add_kind_args,
+    begin_output,
     check_kind_args,
     load_table,
     multilabel_summary,
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     table = load_table(args)
     extra = _extra(args, table)
     summary = table.summary()
+    begin_output()
     if args.json:
         d = summary.to_dict()
         d["label_counts"] = {str(k): v for k, v in d["label_counts"].items()}

@@ -1,0 +1,287 @@
+"""Tiny inputs on the command line: the kernels run as plain Python, and Numba is never imported.
+
+A warm ``crowdagg aggregate`` on a 3-row file used to spend most of its second in
+Numba: importing it (which imports ``scipy.linalg`` to look for a BLAS), then
+loading a dozen cached kernels.  On a tiny input the kernels' own Python
+(``py_func``, what ``NUMBA_DISABLE_JIT=1`` runs, and what the whole test suite
+is run under for coverage) finishes before the compiled code would have loaded.
+
+So, for a CSV input of at most :func:`row_limit` annotation rows, and only when
+``crowdagg`` runs as a program (``main()`` called without ``argv``: the console
+script and ``python -m crowdagg``), :func:`install` puts a stand-in module under
+the name ``numba`` in :data:`sys.modules` before any kernel module is imported.
+It has exactly the behaviour Numba documents under ``NUMBA_DISABLE_JIT=1``:
+``njit`` / ``jit`` return the function itself, ``prange`` is ``range``,
+``config.DISABLE_JIT`` is true, ``get_num_threads`` is the thread count Numba
+would use, ``threading_layer`` says no layer is initialised.  The kernels run the
+same updates in the same order, so the results are those of the compiled
+kernels (to rounding; the tests compare every method at 1e-10).
+
+Anything the stand-in lacks fails loudly (:class:`Unsupported`, which no
+``except Exception`` swallows), and so does any unexpected exception on the
+pure-Python path: the command line then runs the command again in a fresh
+process with the compiled kernels (:func:`rerun_compiled`) -- provided no output
+was written yet -- so a new kernel using more of Numba costs time, never a wrong
+answer or a failure.
+
+``CROWDAGG_PURE_PYTHON=0`` turns the pure-Python path off, ``=1`` forces it
+whatever the input size (slow on large inputs: for tests and measurements).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from typing import Any
+
+__all__ = ["Unsupported", "ENV", "MAX_BYTES", "ROW_LIMITS", "DEFAULT_ROWS", "install", "is_installed", "row_limit",
+           "count_rows", "wanted", "rerun_compiled", "filter_warnings"]
+
+#: the switch: "0" never, "1" always, unset or anything else: by input size
+ENV = "CROWDAGG_PURE_PYTHON"
+#: files larger than this are never counted (and never run as Python)
+MAX_BYTES = 1 << 20
+#: largest number of annotation rows run as Python, per ``--method`` (CLI name); measured so that
+#: the Python kernels finish no later than Numba's import plus the cache loads would
+#: (``benchmarks/cli_latency.py --sizes``); methods not named here: :data:`DEFAULT_ROWS`
+ROW_LIMITS: dict[str, int] = {
+    "mv": 2000,
+    "auto": 100,
+}
+DEFAULT_ROWS = 200
+#: sub-commands that may take the pure-Python path (their work is one fit or one table)
+COMMANDS = ("aggregate", "summary")
+#: marks the stand-in (tests and :func:`is_installed` look for it)
+MARK = "__crowdagg_pure_python__"
+
+
+# --------------------------------------------------------------------------- the stand-in
+def _njit(*args: Any, **kwargs: Any) -> Any:
+    """``@njit``, ``@njit(...)``, ``njit(signature)(f)``: the function itself (NUMBA_DISABLE_JIT)."""
+    if len(args) == 1 and not kwargs and callable(args[0]) and not isinstance(args[0], (str, list, tuple)):
+        return args[0]
+    return _identity
+
+
+def _identity(func: Any) -> Any:
+    return func
+
+
+def _num_threads() -> int:
+    """The thread count Numba would use (``NUMBA_NUM_THREADS``, else the CPUs this process may run on)."""
+    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _threading_layer() -> str:
+    raise ValueError("Threading layer is not initialized.")
+
+
+class Unsupported(BaseException):
+    """The stand-in lacks a part of Numba that a module asked for.
+
+    A ``BaseException``, so that no ``except Exception`` (or ``except ImportError``, which
+    would read as "method not available") on the way swallows it: :func:`crowdagg.cli.main`
+    catches it and reruns the command with the compiled kernels."""
+
+
+class _StandIn(types.ModuleType):
+    """The ``numba`` stand-in: a name it does not define is :class:`Unsupported`."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise Unsupported(f"numba.{name} is not in crowdagg's pure-Python stand-in")
+
+
+class _NoSubmodules:
+    """A :data:`sys.meta_path` finder: ``import numba.<anything>`` under the stand-in is :class:`Unsupported`."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if name.startswith("numba.") and is_installed() and name not in sys.modules:
+            raise Unsupported(f"{name} is not in crowdagg's pure-Python stand-in")
+        return None
+
+
+class _Errors(types.ModuleType):
+    """``numba.core.errors``: Numba's exception classes (named in ``except`` clauses and in
+    intrinsics' typing code; nothing on the pure-Python path raises them)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if not name.endswith(("Error", "Warning")):
+            raise Unsupported(f"numba.core.errors.{name} is not in crowdagg's pure-Python stand-in")
+        base = Warning if name.endswith("Warning") else Exception
+        cls = type(name, (base,), {"__module__": "numba.core.errors"})
+        setattr(self, name, cls)
+        return cls
+
+
+class _CodegenOnly(types.ModuleType):
+    """A module used only inside intrinsics' code generation (``numba.core.cgutils``), which
+    never runs as Python: its names exist, and calling one is :class:`Unsupported`."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _CodegenName(f"{self.__name__}.{name}")
+
+
+class _CodegenName:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise Unsupported(f"{self.name} was called outside Numba's code generation")
+
+
+class _Types(types.ModuleType):
+    """``numba.types``: only named in signatures and in intrinsics' typing code, which never runs."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _TypePlaceholder(name)
+
+
+class _TypePlaceholder:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _TypePlaceholder:
+        return self
+
+    def __getitem__(self, item: Any) -> _TypePlaceholder:
+        return self
+
+    def __repr__(self) -> str:
+        return f"numba.types.{self.name} (pure-Python stand-in)"
+
+
+def _stand_in() -> types.ModuleType:
+    mod = _StandIn("numba", "crowdagg's pure-Python stand-in for Numba (NUMBA_DISABLE_JIT behaviour)")
+    mod.__path__ = []  # a package, so that `import numba.x` reaches _NoSubmodules
+    ext = _StandIn("numba.extending")
+    ext.intrinsic = _identity  # an intrinsic cannot run as Python; callers branch on config.DISABLE_JIT
+    ext.register_jitable = _njit
+    mod.njit = mod.jit = _njit
+    mod.prange = range
+    mod.literal_unroll = _identity
+    mod.get_num_threads = _num_threads
+    mod.threading_layer = _threading_layer
+    mod.config = types.SimpleNamespace(DISABLE_JIT=True, NUMBA_NUM_THREADS=_num_threads())
+    mod.types = _Types("numba.types")
+    mod.extending = ext
+    core = _StandIn("numba.core")
+    core.__path__ = []
+    core.errors = _Errors("numba.core.errors")
+    core.cgutils = _CodegenOnly("numba.core.cgutils")
+    core.types = mod.types
+    mod.core = core
+    setattr(mod, MARK, True)
+    return mod
+
+
+def install() -> bool:
+    """Put the stand-in under ``numba`` in :data:`sys.modules`.
+
+    Returns False (and changes nothing) when Numba or a kernel module is imported
+    already: kernels bound to compiled dispatchers stay compiled.
+    """
+    if is_installed():
+        return True
+    if "numba" in sys.modules or any(m.startswith("crowdagg.kernels.") for m in sys.modules):
+        return False
+    mod = _stand_in()
+    sys.modules["numba"] = mod
+    sys.modules["numba.extending"] = mod.extending
+    sys.modules["numba.types"] = mod.types
+    sys.modules["numba.core"] = mod.core
+    sys.modules["numba.core.errors"] = mod.core.errors
+    sys.modules["numba.core.cgutils"] = mod.core.cgutils
+    sys.modules["numba.core.types"] = mod.types
+    sys.meta_path.insert(0, _NoSubmodules())
+    return True
+
+
+def is_installed() -> bool:
+    """Whether this process runs its kernels through the stand-in."""
+    return bool(getattr(sys.modules.get("numba"), MARK, False))
+
+
+def filter_warnings() -> None:
+    """The warnings filters of a pure-Python run (call inside ``warnings.catch_warnings()``).
+
+    Compiled kernels wrap integer arithmetic and let floats overflow to inf or nan without a
+    word; the same statements on NumPy scalars warn ("overflow encountered in scalar
+    multiply": the kernels' hash mixing wraps on purpose).  Those warnings are ignored,
+    as the compiled run would never raise them.  A float division by zero, which a compiled
+    kernel raises as ``ZeroDivisionError``, becomes an error (and so a compiled rerun).
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", r"(overflow|invalid value|underflow) encountered in scalar", RuntimeWarning)
+    warnings.filterwarnings("error", r"divide by zero encountered in scalar", RuntimeWarning)
+
+
+# --------------------------------------------------------------------------- the rule
+def row_limit(method: str | None) -> int:
+    """Largest number of annotation rows run as Python for ``--method`` (None: the default, auto)."""
+    return ROW_LIMITS.get(method or "auto", DEFAULT_ROWS)
+
+
+def count_rows(path: str, limit: int) -> int | None:
+    """Data rows of a text file (its lines, less the header), or None when it has more than
+    ``limit``, is larger than :data:`MAX_BYTES` or cannot be read.  A quoted field spanning
+    lines counts once per line: the count errs towards "not tiny"."""
+    try:
+        if os.path.getsize(path) > MAX_BYTES:
+            return None
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    rows = max(0, lines - 1)
+    return rows if rows <= limit else None
+
+
+def wanted(args: Any) -> bool:
+    """Whether the parsed command ``args`` should run its kernels as Python (see the module docs)."""
+    switch = os.environ.get(ENV, "").strip()
+    if switch == "0" or getattr(args, "command", None) not in COMMANDS:
+        return False
+    if switch == "1":
+        return True
+    path = getattr(args, "input", None)
+    if not isinstance(path, str) or getattr(args, "format", "auto") == "parquet":
+        return False
+    low = path.lower()
+    if low.endswith((".parquet", ".pq")) or not os.path.isfile(path):
+        return False
+    if getattr(args, "kind", "categorical") != "categorical":
+        limit = DEFAULT_ROWS
+    else:
+        limit = row_limit(getattr(args, "method", None))
+    return count_rows(path, limit) is not None
+
+
+def rerun_compiled(argv: list[str]) -> int:
+    """Run ``crowdagg *argv`` again in a fresh process with the compiled kernels; its exit status."""
+    env = dict(os.environ)
+    env[ENV] = "0"
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - closed streams
+        pass
+    return subprocess.call([sys.executable, "-m", "crowdagg", *argv], env=env)
