@@ -12,6 +12,10 @@ from numba import njit
 
 from crowdagg.kernels._util import chunk_bounds
 from crowdagg.kernels.em import (
+    _gather_rows,
+    _gather_rows2,
+    _gather_rows2_py,
+    _gather_rows_py,
     _row_acc,
     _row_acc_py,
     _row_add,
@@ -156,6 +160,42 @@ def test_row_helpers_match_python_twins(strided):
         _row_add_py(a2, 2, width, 0.25, 0.5, 0.75, 1.0)
         np.testing.assert_array_equal(a1, a2)
         assert (a1[[0, 1, 3, 4]] == arr[[0, 1, 3, 4]]).all()
+
+
+@njit
+def _gather(arr, idx, lo, hi, width, a0, a1, a2, a3):
+    return _gather_rows(arr, idx, lo, hi, width, a0, a1, a2, a3)
+
+
+@njit
+def _gather2(arr, major, minor, lo, hi, width, a0, a1, a2, a3):
+    return _gather_rows2(arr, major, minor, lo, hi, width, a0, a1, a2, a3)
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_gather_rows_match_python_twins(strided):
+    """The item gathers: the sums of the rows in index order (bit-identical to the
+    Python loop), an empty range returns the start values, strided arrays and indices."""
+    rng = np.random.default_rng(3)
+    for k in (2, 3, 4):
+        arr = rng.normal(size=(12, 2 * k))[:, ::2] if strided else rng.normal(size=(12, k))
+        idx = rng.integers(12, size=40)
+        idx = np.repeat(idx, 2)[::2] if strided else idx.astype(np.int32)
+        width = (0.0,) * k
+        acc = (0.5, -1.0, 2.0, 3.0)
+        for lo, hi in [(0, 40), (3, 17), (5, 5), (39, 40)]:
+            assert _gather(arr, idx, lo, hi, width, *acc) == _gather_rows_py(arr, idx, lo, hi, width, *acc)
+        major = rng.integers(3, size=20).astype(np.int32)
+        minor = rng.integers(k, size=20).astype(np.int32)
+        table = rng.normal(size=(3 * k, k))
+        for lo, hi in [(0, 20), (4, 9), (7, 7)]:
+            got = _gather2(table, major, minor, lo, hi, width, *acc)
+            assert got == _gather_rows2_py(table, major, minor, lo, hi, width, *acc)
+            want = list(acc)
+            for j in range(lo, hi):
+                for c in range(k):
+                    want[c] += table[major[j] * k + minor[j], c]
+            assert got == tuple(want)
 
 
 # --------------------------------------------------------------------------- MACE

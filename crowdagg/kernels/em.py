@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import config, njit, prange, types
+from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
@@ -455,6 +456,86 @@ def _row_add_llvm(typingctx, arr, r, width, p0, p1, p2, p3):
     return types.void(arr, r, width, p0, p1, p2, p3), codegen
 
 
+def _index_at(context, builder, aryty, ary_val, j):
+    """``ary[j]`` of a 1-d integer array, as ``intp`` (``j >= 0``: no wraparound)."""
+    ary = context.make_array(aryty)(context, builder, ary_val)
+    ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
+                                    cgutils.unpack_tuple(builder, ary.strides), aryty.layout, [j])
+    return context.cast(builder, builder.load(ptr), aryty.dtype, types.intp)
+
+
+def _gather_codegen(n, row_of_j):
+    """Codegen of ``(a0, .., a3) + Σ_{j = lo}^{hi - 1} arr[row_of_j(j), :]`` (first ``n``
+    lanes) with the running sum in one vector register across the loop (an ``alloca``
+    that LLVM promotes): :func:`_row_acc` in a loop of Numba code rebuilt the vector
+    from four scalars and took it apart again at every answer (six shuffles)."""
+    f8 = types.float64
+    rt = types.UniTuple(f8, 4)
+
+    def codegen(context, builder, sig, args):
+        nfix = len(sig.args) - 4  # arr, index arrays..., lo, hi, width | a0..a3 at the end
+        arrty, arr = sig.args[0], args[0]
+        lo = context.cast(builder, args[nfix - 3], sig.args[nfix - 3], types.intp)
+        hi = context.cast(builder, args[nfix - 2], sig.args[nfix - 2], types.intp)
+        acc = [context.cast(builder, v, t, f8) for v, t in zip(args[nfix:], sig.args[nfix:])]
+        slot = cgutils.alloca_once_value(builder, _vector_of(builder, acc, n))
+        with cgutils.for_range_slice(builder, lo, hi, ir.Constant(lo.type, 1)) as (j, _):
+            r = row_of_j(context, builder, sig, args, j)
+            vptr, ptrs = _row_pointers(context, builder, arrty, arr, r, types.intp, n)
+            builder.store(builder.fadd(builder.load(slot), _load_row(builder, vptr, ptrs, n)), slot)
+        s = builder.load(slot)
+        out = [builder.extract_element(s, ir.Constant(ir.IntType(32), k)) if k < n else acc[k]
+               for k in range(4)]
+        return context.make_tuple(builder, rt, out)
+
+    return rt, codegen
+
+
+def _check_index(arr):
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(arr.dtype, types.Integer)):
+        raise TypingError("_gather_rows*: index arrays must be 1-d integer arrays")
+
+
+@intrinsic
+def _gather_rows_llvm(typingctx, arr, idx, lo, hi, width, a0, a1, a2, a3):
+    n = _check_row_types(arr, lo, width)
+    _check_index(idx)
+
+    def row_of_j(context, builder, sig, args, j):
+        return _index_at(context, builder, sig.args[1], args[1], j)
+
+    rt, codegen = _gather_codegen(n, row_of_j)
+    return rt(arr, idx, lo, hi, width, a0, a1, a2, a3), codegen
+
+
+@intrinsic
+def _gather_rows2_llvm(typingctx, arr, major, minor, lo, hi, width, a0, a1, a2, a3):
+    n = _check_row_types(arr, lo, width)
+    _check_index(major)
+    _check_index(minor)
+
+    def row_of_j(context, builder, sig, args, j):
+        w = _index_at(context, builder, sig.args[1], args[1], j)
+        y = _index_at(context, builder, sig.args[2], args[2], j)
+        return builder.add(builder.mul(w, ir.Constant(w.type, n)), y)
+
+    rt, codegen = _gather_codegen(n, row_of_j)
+    return rt(arr, major, minor, lo, hi, width, a0, a1, a2, a3), codegen
+
+
+def _gather_rows_py(arr, idx, lo, hi, width, a0, a1, a2, a3):
+    for j in range(lo, hi):
+        a0, a1, a2, a3 = _row_acc_py(arr, idx[j], width, a0, a1, a2, a3)
+    return a0, a1, a2, a3
+
+
+def _gather_rows2_py(arr, major, minor, lo, hi, width, a0, a1, a2, a3):
+    n = len(width)
+    for j in range(lo, hi):
+        a0, a1, a2, a3 = _row_acc_py(arr, major[j] * n + minor[j], width, a0, a1, a2, a3)
+    return a0, a1, a2, a3
+
+
 def _row_acc_py(arr, r, width, a0, a1, a2, a3):
     n = len(width)
     row = arr[r]
@@ -472,6 +553,11 @@ def _row_add_py(arr, r, width, p0, p1, p2, p3):
 _row_acc = _row_acc_py if config.DISABLE_JIT else _row_acc_llvm
 #: ``arr[r, :K] += (p0, p1, p2, p3)[:K]``, ``K = len(width)``: their count scatter
 _row_add = _row_add_py if config.DISABLE_JIT else _row_add_llvm
+#: ``(a0, .., a3) + Σ_{j = lo}^{hi - 1} arr[idx[j], :K]`` (same lanes as :data:`_row_acc`,
+#: sums in the order of ``j``): an item's per-class sums, one vector register
+_gather_rows = _gather_rows_py if config.DISABLE_JIT else _gather_rows_llvm
+#: :data:`_gather_rows` with the rows ``major[j] * K + minor[j]`` (MACE: worker, label)
+_gather_rows2 = _gather_rows2_py if config.DISABLE_JIT else _gather_rows2_llvm
 
 
 @njit(cache=True, nogil=True)
@@ -508,8 +594,7 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
                 a2 = log_prior[2]
             if n_labels > 3:
                 a3 = log_prior[3]
-            for j in range(item_ptr[i], item_ptr[i + 1]):
-                a0, a1, a2, a3 = _row_acc(logct, pairs[j], width, a0, a1, a2, a3)
+            a0, a1, a2, a3 = _gather_rows(logct, pairs, item_ptr[i], item_ptr[i + 1], width, a0, a1, a2, a3)
             term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])

@@ -34,8 +34,8 @@ from .em import (  # class_totals: re-exported
     _add_term,
     _fixed_posterior,
     _fixed_shift,
+    _gather_rows2,
     _item_posterior,
-    _row_acc,
     _row_add,
     _store_fixed,
     class_totals,
@@ -194,8 +194,8 @@ def _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ra
                 a2 = log_prior[2]
             if n_labels > 3:
                 a3 = log_prior[3]
-            for j in range(item_ptr[i], item_ptr[i + 1]):
-                a0, a1, a2, a3 = _row_acc(logpy, workers[j] * n_labels + labels[j], width, a0, a1, a2, a3)
+            a0, a1, a2, a3 = _gather_rows2(logpy, workers, labels, item_ptr[i], item_ptr[i + 1], width,
+                                           a0, a1, a2, a3)
             term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
@@ -239,7 +239,8 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
     posteriors in scalars, then one vectorised ``exp`` loop (within 2 ulp:
     :func:`~crowdagg.kernels.em.exp_nonpos`), then normalisation and statistics.  Each
     answer is one row of a workers x labels table of ``log p(y | z = k)`` over the ``K``
-    classes (built per call, as Dawid-Skene's ``logct``: one vector load and add), and
+    classes (built per call, as Dawid-Skene's ``logct``: one vector load and add per answer,
+    the item's sums in one vector register), and
     its expected (known, spammed) counts go to one 2-wide row per (worker, label),
     summed into ``know_cnt`` and ``strat_cnt`` at the end.  The sums agree with
     :func:`mace_estep_ratio_slice` to rounding (about 1e-15 relative: ``log_both`` is
