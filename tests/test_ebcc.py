@@ -17,7 +17,14 @@ from naive_bcc import split_keys
 import crowdagg
 from crowdagg._validation import check_random_state
 from crowdagg.errors import InitParamsError, ParameterError
-from crowdagg.kernels.ebcc import ebcc_estep_parallel, ebcc_estep_slice
+from crowdagg.kernels.ebcc import (
+    NEGLIGIBLE,
+    PRODUCT_FLOOR,
+    ebcc_estep_parallel,
+    ebcc_estep_slice,
+    scale_rows_parallel,
+    scale_rows_slice,
+)
 from crowdagg.table import as_table
 from crowdagg.testing import check_aggregator
 
@@ -74,34 +81,83 @@ def test_parallel_chunks_equal_serial():
     np.testing.assert_allclose(a.probas_.to_numpy(), b.probas_.to_numpy(), atol=1e-12)
 
 
-def test_estep_kernel_without_accumulation_and_gold_rows():
+def _scaled(log_prior, logv):
+    lrows = np.vstack([logv, log_prior])
+    erows, shift, low = np.empty_like(lrows), np.empty(lrows.shape[0]), np.empty(lrows.shape[0])
+    scale_rows_slice(lrows, erows, shift, low, 0, lrows.shape[0])
+    return lrows, erows, shift, low
+
+
+def test_scale_rows():
+    rng = np.random.default_rng(1)
+    a = rng.normal(0, 30, size=(7, 5))
+    a[3, 2] = -1000.0  # below exp's normal range after the shift: a 0 factor, low < -708
+    s = _scaled(a[0], a[1:])
+    np.testing.assert_array_equal(s[2], np.vstack([a[1:], a[0]]).max(axis=1))
+    np.testing.assert_allclose(s[1], np.exp(s[0] - s[2][:, None]), rtol=5e-16, atol=0)
+    np.testing.assert_array_equal(s[3], (s[0] - s[2][:, None]).min(axis=1))
+    out = [np.empty_like(x) for x in s[1:]]
+    scale_rows_parallel(s[0], *out, np.array([0, 2, 7]))
+    for x, y in zip(s[1:], out):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("scale", [1.0, 150.0])  # 150: every item past PRODUCT_FLOOR, the log-space path
+def test_estep_kernel_without_accumulation_and_gold_rows(scale):
     rng = np.random.default_rng(0)
     k, m, w = 2, 3, 2
     item_ptr = np.array([0, 2, 2, 3])
     pairs = np.array([0 * k + 1, 1 * k + 0, 1 * k + 1])  # (worker, label) codes
     gold = np.array([-1, -1, 1])
     log_prior = np.log(rng.dirichlet(np.ones(k * m)))
-    logv = np.log(rng.uniform(0.1, 1, size=(w * k, k * m)))
+    logv = scale * np.log(rng.uniform(0.1, 1, size=(w * k, k * m)))
     post = np.empty((3, k))
     counts, tot = np.zeros((w * k, k * m)), np.zeros(k * m)
-    ll = ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, m, 0, 3, post, counts, tot, True)
+    sc = _scaled(log_prior, logv)
+    assert (sc[3][pairs[:2]].sum() + sc[3][-1] < -PRODUCT_FLOOR) == (scale > 1)
+    ll = ebcc_estep_slice(item_ptr, pairs, gold, *sc, m, 0, 3, post, counts, tot, True)
     lp0 = log_prior + logv[pairs[0]] + logv[pairs[1]]
     lp2 = log_prior[3:] + logv[pairs[2], 3:]  # gold class 1: its subtypes only
     want = np.logaddexp.reduce(lp0) + np.logaddexp.reduce(lp2)  # the empty item 1 adds nothing
     assert ll == pytest.approx(want, rel=1e-13)
     q0 = np.exp(lp0 - np.logaddexp.reduce(lp0))
-    np.testing.assert_allclose(post[0], q0.reshape(k, m).sum(axis=1))
+    q0[q0 < np.exp(-NEGLIGIBLE)] = 0.0
+    np.testing.assert_allclose(post[0], q0.reshape(k, m).sum(axis=1), rtol=1e-13)
     prior = np.exp(log_prior - np.logaddexp.reduce(log_prior))
-    np.testing.assert_allclose(post[1], prior.reshape(k, m).sum(axis=1))
+    np.testing.assert_allclose(post[1], prior.reshape(k, m).sum(axis=1), rtol=1e-13)
     np.testing.assert_allclose(post[2], [0.0, 1.0])
-    np.testing.assert_allclose(counts[pairs[0]], q0)
+    np.testing.assert_allclose(counts[pairs[0]], q0, rtol=1e-13, atol=1e-300)
     assert tot.sum() == pytest.approx(2.0)
     post2 = np.empty_like(post)
     lbuf = np.zeros(1)
-    ebcc_estep_parallel(item_ptr, pairs, gold, log_prior, logv, m, np.array([0, 3]), post2,
+    ebcc_estep_parallel(item_ptr, pairs, gold, *sc, m, np.array([0, 3]), post2,
                         np.zeros((1, 1, k * m)), np.zeros((1, k * m)), lbuf, False)
     np.testing.assert_array_equal(post, post2)
     assert lbuf[0] == ll
+
+
+def test_estep_product_and_log_paths_agree():
+    """The same items through both paths (``PRODUCT_FLOOR`` forced by one row's ``low``):
+    posteriors, statistics and ELBO equal to rounding."""
+    rng = np.random.default_rng(3)
+    k, m, w, n = 3, 4, 5, 60
+    n_ans = rng.integers(0, 6, size=n)
+    item_ptr = np.concatenate([[0], np.cumsum(n_ans)])
+    pairs = rng.integers(0, w * k, size=item_ptr[-1])
+    gold = np.where(rng.random(n) < 0.2, rng.integers(0, k, size=n), -1)
+    log_prior = np.log(rng.dirichlet(np.ones(k * m)))
+    logv = np.log(rng.dirichlet(np.ones(k * m) * 0.3, size=w * k))  # some codes far below the rest
+    res = []
+    for force_log in (False, True):
+        sc = _scaled(log_prior, logv)
+        if force_log:
+            sc[3][-1] = -1e6  # the prior row's floor: every item takes the log-space path
+        post, counts, tot = np.empty((n, k)), np.zeros((w * k, k * m)), np.zeros(k * m)
+        ll = ebcc_estep_slice(item_ptr, pairs, gold, *sc, m, 0, n, post, counts, tot, True)
+        res.append((ll, post, counts, tot))
+    assert res[0][0] == pytest.approx(res[1][0], rel=1e-13)
+    for a, b in zip(res[0][1:], res[1][1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
 # --------------------------------------------------------------------------- restarts, properties

@@ -19,7 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["NEGLIGIBLE", "ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
+from .em import exp_nonpos
+
+__all__ = ["NEGLIGIBLE", "EXP_NEGLIGIBLE", "PRODUCT_FLOOR", "scale_rows_slice", "scale_rows_parallel",
+           "ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
            "worker_key_sums_slice", "splitmix64", "mix64", "mix64_array"]
 
 
@@ -62,70 +65,183 @@ def exp_neg(d):
 NEGLIGIBLE = 36.05
 
 
+#: ``exp(-NEGLIGIBLE)``: the product path's cut-off relative to the item's total.
+EXP_NEGLIGIBLE = float(np.exp(-NEGLIGIBLE))
+
+#: Items whose scaled products could fall below ``exp(-PRODUCT_FLOOR)`` (see
+#: :func:`ebcc_estep_slice`) take the log-space path instead: every product then stays
+#: a normal double (``exp(-300) ~ 5e-131``), and so does the running product of the
+#: items' totals that the ELBO's logarithms are taken of (flushed outside ``[1e-150, 1e150]``).
+PRODUCT_FLOOR = 300.0
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _max_min(row):
+    """``(max(row), min(row))`` of a non-empty 1-d array, in four interleaved lanes (four
+    independent compare chains instead of one)."""
+    n = row.shape[0]
+    m0 = m1 = m2 = m3 = row[0]
+    l0 = l1 = l2 = l3 = row[0]
+    c = 0
+    while c + 4 <= n:
+        a0, a1, a2, a3 = row[c], row[c + 1], row[c + 2], row[c + 3]
+        m0 = a0 if a0 > m0 else m0
+        m1 = a1 if a1 > m1 else m1
+        m2 = a2 if a2 > m2 else m2
+        m3 = a3 if a3 > m3 else m3
+        l0 = a0 if a0 < l0 else l0
+        l1 = a1 if a1 < l1 else l1
+        l2 = a2 if a2 < l2 else l2
+        l3 = a3 if a3 < l3 else l3
+        c += 4
+    while c < n:
+        m0 = row[c] if row[c] > m0 else m0
+        l0 = row[c] if row[c] < l0 else l0
+        c += 1
+    m0 = m0 if m0 > m1 else m1
+    m2 = m2 if m2 > m3 else m3
+    l0 = l0 if l0 < l1 else l1
+    l2 = l2 if l2 < l3 else l3
+    return (m0 if m0 > m2 else m2), (l0 if l0 < l2 else l2)
+
+
 @njit(cache=True, nogil=True)
-def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
+def scale_rows_slice(lrows, erows, shift, low, start, stop):
+    """Rows ``start..stop-1`` of ``lrows`` (log values) as scaled exponentials:
+    ``erows[r, c] = exp(lrows[r, c] - shift[r])`` with ``shift[r] = max_c lrows[r, c]``
+    (so ``erows`` is in ``[0, 1]``, the largest entry of each row ``1``), and ``low[r] =
+    min_c lrows[r, c] - shift[r]``, the log of the row's smallest factor (``exp``:
+    :func:`crowdagg.kernels.em.exp_nonpos`, within 2 ulp of ``np.exp``)."""
+    n = lrows.shape[1]
+    for r in range(start, stop):
+        row = lrows[r]
+        m, lo = _max_min(row)
+        out = erows[r]
+        for c in range(n):  # vectorised
+            out[c] = exp_nonpos(row[c] - m)
+        shift[r] = m
+        low[r] = lo - m
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def scale_rows_parallel(lrows, erows, shift, low, bounds):
+    """:func:`scale_rows_slice` over row chunks ``bounds[c]..bounds[c+1]``."""
+    for c in prange(bounds.shape[0] - 1):
+        scale_rows_slice(lrows, erows, shift, low, bounds[c], bounds[c + 1])
+
+
+@njit(cache=True, nogil=True)
+def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, start, stop,
                      post, counts, tot, accumulate):
     """EBCC E-step for items ``start..stop-1``; returns their ELBO term.
 
-    For an item with annotations (or gold), ``q(k, m)`` is the softmax of
-    ``lp[c] = log_prior[c] + sum_j logv[pairs[j], c]`` over every joint code ``c
-    = k * M + m`` (gold items: over the subtypes of the gold class only, other
-    classes 0); its term is ``log sum_c exp(lp[c])`` over the same codes.  Codes
-    more than :data:`NEGLIGIBLE` below the maximum get ``q = 0`` (their share is
-    below double precision), so that after the first iterations, when most
-    subtypes are unused, only a few codes per item are exponentiated and counted.
+    ``lrows`` is ``(R + 1) x C``: rows ``0..R-1`` the expected logs ``logv[w * K +
+    y, c]`` of the module docstring, row ``R`` the log prior ``log_prior[c]``;
+    ``erows``, ``shift`` and ``low`` are its scaled exponentials
+    (:func:`scale_rows_slice`).  For an item with annotations (or gold), ``q(k, m)``
+    is the softmax of ``lp[c] = log_prior[c] + sum_j logv[pairs[j], c]`` over every
+    joint code ``c = k * M + m`` (gold items: over the subtypes of the gold class
+    only, other classes 0); its term is ``log sum_c exp(lp[c])`` over the same codes.
+
+    The softmax is taken without an ``exp`` per code: ``exp(lp[c] - sh) =
+    erows[R, c] * prod_j erows[pairs[j], c]`` with ``sh = shift[R] + sum_j
+    shift[pairs[j]]``, the term being ``sh + log(s)``, ``s`` the sum of the
+    products.  Each factor is at least ``exp(low[row])``, so where ``sum low >=
+    -PRODUCT_FLOOR`` no product can underflow; other items (hundreds of answers)
+    take the log-space path (sums of ``lrows``, max-shifted exponentials).  Codes
+    whose share is below ``exp(-NEGLIGIBLE)`` (``2**-52``: below double precision;
+    of the total on the product path, of the largest code on the log path) get
+    ``q = 0``, so that when most subtypes are unused only a few codes per item are
+    counted.  The logs of the items' ``s`` are taken of their running product.
     With ``accumulate``, ``q`` is added to ``tot`` and to ``counts[pairs[j]]`` of
-    each of the item's annotations.  Items with neither annotations nor gold get
-    the class marginal of ``softmax(log_prior)`` and add nothing.
+    each of the item's annotations.  Items with neither annotations nor gold get the
+    class marginal of ``softmax(log_prior)`` and add nothing.
     """
-    n_codes = log_prior.shape[0]
+    n_codes = lrows.shape[1]
     n_labels = post.shape[1]
-    lp = np.empty(n_codes)
+    pr = lrows.shape[0] - 1  # the prior's row
     q = np.empty(n_codes)
+    ks = np.empty(n_labels)
     act = np.empty(n_codes, dtype=np.int64)
     ll = 0.0
+    prod = 1.0  # product of the items' totals s, logged when it leaves [1e-150, 1e150]
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
         g = gold[i]
-        for c in range(n_codes):
-            lp[c] = log_prior[c]
-        for j in range(lo, hi):
-            row = logv[pairs[j]]
-            for c in range(n_codes):
-                lp[c] += row[c]
         c0 = 0
         c1 = n_codes
         if g >= 0:
             c0 = g * n_sub
             c1 = c0 + n_sub
-        m = lp[c0]
-        for c in range(c0 + 1, c1):
-            if lp[c] > m:
-                m = lp[c]
-        s = 0.0
-        n_act = 0
-        for c in range(n_codes):  # vectorised: a select, no branch
-            d = lp[c] - m
-            ok = (c >= c0) & (c < c1) & (d > -NEGLIGIBLE)
-            q[c] = exp_neg(d if ok else 0.0) if ok else 0.0
-        for c in range(n_codes):  # vectorised sums
-            s += q[c]
-            n_act += q[c] > 0.0
-        inv = 1.0 / s
-        for c in range(n_codes):
-            q[c] *= inv
+        floor = low[pr]
+        for j in range(lo, hi):
+            floor += low[pairs[j]]
+        if floor >= -PRODUCT_FLOOR:  # products of scaled exponentials: no exp, no underflow
+            sh = shift[pr]
+            er = erows[pr]
+            for c in range(n_codes):
+                q[c] = er[c]
+            for j in range(lo, hi):
+                sh += shift[pairs[j]]
+                er = erows[pairs[j]]
+                for c in range(n_codes):  # vectorised
+                    q[c] *= er[c]
+            if g >= 0:
+                for c in range(n_codes):
+                    q[c] = q[c] if (c >= c0) & (c < c1) else 0.0
+            s = 0.0
+            for k in range(n_labels):  # K independent sums: overlapped, where one sum of K * M is a chain
+                acc = 0.0
+                for c in range(k * n_sub, (k + 1) * n_sub):
+                    acc += q[c]
+                ks[k] = acc
+                s += acc
+            thr = s * EXP_NEGLIGIBLE
+            n_act = 0
+            for c in range(n_codes):  # vectorised: a select, no branch
+                v = q[c] if q[c] > thr else 0.0
+                q[c] = v
+                n_act += v > 0.0
+            term = sh
+        else:  # log space: sums of expected logs, max-shifted exponentials
+            for c in range(n_codes):
+                q[c] = lrows[pr, c]
+            for j in range(lo, hi):
+                row = lrows[pairs[j]]
+                for c in range(n_codes):
+                    q[c] += row[c]
+            m = q[c0]
+            for c in range(c0 + 1, c1):
+                m = q[c] if q[c] > m else m
+            for c in range(n_codes):  # vectorised: a select, no branch
+                d = q[c] - m
+                ok = (c >= c0) & (c < c1) & (d > -NEGLIGIBLE)
+                q[c] = exp_neg(d if ok else 0.0) if ok else 0.0
+            s = 0.0
+            n_act = 0
+            for k in range(n_labels):
+                acc = 0.0
+                for c in range(k * n_sub, (k + 1) * n_sub):
+                    acc += q[c]
+                    n_act += q[c] > 0.0
+                ks[k] = acc
+                s += acc
+            term = m
         for k in range(n_labels):
-            acc = 0.0
-            for c in range(k * n_sub, (k + 1) * n_sub):
-                acc += q[c]
-            post[i, k] = acc
+            post[i, k] = ks[k] / s
         if hi == lo and g < 0:
             continue
-        ll += m + np.log(s)
+        ll += term
+        prod *= s
+        if (prod < 1e-150) | (prod > 1e150):
+            ll += np.log(prod)
+            prod = 1.0
         if accumulate:
+            inv = 1.0 / s
             if 4 * n_act >= n_codes:  # dense: contiguous (vectorised) adds over every code
                 for c in range(n_codes):
+                    q[c] *= inv
                     tot[c] += q[c]
                 for j in range(lo, hi):
                     row = counts[pairs[j]]
@@ -138,17 +254,19 @@ def ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, start, stop,
                         act[n_act] = c
                         n_act += 1
                 for a in range(n_act):
-                    tot[act[a]] += q[act[a]]
+                    c = act[a]
+                    q[c] *= inv
+                    tot[c] += q[c]
                 for j in range(lo, hi):
                     row = counts[pairs[j]]
                     for a in range(n_act):
                         c = act[a]
                         row[c] += q[c]
-    return ll
+    return ll + np.log(prod)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def ebcc_estep_parallel(item_ptr, pairs, gold, log_prior, logv, n_sub, bounds,
+def ebcc_estep_parallel(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, bounds,
                         post, counts_buf, tot_buf, ll_buf, accumulate):
     """:func:`ebcc_estep_slice` over item chunks ``bounds[c]..bounds[c+1]``; chunk ``c``
     zeroes and fills ``counts_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]``."""
@@ -156,8 +274,8 @@ def ebcc_estep_parallel(item_ptr, pairs, gold, log_prior, logv, n_sub, bounds,
         if accumulate:
             counts_buf[c, :, :] = 0.0
             tot_buf[c, :] = 0.0
-        ll_buf[c] = ebcc_estep_slice(item_ptr, pairs, gold, log_prior, logv, n_sub, bounds[c], bounds[c + 1],
-                                     post, counts_buf[c], tot_buf[c], accumulate)
+        ll_buf[c] = ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, bounds[c],
+                                     bounds[c + 1], post, counts_buf[c], tot_buf[c], accumulate)
 
 
 @njit(cache=True, nogil=True, inline="always")

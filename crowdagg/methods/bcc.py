@@ -22,7 +22,7 @@ from ..table import AnnotationTable
 from .dawid_skene import _labelled_confusions
 
 __all__ = ["BCC", "BCCModel", "DIRICHLET", "KLCache", "dirichlet_prior_matrix", "elog_rows", "expected_log",
-           "n_empty_items"]
+           "n_empty_items", "row_chunks"]
 
 #: Domain of Dirichlet parameters in warm starts (positive, finite).
 DIRICHLET = Domain(low=1e-10)
@@ -54,23 +54,29 @@ def n_empty_items(part: EMContext) -> int:
     return n
 
 
-def elog_rows(ctx: EMContext, mu: np.ndarray, prior: np.ndarray, div: int) -> tuple[np.ndarray, float]:
+def elog_rows(ctx: EMContext, mu: np.ndarray, prior: np.ndarray, div: int, extra_rows: int = 0
+              ) -> tuple[np.ndarray, float]:
     """``(workers * K) x R`` expected log probabilities of the Dirichlet rows ``mu``
     (workers x R x K), in the layout of the E-step kernels, and the sum of their KL
     divergences from the prior rows (row ``r``: ``prior[(r // div) % P]``); see
-    :func:`crowdagg.kernels.bcc.dirichlet_elog_slice`."""
+    :func:`crowdagg.kernels.bcc.dirichlet_elog_slice`.  ``extra_rows`` more rows are
+    allocated at the end and left for the caller to fill."""
     mu = np.ascontiguousarray(mu)
     n_workers, n_rows, k = mu.shape
-    out = np.empty((n_workers * k, n_rows))
+    out = np.empty((n_workers * k + extra_rows, n_rows))
     if ctx.parallel and n_workers > 1 and n_workers * n_rows * k > 20_000:
-        import numba
-
-        bounds = np.unique(np.linspace(0, n_workers, min(n_workers, 2 * numba.get_num_threads()) + 1)
-                           .astype(np.int64))
+        bounds = row_chunks(n_workers)
         kl_buf = np.zeros(bounds.shape[0] - 1)
         dirichlet_elog_parallel(mu, prior, div, bounds, kl_buf, out)
         return out, float(kl_buf.sum())
     return out, float(dirichlet_elog_slice(mu, prior, div, 0, n_workers, out))
+
+
+def row_chunks(n: int) -> np.ndarray:
+    """Bounds of ``2 * numba threads`` (at most ``n``) equal chunks of ``n`` rows."""
+    import numba
+
+    return np.unique(np.linspace(0, n, min(n, 2 * numba.get_num_threads()) + 1).astype(np.int64))
 
 
 class KLCache:

@@ -28,6 +28,8 @@ from ..kernels.ebcc import (
     ebcc_split_slice,
     item_keys_slice,
     mix64_array,
+    scale_rows_parallel,
+    scale_rows_slice,
     worker_key_sums_slice,
 )
 from ..table import AnnotationTable
@@ -39,6 +41,7 @@ from .bcc import (
     dirichlet_prior_matrix,
     elog_rows,
     expected_log,
+    row_chunks,
 )
 
 __all__ = ["EBCC", "EBCCModel", "base_worker_keys", "refine_worker_keys", "split_stats"]
@@ -151,32 +154,44 @@ class EBCCModel(KLCache, EMModel):
                 "subtype_counts": np.full((k, m), self.subtype_prior / m),
                 "class_counts": alpha.copy(), "class_prior": alpha}
 
-    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(lrows, erows, shift, low)`` of :func:`~crowdagg.kernels.ebcc.ebcc_estep_slice`: the
+        expected logs ``E[log v]`` (rows ``w * K + l``) and, as the last row, the log prior
+        ``E[log tau_k] + E[log pi_km]``, with their scaled exponentials."""
         k, m = ctx.n_labels, self.n_subtypes
         log_prior = (expected_log(params["class_counts"])[:, None] + expected_log(params["subtype_counts"]))
         mu = params["confusion_counts"]
-        logv, kl = elog_rows(ctx, np.ascontiguousarray(mu).reshape(ctx.n_workers, k * m, k), self._beta(k), m)
+        lrows, kl = elog_rows(ctx, np.ascontiguousarray(mu).reshape(ctx.n_workers, k * m, k), self._beta(k), m,
+                              extra_rows=1)
+        lrows[-1] = log_prior.ravel()
         self._store_kl(mu, kl)
-        return np.ascontiguousarray(log_prior.ravel()), logv
+        n = lrows.shape[0]
+        erows, shift, low = np.empty_like(lrows), np.empty(n), np.empty(n)
+        if ctx.parallel and lrows.size > 50_000:
+            scale_rows_parallel(lrows, erows, shift, low, row_chunks(n))
+        else:
+            scale_rows_slice(lrows, erows, shift, low, 0, n)
+        return lrows, erows, shift, low
 
-    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
         t = part.table
-        log_prior, logv = prepared
-        rows, codes = logv.shape
+        lrows, erows, shift, low = prepared
+        rows, codes = lrows.shape[0] - 1, lrows.shape[1]
         m = self.n_subtypes
         bounds = (cap_chunks(part.chunks(), 8 * rows * codes if accumulate else 8, MAX_STAT_BUFFER_BYTES)
                   if part.parallel else None)
         if bounds is None or bounds.shape[0] <= 2:
             counts, tot = np.zeros((rows, codes)), np.zeros(codes)
-            ll = ebcc_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logv, m,
+            ll = ebcc_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, lrows, erows, shift, low, m,
                                   0, t.n_items, post, counts, tot, accumulate)
             return float(ll), (counts, tot)
         n_chunks = bounds.shape[0] - 1
         cbuf = self.buffer("counts", (n_chunks, rows, codes)) if accumulate else np.zeros((n_chunks, 1, codes))
         tbuf = self.buffer("tot", (n_chunks, codes))
         lbuf = self.buffer("loglik", (n_chunks,))
-        ebcc_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logv, m, bounds,
+        ebcc_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, lrows, erows, shift, low, m, bounds,
                             post, cbuf, tbuf, lbuf, accumulate)
         ll = float(lbuf.sum())
         return (ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))) if accumulate else (ll, None)
