@@ -125,6 +125,10 @@ def test_restarts_match_reference_loop(method, parallel, class_prior, theta_prio
     gold = np.full(n_items, -1)
     gold[2] = 0
     m = crowdagg.MACE(max_iter=4, tol=0, method=method, n_restarts=3, init="random", random_state=11,
+                      parallel=parallel, class_prior=class_prior, theta_prior=theta_prior,
+                      decision="posterior").fit(t, gold=pd.Series([0], index=t.items[2:3]))
+    # the default decision: same fit, labels under uniform class priors at the fitted parameters
+    b = crowdagg.MACE(max_iter=4, tol=0, method=method, n_restarts=3, init="random", random_state=11,
                       parallel=parallel, class_prior=class_prior, theta_prior=theta_prior).fit(
         t, gold=pd.Series([0], index=t.items[2:3]))
     # the same random starting points: weights uniform in [1, 1.5], normalised per worker
@@ -149,6 +153,17 @@ def test_restarts_match_reference_loop(method, parallel, class_prior, theta_prio
     np.testing.assert_allclose(m.params_["strategies"], strat, atol=1e-8)
     np.testing.assert_allclose(m.spam_.to_numpy(), spam / (spam + know), atol=1e-8)
     np.testing.assert_allclose(m.strategies_.to_numpy(), strat / strat.sum(axis=1, keepdims=True), atol=1e-8)
+    np.testing.assert_array_equal(b.restart_loglik_, m.restart_loglik_)
+    for name in m.params_:
+        np.testing.assert_array_equal(b.params_[name], m.params_[name])
+    uniform_post = naive_mace_estep(rows, n_items, n_workers, k, np.full(k, 1.0 / k), spam, know, strat, gold)[0]
+    np.testing.assert_allclose(b.probas_.to_numpy(), uniform_post, atol=1e-8)
+    assert b.probas_.to_numpy()[2, 0] == 1.0  # the gold item stays one-hot
+    if class_prior == "uniform":
+        np.testing.assert_array_equal(b.probas_.to_numpy(), m.probas_.to_numpy())
+    else:  # the decisions really differ here
+        assert np.abs(b.probas_.to_numpy() - m.probas_.to_numpy()).max() > 1e-3
+    np.testing.assert_allclose(b.predict_proba(t).to_numpy()[3:], uniform_post[3:], atol=1e-8)
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -247,8 +262,10 @@ def test_degenerate_tables_are_finite():
         holes = pd.DataFrame({"item": [1, 1, 2, 3], "worker": ["a", "b", "a", "b"], "label": [0, 1, None, 1]})
         m = crowdagg.MACE(method=method, max_iter=5, tol=0).fit(holes)
         assert m.labels_.isna().tolist() == [False, True, False]
-        np.testing.assert_allclose(m.probas_.loc[2], m.priors_.to_numpy())  # no answers: the class priors
+        np.testing.assert_allclose(m.probas_.loc[2], 0.5)  # no answers: uniform (decision="balanced")
         np.testing.assert_allclose(m.priors_.sum(), 1.0)
+        m = crowdagg.MACE(method=method, max_iter=5, tol=0, decision="posterior").fit(holes)
+        np.testing.assert_allclose(m.probas_.loc[2], m.priors_.to_numpy())  # no answers: the class priors
         m = crowdagg.MACE(method=method, max_iter=5, tol=0, class_prior="uniform").fit(holes)
         np.testing.assert_allclose(m.probas_.loc[2], 0.5)
 
@@ -374,3 +391,69 @@ def test_warm_start_dict_without_priors_starts_them_uniform():
     np.testing.assert_allclose(b.probas_.to_numpy(), a.probas_.to_numpy())
     with pytest.raises(InitParamsError):
         crowdagg.MACE(max_iter=0).fit(df, init_params={"spam": old.spam_})
+
+
+# --------------------------------------------------------------------------- decision rule
+def test_balanced_decision_hand_computed():
+    """One answer ``y`` from a worker with (spam s, know t, strategy xi): under priors pi the
+    posterior is pi_k (s xi_y + t [k = y]) / sum_j ...; "balanced" drops pi."""
+    from crowdagg.methods.mace import MACEModel
+
+    t = crowdagg.AnnotationTable.from_codes(np.array([0, 1, 1]), np.array([0, 0, 1]), np.array([1, 0, 1]),
+                                            items=2, workers=2, labels=2)
+    src = {"spam": np.array([0.6, 0.3]), "know": np.array([0.4, 0.7]),
+           "strategies": np.array([[0.5, 0.5], [0.9, 0.1]]), "priors": np.array([0.8, 0.2]),
+           "workers": t.workers, "labels": t.labels}
+    post = crowdagg.MACE(max_iter=0, decision="posterior").fit(t, init_params=src).probas_.to_numpy()
+    bal = crowdagg.MACE(max_iter=0).fit(t, init_params=src).probas_.to_numpy()
+    # item 0: worker 0 says 1; p(1 | 0) = 0.6 * 0.5 = 0.3, p(1 | 1) = 0.3 + 0.4 = 0.7
+    np.testing.assert_allclose(post[0], np.array([0.8 * 0.3, 0.2 * 0.7]) / (0.8 * 0.3 + 0.2 * 0.7))
+    np.testing.assert_allclose(bal[0], [0.3, 0.7])
+    # item 1: worker 0 says 0 (p(0|0) = 0.7, p(0|1) = 0.3), worker 1 says 1 (p(1|0) = 0.03, p(1|1) = 0.73)
+    like = np.array([0.7 * 0.03, 0.3 * 0.73])
+    np.testing.assert_allclose(bal[1], like / like.sum())
+    np.testing.assert_allclose(post[1], like * [0.8, 0.2] / (like * [0.8, 0.2]).sum())
+    assert post.argmax(axis=1).tolist() == [0, 1] and bal.argmax(axis=1).tolist() == [1, 1]
+    # the model's switch: only the deciding E-step drops the learnt priors
+    model = MACEModel("vb", None, (0.5, 2.0), 10.0, learn_prior=True, balanced=True)
+    assert not model.deciding
+
+
+def test_balanced_decision_partial_fit_and_predict_proba():
+    """partial_fit: the statistics (and hence the parameters) are the learnt-prior ones; the
+    batch's labels are taken under uniform priors, like fit's and predict_proba's."""
+    c = crowdagg.datasets.make_crowd(400, 30, 3, 4, class_prior=[0.7, 0.2, 0.1], random_state=5)
+    df = c.annotations
+    a, b = df.iloc[:800], df.iloc[800:]
+    kw = dict(n_restarts=2, max_iter=10, tol=0)
+    pb = crowdagg.MACE(**kw).partial_fit(a).partial_fit(b)
+    pp = crowdagg.MACE(decision="posterior", **kw).partial_fit(a).partial_fit(b)
+    for name in pp.params_:
+        np.testing.assert_array_equal(pb.params_[name], pp.params_[name])
+    np.testing.assert_allclose(pb.probas_.to_numpy(), pb.predict_proba(b).loc[pb.probas_.index].to_numpy(),
+                               atol=1e-12)
+    np.testing.assert_allclose(pp.probas_.to_numpy(), pp.predict_proba(b).loc[pp.probas_.index].to_numpy(),
+                               atol=1e-12)
+    assert not np.allclose(pb.probas_.to_numpy(), pp.probas_.to_numpy())
+    gold = c.truth.loc[b["item"].iloc[:5].unique()]
+    g = crowdagg.MACE(**kw).partial_fit(a).partial_fit(b, gold=gold)
+    assert (g.labels_.loc[gold.index] == gold).all()
+    assert np.isfinite(g.entropies_).all() and (g.entropies_.loc[gold.index] == 0).all()
+
+
+@pytest.mark.filterwarnings("ignore::crowdagg.errors.ConvergenceWarning")
+def test_decisions_on_a_skewed_crowd():
+    """88% class 0: both decisions far above the paper's uniform-truth fit; the Bayes
+    decision (learnt priors) is the more accurate when the truth is a random sample, the
+    balanced one has the higher recall on the rare class."""
+    crowd = crowdagg.datasets.make_crowd(3000, 150, 2, per_item=3, class_prior=[0.88, 0.12],
+                                         accuracy=(0.6, 0.95), random_state=0)
+    df, truth = crowd.annotations, crowd.truth
+    mv = accuracy(crowdagg.MajorityVote().fit(df).labels_, truth)
+    fits = {d: crowdagg.MACE(n_restarts=2, random_state=0, decision=d).fit(df) for d in ("balanced", "posterior")}
+    uniform = crowdagg.MACE(n_restarts=2, random_state=0, class_prior="uniform").fit(df)
+    acc = {d: accuracy(f.labels_, truth) for d, f in fits.items()}
+    assert accuracy(uniform.labels_, truth) < mv - 0.05 < mv + 0.02 < acc["balanced"] < acc["posterior"]
+    rare = truth.index[truth == 1]
+    assert (fits["balanced"].labels_.loc[rare] == 1).mean() > (fits["posterior"].labels_.loc[rare] == 1).mean()
+    np.testing.assert_array_equal(fits["balanced"].spam_, fits["posterior"].spam_)
