@@ -81,6 +81,28 @@ def test_ds_fixed_matches_naive_and_generic(k, with_gold, seed):
     assert ll == pytest.approx(ll2, rel=1e-14)
 
 
+@pytest.mark.parametrize("k", [2, 4])
+def test_fixed_kernels_empty_gold_is_no_gold(k):
+    """An empty gold array means "no gold item": bit-identical to all ``-1``."""
+    rng = np.random.default_rng(8)
+    n_items, n_workers = 400, 7
+    item, worker, label, item_ptr, _ = _crowd(rng, n_items, n_workers, k, with_gold=False)
+    conf, prior, logct = _ds_params(rng, n_workers, k)
+    pairs = (worker * k + label).astype(np.int32)
+    out = []
+    for gold in (np.full(n_items, -1, np.int64), np.empty(0, np.int64)):
+        post, counts, tot = np.empty((n_items, k)), np.zeros((n_workers * k, k)), np.zeros(k)
+        ll = ds_estep_fixed_slice(item_ptr, pairs, gold, np.log(prior), logct, 0, n_items, post, counts, tot,
+                                  True, (0.0,) * k)
+        ls, lb, lk = mace_log_params(*_mace_params(np.random.default_rng(9), n_workers, k))
+        mpost, kc, sc, mt = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
+        mll = mace_estep_fixed_slice(item_ptr, worker, label, gold, np.log(prior), ls, lb, mace_know_ratio(lk, lb),
+                                     0, n_items, mpost, kc, sc, mt, True, (0.0,) * k)
+        out.append((ll, post, counts, tot, mll, mpost, kc, sc, mt))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("k", [2, 3, 4])
 def test_ds_fixed_strided_buffers_and_no_accumulate(k):
     """Strided (non-contiguous) parameter and count rows take the element-wise path of

@@ -26,7 +26,19 @@ Layouts (all float64):
 
 from __future__ import annotations
 
-import numpy as np
+import os
+
+# OpenMP threads that have finished a parallel region spin for the next one by default
+# (libgomp: about 300k spins), burning a core between the E-steps of a fit while Python
+# runs the M-step: a 2-thread Dawid-Skene fit at 1M answers took 0.51-0.55 CPU-s with
+# spinning and 0.31-0.36 CPU-s passive, in the same wall time (docs/benchmarks.md,
+# "Roofline").  Passive threads sleep at once; the kernels run milliseconds per launch,
+# so the wake-up (microseconds) does not show.  Read by the OpenMP runtime when Numba
+# starts its thread pool (the first parallel kernel), and only when the user has not
+# chosen a policy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
 from llvmlite import ir
 from numba import config, njit, prange, types
 from numba.core import cgutils
@@ -65,7 +77,8 @@ def class_totals(post, used):
 
 # --------------------------------------------------------------------------- exp
 # exp(d) for d <= 0 as 2**n * 2**(j/32) * p(r), d = (32 n + j) ln2/32 + r, |r| <= ln2/64:
-# a degree-6 Taylor polynomial (truncation below 4e-18) and two tables.  Measured
+# a degree-6 Taylor polynomial (truncation below 4e-18), a table of 2**(j/32) and 2**n
+# from its bits (:func:`_pow2`).  Measured
 # against np.exp on 2M values in each of [-1e-3, 0], [-0.7, 0], ..., [-700, 0]: at
 # most 4.0e-16 relative (2 ulp).  Cody-Waite split of ln2/32 (fdlibm's ln2_hi has 32
 # trailing zero bits, so k * _LN2_32_HI is exact for |k| < 2**20).
@@ -73,7 +86,29 @@ _LN2_32_HI = 6.93147180369123816490e-01 / 32
 _LN2_32_LO = 1.90821492927058770002e-10 / 32
 _INV_LN2_32 = 32.0 / 0.6931471805599453
 _EXP2_FRAC = np.exp2(np.arange(32) / 32.0)
-_EXP2_INT = np.ldexp(1.0, np.arange(-1022, 1))
+
+
+@intrinsic
+def _pow2_llvm(typingctx, n):
+    """``2.0 ** n`` for an integer ``-1022 <= n <= 1023``: the exponent field ``n + 1023``
+    shifted into place and the bits read as a double (exact; a table read was a
+    vector gather in the vectorised ``exp`` loop)."""
+    if not isinstance(n, types.Integer):
+        raise TypingError("_pow2 needs an integer")
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        e = builder.add(context.cast(builder, args[0], sig.args[0], types.int64), ir.Constant(i64, 1023))
+        return builder.bitcast(builder.shl(e, ir.Constant(i64, 52)), ir.DoubleType())
+
+    return types.float64(n), codegen
+
+
+def _pow2_py(n):
+    return float(np.ldexp(1.0, int(n)))
+
+
+_pow2 = _pow2_py if config.DISABLE_JIT else _pow2_llvm
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -89,7 +124,7 @@ def exp_nonpos(d):
     k = np.int64(x * _INV_LN2_32 - 0.5)  # round to nearest (x <= 0)
     r = (x - k * _LN2_32_HI) - k * _LN2_32_LO
     p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))))
-    v = _EXP2_INT[(k >> 5) + 1022] * (_EXP2_FRAC[k & 31] * p)
+    v = _pow2(k >> 5) * (_EXP2_FRAC[k & 31] * p)
     return v if ok else 0.0
 
 
@@ -567,7 +602,8 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
     by ``width``, any tuple of ``K`` floats (``(0.0,) * K``): one compiled copy per
     class count in use, compiled on its first call.  Same statistics and posteriors
     (``exp`` within 2 ulp, :func:`exp_nonpos`); the log-likelihood is summed in the
-    same order.
+    same order.  ``gold`` may be empty: no item has gold (the same results as all
+    ``-1``, without reading a gold code per item).
 
     Items run in blocks of :data:`_DS_BLOCK`: (1) the log posteriors of the block,
     less their maximum, into a small contiguous buffer (per-class sums in scalars:
@@ -579,6 +615,7 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
     CPU-ms (``docs/benchmarks.md``, "Roofline").
     """
     n_labels = len(width)
+    has_gold = gold.shape[0] > 0  # empty: no gold item (no per-item read)
     ll = 0.0
     prod = 1.0  # see _add_term
     term = np.empty(_DS_BLOCK)
@@ -595,11 +632,11 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
             if n_labels > 3:
                 a3 = log_prior[3]
             a0, a1, a2, a3 = _gather_rows(logct, pairs, item_ptr[i], item_ptr[i + 1], width, a0, a1, a2, a3)
-            term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
+            term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i] if has_gold else -1, n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
-            g = gold[i]
+            g = gold[i] if has_gold else -1
             p0, p1, p2, p3, sm = _fixed_posterior(buf, (i - b) * n_labels, g, n_labels)
             _store_fixed(post, i, n_labels, p0, p1, p2, p3)
             ll, prod = _add_term(ll, prod, (term[i - b], sm), i - start)

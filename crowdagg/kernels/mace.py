@@ -175,6 +175,7 @@ def _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ra
     """The pass of :func:`mace_estep_fixed_slice` with the answer log-probabilities
     tabulated (``logpy`` from :func:`_answer_log_probs`)."""
     n_labels = len(width)
+    has_gold = gold.shape[0] > 0  # empty: no gold item (no per-item read)
     ll = 0.0
     prod = 1.0  # see _add_term
     term = np.empty(_BLOCK)
@@ -196,11 +197,11 @@ def _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ra
                 a3 = log_prior[3]
             a0, a1, a2, a3 = _gather_rows2(logpy, workers, labels, item_ptr[i], item_ptr[i + 1], width,
                                            a0, a1, a2, a3)
-            term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i], n_labels, a0, a1, a2, a3)
+            term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i] if has_gold else -1, n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised
             buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
-            g = gold[i]
+            g = gold[i] if has_gold else -1
             p0, p1, p2, p3, sm = _fixed_posterior(buf, (i - b) * n_labels, g, n_labels)
             _store_fixed(post, i, n_labels, p0, p1, p2, p3)
             ll, prod = _add_term(ll, prod, (term[i - b], sm), i - start)
@@ -233,7 +234,8 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam,
     """:func:`mace_estep_ratio_slice` for 2 to 4 classes, the class count fixed at
     compile time by ``width`` (any tuple of ``K`` floats), with the class totals of
     learnt priors (``class_tot[k] += post[i, k]`` over items with answers or gold)
-    in the same pass.
+    in the same pass.  ``gold`` may be empty: no item has gold (as all ``-1``, without
+    a read per item).
 
     Items run in blocks as in :func:`~crowdagg.kernels.em.ds_estep_fixed_slice`: log
     posteriors in scalars, then one vectorised ``exp`` loop (within 2 ulp:
