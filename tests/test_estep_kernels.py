@@ -23,6 +23,8 @@ from crowdagg.kernels.em import (
     ds_estep_fixed_parallel,
     ds_estep_fixed_slice,
     ds_estep_slice,
+    ds_mstep_confusions,
+    sum_chunks,
 )
 from crowdagg.kernels.mace import (
     mace_estep_fixed_parallel,
@@ -283,3 +285,30 @@ def test_mace_fixed_parallel_chunks_sum_to_serial(k):
     np.testing.assert_allclose(sb.sum(axis=0), sc, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(tb.sum(axis=0), tot, rtol=1e-13)
     assert lb_.sum() == pytest.approx(ll, rel=1e-13)
+
+
+# --------------------------------------------------------------------------- M-step helpers
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 7, 13])
+def test_ds_mstep_confusions_is_the_numpy_update(k):
+    """The fused M-step: the NumPy operations it replaces, bit for bit; rows of every
+    confusion matrix (observed axis) sum to 1; the input is not modified."""
+    rng = np.random.default_rng(k)
+    counts = rng.exponential(5, (30, k, k)) * (rng.random((30, k, k)) > 0.3)
+    before = counts.copy()
+    for a, c in [(0.01, 5.0), (0.01, 0.0), (2.0, 0.5)]:
+        ct = counts + a
+        if c:
+            idx = np.arange(k)
+            ct[:, idx, idx] += c
+        ct /= ct.sum(axis=1, keepdims=True)
+        got = ds_mstep_confusions(counts, a, c)
+        np.testing.assert_array_equal(got, ct)
+        np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=1e-14)
+    np.testing.assert_array_equal(counts, before)
+
+
+def test_sum_chunks_is_numpy_sum():
+    rng = np.random.default_rng(4)
+    for shape in [(1, 6, 3), (4, 50, 4), (7, 3, 2, 2)]:
+        buf = rng.random(shape)
+        np.testing.assert_array_equal(sum_chunks(buf), buf.sum(axis=0))

@@ -54,6 +54,8 @@ __all__ = [
     "ds_counts_slice",
     "ds_counts_by_worker_slice",
     "ds_counts_by_worker_parallel",
+    "ds_mstep_confusions",
+    "sum_chunks",
     "oc_estep_slice",
     "oc_estep_parallel",
     "wv_estep_slice",
@@ -710,6 +712,53 @@ def ds_counts_by_worker_parallel(worker_ptr, worker_index, item_codes, labels, p
     for c in prange(bounds.shape[0] - 1):
         ds_counts_by_worker_slice(worker_ptr, worker_index, item_codes, labels, post,
                                   bounds[c], bounds[c + 1], counts)
+
+
+@njit(cache=True, nogil=True)
+def sum_chunks(buf):
+    """``buf.sum(axis=0)`` of per-chunk statistics (any shape after the chunk axis,
+    C-contiguous), chunk by chunk in order (the same sums as NumPy's): a NumPy
+    reduction of 4 x 16k doubles cost ~0.2 ms a pass, about 5 % of a Dawid-Skene
+    E-step at 1M answers."""
+    n = buf.shape[0]
+    flat = buf.reshape(n, -1)
+    out = flat[0].copy()
+    for c in range(1, n):
+        row = flat[c]
+        for q in range(out.shape[0]):
+            out[q] += row[q]
+    return out.reshape(buf.shape[1:])
+
+
+@njit(cache=True, nogil=True)
+def ds_mstep_confusions(counts, smoothing, correct_prior):
+    """Dawid-Skene's M-step of the confusion matrices from the counts in the E-step's
+    layout (workers x observed x true): ``(counts + a + c [observed == true])``
+    normalised over the observed axis, in the same layout (a new array).
+
+    The operations of ``ct = counts + a; ct[:, i, i] += c; ct /= ct.sum(axis=1,
+    keepdims=True)`` in the same order (bit-identical), in one pass over the few
+    thousand cells instead of five NumPy calls (about 0.3 ms an iteration at 1,000
+    workers x 4 classes)."""
+    n_workers, n_labels, _ = counts.shape
+    ct = np.empty_like(counts)
+    col = np.empty(n_labels)
+    for w in range(n_workers):
+        for y in range(n_labels):
+            for k in range(n_labels):
+                v = counts[w, y, k] + smoothing
+                if correct_prior != 0.0 and y == k:
+                    v += correct_prior
+                ct[w, y, k] = v
+        for k in range(n_labels):
+            col[k] = ct[w, 0, k]
+        for y in range(1, n_labels):
+            for k in range(n_labels):
+                col[k] += ct[w, y, k]
+        for y in range(n_labels):
+            for k in range(n_labels):
+                ct[w, y, k] /= col[k]
+    return ct
 
 
 # --------------------------------------------------------------------------- one-coin

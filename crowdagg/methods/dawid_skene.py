@@ -20,8 +20,10 @@ from ..kernels.em import (
     ds_estep_fixed_slice,
     ds_estep_parallel,
     ds_estep_slice,
+    ds_mstep_confusions,
     oc_estep_parallel,
     oc_estep_slice,
+    sum_chunks,
 )
 from ..table import AnnotationTable
 
@@ -122,11 +124,8 @@ class DawidSkeneModel(EMModel):
         # counts are workers x observed x true (the E-step's layout): normalise over the
         # observed axis in that layout and hand out the transposed view, so that neither
         # this update nor the next E-step's log(confusions) copies the array
-        ct = counts + a
-        if self.correct_prior:
-            idx = np.arange(ct.shape[1])
-            ct[:, idx, idx] += self.correct_prior  # observed == true
-        ct /= ct.sum(axis=1, keepdims=True)
+        ct = ds_mstep_confusions(np.ascontiguousarray(counts, dtype=np.float64), float(a),
+                                 float(self.correct_prior))
         return {"confusions": ct.transpose(0, 2, 1), "priors": _smoothed_priors(tot, a)}
 
     def _stats_from_post(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +177,7 @@ class DawidSkeneModel(EMModel):
                               bounds, post, cbuf2, tbuf, lbuf, acc)
         ll = float(lbuf.sum())
         if acc:
-            return ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))
+            return ll, (sum_chunks(cbuf), tbuf.sum(axis=0))
         if accumulate:  # two-pass fallback: per-worker counts from the posteriors
             return ll, (self._counts_from_post(part, post), _class_totals(part, post))
         return ll, None
