@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .bcc import dirichlet_elog_slice
 from .em import exp_nonpos
 
-__all__ = ["NEGLIGIBLE", "EXP_NEGLIGIBLE", "PRODUCT_FLOOR", "scale_rows_slice", "scale_rows_parallel",
+__all__ = ["NEGLIGIBLE", "EXP_NEGLIGIBLE", "PRODUCT_FLOOR", "scale_rows_slice", "scale_rows_parallel", "ebcc_prepare_parallel",
            "ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
            "worker_key_sums_slice", "splitmix64", "mix64", "mix64_array"]
 
@@ -128,6 +129,18 @@ def scale_rows_parallel(lrows, erows, shift, low, bounds):
     """:func:`scale_rows_slice` over row chunks ``bounds[c]..bounds[c+1]``."""
     for c in prange(bounds.shape[0] - 1):
         scale_rows_slice(lrows, erows, shift, low, bounds[c], bounds[c + 1])
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ebcc_prepare_parallel(mu, prior, div, bounds, kl_buf, lrows, erows, shift, low):
+    """The E-step's tables for worker chunks ``bounds[c]..bounds[c+1]`` in one parallel
+    region: :func:`~crowdagg.kernels.bcc.dirichlet_elog_slice` (``E[log v]`` into the
+    chunk's rows ``w * K + l`` of ``lrows``, the KL sum into ``kl_buf[c]``), then
+    :func:`scale_rows_slice` of those rows (the prior's row is left to the caller)."""
+    k_obs = mu.shape[2]
+    for c in prange(bounds.shape[0] - 1):
+        kl_buf[c] = dirichlet_elog_slice(mu, prior, div, bounds[c], bounds[c + 1], lrows)
+        scale_rows_slice(lrows, erows, shift, low, bounds[c] * k_obs, bounds[c + 1] * k_obs)
 
 
 @njit(cache=True, nogil=True)
@@ -338,27 +351,33 @@ def ebcc_split_slice(item_ptr, pairs, gold, post, keys, n_sub, start, stop, coun
     (see :func:`item_keys_slice`), so they depend on neither the row order, the
     ids, nor the split of the items into pieces.  Adds ``q`` to ``tot`` and to
     ``counts[pairs[j]]`` of every annotation, for items with annotations or gold.
+    Draw ``n`` (``n = k * M + m``) of item ``i`` is the ``(n + 1)``-th output of the
+    stream, ``mix64(keys[i] + (n + 1) * 0x9E3779B97F4A7C15)`` (splitmix64's state is an
+    arithmetic sequence), so the item's ``K * M`` draws are independent lanes of one
+    vectorised loop.
     """
     n_labels = post.shape[1]
     n_codes = n_labels * n_sub
     q = np.empty(n_codes)
-    d = np.empty(n_sub)
+    golden = np.uint64(0x9E3779B97F4A7C15)
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
         if hi == lo and gold[i] < 0:
             continue
-        state = keys[i]
+        key = keys[i]
+        for c in range(n_codes):  # vectorised: the stream's outputs, uniform on (0, 1)
+            bits = mix64(key + np.uint64(c + 1) * golden)
+            q[c] = np.float64((bits >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740993.0)
+        for c in range(n_codes):
+            q[c] = -np.log(q[c])  # Exp(1): normalised, a Dir(1, ..., 1) draw
         for k in range(n_labels):
             s = 0.0
-            for m in range(n_sub):
-                state, bits = splitmix64(state)
-                u = ((bits >> np.uint64(11)) + np.uint64(1)) * (1.0 / 9007199254740993.0)  # (0, 1)
-                d[m] = -np.log(u)  # Exp(1): normalised, a Dir(1, ..., 1) draw
-                s += d[m]
+            for c in range(k * n_sub, (k + 1) * n_sub):
+                s += q[c]
             pk = post[i, k] / s
-            for m in range(n_sub):
-                q[k * n_sub + m] = pk * d[m]
+            for c in range(k * n_sub, (k + 1) * n_sub):
+                q[c] = pk * q[c]
         for c in range(n_codes):
             tot[c] += q[c]
         for j in range(lo, hi):

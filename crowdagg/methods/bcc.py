@@ -54,16 +54,14 @@ def n_empty_items(part: EMContext) -> int:
     return n
 
 
-def elog_rows(ctx: EMContext, mu: np.ndarray, prior: np.ndarray, div: int, extra_rows: int = 0
-              ) -> tuple[np.ndarray, float]:
+def elog_rows(ctx: EMContext, mu: np.ndarray, prior: np.ndarray, div: int) -> tuple[np.ndarray, float]:
     """``(workers * K) x R`` expected log probabilities of the Dirichlet rows ``mu``
     (workers x R x K), in the layout of the E-step kernels, and the sum of their KL
     divergences from the prior rows (row ``r``: ``prior[(r // div) % P]``); see
-    :func:`crowdagg.kernels.bcc.dirichlet_elog_slice`.  ``extra_rows`` more rows are
-    allocated at the end and left for the caller to fill."""
+    :func:`crowdagg.kernels.bcc.dirichlet_elog_slice`."""
     mu = np.ascontiguousarray(mu)
     n_workers, n_rows, k = mu.shape
-    out = np.empty((n_workers * k + extra_rows, n_rows))
+    out = np.empty((n_workers * k, n_rows))
     if ctx.parallel and n_workers > 1 and n_workers * n_rows * k > 20_000:
         bounds = row_chunks(n_workers)
         kl_buf = np.zeros(bounds.shape[0] - 1)

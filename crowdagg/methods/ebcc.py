@@ -21,14 +21,14 @@ from ..em import (
     run_em,
 )
 from ..kernels._util import cap_chunks
-from ..kernels.bcc import dirichlet_kl_sum
+from ..kernels.bcc import dirichlet_elog_slice, dirichlet_kl_sum
 from ..kernels.ebcc import (
     ebcc_estep_parallel,
     ebcc_estep_slice,
+    ebcc_prepare_parallel,
     ebcc_split_slice,
     item_keys_slice,
     mix64_array,
-    scale_rows_parallel,
     scale_rows_slice,
     worker_key_sums_slice,
 )
@@ -39,7 +39,6 @@ from .bcc import (
     _BayesianCC,
     _posterior_means,
     dirichlet_prior_matrix,
-    elog_rows,
     expected_log,
     row_chunks,
 )
@@ -83,6 +82,8 @@ def split_stats(part: EMContext, post: np.ndarray, broadcast: tuple[np.ndarray, 
     k = t.n_labels
     keys = np.empty(t.n_items, dtype=np.uint64)
     item_keys_slice(t.item_ptr, t.worker_codes, t.label_codes, worker_keys, np.uint64(seed), 0, t.n_items, keys)
+    # one serial pass: a chunked (parallel) sum would change the initial statistics in the last bits,
+    # which the 50 iterations of a symmetric crowd amplify to ~1e-10
     counts, tot = np.zeros((t.n_workers * k, k * n_sub)), np.zeros(k * n_sub)
     ebcc_split_slice(t.item_ptr, t.worker_label_pairs, part.gold, post, keys, n_sub, 0, t.n_items, counts, tot)
     return None, (counts, tot)
@@ -162,16 +163,22 @@ class EBCCModel(KLCache, EMModel):
         k, m = ctx.n_labels, self.n_subtypes
         log_prior = (expected_log(params["class_counts"])[:, None] + expected_log(params["subtype_counts"]))
         mu = params["confusion_counts"]
-        lrows, kl = elog_rows(ctx, np.ascontiguousarray(mu).reshape(ctx.n_workers, k * m, k), self._beta(k), m,
-                              extra_rows=1)
-        lrows[-1] = log_prior.ravel()
-        self._store_kl(mu, kl)
-        n = lrows.shape[0]
-        erows, shift, low = np.empty_like(lrows), np.empty(n), np.empty(n)
-        if ctx.parallel and lrows.size > 50_000:
-            scale_rows_parallel(lrows, erows, shift, low, row_chunks(n))
+        w, r = ctx.n_workers, k * m
+        mu3 = np.ascontiguousarray(mu).reshape(w, r, k)
+        # scratch reused across iterations (each iteration's tables are read before the next prepare)
+        lrows, erows = self.buffer("lrows", (w * k + 1, r)), self.buffer("erows", (w * k + 1, r))
+        shift, low = self.buffer("shift", (w * k + 1,)), self.buffer("low", (w * k + 1,))
+        if ctx.parallel and w > 1 and mu3.size > 20_000:  # E[log v], KL and scaling in one parallel region
+            bounds = row_chunks(w)
+            kl_buf = np.zeros(bounds.shape[0] - 1)
+            ebcc_prepare_parallel(mu3, self._beta(k), m, bounds, kl_buf, lrows, erows, shift, low)
+            kl = float(kl_buf.sum())
         else:
-            scale_rows_slice(lrows, erows, shift, low, 0, n)
+            kl = float(dirichlet_elog_slice(mu3, self._beta(k), m, 0, w, lrows))
+            scale_rows_slice(lrows, erows, shift, low, 0, w * k)
+        lrows[-1] = log_prior.ravel()
+        scale_rows_slice(lrows, erows, shift, low, w * k, w * k + 1)
+        self._store_kl(mu, kl)
         return lrows, erows, shift, low
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
@@ -208,7 +215,8 @@ class EBCCModel(KLCache, EMModel):
     def _update(self, ctx: EMContext, counts: np.ndarray, tot: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
         k, m, w = ctx.n_labels, self.n_subtypes, ctx.n_workers
         # counts rows w * K + l, columns k * M + m  ->  workers x K x M x K(observed)
-        mu = counts.reshape(w, k, k, m).transpose(0, 2, 3, 1) + self._beta(k)[None, :, None, :]
+        # C order: the next prepare reads it as workers x (K * M) x K without a copy
+        mu = np.add(counts.reshape(w, k, k, m).transpose(0, 2, 3, 1), self._beta(k)[None, :, None, :], order="C")
         eta = tot.reshape(k, m)
         return {"confusion_counts": mu, "subtype_counts": eta + self.subtype_prior / m,
                 "class_counts": eta.sum(axis=1) + alpha, "class_prior": alpha}
