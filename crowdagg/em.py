@@ -223,6 +223,19 @@ class EMContext:
             self._wbounds = chunk_bounds(self.table.worker_ptr, 4 * numba.get_num_threads())
         return self._wbounds
 
+    def kernel_gold(self) -> np.ndarray:
+        """:attr:`gold` for kernels that take an empty array as "no gold item" (the
+        fixed-width Dawid-Skene and MACE E-steps, which then read no gold code per item):
+        :attr:`gold`, or an empty int64 array when no item has gold.  Checked once per
+        gold array (kept in :attr:`cache`)."""
+        gold = self.gold
+        hit = self.cache.get("kernel_gold")
+        if hit is None or hit[0] is not gold:
+            has = gold is not None and bool((gold >= 0).any())
+            hit = (gold, gold if has else np.empty(0, dtype=np.int64))
+            self.cache["kernel_gold"] = hit
+        return hit[1]
+
     def worker_counts(self) -> np.ndarray:
         """Annotations per worker as float64."""
         if self.counts is not None:

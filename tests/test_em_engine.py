@@ -340,3 +340,18 @@ def test_align_item_params_by_item_id_and_label():
     np.testing.assert_array_equal(p3["d"], -1.0)
     with pytest.raises(InitParamsError, match="non-finite"):
         align_params(_ItemModel(), ctx, {**src, "d": np.full((3, 3), np.nan)})
+
+
+def test_kernel_gold_is_empty_without_gold_and_follows_the_gold_array():
+    df = pd.DataFrame({"item": [0, 0, 1, 2], "worker": [0, 1, 0, 1], "label": [0, 1, 1, 0]})
+    table = crowdagg.as_table(df)
+    none = EMContext(table, np.full(table.n_items, -1, np.int64))
+    assert none.kernel_gold().shape == (0,) and none.kernel_gold().dtype == np.int64
+    assert EMContext(table, None).kernel_gold().shape == (0,)
+    gold = np.array([-1, 1, -1], np.int64)
+    ctx = EMContext(table, gold)
+    assert ctx.kernel_gold() is gold
+    ctx.gold = np.full(3, -1, np.int64)  # a new gold array is checked again, not the cached answer
+    assert ctx.kernel_gold().shape == (0,)
+    ctx.gold = gold
+    assert ctx.kernel_gold() is gold

@@ -52,21 +52,6 @@ def _class_totals(ctx: EMContext, post: np.ndarray) -> np.ndarray:
     return post[used].sum(axis=0)
 
 
-#: the fixed-width E-steps' "no gold item" (an empty gold array: no per-item read)
-_NO_GOLD = np.empty(0, dtype=np.int64)
-
-
-def _kernel_gold(part: EMContext) -> np.ndarray:
-    """``part.gold`` for the fixed-width kernels, or :data:`_NO_GOLD` when no item has
-    gold (checked once per gold array: kept in ``part.cache``)."""
-    gold = part.gold
-    hit = part.cache.get("kernel_gold")
-    if hit is None or hit[0] is not gold:
-        hit = (gold, gold if gold is not None and bool((gold >= 0).any()) else _NO_GOLD)
-        part.cache["kernel_gold"] = hit
-    return hit[1]
-
-
 def _smoothed_priors(tot: np.ndarray, alpha: float) -> np.ndarray:
     return (tot + alpha) / (tot.sum() + alpha * tot.shape[0])
 
@@ -157,7 +142,7 @@ class DawidSkeneModel(EMModel):
             counts = np.zeros((n_workers, k, k))
             tot = np.zeros(k)
             if width is not None:
-                ll = ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, _kernel_gold(part), log_prior, logct,
+                ll = ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, logct,
                                           0, t.n_items, post, counts.reshape(-1, k), tot, accumulate, width)
             else:
                 ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
@@ -170,7 +155,7 @@ class DawidSkeneModel(EMModel):
         tbuf = self.buffer("class_tot", (n_chunks, k))
         lbuf = self.buffer("loglik", (n_chunks,))
         if width is not None:
-            ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, _kernel_gold(part), log_prior, logct,
+            ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, logct,
                                     bounds, post, cbuf2, tbuf, lbuf, acc, width)
         else:
             ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
