@@ -457,3 +457,16 @@ def test_decisions_on_a_skewed_crowd():
     rare = truth.index[truth == 1]
     assert (fits["balanced"].labels_.loc[rare] == 1).mean() > (fits["posterior"].labels_.loc[rare] == 1).mean()
     np.testing.assert_array_equal(fits["balanced"].spam_, fits["posterior"].spam_)
+
+
+def test_underflowing_strategy_row_is_exposed_uniform():
+    """A worker with no spam counts under a vanishing strategy prior: its VB strategy
+    weights exp(E[log xi]) underflow to 0; strategies_ and skills_ stay finite (found by
+    tests/test_parameters.py's hypothesis search)."""
+    df = crowdagg.datasets.make_crowd(40, 8, 3, per_item=3, random_state=0).annotations
+    m = crowdagg.MACE(max_iter=1, tol=0, n_restarts=1, theta_prior=(0.0006948588133260732, 21554.0),
+                      strategy_prior=1.099957713308686e-223, noise=0.0, parallel=False).fit(df)
+    zero = np.flatnonzero(m.params_["strategies"].sum(axis=1) == 0.0)
+    assert zero.size  # the case is really reached
+    np.testing.assert_allclose(m.strategies_.to_numpy()[zero], 1.0 / 3)
+    assert np.isfinite(m.skills_).all() and np.isfinite(m.strategies_.to_numpy()).all()

@@ -540,7 +540,10 @@ class MACE(EMAggregator):
         self.priors_ = pd.Series(pri, index=table.labels, name="prior")
         spam_share = spam / (spam + know)
         self.spam_ = pd.Series(spam_share, index=table.workers, name="spam")
-        strat = st / st.sum(axis=1, keepdims=True)
+        # a row of VB weights exp(E[log xi]) can underflow to 0 (a worker with no spam counts
+        # under a vanishing strategy prior): the symmetric prior's limit, uniform
+        tot = st.sum(axis=1, keepdims=True)
+        strat = np.divide(st, tot, out=np.full_like(st, 1.0 / k), where=tot > 0.0)
         # P(right answer) = know + spam * sum_k prior_k strategy_k (normalised weights)
         self.skills_ = pd.Series(1.0 - spam_share + spam_share * (strat @ pri), index=table.workers, name="skill")
         self.strategies_ = pd.DataFrame(strat, index=table.workers, columns=table.labels)
