@@ -38,12 +38,21 @@ from .errors import CrowdaggError, InputError, ParameterError
 from .methods.names import ALIASES
 from .table import AnnotationTable, as_table
 
-__all__ = ["aggregate", "AutoAggregator", "resolve_method", "DEFAULT_CANDIDATES"]
+__all__ = ["aggregate", "AutoAggregator", "resolve_method", "DEFAULT_CANDIDATES", "SMALL_CANDIDATES",
+           "SMALL_ANNOTATIONS"]
 
 #: The candidates of ``method="auto"`` in order of preference on a tie (simplest first);
 #: names that cannot be imported in this version are skipped.
 DEFAULT_CANDIDATES: tuple[str, ...] = ("MajorityVote", "Wawa", "OneCoinDawidSkene", "DawidSkene", "GLAD",
                                        "MACE", "BCC", "EBCC")
+
+#: Below this many annotations the default candidates are :data:`SMALL_CANDIDATES`: with a few
+#: dozen held-out answers per fold the scores cannot tell the richer models apart, and on item
+#: subsets of the shared datasets the smaller set is as accurate (docs/auto.md, "Small inputs");
+#: every shared dataset has more annotations, so its choice is unchanged
+SMALL_ANNOTATIONS = 200
+#: The default candidates below :data:`SMALL_ANNOTATIONS` annotations (no MACE, BCC, EBCC)
+SMALL_CANDIDATES: tuple[str, ...] = ("MajorityVote", "Wawa", "OneCoinDawidSkene", "DawidSkene", "GLAD")
 
 #: Pseudo-count of the shrinkage of each worker's confusion rows towards the pooled ones
 #: in the held-out score (in answers: a worker with ``n`` answers weighs ``n / (n + 2)``).
@@ -233,7 +242,9 @@ class AutoAggregator(BaseAggregator):
     ----------
     candidates : sequence of str, optional
         Method names to choose from (CLI or class names); default
-        :data:`DEFAULT_CANDIDATES` (those importable in this version).
+        :data:`DEFAULT_CANDIDATES` (those importable in this version), or
+        :data:`SMALL_CANDIDATES` (majority vote, Wawa, one-coin and full Dawid-Skene,
+        GLAD) on data of fewer than :data:`SMALL_ANNOTATIONS` annotations.
     n_folds : int >= 2, default 3
     max_select_annotations : int >= 1, default 500_000
         Above this many annotations the selection runs on the items whose id hash
@@ -277,8 +288,13 @@ class AutoAggregator(BaseAggregator):
         self.max_select_annotations = max_select_annotations
         self.random_state = random_state
 
-    def _candidate_names(self) -> list[str]:
-        names = list(DEFAULT_CANDIDATES if self.candidates is None else self.candidates)
+    def _candidate_names(self, n_annotations: int | None = None) -> list[str]:
+        if self.candidates is not None:
+            names = list(self.candidates)
+        elif n_annotations is not None and n_annotations < SMALL_ANNOTATIONS:
+            names = list(SMALL_CANDIDATES)
+        else:
+            names = list(DEFAULT_CANDIDATES)
         if not names:
             raise ParameterError("AutoAggregator: candidates is empty")
         out = []
@@ -300,7 +316,7 @@ class AutoAggregator(BaseAggregator):
         return _subset(table, keep_items[table.item_codes])
 
     def _select(self, table: AnnotationTable, gold: Any) -> tuple[str, pd.DataFrame]:
-        names = self._candidate_names()
+        names = self._candidate_names(table.n_annotations)
         seed = int(self.random_state)
         fold = np.minimum((annotation_uniforms(table, seed) * self.n_folds).astype(np.int64), self.n_folds - 1)
         scores: dict[str, list[np.ndarray]] = {n: [] for n in names}

@@ -47,8 +47,17 @@ MAX_BYTES = 1 << 20
 #: the Python kernels finish no later than Numba's import plus the cache loads would
 #: (``benchmarks/cli_latency.py --sizes``); methods not named here: :data:`DEFAULT_ROWS`
 ROW_LIMITS: dict[str, int] = {
-    "mv": 2000,
-    "auto": 100,
+    "mv": 5000,
+    "wawa": 1000,
+    "zbs": 1000,
+    "onecoin": 500,
+    "ds": 500,
+    "fastds": 500,
+    "glad": 500,
+    "bcc": 500,
+    "mace": 200,
+    "ebcc": 5,  # ten restarts of many iterations: slow as Python
+    "auto": 100,  # every candidate fitted on each of 3 folds, then the chosen one again
 }
 DEFAULT_ROWS = 200
 #: sub-commands that may take the pure-Python path (their work is one fit or one table)
