@@ -1,8 +1,10 @@
 """One E-step pass of the Dawid-Skene and MACE kernels on a built table (no frame, no M-step).
 
-The per-pass figure of ``docs/benchmarks.md`` ("Roofline"): serial and parallel
+The per-pass figures of ``docs/benchmarks.md`` ("Roofline"): serial and parallel
 kernels, 4 classes, skewed and uniform workloads, posteriors and statistics
-accumulated as in a fit.
+accumulated as in a fit (no gold: the empty gold array the fits pass then).
+``cd benchmarks && python -m asv_bench.bench_estep`` prints median CPU and wall ms per
+pass without asv.
 """
 
 from __future__ import annotations
@@ -10,6 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import SIZES, _cache_all, _common
+
+
+def _table(n: int, workload: str):  # noqa: ANN202
+    from crowdagg import as_table
+
+    return as_table(_common.load_crowd(n, id_type="int", workload=workload)[0])
+
+
+def _bounds(t):  # noqa: ANN001, ANN202
+    import numba
+
+    from crowdagg.kernels._util import chunk_bounds
+
+    return chunk_bounds(t.item_ptr, 2 * numba.get_num_threads())  # as EMContext.chunks
 
 
 class DSPass:
@@ -24,23 +40,19 @@ class DSPass:
         _cache_all(("int",), ("skewed", "uniform"))
 
     def setup(self, n: int, workload: str, parallel: bool) -> None:
-        from crowdagg import as_table
-        from crowdagg.kernels._util import chunk_bounds
         from crowdagg.kernels.em import ds_estep_fixed_parallel, ds_estep_fixed_slice
 
-        t = as_table(_common.load_crowd(n, id_type="int", workload=workload)[0])
+        t = _table(n, workload)
         k, w = t.n_labels, t.n_workers
         rng = np.random.default_rng(0)
         conf = rng.dirichlet(np.full(k, 3.0), size=(w, k))
-        self.args = (t.item_ptr, t.worker_label_pairs, np.full(t.n_items, -1, np.int64), np.full(k, -np.log(k)),
+        self.args = (t.item_ptr, t.worker_label_pairs, np.empty(0, np.int64), np.full(k, -np.log(k)),
                      np.ascontiguousarray(np.log(conf).transpose(0, 2, 1)).reshape(-1, k))
         self.post = np.empty((t.n_items, k))
         self.width = (0.0,) * k
         self.n_items = t.n_items
         if parallel:
-            import numba
-
-            b = chunk_bounds(t.item_ptr, 2 * numba.get_num_threads())
+            b = _bounds(t)
             nc = b.shape[0] - 1
             bufs = (np.zeros((nc, w * k, k)), np.zeros((nc, k)), np.zeros(nc))
             self.run = lambda: ds_estep_fixed_parallel(*self.args, b, self.post, *bufs, True, self.width)
@@ -52,3 +64,65 @@ class DSPass:
 
     def time_pass(self, n: int, workload: str, parallel: bool) -> None:
         self.run()
+
+
+class MACEPass(DSPass):
+    def setup(self, n: int, workload: str, parallel: bool) -> None:
+        from crowdagg.kernels.mace import (
+            mace_estep_fixed_parallel,
+            mace_estep_fixed_slice,
+            mace_know_ratio,
+            mace_log_params,
+        )
+
+        t = _table(n, workload)
+        k, w = t.n_labels, t.n_workers
+        rng = np.random.default_rng(0)
+        spam = rng.uniform(0.05, 0.9, w)
+        ls, lb, lk = mace_log_params(spam, 1.0 - spam, rng.dirichlet(np.ones(k), w))
+        ratio = mace_know_ratio(lk, lb)
+        args = (t.item_ptr, t.worker_codes, t.label_codes, np.empty(0, np.int64), np.full(k, -np.log(k)),
+                ls, lb, ratio)
+        post = np.empty((t.n_items, k))
+        width = (0.0,) * k
+        if parallel:
+            b = _bounds(t)
+            nc = b.shape[0] - 1
+            bufs = (np.zeros((nc, w)), np.zeros((nc, w, k)), np.zeros((nc, k)), np.zeros(nc))
+            self.run = lambda: mace_estep_fixed_parallel(*args, b, post, *bufs, True, width)
+        else:
+            bufs = (np.zeros(w), np.zeros((w, k)), np.zeros(k))
+            self.run = lambda: mace_estep_fixed_slice(*args, 0, t.n_items, post, *bufs, True, width)
+        self.run()
+
+
+def main() -> None:
+    """Median CPU / wall ms per pass of every benchmark at 1M (``--calls`` per case)."""
+    import argparse
+    import os
+    import time
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--calls", type=int, default=30)
+    p.add_argument("--size", default="1M")
+    a = p.parse_args()
+    n = _common.parse_sizes(a.size)[0]
+    for cls in (DSPass, MACEPass):
+        for workload in ("skewed", "uniform"):
+            for parallel in (False, True):
+                b = cls()
+                b.setup(n, workload, parallel)
+                cpu, wall = [], []
+                for _ in range(a.calls):
+                    c0, w0 = time.process_time(), time.perf_counter()
+                    b.run()
+                    cpu.append(time.process_time() - c0)
+                    wall.append(time.perf_counter() - w0)
+                print(f"{cls.__name__:8s} {workload:7s} {'parallel' if parallel else 'serial  '} "
+                      f"CPU {np.median(cpu) * 1e3:6.2f} ms (min {min(cpu) * 1e3:5.2f})  "
+                      f"wall {np.median(wall) * 1e3:6.2f} ms (min {min(wall) * 1e3:5.2f})  "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
