@@ -3,14 +3,19 @@
 
 Usage::
 
-    python benchmarks/bayesian_speed.py [--sizes 1M] [--iters 50] [--repeats 3] [--naive]
+    python benchmarks/bayesian_speed.py [--sizes 1M] [--iters 50] [--repeats 5] [--serial] [--naive]
 
 Data: :func:`_common.load_crowd` (``crowdagg.datasets.make_crowd``: 4 labels, 5
 answers per item, ``n / 1000`` workers, cached as Parquet).  Each measurement is
 ``fit`` on an already built :class:`~crowdagg.AnnotationTable` with
 ``max_iter=--iters, tol=0`` (exactly that many variational iterations, Numba
-compilation excluded by a warm-up fit), the median of ``--repeats`` runs; the
-time to build the table from the DataFrame is printed once per size.
+compilation excluded by a warm-up fit): the median and best wall time and the
+median CPU time (all threads of the process: ``time.process_time``) of
+``--repeats`` runs, with the 1-minute load average after them (on a shared
+machine the wall time depends on the other jobs; the CPU seconds much less).
+``--serial`` also times ``parallel=False`` (one thread: the work itself, without
+the threads' start-up and wait).  The time to build the table from the
+DataFrame is printed once per size.
 ``--naive`` also times the NumPy/Python references of ``tests/naive_bcc.py``
 (slow: 93k generated annotations, 2 iterations) against the kernels on the same data.
 Threads: whatever Numba uses (``NUMBA_NUM_THREADS``; the figures in
@@ -38,22 +43,23 @@ def _time(fn, repeats: int) -> float:
     return _times(fn, repeats)[0]
 
 
-def _times(fn, repeats: int) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds (all threads of this process)."""
+def _times(fn, repeats: int) -> tuple[float, float, float]:
+    """Median wall seconds, median CPU seconds (all threads of this process), best wall seconds."""
     wall, cpu = [], []
     for _ in range(repeats):
         c, t = time.process_time(), time.perf_counter()
         fn()
         wall.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
-    return statistics.median(wall), statistics.median(cpu)
+    return statistics.median(wall), statistics.median(cpu), min(wall)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1M", help="annotation counts, e.g. 100k,1M")
     ap.add_argument("--iters", type=int, default=50)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--serial", action="store_true", help="also time parallel=False (one thread)")
     ap.add_argument("--naive", action="store_true", help="also time the NumPy references on a small crowd")
     args = ap.parse_args(argv)
 
@@ -64,13 +70,15 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.simplefilter("ignore")
     est = {
-        "BCC": lambda: crowdagg.BCC(max_iter=args.iters, tol=0),
-        "EBCC": lambda: crowdagg.EBCC(n_restarts=1, max_iter=args.iters, tol=0),
+        "BCC": lambda **kw: crowdagg.BCC(max_iter=args.iters, tol=0, **kw),
+        "EBCC": lambda **kw: crowdagg.EBCC(n_restarts=1, max_iter=args.iters, tol=0, **kw),
     }
+    modes = [("", {})] + ([(" serial", {"parallel": False})] if args.serial else [])
     warm, _ = load_crowd(2_000, cache=False)
     for make in est.values():
-        make().fit(warm)
-    print(f"numba threads: {numba.get_num_threads()}; {args.iters} iterations, median of {args.repeats}; "
+        for _, kw in modes:
+            make(**kw).fit(warm)
+    print(f"numba threads: {numba.get_num_threads()}; {args.iters} iterations, {args.repeats} runs each; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for n in parse_sizes(args.sizes):
         df, _ = load_crowd(n)
@@ -79,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{fmt_size(n)} annotations ({table.n_items:,} items, {table.n_workers:,} workers, "
               f"{table.n_labels} labels): table build {time.perf_counter() - t0:.2f} s")
         for name, make in est.items():
-            sec, cpu = _times(lambda make=make, table=table: make().fit(table), args.repeats)
-            print(f"  {name:5s} {sec:7.3f} s wall ({sec / max(args.iters, 1) * 1e3:.1f} ms / iteration), "
-                  f"{cpu:.3f} CPU-s", flush=True)
+            for mode, kw in modes:
+                sec, cpu, best = _times(lambda make=make, kw=kw, table=table: make(**kw).fit(table), args.repeats)
+                label = name + mode
+                print(f"  {label:12s} {sec:7.3f} s wall median, {best:.3f} best "
+                      f"({sec / max(args.iters, 1) * 1e3:.1f} ms / iteration), {cpu:.3f} CPU-s median; "
+                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
     if args.naive:
         _naive(args)
     return 0

@@ -195,11 +195,22 @@ def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, sta
             er = erows[pr]
             for c in range(n_codes):
                 q[c] = er[c]
+            j = lo
+            while j + 4 <= hi:  # four rows per sweep over q: a quarter of its loads and stores, same products
+                e0 = erows[pairs[j]]
+                e1 = erows[pairs[j + 1]]
+                e2 = erows[pairs[j + 2]]
+                e3 = erows[pairs[j + 3]]
+                for c in range(n_codes):  # vectorised
+                    q[c] = q[c] * e0[c] * e1[c] * e2[c] * e3[c]
+                j += 4
+            while j < hi:
+                er = erows[pairs[j]]
+                for c in range(n_codes):
+                    q[c] *= er[c]
+                j += 1
             for j in range(lo, hi):
                 sh += shift[pairs[j]]
-                er = erows[pairs[j]]
-                for c in range(n_codes):  # vectorised
-                    q[c] *= er[c]
             if g >= 0:
                 for c in range(n_codes):
                     q[c] = q[c] if (c >= c0) & (c < c1) else 0.0
