@@ -160,6 +160,29 @@ def test_estep_product_and_log_paths_agree():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
+def test_items_with_hundreds_of_answers_match_reference():
+    """Items answered by 400 workers take the log-space path (their products could underflow:
+    ``sum low < -PRODUCT_FLOOR``), the others the product path: the fit still equals the
+    NumPy reference."""
+    rng = np.random.default_rng(5)
+    n_workers, k = 400, 3
+    rows = [(f"big{i}", f"w{w}", int(rng.integers(0, k))) for i in range(3) for w in range(n_workers)]
+    rows += [(f"i{i}", f"w{w}", int(rng.integers(0, k))) for i in range(60) for w in rng.choice(n_workers, 3, False)]
+    t = as_table(pd.DataFrame(rows, columns=["task", "worker", "label"]))
+    m = fit_quiet(crowdagg.EBCC(n_subtypes=2, n_restarts=1, random_state=1, max_iter=3, tol=0), t)
+    lrows, erows, shift, low = m._make_model().prepare(
+        crowdagg.em.EMContext(t, np.full(t.n_items, -1), False), m.params_)
+    big = [t.items.get_loc(f"big{i}") for i in range(3)]
+    pairs = np.asarray(t.worker_label_pairs)
+    for i in big:  # these items are on the log path at the fitted parameters
+        assert low[-1] + low[pairs[t.item_ptr[i]:t.item_ptr[i + 1]]].sum() < -PRODUCT_FLOOR
+    i, w, y = table_arrays(t)
+    keys = split_keys(i, w, y, t.n_items, t.n_workers, _seed(1))
+    post, elbo, _ = naive_ebcc(i, w, y, t.n_items, t.n_workers, t.n_labels, keys, None, 3, 2)
+    np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-10)
+    np.testing.assert_allclose(m.elbo_, elbo, rtol=1e-10)
+
+
 # --------------------------------------------------------------------------- restarts, properties
 def test_restarts_keep_the_best_elbo_and_are_deterministic():
     df = _crowd(3, n_items=150)
