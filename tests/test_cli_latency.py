@@ -150,6 +150,9 @@ def test_wanted(tiny, tmp_path, monkeypatch):
     pq = tmp_path / "x.parquet"
     pq.write_text(TINY)
     assert not pp.wanted(NS(**{**vars(args), "input": str(pq)}))
+    js = tmp_path / "batch.json"
+    js.write_text("[]")  # one line may hold a whole batch
+    assert not pp.wanted(NS(**{**vars(args), "input": str(js)}))
     mid = _crowd_csv(tmp_path / "mid.csv", 50)  # 150 rows
     assert pp.wanted(NS(**{**vars(args), "input": str(mid), "method": "mv"}))
     assert not pp.wanted(NS(**{**vars(args), "input": str(mid), "method": "ebcc"}))

@@ -6,7 +6,9 @@ loading a dozen cached kernels.  On a tiny input the kernels' own Python
 (``py_func``, what ``NUMBA_DISABLE_JIT=1`` runs, and what the whole test suite
 is run under for coverage) finishes before the compiled code would have loaded.
 
-So, for a CSV input of at most :func:`row_limit` annotation rows, and only when
+So, for ``aggregate`` and ``summary`` on a CSV file (or a Mechanical Turk batch
+CSV; not Parquet, not JSON) of at most :data:`MAX_BYTES` and at most
+:func:`row_limit` data lines for the method, and only when
 ``crowdagg`` runs as a program (``main()`` called without ``argv``: the console
 script and ``python -m crowdagg``), :func:`install` puts a stand-in module under
 the name ``numba`` in :data:`sys.modules` before any kernel module is imported.
@@ -45,7 +47,7 @@ ENV = "CROWDAGG_PURE_PYTHON"
 MAX_BYTES = 1 << 20
 #: largest number of annotation rows run as Python, per ``--method`` (CLI name); measured so that
 #: the Python kernels finish no later than Numba's import plus the cache loads would
-#: (``benchmarks/cli_latency.py --sizes``); methods not named here: :data:`DEFAULT_ROWS`
+#: (``benchmarks/cli_latency.py --paths python,compiled --rows ...``); methods not named here: :data:`DEFAULT_ROWS`
 ROW_LIMITS: dict[str, int] = {
     "mv": 5000,
     "wawa": 1000,
@@ -275,9 +277,12 @@ def wanted(args: Any) -> bool:
     if not isinstance(path, str) or getattr(args, "format", "auto") == "parquet":
         return False
     low = path.lower()
-    if low.endswith((".parquet", ".pq")) or not os.path.isfile(path):
+    # Parquet has no lines to count; a JSON batch may hold every assignment on one line
+    if low.endswith((".parquet", ".pq", ".json", ".jsonl", ".ndjson")) or not os.path.isfile(path):
         return False
-    if getattr(args, "kind", "categorical") != "categorical":
+    if args.command == "summary":  # the table alone: as cheap as a majority vote
+        limit = ROW_LIMITS["mv"]
+    elif getattr(args, "kind", "categorical") != "categorical":
         limit = DEFAULT_ROWS
     else:
         limit = row_limit(getattr(args, "method", None))
