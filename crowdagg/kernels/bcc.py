@@ -27,7 +27,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["digamma", "psi_lgamma", "dirichlet_elog_slice", "dirichlet_elog_parallel", "dirichlet_kl_sum",
+__all__ = ["digamma", "psi_lgamma", "psi_lgamma_array", "dirichlet_elog_slice", "dirichlet_elog_parallel", "dirichlet_kl_sum",
            "logsumexp"]
 
 
@@ -114,7 +114,49 @@ def _log_norm_constants(prior):
     return cst
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
+def _shift_fixed(x):
+    """:func:`_shift` as ten selects: for ``x > 0`` its loop runs at most ten times
+    (``x + 10 >= 10``), so the same steps give the same ``(x + n, numerator,
+    denominator)`` bit for bit, without the data-dependent branch (a loop over
+    independent ``x`` vectorises)."""
+    num = 0.0
+    den = 1.0
+    for _ in range(10):
+        ok = x < 10.0
+        num = num * x + den if ok else num
+        den = den * x if ok else den
+        x = x + 1.0 if ok else x
+    return x, num, den
+
+
+# error_model="numpy": a division is a plain division (no zero test and exception branch,
+# which kept these loops scalar); every divisor here is positive.
+@njit(cache=True, nogil=True, error_model="numpy")
+def psi_lgamma_array(x, psi, lgam, work):
+    """:func:`psi_lgamma` of every entry of the 1-d array ``x > 0`` (the same values, bit
+    for bit) into ``psi`` and ``lgam``; ``work`` is scratch of shape ``(3, len(x))``.
+    The shifts and the series run as vectorised loops, the logarithms as library calls."""
+    n = x.shape[0]
+    ys = work[0]
+    inv = work[1]
+    den = work[2]
+    for i in range(n):  # vectorised
+        y, a, b = _shift_fixed(x[i])
+        ys[i] = y
+        inv[i] = a / b
+        den[i] = b
+    for i in range(n):
+        psi[i] = math.log(ys[i])
+        lgam[i] = math.log(den[i])
+    for i in range(n):  # vectorised
+        y = ys[i]
+        ly = psi[i]
+        psi[i] = _psi_series(y, ly) - inv[i]
+        lgam[i] = _lgamma_series(y, ly) - lgam[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def dirichlet_elog_slice(mu, prior, div, wstart, wstop, out):
     """Expected log probabilities of Dirichlet rows, workers ``wstart..wstop-1``, and
     the sum of their KL divergences from the prior.
@@ -126,26 +168,38 @@ def dirichlet_elog_slice(mu, prior, div, wstart, wstop, out):
     digamma(sum_l mu[w, r, l])`` -- the row ``w * K + l`` (a worker and an
     observed label, the Dawid-Skene ``pairs`` code) holds the term every latent
     row adds for that answer -- and returns ``sum KL(Dir(mu[w, r]) || Dir(prior))``
-    over the slice, from the same digammas (see :func:`dirichlet_kl_sum`).
+    over the slice, from the same digammas (see :func:`dirichlet_kl_sum`).  The
+    digammas and log-gammas of one worker's ``R * (K + 1)`` values (the entries and
+    the row sums) are taken at once by :func:`psi_lgamma_array`: the same values as
+    :func:`psi_lgamma` one at a time, about twice as fast.
     """
     n_rows = mu.shape[1]
     k_obs = mu.shape[2]
     n_prior = prior.shape[0]
     cst = _log_norm_constants(prior)
+    width = k_obs + 1  # a row's entries, then its sum
+    x = np.empty(n_rows * width)
+    dg = np.empty(n_rows * width)
+    lg = np.empty(n_rows * width)
+    work = np.empty((3, n_rows * width))
     total = 0.0
     for w in range(wstart, wstop):
         for r in range(n_rows):
-            p = (r // div) % n_prior
             s = 0.0
             for lab in range(k_obs):
+                x[r * width + lab] = mu[w, r, lab]
                 s += mu[w, r, lab]
-            ds, lgs = psi_lgamma(s)
-            acc = lgs - cst[p]
+            x[r * width + k_obs] = s
+        psi_lgamma_array(x, dg, lg, work)
+        for r in range(n_rows):
+            p = (r // div) % n_prior
+            b = r * width
+            ds = dg[b + k_obs]
+            acc = lg[b + k_obs] - cst[p]
             for lab in range(k_obs):
-                d, lg = psi_lgamma(mu[w, r, lab])
-                e = d - ds
+                e = dg[b + lab] - ds
                 out[w * k_obs + lab, r] = e
-                acc += (mu[w, r, lab] - prior[p, lab]) * e - lg
+                acc += (mu[w, r, lab] - prior[p, lab]) * e - lg[b + lab]
             total += acc
     return total
 
