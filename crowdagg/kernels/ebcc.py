@@ -221,12 +221,7 @@ def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, sta
                     acc += q[c]
                 ks[k] = acc
                 s += acc
-            thr = s * EXP_NEGLIGIBLE
-            n_act = 0
-            for c in range(n_codes):  # vectorised: a select, no branch
-                v = q[c] if q[c] > thr else 0.0
-                q[c] = v
-                n_act += v > 0.0
+            thr = s * EXP_NEGLIGIBLE  # the statistics' cut-off (the posterior and the term keep every code)
             term = sh
         else:  # log space: sums of expected logs, max-shifted exponentials
             for c in range(n_codes):
@@ -243,14 +238,13 @@ def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, sta
                 ok = (c >= c0) & (c < c1) & (d > -NEGLIGIBLE)
                 q[c] = exp_neg(d if ok else 0.0) if ok else 0.0
             s = 0.0
-            n_act = 0
             for k in range(n_labels):
                 acc = 0.0
                 for c in range(k * n_sub, (k + 1) * n_sub):
                     acc += q[c]
-                    n_act += q[c] > 0.0
                 ks[k] = acc
                 s += acc
+            thr = 0.0  # negligible codes are 0 already
             term = m
         for k in range(n_labels):
             post[i, k] = ks[k] / s
@@ -263,9 +257,13 @@ def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, sta
             prod = 1.0
         if accumulate:
             inv = 1.0 / s
+            n_act = 0
+            for c in range(n_codes):  # vectorised: a select, no branch
+                v = q[c] * inv if q[c] > thr else 0.0
+                q[c] = v
+                n_act += v > 0.0
             if 4 * n_act >= n_codes:  # dense: contiguous (vectorised) adds over every code
                 for c in range(n_codes):
-                    q[c] *= inv
                     tot[c] += q[c]
                 for j in range(lo, hi):
                     row = counts[pairs[j]]
@@ -278,9 +276,7 @@ def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, sta
                         act[n_act] = c
                         n_act += 1
                 for a in range(n_act):
-                    c = act[a]
-                    q[c] *= inv
-                    tot[c] += q[c]
+                    tot[act[a]] += q[act[a]]
                 for j in range(lo, hi):
                     row = counts[pairs[j]]
                     for a in range(n_act):
