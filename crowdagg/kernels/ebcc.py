@@ -163,9 +163,10 @@ def ebcc_estep_slice(item_ptr, pairs, gold, lrows, erows, shift, low, n_sub, sta
     -PRODUCT_FLOOR`` no product can underflow; other items (hundreds of answers)
     take the log-space path (sums of ``lrows``, max-shifted exponentials).  Codes
     whose share is below ``exp(-NEGLIGIBLE)`` (``2**-52``: below double precision;
-    of the total on the product path, of the largest code on the log path) get
-    ``q = 0``, so that when most subtypes are unused only a few codes per item are
-    counted.  The logs of the items' ``s`` are taken of their running product.
+    of the total on the product path, where the posterior and the term keep them,
+    of the largest code on the log path, where nothing does) get ``q = 0`` in the
+    statistics, so that when most subtypes are unused only a few codes per item
+    are counted.  The logs of the items' ``s`` are taken of their running product.
     With ``accumulate``, ``q`` is added to ``tot`` and to ``counts[pairs[j]]`` of
     each of the item's annotations.  Items with neither annotations nor gold get the
     class marginal of ``softmax(log_prior)`` and add nothing.
