@@ -143,7 +143,8 @@ class EBCCModel(KLCache, EMModel):
         m = self.n_subtypes
         return [memory.posteriors(n_items, n_labels, 2),
                 (f"Dirichlet confusion rows, {n_workers:,} workers x {n_labels:,}^2 labels x {m} subtypes, "
-                 "5 copies", 5 * 8.0 * n_workers * n_labels**2 * m)]
+                 "6 copies",
+                 6 * 8.0 * n_workers * n_labels**2 * m)]
 
     def _beta(self, k: int) -> np.ndarray:
         return dirichlet_prior_matrix(k, self.alpha_diag, self.alpha_off)
