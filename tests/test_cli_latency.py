@@ -307,3 +307,13 @@ def test_auto_small_inputs_use_the_small_candidates(tmp_path):
     big = pd.read_csv(_crowd_csv(tmp_path / "b.csv", n))  # SMALL_ANNOTATIONS or more
     assert len(big) >= SMALL_ANNOTATIONS
     assert list(AutoAggregator().fit(big).selection_.index) == list(DEFAULT_CANDIDATES)
+
+
+@pytest.mark.slow
+def test_latency_benchmark_runs(capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import cli_latency
+
+    assert cli_latency.main(["--methods", "mv", "--rows", "3", "--runs", "1", "--paths", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "| mv | 3 | default |" in out

@@ -99,7 +99,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _rerun_compiled(prog: str, argv: list[str], exc: BaseException | None) -> int:
+def _rerun_compiled(prog: str, argv: list[str]) -> int:
     """The pure-Python path failed before writing anything: the same command, compiled."""
     if os.environ.get("CROWDAGG_DEBUG") == "1":
         import traceback
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     except _purepython.Unsupported as exc:  # the stand-in lacks a part of Numba: the compiled kernels have it
         if not _common.output_started():
-            return _rerun_compiled(prog, sys.argv[1:], exc)
+            return _rerun_compiled(prog, sys.argv[1:])
         print(f"{prog}: internal error: {_one_line(exc)} (set {_purepython.ENV}=0 to run compiled)",
               file=sys.stderr)
         return 2
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # a bug: say so on one line; the traceback on request
         if pure and _purepython.is_installed() and not _common.output_started():
-            return _rerun_compiled(prog, sys.argv[1:], exc)
+            return _rerun_compiled(prog, sys.argv[1:])
         if os.environ.get("CROWDAGG_DEBUG") == "1":
             import traceback
 

@@ -298,4 +298,7 @@ def rerun_compiled(argv: list[str]) -> int:
         sys.stderr.flush()
     except (OSError, ValueError):  # pragma: no cover - closed streams
         pass
-    return subprocess.call([sys.executable, "-m", "crowdagg", *argv], env=env)
+    try:
+        return subprocess.call([sys.executable, "-m", "crowdagg", *argv], env=env)
+    except KeyboardInterrupt:  # the child got the same interrupt and said so
+        return 130
