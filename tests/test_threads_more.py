@@ -15,6 +15,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import NOJIT
 
 import crowdagg
 
@@ -81,6 +82,7 @@ def test_the_crowds_use_the_parallel_kernels(data):
     assert table.n_items * table.n_workers > 100_000
 
 
+@pytest.mark.skipif(NOJIT, reason="no parallel=True dispatchers without the JIT (NUMBA_DISABLE_JIT=1)")
 def test_every_parallel_kernel_runs_under_the_guard(data, monkeypatch):
     """Deterministic: with the guard as a lock (``workqueue``), every call of a ``parallel=True``
     kernel that the job makes from Python holds it (each kernel wrapped in every crowdagg module
@@ -138,6 +140,8 @@ _WORKQUEUE_SCRIPT = _JOB + textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(NOJIT, reason="Numba's workqueue threading layer is not used without the JIT; "
+                    "the pure-Python job takes over 10 minutes")
 def test_concurrent_calls_under_the_workqueue_layer():
     env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue"}
     with warnings.catch_warnings():
