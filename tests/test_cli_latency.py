@@ -99,7 +99,7 @@ def test_tiny_summary_is_pure_python(tiny):
 
 @pytest.mark.slow
 def test_larger_input_and_switch_off_use_the_compiled_kernels(tiny, tmp_path):
-    big = _crowd_csv(tmp_path / "big.csv", pp.row_limit("mv") // 3 + 1)  # above mv's limit
+    big = _crowd_csv(tmp_path / "big.csv", pp.work_limit("mv") // 9 + 1)  # 3 labels: above mv's limit
     r = _probe(["aggregate", str(big), "-m", "mv", "-q", "-o", str(tmp_path / "o.csv")])
     assert r["rc"] == 0 and not r["pure"] and "numba.core.dispatcher" in r["mods"], r["stderr"]
     r = _probe(["aggregate", str(tiny), "-m", "mv", "-q", "-o", str(tmp_path / "o.csv")], **{pp.ENV: "0"})
@@ -125,17 +125,25 @@ def test_install_refuses_once_numba_is_imported():
 
 
 # --------------------------------------------------------------------------- the rule
-def test_count_rows(tmp_path):
+def test_input_size(tmp_path):
     p = tmp_path / "a.csv"
     p.write_text(TINY)
-    assert pp.count_rows(str(p), 3) == 3 and pp.count_rows(str(p), 2) is None
-    p.write_text(TINY.rstrip("\n"))  # no final newline
-    assert pp.count_rows(str(p), 10) == 3
+    assert pp.input_size(str(p)) == (3, 2)
+    assert pp.input_size(str(p), max_rows=1) == (2, 1)  # stops once past max_rows
+    assert pp.input_size(str(p), label_col="worker") == (3, 2)
+    assert pp.input_size(str(p), label_col="answer") == (3, pp.UNKNOWN_LABELS)  # e.g. an MTurk batch
+    p.write_text(TINY.rstrip("\n") + "\n\n")  # no final newline, blank lines
+    assert pp.input_size(str(p)) == (3, 2)
+    p.write_text('item,worker,label\n"a\nb",w1," x "\n')  # a quoted field across lines: one row
+    assert pp.input_size(str(p)) == (1, 1)
     p.write_text("item,worker,label\n")
-    assert pp.count_rows(str(p), 10) == 0
-    assert pp.count_rows(str(tmp_path / "missing.csv"), 10) is None
+    assert pp.input_size(str(p)) == (0, 0)
+    assert pp.work((0, 0)) == 0 and pp.work((3, 1)) == 6 and pp.work((10, 7)) == 70
+    assert pp.input_size(str(tmp_path / "missing.csv")) is None
+    p.write_bytes(b"item,worker,label\n\xff\xfe,1,2\n")  # not UTF-8
+    assert pp.input_size(str(p)) is None
     p.write_bytes(b"x" * (pp.MAX_BYTES + 1))
-    assert pp.count_rows(str(p), 10**9) is None
+    assert pp.input_size(str(p)) is None
 
 
 def test_wanted(tiny, tmp_path, monkeypatch):
@@ -153,14 +161,19 @@ def test_wanted(tiny, tmp_path, monkeypatch):
     js = tmp_path / "batch.json"
     js.write_text("[]")  # one line may hold a whole batch
     assert not pp.wanted(NS(**{**vars(args), "input": str(js)}))
-    mid = _crowd_csv(tmp_path / "mid.csv", 50)  # 150 rows
+    mid = _crowd_csv(tmp_path / "mid.csv", 50)  # 150 rows, 3 labels
     assert pp.wanted(NS(**{**vars(args), "input": str(mid), "method": "mv"}))
     assert not pp.wanted(NS(**{**vars(args), "input": str(mid), "method": "ebcc"}))
+    assert not pp.wanted(NS(**{**vars(args), "input": str(mid)}))  # auto: 450 > its limit
+    ten = tmp_path / "ten.csv"  # 250 rows, ten labels: more work per pass
+    ten.write_text("item,worker,label\n" + "".join(f"t{i},w{i % 7},{i % 10}\n" for i in range(250)))
+    ds = NS(**{**vars(args), "method": "ds"})
+    assert pp.wanted(NS(**{**vars(ds), "input": str(mid)})) and not pp.wanted(NS(**{**vars(ds), "input": str(ten)}))
     monkeypatch.setenv(pp.ENV, "0")
     assert not pp.wanted(args)
     monkeypatch.setenv(pp.ENV, "1")
     assert pp.wanted(NS(**{**vars(args), "input": str(mid), "method": "ebcc"}))
-    assert pp.row_limit(None) == pp.row_limit("auto") and pp.row_limit("unknown") == pp.DEFAULT_ROWS
+    assert pp.work_limit(None) == pp.work_limit("auto") and pp.work_limit("unknown") == pp.DEFAULT_WORK
 
 
 def test_stand_in_behaves_as_numba_disable_jit():

@@ -7,8 +7,8 @@ loading a dozen cached kernels.  On a tiny input the kernels' own Python
 is run under for coverage) finishes before the compiled code would have loaded.
 
 So, for ``aggregate`` and ``summary`` on a CSV file (or a Mechanical Turk batch
-CSV; not Parquet, not JSON) of at most :data:`MAX_BYTES` and at most
-:func:`row_limit` data lines for the method, and only when
+CSV; not Parquet, not JSON) of at most :data:`MAX_BYTES` whose rows x labels
+stay within :func:`work_limit` of the method, and only when
 ``crowdagg`` runs as a program (``main()`` called without ``argv``: the console
 script and ``python -m crowdagg``), :func:`install` puts a stand-in module under
 the name ``numba`` in :data:`sys.modules` before any kernel module is imported.
@@ -38,30 +38,34 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["Unsupported", "ENV", "MAX_BYTES", "ROW_LIMITS", "DEFAULT_ROWS", "install", "is_installed", "row_limit",
-           "count_rows", "wanted", "rerun_compiled", "filter_warnings"]
+__all__ = ["Unsupported", "ENV", "MAX_BYTES", "WORK_LIMITS", "DEFAULT_WORK", "UNKNOWN_LABELS", "install",
+           "is_installed", "work_limit", "input_size", "work", "wanted", "rerun_compiled", "filter_warnings"]
 
 #: the switch: "0" never, "1" always, unset or anything else: by input size
 ENV = "CROWDAGG_PURE_PYTHON"
 #: files larger than this are never counted (and never run as Python)
 MAX_BYTES = 1 << 20
-#: largest number of annotation rows run as Python, per ``--method`` (CLI name); measured so that
-#: the Python kernels finish no later than Numba's import plus the cache loads would
-#: (``benchmarks/cli_latency.py --paths python,compiled --rows ...``); methods not named here: :data:`DEFAULT_ROWS`
-ROW_LIMITS: dict[str, int] = {
-    "mv": 5000,
-    "wawa": 1000,
-    "zbs": 1000,
-    "onecoin": 500,
-    "ds": 500,
-    "fastds": 500,
+#: the most work run as Python, per ``--method`` (CLI name), in annotation rows x labels (the
+#: kernels' work per pass grows with both); set from measurements so that the Python kernels
+#: finish no later than Numba's import plus the cache loads would, on the synthetic and the real
+#: (2 and 10 classes) files of ``benchmarks/cli_latency.py`` and docs/benchmarks.md; methods not
+#: named here: :data:`DEFAULT_WORK`
+WORK_LIMITS: dict[str, int] = {
+    "mv": 12_000,
+    "wawa": 6_000,
+    "zbs": 6_000,
+    "onecoin": 5_000,
+    "ds": 2_000,
+    "fastds": 2_000,
+    "bcc": 1_500,
+    "mace": 800,
     "glad": 500,
-    "bcc": 500,
-    "mace": 200,
-    "ebcc": 5,  # ten restarts of many iterations: slow as Python
-    "auto": 100,  # every candidate fitted on each of 3 folds, then the chosen one again
+    "ebcc": 10,  # ten restarts of many iterations: slow as Python
+    "auto": 300,  # every candidate fitted on each of 3 folds, then the chosen one again
 }
-DEFAULT_ROWS = 200
+DEFAULT_WORK = 400
+#: labels assumed where the label column cannot be read from the header (a Mechanical Turk batch)
+UNKNOWN_LABELS = 10
 #: sub-commands that may take the pure-Python path (their work is one fit or one table)
 COMMANDS = ("aggregate", "summary")
 #: marks the stand-in (tests and :func:`is_installed` look for it)
@@ -245,25 +249,47 @@ def filter_warnings() -> None:
 
 
 # --------------------------------------------------------------------------- the rule
-def row_limit(method: str | None) -> int:
-    """Largest number of annotation rows run as Python for ``--method`` (None: the default, auto)."""
-    return ROW_LIMITS.get(method or "auto", DEFAULT_ROWS)
+def work_limit(method: str | None) -> int:
+    """The most rows x labels run as Python for ``--method`` (None: the default, auto)."""
+    return WORK_LIMITS.get(method or "auto", DEFAULT_WORK)
 
 
-def count_rows(path: str, limit: int) -> int | None:
-    """Data rows of a text file (its lines, less the header), or None when it has more than
-    ``limit``, is larger than :data:`MAX_BYTES` or cannot be read.  A quoted field spanning
-    lines counts once per line: the count errs towards "not tiny"."""
+def input_size(path: str, label_col: str | None = "label", max_rows: int | None = None) -> tuple[int, int] | None:
+    """(data rows, distinct labels) of a CSV file, or None when it is larger than
+    :data:`MAX_BYTES`, cannot be read or is not CSV.  Labels are those of ``label_col``
+    (whitespace stripped); :data:`UNKNOWN_LABELS` when the header has no such column.
+    Reading stops after ``max_rows + 1`` rows (enough to tell that a file is too large)."""
+    import csv
+    import io
+
     try:
         if os.path.getsize(path) > MAX_BYTES:
             return None
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
-    except OSError:
+        text = data.decode("utf-8-sig")
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows, [])
+        col = header.index(label_col) if label_col in header else None
+        labels: set[str] = set()
+        n = 0
+        for row in rows:
+            if not row:
+                continue
+            n += 1
+            if max_rows is not None and n > max_rows:
+                break
+            if col is not None and col < len(row):
+                labels.add(row[col].strip())
+    except (OSError, UnicodeDecodeError, csv.Error):
         return None
-    lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-    rows = max(0, lines - 1)
-    return rows if rows <= limit else None
+    return n, (len(labels) if col is not None else UNKNOWN_LABELS)
+
+
+def work(size: tuple[int, int]) -> int:
+    """The work measure of :data:`WORK_LIMITS`: rows x labels (at least two labels)."""
+    rows, labels = size
+    return rows * max(2, labels)
 
 
 def wanted(args: Any) -> bool:
@@ -277,16 +303,17 @@ def wanted(args: Any) -> bool:
     if not isinstance(path, str) or getattr(args, "format", "auto") == "parquet":
         return False
     low = path.lower()
-    # Parquet has no lines to count; a JSON batch may hold every assignment on one line
+    # Parquet has no lines to read; a JSON batch is not CSV
     if low.endswith((".parquet", ".pq", ".json", ".jsonl", ".ndjson")) or not os.path.isfile(path):
         return False
     if args.command == "summary":  # the table alone: as cheap as a majority vote
-        limit = ROW_LIMITS["mv"]
+        limit = WORK_LIMITS["mv"]
     elif getattr(args, "kind", "categorical") != "categorical":
-        limit = DEFAULT_ROWS
+        limit = DEFAULT_WORK
     else:
-        limit = row_limit(getattr(args, "method", None))
-    return count_rows(path, limit) is not None
+        limit = work_limit(getattr(args, "method", None))
+    size = input_size(path, getattr(args, "label_col", "label"), max_rows=limit // 2)
+    return size is not None and work(size) <= limit
 
 
 def rerun_compiled(argv: list[str]) -> int:
