@@ -330,3 +330,18 @@ def test_latency_benchmark_runs(capsys):
     assert cli_latency.main(["--methods", "mv", "--rows", "3", "--runs", "1", "--paths", "default"]) == 0
     out = capsys.readouterr().out
     assert "| mv | 3 | default |" in out
+
+
+def test_every_shared_dataset_is_above_the_small_input_rule(datasets_dir):
+    """The small-input candidates never apply to a shared dataset, so auto's choice on each
+    (docs/auto.md) is unchanged by the rule."""
+    from crowdagg.auto import SMALL_ANNOTATIONS
+
+    # snow2008_*: numeric ratings (../shared/datasets/README.md), not auto's categorical candidates
+    found = sorted(p for p in datasets_dir.glob("*/answers.csv") if not p.parent.name.startswith("snow2008"))
+    if not found:
+        pytest.skip(f"no datasets under {datasets_dir}")
+    for p in found:
+        with open(p, "rb") as fh:
+            n_rows = sum(1 for _ in fh) - 1
+        assert n_rows >= 3 * SMALL_ANNOTATIONS, p  # several times over, even after duplicates are dropped
