@@ -43,7 +43,7 @@ def _run_script(code: str, timeout: float = 300, **env: str) -> subprocess.Compl
 
 _PROBE = """
 import json, sys
-sys.argv = ["crowdagg", *{argv!r}]
+sys.argv = [{argv0!r}, *{argv!r}]
 from crowdagg.cli import main
 from crowdagg.cli import _purepython as pp
 rc = main()
@@ -52,8 +52,8 @@ print("@@" + json.dumps({{"rc": rc, "pure": pp.is_installed(), "mods": mods}}))
 """
 
 
-def _probe(argv: list[str], **env: str) -> dict:
-    r = _run_script(_PROBE.format(argv=argv, heavy=HEAVY), **env)
+def _probe(argv: list[str], argv0: str = "crowdagg", **env: str) -> dict:
+    r = _run_script(_PROBE.format(argv=argv, heavy=HEAVY, argv0=argv0), **env)
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("@@")]
     assert line, r.stderr
     out = json.loads(line[-1][2:])
@@ -104,6 +104,19 @@ def test_larger_input_and_switch_off_use_the_compiled_kernels(tiny, tmp_path):
     assert r["rc"] == 0 and not r["pure"] and "numba.core.dispatcher" in r["mods"], r["stderr"]
     r = _probe(["aggregate", str(tiny), "-m", "mv", "-q", "-o", str(tmp_path / "o.csv")], **{pp.ENV: "0"})
     assert r["rc"] == 0 and not r["pure"] and "numba.core.dispatcher" in r["mods"], r["stderr"]
+
+
+def test_is_program(monkeypatch):
+    for argv0, expected in (("/usr/bin/crowdagg", True), ("crowdagg", True),
+                            ("/x/site-packages/crowdagg/__main__.py", True), ("/x/other/__main__.py", False),
+                            ("myscript.py", False), ("", False)):
+        monkeypatch.setattr(sys, "argv", [argv0, "aggregate"])
+        assert pp.is_program() is expected, argv0
+
+
+def test_another_program_calling_main_keeps_numba(tiny, tmp_path):
+    r = _probe(["aggregate", str(tiny), "-m", "mv", "-q", "-o", str(tmp_path / "o.csv")], argv0="myscript.py")
+    assert r["rc"] == 0 and not r["pure"], r["stderr"]
 
 
 def test_in_process_main_never_installs_the_stand_in(tiny, tmp_path, monkeypatch):

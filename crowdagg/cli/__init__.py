@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     prog = f"crowdagg {args.command}"
-    pure = argv is None and _purepython.wanted(args) and _purepython.install()
+    pure = argv is None and _purepython.is_program() and _purepython.wanted(args) and _purepython.install()
     if not _stdout_usable():  # `crowdagg ... >&-`: sys.stdout is None, and print() would lose the output
         print(f"{prog}: error: standard output is closed", file=sys.stderr)
         return 2

@@ -9,8 +9,8 @@ is run under for coverage) finishes before the compiled code would have loaded.
 So, for ``aggregate`` and ``summary`` on a CSV file (or a Mechanical Turk batch
 CSV; not Parquet, not JSON) of at most :data:`MAX_BYTES` whose rows x labels
 stay within :func:`work_limit` of the method, and only when
-``crowdagg`` runs as a program (``main()`` called without ``argv``: the console
-script and ``python -m crowdagg``), :func:`install` puts a stand-in module under
+``crowdagg`` runs as a program (``main()`` called without ``argv`` by the console
+script or ``python -m crowdagg``: :func:`is_program`), :func:`install` puts a stand-in module under
 the name ``numba`` in :data:`sys.modules` before any kernel module is imported.
 It has exactly the behaviour Numba documents under ``NUMBA_DISABLE_JIT=1``:
 ``njit`` / ``jit`` return the function itself, ``prange`` is ``range``,
@@ -39,7 +39,7 @@ import types
 from typing import Any
 
 __all__ = ["Unsupported", "ENV", "MAX_BYTES", "WORK_LIMITS", "DEFAULT_WORK", "UNKNOWN_LABELS", "install",
-           "is_installed", "work_limit", "input_size", "work", "wanted", "rerun_compiled", "filter_warnings"]
+           "is_installed", "is_program", "work_limit", "input_size", "work", "wanted", "rerun_compiled", "filter_warnings"]
 
 #: the switch: "0" never, "1" always, unset or anything else: by input size
 ENV = "CROWDAGG_PURE_PYTHON"
@@ -290,6 +290,19 @@ def work(size: tuple[int, int]) -> int:
     """The work measure of :data:`WORK_LIMITS`: rows x labels (at least two labels)."""
     rows, labels = size
     return rows * max(2, labels)
+
+
+def is_program() -> bool:
+    """Whether this process is the ``crowdagg`` program itself (the console script or
+    ``python -m crowdagg``), not another program that calls :func:`crowdagg.cli.main`: only
+    then may the stand-in take the name ``numba`` for the rest of the process."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(argv0).lower()
+    if name.endswith(".exe"):  # pragma: no cover - Windows launchers
+        name = name[:-4]
+    if name in ("crowdagg", "crowdagg-script.py"):
+        return True
+    return name == "__main__.py" and os.path.basename(os.path.dirname(argv0)) == "crowdagg"
 
 
 def wanted(args: Any) -> bool:
