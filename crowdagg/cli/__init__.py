@@ -16,7 +16,10 @@ Rules of the command line (see the README's "Rules you can rely on"):
   ``crowdagg <command>: warning: <message>``;
 * a reader that stops early (``crowdagg aggregate x.csv | head``) ends the
   command quietly with status 0; a closed or failing standard output
-  (``>&-``, ``> /dev/full``) is an error like any other.
+  (``>&-``, ``> /dev/full``) is an error like any other;
+* on a tiny CSV (``aggregate``, ``summary``) the kernels run as plain Python and
+  Numba is not imported (:mod:`crowdagg.cli._purepython`): the same results,
+  without Numba's start-up; ``CROWDAGG_PURE_PYTHON=0`` turns that off.
 """
 
 from __future__ import annotations
