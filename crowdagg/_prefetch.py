@@ -3,9 +3,9 @@
 A streamed Parquet read (:func:`crowdagg.ingest.parquet_batches`) alternates two kinds of
 work that both release the GIL: Arrow decoding a record batch, and the Numba kernels
 coding the previous batch's ids.  :func:`read_ahead` decodes batch ``k + 1`` while batch
-``k`` is coded, so a two-core machine does both at once; at most ``depth + 1`` batches
-are alive at a time (the one being coded, ``depth`` queued; the producer holds the one it
-is making).  Items come out in the iterator's order, exceptions raised by the iterator
+``k`` is coded, so a two-core machine does both at once; at most ``depth + 2`` batches
+are alive at a time (the one being coded, ``depth`` queued, and the one the producer is
+making or waiting to queue).  Items come out in the iterator's order, exceptions raised by the iterator
 are raised in the consumer at the same position, and closing the returned generator
 (or dropping it) stops the producer thread.
 """

@@ -732,7 +732,13 @@ class AnnotationTable:
         stream = ingest.parquet_batches(path, item_col=item_col, worker_col=worker_col,
                                         label_col=label_col, strip=strip)
         if stream is not None:
-            table = _build_streamed(*stream, labels, duplicates)
+            n_rows, cols, batches = stream
+            del stream
+            try:
+                table = _build_streamed(n_rows, cols, batches, labels, duplicates)
+            finally:
+                batches.close()  # stops and joins the read-ahead thread on every way out
+            del batches
             if table is not None:
                 return table
         columns, cols = ingest.read_parquet_columns(path, item_col=item_col, worker_col=worker_col,

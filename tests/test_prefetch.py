@@ -85,3 +85,44 @@ def test_consumer_exception_stops_the_producer():
             if x == 3:
                 raise RuntimeError("consumer failed")
     assert closed.wait(2.0)
+
+
+def _read_ahead_threads():
+    return [t for t in threading.enumerate() if t.name == "crowdagg-read-ahead"]
+
+
+def test_failed_streamed_read_leaves_no_thread(tmp_path, monkeypatch):
+    """An error while coding a batch (here a simulated interrupt on the second batch) must
+    stop the read-ahead thread at once, even while the caller still holds the traceback."""
+    import numpy as np
+    import pandas as pd
+
+    import crowdagg
+    from crowdagg import factorize, ingest
+
+    n = 5 * ingest.PARQUET_BATCH_ROWS // 4
+    df = pd.DataFrame({"item": np.char.add("i", (np.arange(n) % 997).astype(str)),
+                       "worker": np.char.add("w", (np.arange(n) % 13).astype(str)),
+                       "label": np.arange(n) % 3})
+    path = tmp_path / "a.parquet"
+    df.to_parquet(path, row_group_size=n // 4)
+    calls = {"n": 0}
+    real_add = factorize.StreamCodes.add
+
+    def add(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:  # item column of the second batch
+            raise KeyboardInterrupt
+        return real_add(self, *a, **k)
+
+    monkeypatch.setattr(factorize.StreamCodes, "add", add)
+    held = None
+    try:
+        crowdagg.AnnotationTable.read_parquet(path, duplicates="keep")
+    except KeyboardInterrupt as exc:
+        held = exc  # the frame of read_parquet stays alive through the traceback
+        assert _read_ahead_threads() == []
+    assert held is not None
+    monkeypatch.undo()
+    assert crowdagg.AnnotationTable.read_parquet(path, duplicates="keep").n_annotations == n
+    assert _read_ahead_threads() == []
