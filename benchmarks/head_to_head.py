@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -164,6 +165,9 @@ def run(
         "settings": {"sizes": sizes, "methods": [m.key for m in methods], "repeats": repeats,
                      "max_competitor_seconds": max_competitor_seconds, "id_type": id_type,
                      "workload": workload,
+                     # the OpenMP wait policy in force (crowdagg.kernels.em sets PASSIVE unless
+                     # the environment chose one): spinning threads count as CPU time
+                     "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                      "n_labels": n_labels, "per_item": 5, "seed": seed},
         "table_build": table_build,
         "results": results,
