@@ -932,9 +932,14 @@ class EMAggregator(BaseAggregator):
         self._set_fitted(ctx.table, res.params, executor)
         return self
 
+    def _predict_model(self) -> EMModel:
+        """The plug-in that :meth:`predict_proba` runs one E-step of (a fresh one per call,
+        so concurrent calls share nothing); by default :meth:`_make_model`'s."""
+        return self._make_model()
+
     def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
         self._validate_params()  # set_params may have changed them since fit
-        model = self._make_model()
+        model = self._predict_model()
         model.check_memory(type(self).__name__, table)
         executor = LocalExecutor(self._context(table, np.full(table.n_items, -1, np.int64)))
         params = align_params(model, executor.ctx, self)

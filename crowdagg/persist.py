@@ -72,7 +72,11 @@ raises :class:`~crowdagg.errors.NotFittedError`.
 A method whose state does not fit these rules overrides
 ``_persist_state(self, results: bool) -> dict`` and ``_restore_state(self,
 state: dict) -> None`` (call the base ones and adjust), or sets the class
-attribute ``_persist_skip = ("_attr", ...)`` to leave attributes out.
+attribute ``_persist_skip = ("_attr", ...)`` to leave attributes out.  A method
+that adds a hyper-parameter whose default changes what an old model predicts
+names, in the class attribute ``_params_before_they_existed = {"name": value}``,
+the value that reproduces the old behaviour: a file without that parameter is
+loaded with it (``MACE``: ``decision="posterior"``).
 :func:`crowdagg.testing.check_aggregator` checks the round trip (a loaded model
 predicts what the original predicts, to the last bit) for every estimator.
 
@@ -472,6 +476,10 @@ def _resolve_class(ref: dict[str, str], classes: dict[tuple[str, str], type], da
 def _decode_estimator(node: dict[str, Any], r: _Reader) -> Any:
     cls = _resolve_class(node["class"], r.classes)
     params = r.decode(node["params"])
+    # a file written before a parameter existed keeps the behaviour it was saved with,
+    # not the parameter's new default (the class names those values)
+    for name, value in getattr(cls, "_params_before_they_existed", {}).items():
+        params.setdefault(name, value)
     try:
         est = cls(**params)
     except TypeError as exc:

@@ -470,3 +470,46 @@ def test_underflowing_strategy_row_is_exposed_uniform():
     assert zero.size  # the case is really reached
     np.testing.assert_allclose(m.strategies_.to_numpy()[zero], 1.0 / 3)
     assert np.isfinite(m.skills_).all() and np.isfinite(m.strategies_.to_numpy()).all()
+
+
+def test_predict_proba_concurrent_calls_share_nothing():
+    """predict_proba builds its own plug-in per call: threads predicting at once neither
+    fail nor see each other's decision rule (the estimator itself is not touched)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    crowd = crowdagg.datasets.make_crowd(600, 40, 3, per_item=4, class_prior=[0.6, 0.25, 0.15], random_state=3)
+    df = crowd.annotations
+    est = crowdagg.MACE(n_restarts=1, max_iter=10, random_state=0).fit(df)
+    before = dict(est.__dict__)
+    ref = est.predict_proba(df)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda _: est.predict_proba(df), range(16)))
+    for g in got:
+        pd.testing.assert_frame_equal(g, ref)
+    assert est.__dict__.keys() == before.keys()
+    # the balanced rule: the fitted probas_ are what predict_proba gives on the same data
+    np.testing.assert_allclose(ref.to_numpy(), est.probas_.loc[ref.index].to_numpy(), atol=1e-10)
+
+
+def test_model_file_without_decision_keeps_the_posterior_rule(tmp_path, monkeypatch):
+    """A model saved before ``decision`` existed (its params lack it) loads with
+    ``decision="posterior"``, the rule its stored labels were made with."""
+    crowd = crowdagg.datasets.make_crowd(400, 30, 2, per_item=3, class_prior=[0.8, 0.2], random_state=1)
+    df = crowd.annotations
+    old = crowdagg.MACE(n_restarts=1, max_iter=10, random_state=0, decision="posterior").fit(df)
+    real = crowdagg.MACE.get_params
+
+    def without_decision(self, deep=True):
+        p = real(self, deep)
+        p.pop("decision", None)
+        return p
+
+    monkeypatch.setattr(crowdagg.MACE, "get_params", without_decision)
+    old.save(tmp_path / "old.zip")
+    monkeypatch.undo()
+    loaded = crowdagg.load(tmp_path / "old.zip")
+    assert loaded.decision == "posterior"
+    pd.testing.assert_frame_equal(loaded.predict_proba(df), old.predict_proba(df))
+    # a file that names the parameter keeps what it names
+    crowdagg.MACE(n_restarts=1, max_iter=10, random_state=0).fit(df).save(tmp_path / "new.zip")
+    assert crowdagg.load(tmp_path / "new.zip").decision == "balanced"

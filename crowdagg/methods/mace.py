@@ -353,8 +353,9 @@ class MACE(EMAggregator):
     labels_ : pandas.Series
         Most probable label per item (gold items: their gold label).
     probas_ : pandas.DataFrame
-        Posteriors, items x labels (items without annotations: uniform); under
-        uniform class priors with ``decision="balanced"``.
+        Posteriors, items x labels (items without annotations: the class priors
+        ``priors_``); under uniform class priors with ``decision="balanced"`` (items
+        without annotations: uniform).
     priors_ : pandas.Series
         Class priors by label (normalised; uniform with ``class_prior="uniform"``).
     spam_ : pandas.Series
@@ -388,6 +389,9 @@ class MACE(EMAggregator):
     """
 
     _inits: ClassVar[tuple[str, ...]] = ("mv", "random", "uniform")
+    #: crowdagg.persist: a model file without ``decision`` was saved before it existed, when
+    #: the labels were the learnt-prior posteriors; it keeps them
+    _params_before_they_existed: ClassVar[dict[str, Any]] = {"decision": "posterior"}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **em_constraints(_inits),
         "method": [Options(("vb", "em"))],
@@ -440,16 +444,14 @@ class MACE(EMAggregator):
         smoothing = None if self.smoothing is None else float(self.smoothing)
         model = MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior),
                           learn_prior=self.class_prior == "learn", balanced=self.decision == "balanced")
-        model.deciding = bool(self.__dict__.get("_deciding", False))
         return model
 
-    def _predict_posteriors(self, table: AnnotationTable) -> np.ndarray:
-        # predict_proba on new data: the same decision rule as the fitted posteriors
-        self._deciding = True
-        try:
-            return super()._predict_posteriors(table)
-        finally:
-            del self._deciding
+    def _predict_model(self) -> MACEModel:
+        # predict_proba on new data: the same decision rule as the fitted posteriors (a model
+        # of its own per call: the estimator is not touched, so concurrent calls are safe)
+        model = self._make_model()
+        model.deciding = True
+        return model
 
     def fit(self, data: Any, *, gold: Any = None, init_params: Any = None, **table_kwargs: Any) -> MACE:
         """Fit by EM / VB with restarts; see :meth:`crowdagg.em.EMAggregator.fit`.
