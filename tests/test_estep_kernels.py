@@ -16,10 +16,14 @@ from crowdagg.kernels.em import (
     _gather_rows2,
     _gather_rows2_py,
     _gather_rows_py,
+    _posterior_row,
+    _posterior_row_py,
     _row_acc,
     _row_acc_py,
     _row_add,
     _row_add_py,
+    _scatter_row,
+    _scatter_row_py,
     ds_estep_fixed_parallel,
     ds_estep_fixed_slice,
     ds_estep_slice,
@@ -220,6 +224,45 @@ def test_gather_rows_match_python_twins(strided):
                 for c in range(k):
                     want[c] += table[major[j] * k + minor[j], c]
             assert got == tuple(want)
+
+
+@njit
+def _post_row(buf, q, g, post, i, width):
+    return _posterior_row(buf, q, g, post, i, width)
+
+
+@njit
+def _scat_row(counts, idx, lo, hi, post, i, tacc, width):
+    _scatter_row(counts, idx, lo, hi, post, i, tacc, width)
+
+
+@pytest.mark.parametrize("strided", [False, True])
+def test_posterior_and_scatter_rows_match_python_twins(strided):
+    """The DS kernel's per-item finish: normalised (or one-hot at gold) posterior row and
+    its sum; the row added to the class totals and to the count rows of the item's
+    answers -- bit-identical to the Python loops, contiguous or strided arrays."""
+    rng = np.random.default_rng(6)
+    for k in (2, 3, 4):
+        width = (0.0,) * k
+        buf = rng.uniform(0.01, 1.0, 5 * k)
+        for g in (-1, 0, k - 1):
+            posts = [np.zeros((4, 2 * k))[:, ::2] if strided else np.zeros((4, k)), np.zeros((4, k))]
+            sm = _post_row(buf, k, g, posts[0], 2, width)
+            sm_py = _posterior_row_py(buf, k, g, posts[1], 2, width)
+            assert sm == sm_py
+            np.testing.assert_array_equal(posts[0], posts[1])
+            assert sm == (1.0 if g >= 0 else sum(buf[k:2 * k]))
+        post = rng.dirichlet(np.ones(k), 4)
+        idx = rng.integers(6, size=9)
+        base = rng.random((6, k))
+        c1 = np.zeros((6, 2 * k))[:, 1::2] if strided else np.zeros((6, k))
+        c1[:] = base
+        c2, t1, t2 = base.copy(), np.full((1, k), 0.5), np.full((1, k), 0.5)
+        _scat_row(c1, idx, 2, 8, post, 3, t1, width)
+        _scatter_row_py(c2, idx, 2, 8, post, 3, t2, width)
+        np.testing.assert_array_equal(c1, c2)
+        np.testing.assert_array_equal(t1, t2)
+        assert (t1 == 0.5 + post[3]).all()
 
 
 # --------------------------------------------------------------------------- MACE

@@ -573,6 +573,110 @@ def _gather_rows2_py(arr, major, minor, lo, hi, width, a0, a1, a2, a3):
     return a0, a1, a2, a3
 
 
+def _lane(k):
+    return ir.Constant(ir.IntType(32), k)
+
+
+@intrinsic
+def _posterior_row_llvm(typingctx, buf, q, g, post, i, width):
+    """Vector form of :func:`_fixed_posterior` + :func:`_store_fixed`: ``post[i, :K] =
+    buf[q:q + K] / sm`` with ``sm`` their sum in lane order (one-hot at a gold label
+    ``g >= 0``, ``sm = 1``); returns ``sm``.  Same operations per lane: bit-identical."""
+    n = _check_row_types(post, i, width)
+    if not (isinstance(buf, types.Array) and buf.ndim == 1 and buf.dtype == types.float64
+            and buf.layout == "C"):
+        raise TypingError("_posterior_row needs a contiguous 1-d float64 buffer")
+    f8 = types.float64
+
+    def codegen(context, builder, sig, args):
+        bty, qty, gty, pty, ity, _ = sig.args
+        bufv, qv, gv, postv, iv, _ = args
+        vty = ir.VectorType(ir.DoubleType(), n)
+        b = context.make_array(bty)(context, builder, bufv)
+        qq = context.cast(builder, qv, qty, types.intp)
+        v = builder.load(builder.bitcast(builder.gep(b.data, [qq]), vty.as_pointer()), align=8)
+        e = [builder.extract_element(v, _lane(k)) for k in range(n)]
+        sm = e[0]
+        for k in range(1, n):
+            sm = builder.fadd(sm, e[k])
+        one = context.get_constant(f8, 1.0)
+        inv = builder.fdiv(one, sm)
+        pv = builder.fmul(v, _vector_of(builder, [inv] * n, n))
+        gg = context.cast(builder, gv, gty, types.int64)
+        is_gold = builder.icmp_signed(">=", gg, ir.Constant(ir.IntType(64), 0))
+        hot = _vector_of(builder, [builder.select(builder.icmp_signed("==", gg, ir.Constant(ir.IntType(64), k)),
+                                                  one, context.get_constant(f8, 0.0)) for k in range(n)], n)
+        pv = builder.select(is_gold, hot, pv)
+        vptr, ptrs = _row_pointers(context, builder, pty, postv, iv, ity, n)
+        if vptr is not None:
+            builder.store(pv, vptr, align=8)
+        else:
+            for k in range(n):
+                builder.store(builder.extract_element(pv, _lane(k)), ptrs[k], align=8)
+        return builder.select(is_gold, one, sm)
+
+    return f8(buf, q, g, post, i, width), codegen
+
+
+@intrinsic
+def _scatter_row_llvm(typingctx, counts, idx, lo, hi, post, i, tacc, width):
+    """``tacc[0, :K] += post[i, :K]`` and ``counts[idx[j], :K] += post[i, :K]`` for ``j``
+    in ``lo..hi-1``, the posterior row loaded once as a vector (the statistics of one
+    item in :func:`ds_estep_fixed_slice`; same sums in the same order)."""
+    n = _check_row_types(counts, lo, width)
+    _check_row_types(post, i, width)
+    _check_row_types(tacc, i, width)
+    _check_index(idx)
+
+    def codegen(context, builder, sig, args):
+        cty, xty, loty, hity, pty, ity, tty, _ = sig.args
+        cv, xv, lov, hiv, pv_, iv, tv, _ = args
+        vptr, ptrs = _row_pointers(context, builder, pty, pv_, iv, ity, n)
+        p = _load_row(builder, vptr, ptrs, n)
+
+        def add_to(arrty, arr, r, rty):
+            vp, ps = _row_pointers(context, builder, arrty, arr, r, rty, n)
+            s = builder.fadd(_load_row(builder, vp, ps, n), p)
+            if vp is not None:
+                builder.store(s, vp, align=8)
+            else:
+                for k in range(n):
+                    builder.store(builder.extract_element(s, _lane(k)), ps[k], align=8)
+
+        add_to(tty, tv, context.get_constant(types.intp, 0), types.intp)
+        lo = context.cast(builder, lov, loty, types.intp)
+        hi = context.cast(builder, hiv, hity, types.intp)
+        with cgutils.for_range_slice(builder, lo, hi, ir.Constant(lo.type, 1)) as (j, _):
+            add_to(cty, cv, _index_at(context, builder, xty, xv, j), types.intp)
+        return context.get_dummy_value()
+
+    return types.void(counts, idx, lo, hi, post, i, tacc, width), codegen
+
+
+def _posterior_row_py(buf, q, g, post, i, width):
+    n = len(width)
+    if g >= 0:
+        post[i, :n] = 0.0
+        post[i, g] = 1.0
+        return 1.0
+    sm = buf[q]
+    for k in range(1, n):
+        sm += buf[q + k]
+    inv = 1.0 / sm
+    for k in range(n):
+        post[i, k] = buf[q + k] * inv
+    return sm
+
+
+def _scatter_row_py(counts, idx, lo, hi, post, i, tacc, width):
+    n = len(width)
+    for k in range(n):
+        tacc[0, k] += post[i, k]
+    for j in range(lo, hi):
+        for k in range(n):
+            counts[idx[j], k] += post[i, k]
+
+
 def _row_acc_py(arr, r, width, a0, a1, a2, a3):
     n = len(width)
     row = arr[r]
@@ -595,6 +699,10 @@ _row_add = _row_add_py if config.DISABLE_JIT else _row_add_llvm
 _gather_rows = _gather_rows_py if config.DISABLE_JIT else _gather_rows_llvm
 #: :data:`_gather_rows` with the rows ``major[j] * K + minor[j]`` (MACE: worker, label)
 _gather_rows2 = _gather_rows2_py if config.DISABLE_JIT else _gather_rows2_llvm
+#: ``post[i, :K] = buf[q:q + K] / sm`` (one-hot at gold ``g >= 0``), returns ``sm``
+_posterior_row = _posterior_row_py if config.DISABLE_JIT else _posterior_row_llvm
+#: ``tacc[0] += post[i]`` and ``counts[idx[j]] += post[i]``, ``lo <= j < hi`` (first ``K`` lanes)
+_scatter_row = _scatter_row_py if config.DISABLE_JIT else _scatter_row_llvm
 
 
 @njit(cache=True, nogil=True)
@@ -623,7 +731,7 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
     term = np.empty(_DS_BLOCK)
     buf = np.empty(_DS_BLOCK * n_labels)  # the block's log posteriors, then their exp
     a2 = a3 = 0.0
-    t0 = t1 = t2 = t3 = 0.0
+    tacc = np.zeros((1, n_labels))  # the class totals (one row: _scatter_row adds to it)
     for b in range(start, stop, _DS_BLOCK):
         e = min(b + _DS_BLOCK, stop)
         for i in range(b, e):
@@ -639,20 +747,15 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
             buf[q] = exp_nonpos(buf[q])
         for i in range(b, e):
             g = gold[i] if has_gold else -1
-            p0, p1, p2, p3, sm = _fixed_posterior(buf, (i - b) * n_labels, g, n_labels)
-            _store_fixed(post, i, n_labels, p0, p1, p2, p3)
+            sm = _posterior_row(buf, (i - b) * n_labels, g, post, i, width)
             ll, prod = _add_term(ll, prod, (term[i - b], sm), i - start)
             lo = item_ptr[i]
             hi = item_ptr[i + 1]
             if accumulate and (hi > lo or g >= 0):
-                t0 += p0
-                t1 += p1
-                t2 += p2
-                t3 += p3
-                for j in range(lo, hi):
-                    _row_add(counts, pairs[j], width, p0, p1, p2, p3)
+                _scatter_row(counts, pairs, lo, hi, post, i, tacc, width)
     if accumulate:
-        _add_fixed(class_tot, n_labels, t0, t1, t2, t3)
+        for k in range(n_labels):
+            class_tot[k] += tacc[0, k]
     return ll + np.log(prod)
 
 
