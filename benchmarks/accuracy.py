@@ -525,8 +525,8 @@ CROWDKIT_NOTES = """## Where crowdagg and crowd-kit differ
   the vote (act_cf: 0.893, plain model 0.830); `correct_prior=0` is crowd-kit's model, and run for
   the same number of updates the two agree to one item on every dataset (docs/em.md). crowd-kit
   also stops as soon as its bound drops (its check `new - old < tol` fires on a decrease).
-- **MACE**: crowdagg learns the class priors (`class_prior="learn"`) and uses
-  `theta_prior=(0.5, 2.0)`; crowd-kit 1.4.2 assumes uniform classes and also pairs the strategy
+- **MACE**: crowdagg learns the class priors (`class_prior="learn"`), labels under uniform
+  priors (`decision="balanced"`) and uses `theta_prior=(0.5, 2.0)`; crowd-kit 1.4.2 assumes uniform classes and also pairs the strategy
   counts of one worker with another's parameters whenever sorted and first-appearance worker
   orders differ (docs/glad_mace.md).
 - **KOS / MMSR**: KOS gives the same labels as crowd-kit's; M-MSR follows the paper where
@@ -545,7 +545,9 @@ WHICH_METHOD = """## Which method when
   `correct_prior=5`, BCC's Dirichlet 4/1) they have the best single-method means and no collapse;
   DS is the fastest EM method, BCC adds the ELBO and posterior uncertainty (docs/bayesian.md).
 - **Workers who make the same mistakes: `EBCC`** (latent subtypes shared by workers; 10 restarts).
-- **Spammers and adversaries: `MACE`** (a spam model per worker; learnt class priors).
+- **Spammers and adversaries: `MACE`** (a spam model per worker; fitted with learnt class priors,
+  items labelled under uniform ones: `decision="balanced"`, robust to gold sets that over-represent
+  rare classes; `decision="posterior"` when the judged items are a random sample).
 - **Items of varied difficulty: `GLAD`**, but it collapses where workers are biased towards one
   class (zheng_d_duck), as crowd-kit's does.
 - **Avoid as a default**: `OneCoinDawidSkene` (one number per worker: biased crowds collapse it),
