@@ -248,8 +248,27 @@ def _factorize_small_int_range(values: Any) -> tuple[np.ndarray, pd.Index] | Non
     if span > 4 * len(arr) + 1024:
         return None
     codes = np.empty(len(arr), dtype=_index_dtype(min(len(arr), span)))
-    first = factorize_dense_int(arr, vmin, span, codes)
+    if len(arr) < _NUMPY_ROWS:
+        first = _first_appearance_codes(arr, codes)
+    else:
+        first = factorize_dense_int(arr, vmin, span, codes)
     return codes, pd.Index(orig[first])
+
+
+#: below this many values the small-range factorisation runs in NumPy (the same codes as
+#: the kernel): a first fit on a small batch does not wait for the kernel's compilation
+_NUMPY_ROWS = 1 << 15
+
+
+def _first_appearance_codes(arr: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Codes in order of first appearance into ``codes``, as :func:`factorize_dense_int`
+    gives them; returns the row of each code's first appearance."""
+    _, first, inverse = np.unique(arr, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    codes[:] = rank[inverse.reshape(-1)]
+    return first[order]
 
 
 def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Index]:
