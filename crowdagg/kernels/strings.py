@@ -161,7 +161,9 @@ def factorize_hashes(hashes, codes):
     if 2 * runs <= n:
         while cap < 4 * runs:
             cap *= 2
-    table = np.full(cap, -1, dtype=np.int32)
+    table = np.empty(cap, dtype=np.int32)
+    for j in range(cap):  # a loop, not np.full: one implementation less to compile on a first call
+        table[j] = -1
     first = np.empty(cap // 4, dtype=np.int64)
     keys = np.empty(cap // 4, dtype=np.uint64)
     n_uniq = 0
@@ -241,7 +243,9 @@ def codes_match_strings_serial(offsets, data, codes, u_offsets, u_data):
 @njit(cache=True, nogil=True)
 def _rehash(keys, n_uniq, cap):
     mask = cap - 1
-    table = np.full(cap, -1, dtype=np.int32)
+    table = np.empty(cap, dtype=np.int32)
+    for j in range(cap):  # a loop, not np.full: one implementation less to compile on a first call
+        table[j] = -1
     for c in range(n_uniq):
         s = np.int64(keys[c] & np.uint64(mask))
         while table[s] >= 0:
