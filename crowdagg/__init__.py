@@ -7,9 +7,21 @@ Numba compilation, no pandas-heavy modules until first use).
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 __version__ = "0.1.0"
+
+# OpenMP threads that have finished a parallel region spin for the next one by default
+# (libgomp: about 300k spins), burning a core between the E-steps of a fit while Python
+# runs the M-step: a 2-thread Dawid-Skene fit at 1M answers took 0.51-0.55 CPU-s with
+# spinning and 0.31-0.36 CPU-s passive, in the same wall time (docs/benchmarks.md).
+# Passive threads sleep at once; a kernel launch runs for milliseconds, so the wake-up
+# (microseconds) does not show.  The OpenMP runtime reads the variable once, when the
+# first parallel kernel starts Numba's thread pool, so it is set here, before any kernel
+# module is imported; a policy the user has set (even an empty one) is kept.  Child
+# processes (Dask workers) inherit it (README, "Performance").
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _LAZY = {
     # table and results

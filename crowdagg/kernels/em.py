@@ -26,19 +26,7 @@ Layouts (all float64):
 
 from __future__ import annotations
 
-import os
-
-# OpenMP threads that have finished a parallel region spin for the next one by default
-# (libgomp: about 300k spins), burning a core between the E-steps of a fit while Python
-# runs the M-step: a 2-thread Dawid-Skene fit at 1M answers took 0.51-0.55 CPU-s with
-# spinning and 0.31-0.36 CPU-s passive, in the same wall time (docs/benchmarks.md,
-# "Roofline").  Passive threads sleep at once; the kernels run milliseconds per launch,
-# so the wake-up (microseconds) does not show.  Read by the OpenMP runtime when Numba
-# starts its thread pool (the first parallel kernel), and only when the user has not
-# chosen a policy.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
+import numpy as np
 from llvmlite import ir
 from numba import config, njit, prange, types
 from numba.core import cgutils
