@@ -298,3 +298,18 @@ def test_fixed_shift_gold_keeps_exp_argument_nonpositive():
     buf = np.empty(4)
     term = shift(buf, 0, 1, 4, 0.0, -50.0, -3.0, -1.0)  # gold = 1
     assert term == -50.0 and (buf <= 0).all() and buf.max() == 0.0
+
+
+@pytest.mark.parametrize("correct_prior", [5.0, 0.0])
+def test_mstep_numpy_and_kernel_paths_bit_identical(monkeypatch, correct_prior):
+    """Small fits run the confusion M-step in NumPy, large ones as one kernel: same bits."""
+    import crowdagg.methods.dawid_skene as dsm
+
+    crowd = crowdagg.datasets.make_crowd(3000, 120, 4, per_item=4, random_state=5)
+    fits = []
+    for cells in (0, 1 << 40):
+        monkeypatch.setattr(dsm, "_FUSED_MSTEP_CELLS", cells)
+        est = crowdagg.DawidSkene(max_iter=15, tol=0, correct_prior=correct_prior).fit(crowd.annotations)
+        fits.append(est)
+    np.testing.assert_array_equal(fits[0].params_["confusions"], fits[1].params_["confusions"])
+    np.testing.assert_array_equal(fits[0].probas_.to_numpy(), fits[1].probas_.to_numpy())
