@@ -847,6 +847,26 @@ def _finish_build(
                      duplicates, label_col)
 
 
+#: below this many annotations the duplicate check runs in NumPy (the same flags as
+#: :func:`~crowdagg.kernels.csr.mark_duplicates`): a first small fit compiles one kernel less
+_NUMPY_DUPLICATE_ROWS = 1 << 15
+
+
+def _mark_duplicates(item_ptr: np.ndarray, workers: np.ndarray, n_workers: int, keep_last: bool) -> np.ndarray:
+    """Rows to drop as repeated (item, worker) pairs: every occurrence but the first (or the
+    last) of a pair, rows of an item in input order (``mark_duplicates``'s rule)."""
+    n = workers.shape[0]
+    if n >= _NUMPY_DUPLICATE_ROWS:
+        return mark_duplicates(item_ptr, workers, n_workers, keep_last)
+    key = _expand_ptr(item_ptr, np.int64) * np.int64(max(n_workers, 1)) + workers.astype(np.int64)
+    if keep_last:
+        key = key[::-1]
+    _, first = np.unique(key, return_index=True)  # the first occurrence of every pair
+    drop = np.ones(n, dtype=bool)
+    drop[first] = False
+    return drop[::-1].copy() if keep_last else drop
+
+
 def _assemble(
     ic: np.ndarray,
     wc: np.ndarray,
@@ -881,7 +901,7 @@ def _assemble(
 
     n_dup = 0
     if duplicates != "keep":
-        drop = mark_duplicates(item_ptr, wc_s, n_workers, duplicates == "last")
+        drop = _mark_duplicates(item_ptr, wc_s, n_workers, duplicates == "last")
         n_dup = int(drop.sum())
         if n_dup and duplicates == "error":
             order = np.empty(n, dtype=idt)  # the input row of every kept annotation

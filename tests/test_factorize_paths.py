@@ -1,5 +1,6 @@
-"""The small-range integer factorisation has a NumPy path for small inputs (no kernel to
-compile on a first small fit) and the kernel for large ones: both give the same codes."""
+"""NumPy paths for small inputs (no kernel to compile on a first small fit) beside the kernels
+for large ones: the small-range integer factorisation and the duplicate check give the same
+codes and flags either way."""
 
 from __future__ import annotations
 
@@ -32,3 +33,21 @@ def test_both_sides_of_the_threshold(monkeypatch):
     large = factorize._factorize_small_int_range(arr)
     np.testing.assert_array_equal(small[0], large[0])
     assert small[1].equals(large[1]) and small[1].dtype == large[1].dtype == np.uint16
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 4)), min_size=1, max_size=80), st.booleans())
+def test_duplicate_flags_numpy_equals_kernel(pairs, keep_last):
+    """The duplicate check of small tables (NumPy) flags the rows the kernel flags."""
+    from crowdagg import table as tmod
+    from crowdagg.kernels.csr import mark_duplicates
+
+    items = np.array([p[0] for p in pairs])
+    workers = np.array([p[1] for p in pairs], dtype=np.int32)
+    order = np.argsort(items, kind="stable")  # item-CSR order, rows of an item in input order
+    ptr = np.zeros(7 + 1, dtype=np.int64)
+    np.add.at(ptr, items + 1, 1)
+    ptr = np.cumsum(ptr)
+    w = workers[order]
+    got = tmod._mark_duplicates(ptr, w, 5, keep_last)
+    np.testing.assert_array_equal(got, mark_duplicates(ptr, w, 5, keep_last))
