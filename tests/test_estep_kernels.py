@@ -31,6 +31,7 @@ from crowdagg.kernels.em import (
     sum_chunks,
 )
 from crowdagg.kernels.mace import (
+    mace_answer_log_probs,
     mace_estep_fixed_parallel,
     mace_estep_fixed_slice,
     mace_estep_ratio_slice,
@@ -102,8 +103,8 @@ def test_fixed_kernels_empty_gold_is_no_gold(k):
                                   True, (0.0,) * k)
         ls, lb, lk = mace_log_params(*_mace_params(np.random.default_rng(9), n_workers, k))
         mpost, kc, sc, mt = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
-        mll = mace_estep_fixed_slice(item_ptr, worker, label, gold, np.log(prior), ls, lb, mace_know_ratio(lk, lb),
-                                     0, n_items, mpost, kc, sc, mt, True, (0.0,) * k)
+        mll = mace_estep_fixed_slice(item_ptr, worker, label, gold, np.log(prior), mace_answer_log_probs(ls, lb),
+                                     mace_know_ratio(lk, lb), 0, n_items, mpost, kc, sc, mt, True, (0.0,) * k)
         out.append((ll, post, counts, tot, mll, mpost, kc, sc, mt))
     for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
@@ -286,8 +287,8 @@ def test_mace_fixed_matches_naive_and_generic(k, with_gold, seed):
     ratio = mace_know_ratio(lk, lb)
     w32, y32 = worker.astype(np.int32), label.astype(np.int32)
     post, kc, sc, tot = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
-    ll = mace_estep_fixed_slice(item_ptr, w32, y32, gold, np.log(prior), ls, lb, ratio, 0, n_items, post, kc, sc,
-                                tot, True, (0.0,) * k)
+    ll = mace_estep_fixed_slice(item_ptr, w32, y32, gold, np.log(prior), mace_answer_log_probs(ls, lb), ratio, 0,
+                                n_items, post, kc, sc, tot, True, (0.0,) * k)
     np.testing.assert_allclose(post, ref_post, rtol=0, atol=1e-12)
     assert ll == pytest.approx(ref_ll, rel=1e-12)
     np.testing.assert_allclose(kc, ref_k, rtol=0, atol=1e-10)
@@ -313,7 +314,8 @@ def test_mace_fixed_parallel_chunks_sum_to_serial(k):
     ratio = mace_know_ratio(lk, lb)
     lp = np.full(k, -np.log(k))
     post, kc, sc, tot = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
-    ll = mace_estep_fixed_slice(item_ptr, worker, label, gold, lp, ls, lb, ratio, 0, n_items, post, kc, sc, tot,
+    logpy = mace_answer_log_probs(ls, lb)
+    ll = mace_estep_fixed_slice(item_ptr, worker, label, gold, lp, logpy, ratio, 0, n_items, post, kc, sc, tot,
                                 True, (0.0,) * k)
     bounds = chunk_bounds(item_ptr, 3)
     bounds = np.unique(np.concatenate([bounds, [0, 1, 700, n_items]])).astype(np.int64)
@@ -321,12 +323,95 @@ def test_mace_fixed_parallel_chunks_sum_to_serial(k):
     kb, sb, tb, lb_ = (np.full((nc, n_workers), np.nan), np.full((nc, n_workers, k), np.nan),
                        np.full((nc, k), np.nan), np.zeros(nc))
     post_p = np.empty((n_items, k))
-    mace_estep_fixed_parallel(item_ptr, worker, label, gold, lp, ls, lb, ratio, bounds, post_p, kb, sb, tb, lb_,
+    mace_estep_fixed_parallel(item_ptr, worker, label, gold, lp, logpy, ratio, bounds, post_p, kb, sb, tb, lb_,
                               True, (0.0,) * k)
     np.testing.assert_array_equal(post_p, post)
     np.testing.assert_allclose(kb.sum(axis=0), kc, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(sb.sum(axis=0), sc, rtol=1e-13, atol=1e-12)
     np.testing.assert_allclose(tb.sum(axis=0), tot, rtol=1e-13)
+    assert lb_.sum() == pytest.approx(ll, rel=1e-13)
+
+
+def _answer_log_probs_np(ls, lb):
+    """:func:`mace_answer_log_probs` in NumPy (fast without the JIT too)."""
+    n_workers, k = lb.shape
+    out = np.repeat(ls.reshape(-1, 1), k, axis=1)
+    out[np.arange(n_workers * k), np.tile(np.arange(k), n_workers)] = lb.ravel()
+    return out
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_mace_answer_log_probs(k):
+    rng = np.random.default_rng(k)
+    ls, lb, _ = mace_log_params(*_mace_params(rng, 6, k))
+    got = mace_answer_log_probs(ls, lb)
+    np.testing.assert_array_equal(got, _answer_log_probs_np(ls, lb))
+    for w in range(6):
+        for y in range(k):
+            assert got[w * k + y, y] == lb[w, y]
+            assert all(got[w * k + y, c] == ls[w, y] for c in range(k) if c != y)
+
+
+def _minor_faults():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_mace_fixed_tiny_piece_of_many_workers(k):
+    """A piece (a Dask part, a partial_fit batch) of 10 answers among 1M workers: the
+    fixed kernels take the per-E-step tables and touch the rows of its answers only,
+    no workers-sized table, buffer or fold per call (a fresh workers-sized buffer
+    would fault in thousands of pages: 1M x 4 labels x 2 doubles is 64 MB), and agree
+    with the generic ratio kernel."""
+    n_workers = 1_000_000
+    rng = np.random.default_rng(11)
+    worker = np.array([5, 999_999, 123_456, 5, 42, 777_777, 3, 999_999, 10, 500_000], np.int32)
+    label = rng.integers(k, size=10).astype(np.int32)
+    item_ptr = np.array([0, 3, 3, 7, 10], np.int64)
+    n_items = item_ptr.shape[0] - 1
+    gold = np.array([-1, -1, 1, -1], np.int64)
+    ls, lb, lk = mace_log_params(*_mace_params(rng, n_workers, k))
+    logpy = _answer_log_probs_np(ls, lb)
+    ratio = np.exp(lk[:, None] - lb)
+    lp = np.log(rng.dirichlet(np.ones(k)))
+    post, kc, sc, tot = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
+    kc[:] = 0.0  # touched now: the kernel's own page faults only
+    sc[:] = 0.0
+
+    def run():
+        return mace_estep_fixed_slice(item_ptr, worker, label, gold, lp, logpy, ratio, 0, n_items, post, kc, sc,
+                                      tot, True, (0.0,) * k)
+
+    run()  # compiled, warm
+    kc[:] = 0.0
+    sc[:] = 0.0
+    tot[:] = 0.0
+    try:
+        f0 = _minor_faults()
+    except (ImportError, AttributeError):  # no per-thread rusage (not Linux)
+        f0 = None
+    ll = run()
+    if f0 is not None:
+        assert _minor_faults() - f0 < 256
+    post2, kc2, sc2 = np.empty((n_items, k)), np.zeros(n_workers), np.zeros((n_workers, k))
+    ll2 = mace_estep_ratio_slice(item_ptr, worker, label, gold, lp, ls, lb, ratio, 0, n_items, post2, kc2, sc2, True)
+    np.testing.assert_allclose(post, post2, rtol=1e-15, atol=1e-15)
+    assert ll == pytest.approx(ll2, rel=1e-14)
+    np.testing.assert_array_equal(np.flatnonzero(kc + sc.sum(axis=1)), np.unique(worker))  # only those rows
+    np.testing.assert_allclose(kc, kc2, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(sc, sc2, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(tot, post[[0, 2, 3]].sum(axis=0), rtol=1e-13)
+    # chunked: each chunk's buffers are the caller's (bounded by cap_chunks), nothing else
+    bounds = np.array([0, 2, n_items], np.int64)
+    kb, sb, tb, lb_ = np.zeros((2, n_workers)), np.zeros((2, n_workers, k)), np.zeros((2, k)), np.zeros(2)
+    post_p = np.empty((n_items, k))
+    mace_estep_fixed_parallel(item_ptr, worker, label, gold, lp, logpy, ratio, bounds, post_p, kb, sb, tb, lb_,
+                              True, (0.0,) * k)
+    np.testing.assert_array_equal(post_p, post)
+    np.testing.assert_allclose(kb.sum(axis=0), kc, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(sb.sum(axis=0), sc, rtol=1e-13, atol=1e-13)
     assert lb_.sum() == pytest.approx(ll, rel=1e-13)
 
 

@@ -513,3 +513,49 @@ def test_model_file_without_decision_keeps_the_posterior_rule(tmp_path, monkeypa
     # a file that names the parameter keeps what it names
     crowdagg.MACE(n_restarts=1, max_iter=10, random_state=0).fit(df).save(tmp_path / "new.zip")
     assert crowdagg.load(tmp_path / "new.zip").decision == "balanced"
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_fixed_estep_tiny_part_of_many_workers(k):
+    """A part (a Dask piece, a partial_fit batch) of 10 answers among many workers: the
+    fixed-width E-step reads the tables that ``prepare`` builds once per E-step (no
+    workers-sized table or fold per part; see tests/test_estep_kernels.py for the page
+    faults of one call), and agrees with the generic kernel; ``memory_terms`` counts
+    the tables."""
+    from crowdagg.em import EMContext
+    from crowdagg.kernels.mace import mace_answer_log_probs
+    from crowdagg.methods.mace import MACEModel
+
+    n_workers = 2_000 if NOJIT else 1_000_000  # the tables in pure Python: slow without the JIT
+    rng = np.random.default_rng(5)
+    ic = np.array([0, 0, 0, 1, 2, 2, 2, 2, 4, 4], np.int64)
+    wc = np.array([5, n_workers - 1, 1234, 5, 42, 777, 3, n_workers - 1, 10, 1500], np.int64)
+    t = crowdagg.AnnotationTable.from_codes(ic, wc, rng.integers(0, k, 10), items=5, workers=n_workers, labels=k)
+    gold = np.array([-1, -1, 1, -1, -1], np.int64)
+    ctx = EMContext(t, gold)
+    model = MACEModel("vb", None, (0.5, 2.0), 10.0, learn_prior=True)
+    spam, know, strat = random_params(rng, n_workers, k, normalised=False)
+    params = {"spam": spam, "know": know, "strategies": strat, "priors": rng.dirichlet(np.ones(k))}
+    prepared = model.prepare(ctx, params)
+    log_prior, ls, lb, lk, (logpy, ratio) = prepared
+    np.testing.assert_array_equal(logpy, mace_answer_log_probs(ls, lb))
+    np.testing.assert_array_equal(ratio, mace_know_ratio(lk, lb))
+    post = np.empty((5, k))
+    ll, (kc, sc, tot) = model.e_step_table(ctx, prepared, {}, post, True)
+    post2, kc2, sc2 = np.empty((5, k)), np.zeros(n_workers), np.zeros((n_workers, k))
+    ll2 = mace_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, ls, lb, lk, 0, 5, post2, kc2,
+                           sc2, True)
+    np.testing.assert_allclose(post, post2, rtol=1e-15, atol=1e-15)
+    assert ll == pytest.approx(ll2, rel=1e-14)
+    np.testing.assert_allclose(kc, kc2, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(sc, sc2, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(tot, post[[0, 1, 2, 4]].sum(axis=0), rtol=1e-13)
+    ll_n, _ = model.e_step_table(ctx, prepared, {}, post2, False)  # the decision pass: no counts
+    assert ll_n == ll
+    np.testing.assert_array_equal(post2, post)
+    # memory_terms: the tables of prepare (workers x K x (K + 1) doubles) for 2-4 classes only
+    terms = dict(model.memory_terms(5, n_workers, k))
+    assert terms[f"E-step answer tables ({k} labels x {k + 1}), {n_workers:,} workers"] == 8.0 * n_workers * k * (k + 1)
+    assert not any("answer tables" in d for d, _ in model.memory_terms(5, n_workers, 5))
+    ctx5 = EMContext(table_of([(0, 0, 4)], 1, 1, 5), np.full(1, -1, np.int64))
+    assert model.prepare(ctx5, model.default_params(ctx5))[4] is None  # 5 classes: the generic kernels

@@ -36,7 +36,6 @@ from .em import (  # class_totals: re-exported
     _fixed_shift,
     _gather_rows2,
     _item_posterior,
-    _row_add,
     _store_fixed,
     class_totals,
     exp_nonpos,
@@ -48,6 +47,7 @@ __all__ = [
     "mace_estep_slice",
     "mace_estep_ratio_slice",
     "mace_estep_parallel",
+    "mace_answer_log_probs",
     "mace_estep_fixed_slice",
     "mace_estep_fixed_parallel",
     "mace_mstep_em",
@@ -149,15 +149,15 @@ def mace_estep_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, lo
 
 #: items per block of :func:`mace_estep_fixed_slice`
 _BLOCK = 128
-#: the width of the (known, spammed) rows of :func:`_mace_fixed_items`
-_PAIR = (0.0, 0.0)
 
 
 @njit(cache=True, nogil=True)
-def _answer_log_probs(log_spam, log_both):
+def mace_answer_log_probs(log_spam, log_both):
     """``out[w * K + y, k] = log p(y | z = k)`` of worker ``w``: ``log_both[w, y]`` if
     ``y == k`` else ``log_spam[w, y]`` (workers x labels rows of ``K`` true classes: the
-    layout of the Dawid-Skene kernels' ``logct``, read by one vector load per answer)."""
+    layout of the Dawid-Skene kernels' ``logct``, read by one vector load per answer).
+    Built once per E-step (:meth:`crowdagg.methods.mace.MACEModel.prepare`), not per
+    call of the fixed-width kernels."""
     n_workers, n_labels = log_both.shape
     out = np.empty((n_workers * n_labels, n_labels))
     for w in range(n_workers):
@@ -170,20 +170,38 @@ def _answer_log_probs(log_spam, log_both):
 
 
 @njit(cache=True, nogil=True)
-def _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio, start, stop, post,
-                      know_cnt, strat_cnt, class_tot, accumulate, width):
-    """The pass of :func:`mace_estep_fixed_slice` with the answer log-probabilities
-    tabulated (``logpy`` from :func:`_answer_log_probs`)."""
+def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio,
+                           start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width):
+    """:func:`mace_estep_ratio_slice` for 2 to 4 classes, the class count fixed at
+    compile time by ``width`` (any tuple of ``K`` floats), with the class totals of
+    learnt priors (``class_tot[k] += post[i, k]`` over items with answers or gold)
+    in the same pass.  ``gold`` may be empty: no item has gold (as all ``-1``, without
+    a read per item).
+
+    ``logpy`` is the workers x labels table of ``log p(y | z = k)`` over the ``K``
+    classes (:func:`mace_answer_log_probs`, as Dawid-Skene's ``logct``: one vector
+    load and add per answer, the item's sums in one vector register) and
+    ``know_ratio`` that of :func:`mace_know_ratio` (read only with ``accumulate``);
+    both are built by the caller once per E-step, so that a call's work and memory are
+    proportional to its items and answers, not to the number of workers.
+
+    Items run in blocks as in :func:`~crowdagg.kernels.em.ds_estep_fixed_slice`: log
+    posteriors in scalars, then one vectorised ``exp`` loop (within 2 ulp:
+    :func:`~crowdagg.kernels.em.exp_nonpos`), then normalisation and statistics.  Each
+    answer's expected known count goes straight to ``know_cnt[w]`` and its spammed
+    count to ``strat_cnt[w, y]``, in answer order as :func:`mace_estep_ratio_slice`;
+    the sums agree with it to rounding (about 1e-15 relative: ``log_both`` is added
+    directly, not as ``log_spam + (log_both - log_spam)``).
+    """
     n_labels = len(width)
     has_gold = gold.shape[0] > 0  # empty: no gold item (no per-item read)
     ll = 0.0
     prod = 1.0  # see _add_term
     term = np.empty(_BLOCK)
     buf = np.empty(_BLOCK * n_labels)  # the block's log posteriors, then their exp
-    # (known, spammed) expected answers per (worker, label) row w * K + y: one 2-wide
-    # read-modify-write per answer, folded into know_cnt / strat_cnt at the end
-    ks = np.zeros((logpy.shape[0], 2)) if accumulate else np.zeros((0, 2))
-    kr = know_ratio.ravel() if accumulate else np.zeros(0)
+    # flat views (row w * K + y), no copy: the caller's rows are contiguous
+    kr = know_ratio.reshape(-1) if accumulate else np.zeros(0)
+    sc = strat_cnt.reshape(-1) if accumulate else np.zeros(0)
     a2 = a3 = 0.0
     t0 = t1 = t2 = t3 = 0.0
     for b in range(start, stop, _BLOCK):
@@ -214,59 +232,32 @@ def _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ra
                     t2 += p2
                     t3 += p3
                 for j in range(lo, hi):
+                    w = workers[j]
                     y = labels[j]
-                    row = workers[j] * n_labels + y
+                    # unsigned indices (codes are >= 0): no negative-index wraparound per access
+                    row = np.uint64(w * n_labels + y)
                     r = post[i, y] * kr[row]  # a load, not selects: LLVM made those branches
-                    _row_add(ks, row, _PAIR, r, 1.0 - r, 0.0, 0.0)
+                    know_cnt[np.uint64(w)] += r
+                    sc[row] += 1.0 - r
     if accumulate:
         _add_fixed(class_tot, n_labels, t0, t1, t2, t3)
-        for w in range(know_cnt.shape[0]):
-            for y in range(n_labels):
-                know_cnt[w] += ks[w * n_labels + y, 0]
-                strat_cnt[w, y] += ks[w * n_labels + y, 1]
     return ll + np.log(prod)
 
 
-
-@njit(cache=True, nogil=True)
-def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
-                           start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width):
-    """:func:`mace_estep_ratio_slice` for 2 to 4 classes, the class count fixed at
-    compile time by ``width`` (any tuple of ``K`` floats), with the class totals of
-    learnt priors (``class_tot[k] += post[i, k]`` over items with answers or gold)
-    in the same pass.  ``gold`` may be empty: no item has gold (as all ``-1``, without
-    a read per item).
-
-    Items run in blocks as in :func:`~crowdagg.kernels.em.ds_estep_fixed_slice`: log
-    posteriors in scalars, then one vectorised ``exp`` loop (within 2 ulp:
-    :func:`~crowdagg.kernels.em.exp_nonpos`), then normalisation and statistics.  Each
-    answer is one row of a workers x labels table of ``log p(y | z = k)`` over the ``K``
-    classes (built per call, as Dawid-Skene's ``logct``: one vector load and add per answer,
-    the item's sums in one vector register), and
-    its expected (known, spammed) counts go to one 2-wide row per (worker, label),
-    summed into ``know_cnt`` and ``strat_cnt`` at the end.  The sums agree with
-    :func:`mace_estep_ratio_slice` to rounding (about 1e-15 relative: ``log_both`` is
-    added directly, not as ``log_spam + (log_both - log_spam)``, and ``know_cnt[w]`` is
-    summed per label first).
-    """
-    return _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, _answer_log_probs(log_spam, log_both),
-                             know_ratio, start, stop, post, know_cnt, strat_cnt, class_tot, accumulate, width)
-
-
 @njit(cache=True, nogil=True, parallel=True)
-def mace_estep_fixed_parallel(item_ptr, workers, labels, gold, log_prior, log_spam, log_both, know_ratio,
+def mace_estep_fixed_parallel(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio,
                               bounds, post, know_buf, strat_buf, tot_buf, ll_buf, accumulate, width):
     """:func:`mace_estep_fixed_slice` over item chunks; chunk ``c`` zeroes and fills
-    ``know_buf[c]``, ``strat_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]``."""
-    logpy = _answer_log_probs(log_spam, log_both)
+    ``know_buf[c]``, ``strat_buf[c]``, ``tot_buf[c]`` and ``ll_buf[c]`` (its only
+    workers-sized memory: the caller bounds the chunks by their size)."""
     for c in prange(bounds.shape[0] - 1):
         if accumulate:
             know_buf[c, :] = 0.0
             strat_buf[c, :, :] = 0.0
             tot_buf[c, :] = 0.0
-        ll_buf[c] = _mace_fixed_items(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio,
-                                      bounds[c], bounds[c + 1], post, know_buf[c], strat_buf[c], tot_buf[c],
-                                      accumulate, width)
+        ll_buf[c] = mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, logpy, know_ratio,
+                                           bounds[c], bounds[c + 1], post, know_buf[c], strat_buf[c], tot_buf[c],
+                                           accumulate, width)
 
 
 def mace_mstep_em(know_cnt: np.ndarray, strat_cnt: np.ndarray, smoothing: float):

@@ -28,6 +28,7 @@ from ..errors import InitParamsError, InputError
 from ..kernels._util import cap_chunks
 from ..kernels.mace import (
     class_totals,
+    mace_answer_log_probs,
     mace_estep_fixed_parallel,
     mace_estep_fixed_slice,
     mace_estep_parallel,
@@ -40,6 +41,11 @@ from ..kernels.mace import (
 from ..table import AnnotationTable
 
 __all__ = ["MACE", "MACEModel"]
+
+
+def _fixed_width(n_labels: int) -> bool:
+    """Whether the fixed-width (2-4 class) MACE kernels run for ``n_labels`` classes."""
+    return 2 <= n_labels <= 4
 
 
 def _id_ranks(ids: pd.Index) -> np.ndarray:
@@ -77,8 +83,12 @@ class MACEModel(EMModel):
     global_params = ()
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
-        return [memory.posteriors(n_items, n_labels, 3),
-                memory.per_worker(f"strategies ({n_labels:,} labels)", n_workers, n_labels, 6)]
+        terms = [memory.posteriors(n_items, n_labels, 3),
+                 memory.per_worker(f"strategies ({n_labels:,} labels)", n_workers, n_labels, 6)]
+        if _fixed_width(n_labels):  # the tables of prepare: log p(y | z = k) and the known-answer ratios
+            terms.append(memory.per_worker(f"E-step answer tables ({n_labels:,} labels x {n_labels + 1:,})",
+                                           n_workers, n_labels * (n_labels + 1)))
+        return terms
     label_axes: ClassVar[dict[str, tuple[int, ...]]] = {"spam": (), "know": (), "strategies": (0,)}
     #: weights in [0, 1]; ``spam + know`` and each strategy row sum to at most 1 (to 1
     #: under EM; sub-normalised under VB); zeros are floored at PROB_FLOOR
@@ -189,24 +199,35 @@ class MACEModel(EMModel):
         k = t.n_labels
         r = post[t.item_codes, t.label_codes] * (0.5 / (0.5 / k + 0.5))
         know_cnt = np.bincount(t.worker_codes, weights=r, minlength=t.n_workers)
-        strat_cnt = np.zeros((t.n_workers, k))
-        np.add.at(strat_cnt, (t.worker_codes, t.label_codes), 1.0 - r)
+        strat_cnt = np.bincount(t.worker_codes.astype(np.int64) * k + t.label_codes, weights=1.0 - r,
+                                minlength=t.n_workers * k).reshape(t.n_workers, k)
         return know_cnt, strat_cnt, self._class_totals(part, post)
 
-    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[Any, ...]:
+        """``(log_prior, log_spam, log_both, log_know, tables)``; ``tables``, for 2-4
+        classes, the fixed-width kernels' ``(logpy, know_ratio)``
+        (:func:`~crowdagg.kernels.mace.mace_answer_log_probs`,
+        :func:`~crowdagg.kernels.mace.mace_know_ratio`), built here once per E-step (as
+        Dawid-Skene's ``logct``) so that a part or a batch pays for its answers only,
+        not for every worker; ``None`` otherwise."""
         learnt = self.learn_prior and not (self.balanced and self.deciding)
         log_prior = np.log(params["priors"]) if learnt else self._log_prior(ctx)
-        return (log_prior, *mace_log_params(params["spam"], params["know"], params["strategies"]))
+        log_spam, log_both, log_know = mace_log_params(params["spam"], params["know"], params["strategies"])
+        tables = None
+        if _fixed_width(ctx.n_labels):
+            tables = (mace_answer_log_probs(log_spam, log_both), mace_know_ratio(log_know, log_both))
+        return log_prior, log_spam, log_both, log_know, tables
 
-    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
+    def e_step_table(self, part: EMContext, prepared: tuple[Any, ...], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
         t = part.table
         k, n_workers = t.n_labels, t.n_workers
-        log_prior, log_spam, log_both, log_know = prepared
-        # per-chunk workers x labels buffers: fewer chunks when they would pass the cap
+        log_prior, log_spam, log_both, log_know, tables = prepared
+        # the per-chunk workers x (labels + 1) count buffers (know_cnt, strat_cnt: the
+        # kernels' only per-chunk workers-sized memory): fewer chunks past the cap
         bounds = cap_chunks(part.chunks(), 8 * n_workers * (k + 1), MAX_STAT_BUFFER_BYTES)
-        if 2 <= k <= 4 and post.shape[1] == k:
-            return self._e_step_fixed(part, prepared, bounds, post, accumulate)
+        if tables is not None and post.shape[1] == k:
+            return self._e_step_fixed(part, log_prior, tables, bounds, post, accumulate)
         if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
             know_cnt = np.zeros(n_workers)
             strat_cnt = np.zeros((n_workers, k))
@@ -222,28 +243,26 @@ class MACEModel(EMModel):
         tot = self._class_totals(part, post) if accumulate else None
         return float(lbuf.sum()), (kbuf.sum(axis=0), sbuf.sum(axis=0), tot)
 
-    def _e_step_fixed(self, part: EMContext, prepared: tuple[np.ndarray, ...], bounds: np.ndarray,
-                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+    def _e_step_fixed(self, part: EMContext, log_prior: np.ndarray, tables: tuple[np.ndarray, np.ndarray],
+                      bounds: np.ndarray, post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
         """2-4 classes: the kernels compiled for the class count, class totals in the same pass."""
         t = part.table
         k, n_workers = t.n_labels, t.n_workers
-        log_prior, log_spam, log_both, log_know = prepared
+        logpy, ratio = tables
         width = (0.0,) * k
-        ratio = mace_know_ratio(log_know, log_both) if accumulate else np.empty((0, 0))
+        gold = part.kernel_gold()
         if bounds.shape[0] <= 2:  # one chunk: the serial kernel, no thread start-up
             know_cnt, strat_cnt, tot = np.zeros(n_workers), np.zeros((n_workers, k)), np.zeros(k)
-            ll = mace_estep_fixed_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                        log_spam, log_both, ratio, 0, t.n_items, post, know_cnt, strat_cnt,
-                                        tot, accumulate, width)
+            ll = mace_estep_fixed_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, logpy, ratio,
+                                        0, t.n_items, post, know_cnt, strat_cnt, tot, accumulate, width)
         else:
             n_chunks = bounds.shape[0] - 1
             kbuf = self.buffer("know_cnt", (n_chunks, n_workers))
             sbuf = self.buffer("strat_cnt", (n_chunks, n_workers, k))
             tbuf = self.buffer("class_tot", (n_chunks, k))
             lbuf = self.buffer("loglik", (n_chunks,))
-            mace_estep_fixed_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                      log_spam, log_both, ratio, bounds, post, kbuf, sbuf, tbuf, lbuf,
-                                      accumulate, width)
+            mace_estep_fixed_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, logpy, ratio,
+                                      bounds, post, kbuf, sbuf, tbuf, lbuf, accumulate, width)
             ll = lbuf.sum()
             know_cnt, strat_cnt, tot = kbuf.sum(axis=0), sbuf.sum(axis=0), tbuf.sum(axis=0)
         if not accumulate:
