@@ -144,3 +144,21 @@ def test_parquet_memory_main(tmp_path, capsys, monkeypatch):
     assert row["n"] == 3000 and row["items"] <= 600
     assert row["peak_mib"] >= row["peak_read_mib"] > 0 and row["fit_s"] > 0
     assert "n=3,000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["DSPass", "MACEPass"])
+def test_asv_estep_passes_run(bench, name):
+    """The asv E-step benchmarks call the kernels directly: their arguments must follow the
+    kernels' signatures (a signature change once broke MACEPass without a failing test)."""
+    mp = pytest.MonkeyPatch()
+    mp.syspath_prepend(str(BENCH))
+    try:
+        mod = importlib.import_module("asv_bench.bench_estep")
+        for parallel in (False, True):
+            case = getattr(mod, name)()
+            case.setup(3000, "skewed", parallel)
+            case.run()
+    finally:
+        mp.undo()
+        for m in [m for m in sys.modules if m.startswith("asv_bench")]:
+            sys.modules.pop(m, None)

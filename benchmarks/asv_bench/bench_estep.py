@@ -69,6 +69,7 @@ class DSPass:
 class MACEPass(DSPass):
     def setup(self, n: int, workload: str, parallel: bool) -> None:
         from crowdagg.kernels.mace import (
+            mace_answer_log_probs,
             mace_estep_fixed_parallel,
             mace_estep_fixed_slice,
             mace_know_ratio,
@@ -82,7 +83,7 @@ class MACEPass(DSPass):
         ls, lb, lk = mace_log_params(spam, 1.0 - spam, rng.dirichlet(np.ones(k), w))
         ratio = mace_know_ratio(lk, lb)
         args = (t.item_ptr, t.worker_codes, t.label_codes, np.empty(0, np.int64), np.full(k, -np.log(k)),
-                ls, lb, ratio)
+                mace_answer_log_probs(ls, lb), ratio)
         post = np.empty((t.n_items, k))
         width = (0.0,) * k
         if parallel:
