@@ -313,3 +313,29 @@ def test_mstep_numpy_and_kernel_paths_bit_identical(monkeypatch, correct_prior):
         fits.append(est)
     np.testing.assert_array_equal(fits[0].params_["confusions"], fits[1].params_["confusions"])
     np.testing.assert_array_equal(fits[0].probas_.to_numpy(), fits[1].probas_.to_numpy())
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_one_coin_fixed_width_path_equals_its_own_kernel(monkeypatch, k, parallel):
+    """2-4 classes: one-coin runs Dawid-Skene's fixed-width E-step on its confusion rows
+    (log s on the diagonal, log e elsewhere); the fit equals the one-coin kernel's to 1e-10,
+    with gold items and several chunks."""
+    t = AnnotationTable.from_pandas(_crowd(300, 30, k, seed=k).annotations)
+    gold = np.full(t.n_items, -1)
+    gold[::9] = 1
+
+    def ctx():
+        c = EMContext(t, gold, parallel=parallel)
+        if parallel:
+            c._bounds = np.array([0, 40, 41, 200, t.n_items], dtype=np.int64)
+        return c
+
+    fast = run_em(dsmod.OneCoinModel(0.01, 5.0), ctx(), max_iter=8, tol=0)
+    real_prepare = dsmod.OneCoinModel.prepare
+    monkeypatch.setattr(dsmod.OneCoinModel, "prepare", lambda self, c, p: (*real_prepare(self, c, p)[:3], None))
+    ref = run_em(dsmod.OneCoinModel(0.01, 5.0), ctx(), max_iter=8, tol=0)
+    np.testing.assert_allclose(fast.posteriors, ref.posteriors, atol=1e-10)
+    np.testing.assert_allclose(fast.params["skills"], ref.params["skills"], atol=1e-10)
+    np.testing.assert_allclose(fast.params["priors"], ref.params["priors"], atol=1e-12)
+    np.testing.assert_allclose(fast.loglik, ref.loglik, rtol=1e-12)

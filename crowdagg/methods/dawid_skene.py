@@ -229,7 +229,11 @@ class OneCoinModel(EMModel):
         self.correct_prior = correct_prior
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
-        return [memory.posteriors(n_items, n_labels, 2), memory.per_worker("worker accuracies", n_workers, 1, 4)]
+        terms = [memory.posteriors(n_items, n_labels, 2), memory.per_worker("worker accuracies", n_workers, 1, 4)]
+        if 2 <= n_labels <= 4:  # the fixed-width E-step's (worker, label) rows and their counts
+            terms.append((f"E-step rows, {n_workers:,} workers x {n_labels}^2 labels, 2 copies",
+                          2 * 8.0 * n_workers * n_labels**2))
+        return terms
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         k = ctx.n_labels
@@ -244,20 +248,31 @@ class OneCoinModel(EMModel):
         corr = np.bincount(t.worker_codes, weights=post[t.item_codes, t.label_codes], minlength=t.n_workers)
         return corr, _class_totals(part, post)
 
-    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[Any, ...]:
         k = ctx.n_labels
         s = params["skills"]
         if k > 1:
             log_s, log_e = np.log(s), np.log((1.0 - s) / (k - 1))
         else:
             log_s, log_e = np.zeros_like(s), np.zeros_like(s)
-        return np.log(params["priors"]), log_s, log_e
+        rows = None
+        if 2 <= k <= 4:
+            # the one-coin confusion rows in Dawid-Skene's E-step layout (row w * K + y,
+            # column k: log p(y | k) = log s_w if y == k else log e_w), for the 2-4 class
+            # kernel of Dawid-Skene (the same posteriors and statistics, ~4x faster per pass)
+            rows = np.repeat(log_e, k * k).reshape(-1, k, k)
+            idx = np.arange(k)
+            rows[:, idx, idx] = log_s[:, None]
+            rows = rows.reshape(-1, k)
+        return np.log(params["priors"]), log_s, log_e, rows
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, ...], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
         t = part.table
         k, n_workers = t.n_labels, t.n_workers
-        log_prior, log_s, log_e = prepared
+        log_prior, log_s, log_e, rows = prepared
+        if rows is not None and post.shape[1] == k:
+            return self._e_step_fixed(part, log_prior, rows, post, accumulate)
         # one corr row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
         bounds = cap_chunks(part.chunks(), 8 * n_workers, MAX_STAT_BUFFER_BYTES) if part.parallel else None
         if bounds is None or bounds.shape[0] <= 2:
@@ -273,6 +288,34 @@ class OneCoinModel(EMModel):
         oc_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, log_s, log_e,
                           bounds, post, cbuf, tbuf, lbuf, accumulate)
         return float(lbuf.sum()), (cbuf.sum(axis=0), tbuf.sum(axis=0))
+
+    def _e_step_fixed(self, part: EMContext, log_prior: np.ndarray, rows: np.ndarray, post: np.ndarray,
+                      accumulate: bool) -> tuple[float, Any]:
+        """2-4 classes: Dawid-Skene's fixed-width E-step on the one-coin rows; a worker's
+        expected correct answers are the diagonal of its counts (``Σ_y N[w, y, y]``)."""
+        t = part.table
+        k, n_workers = t.n_labels, t.n_workers
+        width = (0.0,) * k
+        bounds = cap_chunks(part.chunks(), 8 * n_workers * k * k, MAX_STAT_BUFFER_BYTES) if part.parallel else None
+        if bounds is None or bounds.shape[0] <= 2:
+            counts = np.zeros((n_workers * k, k))
+            tot = np.zeros(k)
+            ll = float(ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, rows,
+                                            0, t.n_items, post, counts, tot, accumulate, width))
+        else:
+            n_chunks = bounds.shape[0] - 1
+            cbuf = self.buffer("counts", (n_chunks, n_workers * k, k))
+            tbuf = self.buffer("class_tot", (n_chunks, k))
+            lbuf = self.buffer("loglik", (n_chunks,))
+            ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, rows,
+                                    bounds, post, cbuf, tbuf, lbuf, accumulate, width)
+            ll = float(lbuf.sum())
+            counts, tot = (sum_chunks(cbuf), tbuf.sum(axis=0)) if accumulate else (None, None)
+        if not accumulate:
+            return ll, None
+        idx = np.arange(k)
+        corr = counts.reshape(n_workers, k, k)[:, idx, idx].sum(axis=1)
+        return ll, (corr, tot)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
