@@ -10,16 +10,13 @@ import pandas as pd
 
 from .. import memory
 from .._validation import Domain, Interval
-from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
+from ..em import EMAggregator, EMContext, EMModel, em_constraints
 from ..kernels.bcc import dirichlet_elog_parallel, dirichlet_elog_slice, dirichlet_kl_sum, logsumexp
 from ..kernels.em import (
-    ds_counts_by_worker_parallel,
     ds_counts_slice,
-    ds_estep_parallel,
-    ds_estep_slice,
 )
 from ..table import AnnotationTable
-from .dawid_skene import _labelled_confusions
+from .dawid_skene import _labelled_confusions, ds_rows_estep
 
 __all__ = ["BCC", "BCCModel", "DIRICHLET", "KLCache", "dirichlet_prior_matrix", "elog_rows", "expected_log",
            "n_empty_items", "row_chunks"]
@@ -159,37 +156,13 @@ class BCCModel(KLCache, EMModel):
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
-        """The Dawid-Skene E-step kernels read with ``(E[log tau], E[log v])``."""
-        t = part.table
-        k, n_workers = t.n_labels, t.n_workers
+        """The Dawid-Skene E-step (:func:`~crowdagg.methods.dawid_skene.ds_rows_estep`, its
+        generic kernels) read with ``(E[log tau], E[log v])``."""
         elog_tau, elog_v = prepared
         # items with neither answers nor gold: posterior softmax(E[log tau]), but outside the ELBO
         offset = n_empty_items(part) * logsumexp(elog_tau)
-        bounds = part.chunks()
-        if not part.parallel or bounds.shape[0] <= 2:  # one chunk: no thread start-up
-            counts, tot = np.zeros((n_workers, k, k)), np.zeros(k)
-            ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, elog_tau, elog_v,
-                                0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
-            return float(ll) - offset, (counts, tot)
-        n_chunks = bounds.shape[0] - 1
-        acc = accumulate and n_chunks * n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
-        cbuf = self.buffer("counts", (n_chunks, n_workers * k, k)) if acc else np.zeros((n_chunks, 1, 1))
-        tbuf = self.buffer("class_tot", (n_chunks, k))
-        lbuf = self.buffer("loglik", (n_chunks,))
-        ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, elog_tau, elog_v,
-                          bounds, post, cbuf, tbuf, lbuf, acc)
-        ll = float(lbuf.sum()) - offset
-        if acc:
-            return ll, (cbuf.sum(axis=0).reshape(n_workers, k, k), tbuf.sum(axis=0))
-        if not accumulate:
-            return ll, None
-        # statistics buffers per chunk would be too large: per-worker counts from the posteriors
-        counts = np.zeros((n_workers, k, k))
-        if n_workers:
-            ds_counts_by_worker_parallel(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes, post,
-                                         part.worker_chunks(), counts)
-        used = (np.diff(np.asarray(t.item_ptr)) > 0) | (part.gold >= 0)
-        return ll, (counts, post[used].sum(axis=0))
+        ll, stats = ds_rows_estep(self, part, elog_tau, elog_v, post, accumulate, fixed=False)
+        return ll - offset, stats
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:

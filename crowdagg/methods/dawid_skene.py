@@ -56,6 +56,67 @@ def _smoothed_priors(tot: np.ndarray, alpha: float) -> np.ndarray:
     return (tot + alpha) / (tot.sum() + alpha * tot.shape[0])
 
 
+def ds_rows_estep(model: EMModel, part: EMContext, log_prior: np.ndarray, rows: np.ndarray, post: np.ndarray,
+                  accumulate: bool, fixed: bool = True) -> tuple[float, Any]:
+    """One Dawid-Skene E-step over ``part`` with the log confusion rows ``rows``
+    (row ``w * K + y``, column ``k``: ``log p(y | z = k)`` for worker ``w``), for every
+    plug-in whose E-step is Dawid-Skene's (Dawid-Skene, one-coin, BCC).
+
+    Returns ``(loglik, (counts, class_tot))`` with ``counts`` workers x observed x true
+    (``(loglik, None)`` without ``accumulate``).  2-4 classes run the fixed-width kernel
+    (``fixed=False`` keeps the generic one); one chunk runs the serial kernel; chunk
+    buffers that would pass :data:`~crowdagg.em.MAX_STAT_BUFFER_BYTES` give way to a
+    second pass over the workers for the counts.  Scratch buffers live on ``model``.
+    """
+    t = part.table
+    k, n_workers = t.n_labels, t.n_workers
+    # 2-4 classes: the kernel compiled for this class count (width fixes it)
+    width = (0.0,) * k if fixed and 2 <= k <= 4 and post.shape[1] == k else None
+    bounds = part.chunks() if part.parallel else None
+    if bounds is None or bounds.shape[0] <= 2:  # one chunk: the serial kernel only
+        counts = np.zeros((n_workers, k, k))
+        tot = np.zeros(k)
+        if width is not None:
+            ll = ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, rows,
+                                      0, t.n_items, post, counts.reshape(-1, k), tot, accumulate, width)
+        else:
+            ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, rows,
+                                0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
+        return float(ll), (counts, tot)
+    n_chunks = bounds.shape[0] - 1
+    acc = accumulate and n_chunks * n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
+    cbuf = model.buffer("counts", (n_chunks, n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
+    cbuf2 = cbuf.reshape(n_chunks, -1, cbuf.shape[-1])  # rows w * K + y
+    tbuf = model.buffer("class_tot", (n_chunks, k))
+    lbuf = model.buffer("loglik", (n_chunks,))
+    if width is not None:
+        ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, rows,
+                                bounds, post, cbuf2, tbuf, lbuf, acc, width)
+    else:
+        ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, rows,
+                          bounds, post, cbuf2, tbuf, lbuf, acc)
+    ll = float(lbuf.sum())
+    if acc:
+        return ll, (sum_chunks(cbuf), tbuf.sum(axis=0))
+    if accumulate:  # two-pass fallback: per-worker counts from the posteriors
+        return ll, (_counts_by_worker(part, post), _class_totals(part, post))
+    return ll, None
+
+
+def _counts_by_worker(ctx: EMContext, post: np.ndarray) -> np.ndarray:
+    """Counts (workers x observed x true) from given posteriors, by worker (no per-chunk buffers)."""
+    t = ctx.table
+    k = t.n_labels
+    counts = np.zeros((t.n_workers, k, k))
+    if ctx.parallel:
+        ds_counts_by_worker_parallel(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
+                                     post, ctx.worker_chunks(), counts)
+    else:
+        ds_counts_by_worker_slice(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
+                                  post, 0, t.n_workers, counts)
+    return counts
+
+
 # --------------------------------------------------------------------------- plug-ins
 #: confusion cells (workers x labels x labels) from which the M-step runs as one kernel
 #: (:func:`~crowdagg.kernels.em.ds_mstep_confusions`, ~0.3 ms an iteration less at 1,000
@@ -100,16 +161,7 @@ class DawidSkeneModel(EMModel):
         return {"confusions": conf, "priors": np.full(k, 1.0 / k)}
 
     def _counts_from_post(self, ctx: EMContext, post: np.ndarray) -> np.ndarray:
-        t = ctx.table
-        k = t.n_labels
-        counts = np.zeros((t.n_workers, k, k))
-        if ctx.parallel:
-            ds_counts_by_worker_parallel(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
-                                         post, ctx.worker_chunks(), counts)
-        else:
-            ds_counts_by_worker_slice(t.worker_ptr, t.worker_index, t.item_codes, t.label_codes,
-                                      post, 0, t.n_workers, counts)
-        return counts
+        return _counts_by_worker(ctx, post)
 
     def _update(self, counts: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
         a = self.smoothing
@@ -146,40 +198,8 @@ class DawidSkeneModel(EMModel):
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
-        t = part.table
-        k, n_workers = t.n_labels, t.n_workers
         log_prior, logct = prepared
-        # 2-4 classes: the kernel compiled for this class count (width fixes it)
-        width = (0.0,) * k if 2 <= k <= 4 and post.shape[1] == k else None
-        bounds = part.chunks() if part.parallel else None
-        if bounds is None or bounds.shape[0] <= 2:  # one chunk: the serial kernel only
-            counts = np.zeros((n_workers, k, k))
-            tot = np.zeros(k)
-            if width is not None:
-                ll = ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, logct,
-                                          0, t.n_items, post, counts.reshape(-1, k), tot, accumulate, width)
-            else:
-                ll = ds_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
-                                    0, t.n_items, post, counts.reshape(-1, k), tot, accumulate)
-            return float(ll), (counts, tot)
-        n_chunks = bounds.shape[0] - 1
-        acc = accumulate and n_chunks * n_workers * k * k * 8 <= MAX_STAT_BUFFER_BYTES
-        cbuf = self.buffer("counts", (n_chunks, n_workers, k, k)) if acc else np.zeros((n_chunks, 1, 1, 1))
-        cbuf2 = cbuf.reshape(n_chunks, -1, cbuf.shape[-1])  # rows w * K + y
-        tbuf = self.buffer("class_tot", (n_chunks, k))
-        lbuf = self.buffer("loglik", (n_chunks,))
-        if width is not None:
-            ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, logct,
-                                    bounds, post, cbuf2, tbuf, lbuf, acc, width)
-        else:
-            ds_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, log_prior, logct,
-                              bounds, post, cbuf2, tbuf, lbuf, acc)
-        ll = float(lbuf.sum())
-        if acc:
-            return ll, (sum_chunks(cbuf), tbuf.sum(axis=0))
-        if accumulate:  # two-pass fallback: per-worker counts from the posteriors
-            return ll, (self._counts_from_post(part, post), _class_totals(part, post))
-        return ll, None
+        return ds_rows_estep(self, part, log_prior, logct, post, accumulate)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
@@ -291,31 +311,14 @@ class OneCoinModel(EMModel):
 
     def _e_step_fixed(self, part: EMContext, log_prior: np.ndarray, rows: np.ndarray, post: np.ndarray,
                       accumulate: bool) -> tuple[float, Any]:
-        """2-4 classes: Dawid-Skene's fixed-width E-step on the one-coin rows; a worker's
-        expected correct answers are the diagonal of its counts (``Σ_y N[w, y, y]``)."""
-        t = part.table
-        k, n_workers = t.n_labels, t.n_workers
-        width = (0.0,) * k
-        bounds = cap_chunks(part.chunks(), 8 * n_workers * k * k, MAX_STAT_BUFFER_BYTES) if part.parallel else None
-        if bounds is None or bounds.shape[0] <= 2:
-            counts = np.zeros((n_workers * k, k))
-            tot = np.zeros(k)
-            ll = float(ds_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, rows,
-                                            0, t.n_items, post, counts, tot, accumulate, width))
-        else:
-            n_chunks = bounds.shape[0] - 1
-            cbuf = self.buffer("counts", (n_chunks, n_workers * k, k))
-            tbuf = self.buffer("class_tot", (n_chunks, k))
-            lbuf = self.buffer("loglik", (n_chunks,))
-            ds_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), log_prior, rows,
-                                    bounds, post, cbuf, tbuf, lbuf, accumulate, width)
-            ll = float(lbuf.sum())
-            counts, tot = (sum_chunks(cbuf), tbuf.sum(axis=0)) if accumulate else (None, None)
-        if not accumulate:
+        """2-4 classes: Dawid-Skene's E-step on the one-coin rows; a worker's expected
+        correct answers are the diagonal of its counts (``Σ_y N[w, y, y]``)."""
+        ll, stats = ds_rows_estep(self, part, log_prior, rows, post, accumulate)
+        if stats is None:
             return ll, None
-        idx = np.arange(k)
-        corr = counts.reshape(n_workers, k, k)[:, idx, idx].sum(axis=1)
-        return ll, (corr, tot)
+        counts, tot = stats
+        idx = np.arange(part.table.n_labels)
+        return ll, (counts[:, idx, idx].sum(axis=1), tot)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
