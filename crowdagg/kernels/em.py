@@ -219,17 +219,11 @@ def _ds_estep_small(item_ptr, pairs, gold, log_prior, logct, start, stop,
     compilation."""
     ll = 0.0
     prod = 1.0  # see _add_term
-    a2 = a3 = 0.0
     p2 = p3 = 0.0
     for i in range(start, stop):
         lo = item_ptr[i]
         hi = item_ptr[i + 1]
-        a0 = log_prior[0]
-        a1 = log_prior[1]
-        if n_labels > 2:
-            a2 = log_prior[2]
-        if n_labels > 3:
-            a3 = log_prior[3]
+        a0, a1, a2, a3 = _prior_regs(log_prior, n_labels)
         for j in range(lo, hi):
             r = pairs[j]
             a0 += logct[r, 0]
@@ -374,6 +368,15 @@ def _fixed_posterior(buf, q, g, n_labels):
     sm = p0 + p1 + p2 + p3
     inv = 1.0 / sm
     return p0 * inv, p1 * inv, p2 * inv, p3 * inv, sm
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _prior_regs(log_prior, n_labels):
+    """The log class priors of 2-4 classes as four scalars (unused ones 0), the start of
+    every item's per-class sums in the fixed-width E-steps."""
+    a2 = log_prior[2] if n_labels > 2 else 0.0
+    a3 = log_prior[3] if n_labels > 3 else 0.0
+    return log_prior[0], log_prior[1], a2, a3
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -718,17 +721,11 @@ def ds_estep_fixed_slice(item_ptr, pairs, gold, log_prior, logct, start, stop,
     prod = 1.0  # see _add_term
     term = np.empty(_DS_BLOCK)
     buf = np.empty(_DS_BLOCK * n_labels)  # the block's log posteriors, then their exp
-    a2 = a3 = 0.0
     tacc = np.zeros((1, n_labels))  # the class totals (one row: _scatter_row adds to it)
     for b in range(start, stop, _DS_BLOCK):
         e = min(b + _DS_BLOCK, stop)
         for i in range(b, e):
-            a0 = log_prior[0]
-            a1 = log_prior[1]
-            if n_labels > 2:
-                a2 = log_prior[2]
-            if n_labels > 3:
-                a3 = log_prior[3]
+            a0, a1, a2, a3 = _prior_regs(log_prior, n_labels)
             a0, a1, a2, a3 = _gather_rows(logct, pairs, item_ptr[i], item_ptr[i + 1], width, a0, a1, a2, a3)
             term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i] if has_gold else -1, n_labels, a0, a1, a2, a3)
         for q in range((e - b) * n_labels):  # contiguous and independent: vectorised

@@ -36,6 +36,7 @@ from .em import (  # class_totals: re-exported
     _fixed_shift,
     _gather_rows2,
     _item_posterior,
+    _prior_regs,
     _store_fixed,
     class_totals,
     exp_nonpos,
@@ -202,17 +203,11 @@ def mace_estep_fixed_slice(item_ptr, workers, labels, gold, log_prior, logpy, kn
     # flat views (row w * K + y), no copy: the caller's rows are contiguous
     kr = know_ratio.reshape(-1) if accumulate else np.zeros(0)
     sc = strat_cnt.reshape(-1) if accumulate else np.zeros(0)
-    a2 = a3 = 0.0
     t0 = t1 = t2 = t3 = 0.0
     for b in range(start, stop, _BLOCK):
         e = min(b + _BLOCK, stop)
         for i in range(b, e):
-            a0 = log_prior[0]
-            a1 = log_prior[1]
-            if n_labels > 2:
-                a2 = log_prior[2]
-            if n_labels > 3:
-                a3 = log_prior[3]
+            a0, a1, a2, a3 = _prior_regs(log_prior, n_labels)
             a0, a1, a2, a3 = _gather_rows2(logpy, workers, labels, item_ptr[i], item_ptr[i + 1], width,
                                            a0, a1, a2, a3)
             term[i - b] = _fixed_shift(buf, (i - b) * n_labels, gold[i] if has_gold else -1, n_labels, a0, a1, a2, a3)
