@@ -97,7 +97,9 @@ class BCCModel(KLCache, EMModel):
     Parameters are the variational Dirichlet parameters: ``confusion_counts``
     (workers x true x observed, ``q(v[w, k]) = Dir(confusion_counts[w, k])``) and
     ``class_counts`` (``q(tau) = Dir(class_counts)``).  The E-step is the
-    Dawid-Skene E-step (:func:`crowdagg.kernels.em.ds_estep_slice`) read with the
+    Dawid-Skene E-step (:func:`~crowdagg.methods.dawid_skene.ds_rows_estep`: the
+    fixed-width kernel :func:`crowdagg.kernels.em.ds_estep_fixed_slice` for 2-4 classes,
+    :func:`crowdagg.kernels.em.ds_estep_slice` otherwise) read with the
     expected logs ``E[log tau_k]`` and ``E[log v[w, k, l]]`` in place of the log
     parameters; the "M-step" is the conjugate update ``confusion_counts[w, k, l] =
     beta[k, l] + sum_{i: w answered l} q(z_i = k)`` and ``class_counts[k] =
@@ -156,12 +158,14 @@ class BCCModel(KLCache, EMModel):
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
-        """The Dawid-Skene E-step (:func:`~crowdagg.methods.dawid_skene.ds_rows_estep`, its
-        generic kernels) read with ``(E[log tau], E[log v])``."""
+        """The Dawid-Skene E-step (:func:`~crowdagg.methods.dawid_skene.ds_rows_estep`) read
+        with ``(E[log tau], E[log v])``: for 2-4 classes Dawid-Skene's fixed-width kernel
+        (its ``exp`` within 2 ulp of NumPy's: fits within ~2e-15 of the generic kernel's,
+        5x less time per pass at 1M x 4 classes)."""
         elog_tau, elog_v = prepared
         # items with neither answers nor gold: posterior softmax(E[log tau]), but outside the ELBO
         offset = n_empty_items(part) * logsumexp(elog_tau)
-        ll, stats = ds_rows_estep(self, part, elog_tau, elog_v, post, accumulate, fixed=False)
+        ll, stats = ds_rows_estep(self, part, elog_tau, elog_v, post, accumulate)
         return ll - offset, stats
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
