@@ -13,6 +13,7 @@ from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_con
 from ..kernels._util import cap_chunks
 from ..kernels.em import wv_estep_parallel, wv_estep_slice
 from ..table import AnnotationTable
+from .dawid_skene import worker_counts
 
 __all__ = ["Wawa", "ZeroBasedSkill", "WeightedVoteModel"]
 
@@ -49,7 +50,7 @@ class WeightedVoteModel(EMModel):
         return {"skills": np.full(ctx.n_workers, s)}
 
     def _n_workers_answers(self, ctx: EMContext) -> np.ndarray:
-        return ctx.worker_counts()
+        return worker_counts(ctx)  # once per run, not a bincount per iteration
 
     def _lr(self, t: int) -> float:
         if self.lr_steps_to_reduce <= 0:
