@@ -339,3 +339,22 @@ def test_one_coin_fixed_width_path_equals_its_own_kernel(monkeypatch, k, paralle
     np.testing.assert_allclose(fast.params["skills"], ref.params["skills"], atol=1e-10)
     np.testing.assert_allclose(fast.params["priors"], ref.params["priors"], atol=1e-12)
     np.testing.assert_allclose(fast.loglik, ref.loglik, rtol=1e-12)
+
+
+def test_worker_counts_once_per_run():
+    """The answers per worker that one-coin's and the weighted votes' M-steps read are
+    computed once per run (kept in ``ctx.cache``, emptied by the executor's ``start``),
+    read-only, and follow a new table or Dask counts."""
+    from crowdagg.methods.dawid_skene import worker_counts
+
+    a = AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(50, 6, 3, random_state=0).annotations)
+    b = AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(60, 9, 3, random_state=1).annotations)
+    ctx = EMContext(a, np.full(a.n_items, -1))
+    n = worker_counts(ctx)
+    np.testing.assert_array_equal(n, np.bincount(a.worker_codes, minlength=a.n_workers))
+    assert n.dtype == np.float64 and not n.flags.writeable and worker_counts(ctx) is n
+    ctx.counts = np.arange(a.n_workers)
+    np.testing.assert_array_equal(worker_counts(ctx), np.arange(a.n_workers))
+    ctx.table = b
+    ctx.counts = None
+    np.testing.assert_array_equal(worker_counts(ctx), np.bincount(b.worker_codes, minlength=b.n_workers))

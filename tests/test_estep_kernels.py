@@ -1,12 +1,12 @@
-"""The fixed-width (2-4 class) Dawid-Skene and MACE E-step kernels against the naive
-references and the generic kernels: posteriors, log-likelihoods and statistics, with and
-without gold, contiguous and strided buffers, serial and chunked (``prange``) runs."""
+"""The fixed-width (2-4 class) Dawid-Skene, MACE and weighted-vote E-step kernels against
+the naive references and the generic kernels: posteriors, log-likelihoods and statistics,
+with and without gold, contiguous and strided buffers, serial and chunked (``prange``) runs."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from naive_em import ds_estep_stats
+from naive_em import ds_estep_stats, weighted_vote
 from naive_glad_mace import naive_mace_estep
 from numba import njit
 
@@ -29,6 +29,10 @@ from crowdagg.kernels.em import (
     ds_estep_slice,
     ds_mstep_confusions,
     sum_chunks,
+    wv_estep_fixed_parallel,
+    wv_estep_fixed_slice,
+    wv_estep_slice,
+    wv_rows,
 )
 from crowdagg.kernels.mace import (
     mace_answer_log_probs,
@@ -440,3 +444,100 @@ def test_sum_chunks_is_numpy_sum():
     for shape in [(1, 6, 3), (4, 50, 4), (7, 3, 2, 2)]:
         buf = rng.random(shape)
         np.testing.assert_array_equal(sum_chunks(buf), buf.sum(axis=0))
+
+
+# --------------------------------------------------------------------------- weighted vote
+def _wv_weights(rng, n_workers):
+    """Worker weights with exact ties (equal weights), zeros and distinct values."""
+    w = rng.choice([0.0, 0.25, 0.5, 1.0], n_workers)
+    w[: n_workers // 3] = rng.uniform(0.0, 1.0, n_workers // 3)
+    return w
+
+
+def _wv_naive(item, worker, label, n_items, n_workers, k, weights, gold):
+    post, best = weighted_vote(item, worker, label, n_items, k, weights, gold)
+    agree = np.zeros(n_workers)
+    for j in range(item.shape[0]):
+        agree[worker[j]] += label[j] == best[item[j]]
+    shares = np.zeros((n_items, k))
+    np.add.at(shares, (item, label), weights[worker])
+    score = sum(shares[i, best[i]] for i in range(n_items) if best[i] >= 0)
+    return post, agree, score
+
+
+WV_CASES = [(k, gold, seed) for k in (2, 3, 4) for gold in (False, True) for seed in (0, 1, 2)]
+
+
+@pytest.mark.parametrize("k,with_gold,seed", WV_CASES)
+def test_wv_fixed_matches_naive_and_generic(k, with_gold, seed):
+    """Shares, first-maximum labels (ties among equal weights), uniform posteriors of
+    items without weight, gold one-hot, agreement counts and score: the NumPy reference,
+    and the generic kernel bit for bit."""
+    rng = np.random.default_rng(seed)
+    n_items, n_workers = 250 + 11 * seed, 8
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k, with_gold=with_gold)
+    weights = _wv_weights(rng, n_workers)
+    ref_post, ref_agree, ref_score = _wv_naive(item, worker, label, n_items, n_workers, k, weights, gold)
+    vrows, pw = wv_rows(weights, k)
+    pairs = (worker * k + label).astype(np.int32)
+    post, agree = np.full((n_items, k), np.nan), np.zeros(n_workers)
+    score = wv_estep_fixed_slice(item_ptr, pairs, gold if with_gold else np.empty(0, np.int64), vrows, pw,
+                                 0, n_items, post, agree, True, (0.0,) * k)
+    np.testing.assert_allclose(post, ref_post, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(agree, ref_agree)
+    assert score == pytest.approx(ref_score, rel=1e-13)
+    post2, agree2 = np.full((n_items, k), np.nan), np.zeros(n_workers)
+    score2 = wv_estep_slice(item_ptr, worker.astype(np.int32), label.astype(np.int32), gold, weights,
+                            0, n_items, post2, agree2, True)
+    np.testing.assert_array_equal(post, post2)
+    np.testing.assert_array_equal(agree, agree2)
+    assert score == score2
+
+
+def test_wv_rows_layout():
+    w = np.array([0.5, 0.0, 1.0])
+    vrows, pw = wv_rows(w, 3)
+    ref = np.zeros((3, 3, 3))
+    for a in range(3):
+        ref[a] = np.eye(3) * w[a]
+    np.testing.assert_array_equal(vrows, ref.reshape(9, 3))
+    np.testing.assert_array_equal(pw, np.repeat(w, 3))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_wv_fixed_strided_post_and_no_accumulate(k):
+    """A strided posterior array and strided weight rows give the same results;
+    ``accumulate=False`` leaves the agreement counts alone."""
+    rng = np.random.default_rng(3)
+    n_items, n_workers = 150, 5
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
+    vrows, pw = wv_rows(_wv_weights(rng, n_workers), k)
+    pairs = (worker * k + label).astype(np.int64)
+    post, agree = np.empty((n_items, k)), np.zeros(n_workers)
+    score = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, 0, n_items, post, agree, True, (0.0,) * k)
+    wide = np.zeros((n_workers * k, 2 * k))
+    wide[:, 1::2] = vrows
+    post_s = np.zeros((n_items, 2 * k))[:, ::2]
+    untouched = np.full(n_workers, 7.0)
+    score_s = wv_estep_fixed_slice(item_ptr, pairs, gold, wide[:, 1::2], pw, 0, n_items, post_s, untouched, False,
+                                   (0.0,) * k)
+    assert score_s == score and (untouched == 7.0).all()
+    np.testing.assert_array_equal(post_s, post)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_wv_fixed_parallel_chunks_sum_to_serial(k):
+    rng = np.random.default_rng(12)
+    n_items, n_workers = 1500, 12
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
+    vrows, pw = wv_rows(_wv_weights(rng, n_workers), k)
+    pairs = (worker * k + label).astype(np.int32)
+    post, agree = np.empty((n_items, k)), np.zeros(n_workers)
+    score = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, 0, n_items, post, agree, True, (0.0,) * k)
+    bounds = np.array([0, 400, 401, 1000, n_items], np.int64)
+    nc = bounds.shape[0] - 1
+    abuf, sbuf, post_p = np.full((nc, n_workers), np.nan), np.zeros(nc), np.empty((n_items, k))
+    wv_estep_fixed_parallel(item_ptr, pairs, gold, vrows, pw, bounds, post_p, abuf, sbuf, True, (0.0,) * k)
+    np.testing.assert_array_equal(post_p, post)
+    np.testing.assert_array_equal(abuf.sum(axis=0), agree)  # integer counts: exact in any order
+    assert sbuf.sum() == pytest.approx(score, rel=1e-13)

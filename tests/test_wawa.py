@@ -180,3 +180,31 @@ def test_crowdkit_wawa_is_ours_with_first_appearance_ties(datasets_dir, name):
                                atol=1e-12)
     default = crowdagg.Wawa().fit(df)
     assert (default.labels_ != ours.labels_).any()
+
+
+class _GenericVoteModel(WeightedVoteModel):
+    """The generic weighted-vote kernel at any class count (no fixed-width rows)."""
+
+    def prepare(self, ctx, params):
+        return super().prepare(ctx, params)[0], None
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_fixed_width_path_is_the_generic_kernel_bit_for_bit(k, parallel):
+    """2-4 classes run :func:`~crowdagg.kernels.em.wv_estep_fixed_slice`: the same
+    posteriors, skills and scores as the generic kernel, exactly (ties, gold, chunks)."""
+    c = crowdagg.datasets.make_crowd(400, 25, k, random_state=k)
+    t = AnnotationTable.from_pandas(c.annotations)
+    gold = np.full(t.n_items, -1)
+    gold[::7] = 1
+    out = []
+    for cls in (WeightedVoteModel, _GenericVoteModel):
+        ctx = EMContext(t, gold, parallel=parallel)
+        if parallel:
+            ctx._bounds = np.array([0, 9, 200, 201, t.n_items], dtype=np.int64)
+        model = cls(init_skill=1.0 / k, lr_steps_to_reduce=3, lr_reduce_factor=0.5)
+        out.append(run_em(model, ctx, init="uniform", max_iter=6, tol=0))
+    np.testing.assert_array_equal(out[0].posteriors, out[1].posteriors)
+    np.testing.assert_array_equal(out[0].params["skills"], out[1].params["skills"])
+    np.testing.assert_array_equal(out[0].loglik, out[1].loglik)

@@ -21,7 +21,9 @@ Layouts (all float64):
 * One-coin: ``log_s[w]`` (log accuracy) and ``log_e[w]`` (log of the probability
   of each wrong label); statistics ``corr[w]`` = expected number of correct answers.
 * Weighted vote (Wawa, ZeroBasedSkill): ``weights[w]``; statistics
-  ``agree[w]`` = answers equal to the item's aggregate label.
+  ``agree[w]`` = answers equal to the item's aggregate label.  The 2-4 class kernel
+  reads Dawid-Skene's pair index and the weights as rows ``vrows[w * K + y]``
+  (:func:`wv_rows`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ __all__ = [
     "oc_estep_parallel",
     "wv_estep_slice",
     "wv_estep_parallel",
+    "wv_estep_fixed_slice",
+    "wv_estep_fixed_parallel",
+    "wv_rows",
     "class_totals",
 ]
 
@@ -958,3 +963,97 @@ def wv_estep_parallel(item_ptr, workers, labels, gold, weights, bounds, post, ag
             agree_buf[c, :] = 0.0
         score_buf[c] = wv_estep_slice(item_ptr, workers, labels, gold, weights, bounds[c],
                                       bounds[c + 1], post, agree_buf[c], accumulate)
+
+
+@njit(cache=True, nogil=True)
+def wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, start, stop, post, agree, accumulate, width):
+    """:func:`wv_estep_slice` for 2 to 4 classes, the class count fixed at compile time by
+    ``width`` (``(0.0,) * K``), read through Dawid-Skene's pair index ``pairs[j] = w * K +
+    y`` (see the module docstring) instead of worker and label codes: the same
+    posteriors, aggregate labels, agreement counts and score, bit for bit.  ``gold``
+    may be empty (no gold item, no per-item read).
+
+    ``vrows[w * K + y] = weights[w] * e_y`` (the weight in the answer's column, ``0.0``
+    elsewhere) and ``pw[w * K + y] = weights[w]``: an item's vote shares are the sum of
+    its answers' ``vrows`` rows, one vector load and add per answer with the ``K``
+    shares in one register (:data:`_gather_rows`, each share summed in answer order,
+    as the generic kernel's ``post[i, y] += weights[w]``, and adding ``0.0`` changes no
+    sum), and its total weight ``Σ_j pw[pairs[j]]`` in answer order as before.  The
+    generic kernel's per-answer read-modify-write of ``post[i, y]`` (a store-to-load
+    chain through memory) and its two index arrays were most of its pass.  The
+    aggregate label (first maximum), the normalisation and the agreement update
+    ``agree[w] += (y == best)`` (branch-free: an add of ``0.0`` or ``1.0`` per answer)
+    need no per-class loop.
+    """
+    n_labels = len(width)
+    has_gold = gold.shape[0] > 0
+    uni = 1.0 / n_labels
+    score = 0.0
+    for i in range(start, stop):
+        lo = item_ptr[i]
+        hi = item_ptr[i + 1]
+        a0, a1, a2, a3 = _gather_rows(vrows, pairs, lo, hi, width, 0.0, 0.0, 0.0, 0.0)
+        total = 0.0
+        for j in range(lo, hi):
+            total += pw[pairs[j]]
+        # first maximum of the shares (strict >: ties go to the lower label)
+        b = 0
+        m = a0
+        if a1 > m:
+            b = 1
+            m = a1
+        if n_labels > 2 and a2 > m:
+            b = 2
+            m = a2
+        if n_labels > 3 and a3 > m:
+            b = 3
+            m = a3
+        g = gold[i] if has_gold else -1
+        if g >= 0:
+            best = g
+            score += a0 if g == 0 else (a1 if g == 1 else (a2 if g == 2 else a3))
+            p0 = 1.0 if g == 0 else 0.0
+            p1 = 1.0 if g == 1 else 0.0
+            p2 = 1.0 if g == 2 else 0.0
+            p3 = 1.0 if g == 3 else 0.0
+        else:
+            best = b if hi > lo else -1
+            if hi > lo:
+                score += m
+            if total > 0.0:
+                inv = 1.0 / total
+                p0 = a0 * inv
+                p1 = a1 * inv
+                p2 = a2 * inv
+                p3 = a3 * inv
+            else:
+                p0 = p1 = p2 = p3 = uni
+        _store_fixed(post, i, n_labels, p0, p1, p2, p3)
+        if accumulate and best >= 0:
+            for j in range(lo, hi):
+                r = pairs[j]
+                w = r // n_labels
+                agree[w] += 1.0 if r - w * n_labels == best else 0.0
+    return score
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def wv_estep_fixed_parallel(item_ptr, pairs, gold, vrows, pw, bounds, post, agree_buf, score_buf, accumulate,
+                            width):
+    """:func:`wv_estep_fixed_slice` over item chunks, one agreement row per chunk."""
+    for c in prange(bounds.shape[0] - 1):
+        if accumulate:
+            agree_buf[c, :] = 0.0
+        score_buf[c] = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, bounds[c], bounds[c + 1], post,
+                                            agree_buf[c], accumulate, width)
+
+
+def wv_rows(weights, n_labels):
+    """The tables of :func:`wv_estep_fixed_slice` from worker weights: ``vrows``
+    (``(W * K) x K``, ``vrows[w * K + y, y] = weights[w]``, zeros elsewhere) and ``pw``
+    (``pw[w * K + y] = weights[w]``)."""
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    vrows = np.zeros((w.shape[0], n_labels, n_labels))
+    idx = np.arange(n_labels)
+    vrows[:, idx, idx] = w[:, None]
+    return vrows.reshape(-1, n_labels), np.repeat(w, n_labels)

@@ -11,7 +11,14 @@ import pandas as pd
 from .._validation import Domain, Interval
 from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_constraints
 from ..kernels._util import cap_chunks
-from ..kernels.em import wv_estep_parallel, wv_estep_slice
+from ..kernels.em import (
+    sum_chunks,
+    wv_estep_fixed_parallel,
+    wv_estep_fixed_slice,
+    wv_estep_parallel,
+    wv_estep_slice,
+    wv_rows,
+)
 from ..table import AnnotationTable
 from .dawid_skene import worker_counts
 
@@ -72,26 +79,42 @@ class WeightedVoteModel(EMModel):
     def initial_m_step(self, ctx: EMContext, stats: Any, executor: Any) -> dict[str, np.ndarray]:
         return self._update(ctx, self.default_params(ctx)["skills"], stats, 1.0)
 
-    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> np.ndarray:
-        return np.ascontiguousarray(params["skills"], dtype=np.float64)
+    def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[np.ndarray, Any]:
+        w = np.ascontiguousarray(params["skills"], dtype=np.float64)
+        k = ctx.n_labels
+        # 2-4 classes: the weights as (worker, label) rows for the fixed-width kernel
+        return w, (wv_rows(w, k) if 2 <= k <= 4 else None)
 
-    def e_step_table(self, part: EMContext, prepared: np.ndarray, items: dict[str, np.ndarray],
+    def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, Any], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
+        """The weighted vote of every item and each worker's agreement count: for 2-4
+        classes :func:`~crowdagg.kernels.em.wv_estep_fixed_slice` (Dawid-Skene's pair
+        index, bit-identical to the generic kernel), else
+        :func:`~crowdagg.kernels.em.wv_estep_slice`; serial on one chunk."""
         t = part.table
-        w = prepared
+        w, rows = prepared
+        fixed = rows is not None and post.shape[1] == t.n_labels
         # one agreement row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
         bounds = cap_chunks(part.chunks(), 8 * t.n_workers, MAX_STAT_BUFFER_BYTES) if part.parallel else None
         if bounds is None or bounds.shape[0] <= 2:
             agree = np.zeros(t.n_workers)
-            score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, 0, t.n_items,
-                                   post, agree, accumulate)
+            if fixed:
+                score = wv_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), rows[0], rows[1],
+                                             0, t.n_items, post, agree, accumulate, (0.0,) * t.n_labels)
+            else:
+                score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, 0, t.n_items,
+                                       post, agree, accumulate)
             return float(score), agree
         n_chunks = bounds.shape[0] - 1
         abuf = self.buffer("agree", (n_chunks, t.n_workers))
         sbuf = self.buffer("score", (n_chunks,))
-        wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, bounds, post, abuf, sbuf,
-                          accumulate)
-        return float(sbuf.sum()), abuf.sum(axis=0)
+        if fixed:
+            wv_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), rows[0], rows[1], bounds,
+                                    post, abuf, sbuf, accumulate, (0.0,) * t.n_labels)
+        else:
+            wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, bounds, post, abuf, sbuf,
+                              accumulate)
+        return float(sbuf.sum()), sum_chunks(abuf)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
