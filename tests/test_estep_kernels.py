@@ -29,6 +29,7 @@ from crowdagg.kernels.em import (
     ds_estep_slice,
     ds_mstep_confusions,
     sum_chunks,
+    wv_agreement,
     wv_estep_fixed_parallel,
     wv_estep_fixed_slice,
     wv_estep_slice,
@@ -455,14 +456,18 @@ def _wv_weights(rng, n_workers):
 
 
 def _wv_naive(item, worker, label, n_items, n_workers, k, weights, gold):
+    """Posteriors, agreement cells ``hits[w, y, best]``, agreement per worker, score."""
     post, best = weighted_vote(item, worker, label, n_items, k, weights, gold)
     agree = np.zeros(n_workers)
+    hits = np.zeros((n_workers, k, k))
     for j in range(item.shape[0]):
         agree[worker[j]] += label[j] == best[item[j]]
+        if best[item[j]] >= 0:
+            hits[worker[j], label[j], best[item[j]]] += 1
     shares = np.zeros((n_items, k))
     np.add.at(shares, (item, label), weights[worker])
     score = sum(shares[i, best[i]] for i in range(n_items) if best[i] >= 0)
-    return post, agree, score
+    return post, hits, agree, score
 
 
 WV_CASES = [(k, gold, seed) for k in (2, 3, 4) for gold in (False, True) for seed in (0, 1, 2)]
@@ -477,13 +482,15 @@ def test_wv_fixed_matches_naive_and_generic(k, with_gold, seed):
     n_items, n_workers = 250 + 11 * seed, 8
     item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k, with_gold=with_gold)
     weights = _wv_weights(rng, n_workers)
-    ref_post, ref_agree, ref_score = _wv_naive(item, worker, label, n_items, n_workers, k, weights, gold)
+    ref_post, ref_hits, ref_agree, ref_score = _wv_naive(item, worker, label, n_items, n_workers, k, weights, gold)
     vrows, pw = wv_rows(weights, k)
     pairs = (worker * k + label).astype(np.int32)
-    post, agree = np.full((n_items, k), np.nan), np.zeros(n_workers)
+    post, hits = np.full((n_items, k), np.nan), np.zeros(n_workers * k * k)
     score = wv_estep_fixed_slice(item_ptr, pairs, gold if with_gold else np.empty(0, np.int64), vrows, pw,
-                                 0, n_items, post, agree, True, (0.0,) * k)
+                                 0, n_items, post, hits, True, (0.0,) * k)
     np.testing.assert_allclose(post, ref_post, rtol=0, atol=1e-14)
+    np.testing.assert_array_equal(hits.reshape(n_workers, k, k), ref_hits)
+    agree = wv_agreement(hits, k)
     np.testing.assert_array_equal(agree, ref_agree)
     assert score == pytest.approx(ref_score, rel=1e-13)
     post2, agree2 = np.full((n_items, k), np.nan), np.zeros(n_workers)
@@ -494,7 +501,7 @@ def test_wv_fixed_matches_naive_and_generic(k, with_gold, seed):
     assert score == score2
 
 
-def test_wv_rows_layout():
+def test_wv_rows_and_agreement_layout():
     w = np.array([0.5, 0.0, 1.0])
     vrows, pw = wv_rows(w, 3)
     ref = np.zeros((3, 3, 3))
@@ -502,6 +509,8 @@ def test_wv_rows_layout():
         ref[a] = np.eye(3) * w[a]
     np.testing.assert_array_equal(vrows, ref.reshape(9, 3))
     np.testing.assert_array_equal(pw, np.repeat(w, 3))
+    hits = np.arange(2 * 3 * 3, dtype=np.float64)  # worker 0: 0..8, worker 1: 9..17 (w, y, best)
+    np.testing.assert_array_equal(wv_agreement(hits, 3), [0 + 4 + 8, 9 + 13 + 17])
 
 
 @pytest.mark.parametrize("k", [2, 3, 4])
@@ -513,12 +522,12 @@ def test_wv_fixed_strided_post_and_no_accumulate(k):
     item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
     vrows, pw = wv_rows(_wv_weights(rng, n_workers), k)
     pairs = (worker * k + label).astype(np.int64)
-    post, agree = np.empty((n_items, k)), np.zeros(n_workers)
-    score = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, 0, n_items, post, agree, True, (0.0,) * k)
+    post, hits = np.empty((n_items, k)), np.zeros(n_workers * k * k)
+    score = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, 0, n_items, post, hits, True, (0.0,) * k)
     wide = np.zeros((n_workers * k, 2 * k))
     wide[:, 1::2] = vrows
     post_s = np.zeros((n_items, 2 * k))[:, ::2]
-    untouched = np.full(n_workers, 7.0)
+    untouched = np.full(n_workers * k * k, 7.0)
     score_s = wv_estep_fixed_slice(item_ptr, pairs, gold, wide[:, 1::2], pw, 0, n_items, post_s, untouched, False,
                                    (0.0,) * k)
     assert score_s == score and (untouched == 7.0).all()
@@ -532,12 +541,12 @@ def test_wv_fixed_parallel_chunks_sum_to_serial(k):
     item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k)
     vrows, pw = wv_rows(_wv_weights(rng, n_workers), k)
     pairs = (worker * k + label).astype(np.int32)
-    post, agree = np.empty((n_items, k)), np.zeros(n_workers)
-    score = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, 0, n_items, post, agree, True, (0.0,) * k)
+    post, hits = np.empty((n_items, k)), np.zeros(n_workers * k * k)
+    score = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, 0, n_items, post, hits, True, (0.0,) * k)
     bounds = np.array([0, 400, 401, 1000, n_items], np.int64)
     nc = bounds.shape[0] - 1
-    abuf, sbuf, post_p = np.full((nc, n_workers), np.nan), np.zeros(nc), np.empty((n_items, k))
-    wv_estep_fixed_parallel(item_ptr, pairs, gold, vrows, pw, bounds, post_p, abuf, sbuf, True, (0.0,) * k)
+    hbuf, sbuf, post_p = np.full((nc, n_workers * k * k), np.nan), np.zeros(nc), np.empty((n_items, k))
+    wv_estep_fixed_parallel(item_ptr, pairs, gold, vrows, pw, bounds, post_p, hbuf, sbuf, True, (0.0,) * k)
     np.testing.assert_array_equal(post_p, post)
-    np.testing.assert_array_equal(abuf.sum(axis=0), agree)  # integer counts: exact in any order
+    np.testing.assert_array_equal(hbuf.sum(axis=0), hits)  # integer counts: exact in any order
     assert sbuf.sum() == pytest.approx(score, rel=1e-13)

@@ -53,6 +53,7 @@ __all__ = [
     "wv_estep_fixed_slice",
     "wv_estep_fixed_parallel",
     "wv_rows",
+    "wv_agreement",
     "class_totals",
 ]
 
@@ -965,25 +966,48 @@ def wv_estep_parallel(item_ptr, workers, labels, gold, weights, bounds, post, ag
                                       bounds[c + 1], post, agree_buf[c], accumulate)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _first_max(n_labels, a0, a1, a2, a3):
+    """``(b, a_b)``: the first maximum of ``a_0..a_{K-1}``, ``K = n_labels`` (2 to 4),
+    as selects (a branch per class was mispredicted on random labels)."""
+    c = a1 > a0
+    b = 1 if c else 0
+    m = a1 if c else a0
+    if n_labels > 2:
+        c = a2 > m
+        b = 2 if c else b
+        m = a2 if c else m
+    if n_labels > 3:
+        c = a3 > m
+        b = 3 if c else b
+        m = a3 if c else m
+    return b, m
+
+
 @njit(cache=True, nogil=True)
-def wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, start, stop, post, agree, accumulate, width):
+def wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, start, stop, post, hits, accumulate, width):
     """:func:`wv_estep_slice` for 2 to 4 classes, the class count fixed at compile time by
     ``width`` (``(0.0,) * K``), read through Dawid-Skene's pair index ``pairs[j] = w * K +
     y`` (see the module docstring) instead of worker and label codes: the same
-    posteriors, aggregate labels, agreement counts and score, bit for bit.  ``gold``
-    may be empty (no gold item, no per-item read).
+    posteriors, aggregate labels and score, bit for bit.  ``gold`` may be empty (no
+    gold item, no per-item read).
 
     ``vrows[w * K + y] = weights[w] * e_y`` (the weight in the answer's column, ``0.0``
-    elsewhere) and ``pw[w * K + y] = weights[w]``: an item's vote shares are the sum of
-    its answers' ``vrows`` rows, one vector load and add per answer with the ``K``
-    shares in one register (:data:`_gather_rows`, each share summed in answer order,
-    as the generic kernel's ``post[i, y] += weights[w]``, and adding ``0.0`` changes no
-    sum), and its total weight ``Σ_j pw[pairs[j]]`` in answer order as before.  The
-    generic kernel's per-answer read-modify-write of ``post[i, y]`` (a store-to-load
-    chain through memory) and its two index arrays were most of its pass.  The
-    aggregate label (first maximum), the normalisation and the agreement update
-    ``agree[w] += (y == best)`` (branch-free: an add of ``0.0`` or ``1.0`` per answer)
-    need no per-class loop.
+    elsewhere) and ``pw[w * K + y] = weights[w]`` (:func:`wv_rows`): an item's vote
+    shares are the sum of its answers' ``vrows`` rows, one vector load and add per
+    answer with the ``K`` shares in one register (:data:`_gather_rows`; each share is
+    summed in answer order, as the generic kernel's ``post[i, y] += weights[w]``, and
+    adding ``0.0`` changes no sum), and its total weight ``Σ_j pw[pairs[j]]`` in answer
+    order as before.  The generic kernel's per-answer read-modify-write of ``post[i,
+    y]`` (a store-to-load chain through memory) and its two index arrays were most of
+    its pass.
+
+    With ``accumulate`` the agreement statistics go to ``hits`` (``W * K * K``,
+    flat): ``hits[pairs[j] * K + best_i] += 1`` for every answer of an item with an
+    aggregate label ``best_i``, so that ``agree[w] = Σ_y hits[(w * K + y) * K + y]``
+    (:func:`wv_agreement`; integer counts, exact in any order).  No compare and no
+    division per answer: the ``(y == best)`` test with ``w = r // K`` cost a quarter of
+    the pass.
     """
     n_labels = len(width)
     has_gold = gold.shape[0] > 0
@@ -996,18 +1020,7 @@ def wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, start, stop, post, ag
         total = 0.0
         for j in range(lo, hi):
             total += pw[pairs[j]]
-        # first maximum of the shares (strict >: ties go to the lower label)
-        b = 0
-        m = a0
-        if a1 > m:
-            b = 1
-            m = a1
-        if n_labels > 2 and a2 > m:
-            b = 2
-            m = a2
-        if n_labels > 3 and a3 > m:
-            b = 3
-            m = a3
+        b, m = _first_max(n_labels, a0, a1, a2, a3)  # ties go to the lower label
         g = gold[i] if has_gold else -1
         if g >= 0:
             best = g
@@ -1017,35 +1030,39 @@ def wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, start, stop, post, ag
             p2 = 1.0 if g == 2 else 0.0
             p3 = 1.0 if g == 3 else 0.0
         else:
-            best = b if hi > lo else -1
-            if hi > lo:
-                score += m
-            if total > 0.0:
-                inv = 1.0 / total
-                p0 = a0 * inv
-                p1 = a1 * inv
-                p2 = a2 * inv
-                p3 = a3 * inv
-            else:
-                p0 = p1 = p2 = p3 = uni
+            has = hi > lo
+            best = b if has else -1
+            score += m if has else 0.0
+            pos = total > 0.0  # else uniform (no answer, or only zero weights)
+            inv = 1.0 / total if pos else 0.0
+            p0 = a0 * inv if pos else uni
+            p1 = a1 * inv if pos else uni
+            p2 = a2 * inv if pos else uni
+            p3 = a3 * inv if pos else uni
         _store_fixed(post, i, n_labels, p0, p1, p2, p3)
         if accumulate and best >= 0:
             for j in range(lo, hi):
-                r = pairs[j]
-                w = r // n_labels
-                agree[w] += 1.0 if r - w * n_labels == best else 0.0
+                hits[pairs[j] * n_labels + best] += 1.0
     return score
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def wv_estep_fixed_parallel(item_ptr, pairs, gold, vrows, pw, bounds, post, agree_buf, score_buf, accumulate,
+def wv_estep_fixed_parallel(item_ptr, pairs, gold, vrows, pw, bounds, post, hits_buf, score_buf, accumulate,
                             width):
-    """:func:`wv_estep_fixed_slice` over item chunks, one agreement row per chunk."""
+    """:func:`wv_estep_fixed_slice` over item chunks, one ``hits`` row per chunk."""
     for c in prange(bounds.shape[0] - 1):
         if accumulate:
-            agree_buf[c, :] = 0.0
+            hits_buf[c, :] = 0.0
         score_buf[c] = wv_estep_fixed_slice(item_ptr, pairs, gold, vrows, pw, bounds[c], bounds[c + 1], post,
-                                            agree_buf[c], accumulate, width)
+                                            hits_buf[c], accumulate, width)
+
+
+def wv_agreement(hits, n_labels):
+    """Agreement counts per worker from :func:`wv_estep_fixed_slice`'s ``hits``:
+    ``agree[w] = Σ_y hits[w, y, y]`` (``hits`` reshaped to ``W x K x K``)."""
+    h = np.asarray(hits).reshape(-1, n_labels, n_labels)
+    idx = np.arange(n_labels)
+    return h[:, idx, idx].sum(axis=1)
 
 
 def wv_rows(weights, n_labels):

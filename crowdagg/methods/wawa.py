@@ -13,6 +13,7 @@ from ..em import MAX_STAT_BUFFER_BYTES, EMAggregator, EMContext, EMModel, em_con
 from ..kernels._util import cap_chunks
 from ..kernels.em import (
     sum_chunks,
+    wv_agreement,
     wv_estep_fixed_parallel,
     wv_estep_fixed_slice,
     wv_estep_parallel,
@@ -51,6 +52,13 @@ class WeightedVoteModel(EMModel):
         self.lr_init = lr_init
         self.lr_steps_to_reduce = lr_steps_to_reduce
         self.lr_reduce_factor = lr_reduce_factor
+
+    def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
+        terms = super().memory_terms(n_items, n_workers, n_labels)
+        if 2 <= n_labels <= 4:  # the fixed-width kernel's weight rows and agreement cells
+            terms.append((f"weighted-vote rows and agreement cells, {n_workers:,} workers x {n_labels}^2 labels, "
+                          "2 copies", 2 * 8.0 * n_workers * n_labels**2))
+        return terms
 
     def default_params(self, ctx: EMContext) -> dict[str, np.ndarray]:
         s = 1.0 if self.init_skill is None else self.init_skill
@@ -92,29 +100,49 @@ class WeightedVoteModel(EMModel):
         index, bit-identical to the generic kernel), else
         :func:`~crowdagg.kernels.em.wv_estep_slice`; serial on one chunk."""
         t = part.table
+        k = t.n_labels
         w, rows = prepared
-        fixed = rows is not None and post.shape[1] == t.n_labels
+        if rows is not None and post.shape[1] == k:
+            return self._e_step_fixed(part, rows, post, accumulate)
         # one agreement row per chunk: fewer chunks when they would pass MAX_STAT_BUFFER_BYTES
         bounds = cap_chunks(part.chunks(), 8 * t.n_workers, MAX_STAT_BUFFER_BYTES) if part.parallel else None
         if bounds is None or bounds.shape[0] <= 2:
             agree = np.zeros(t.n_workers)
-            if fixed:
-                score = wv_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), rows[0], rows[1],
-                                             0, t.n_items, post, agree, accumulate, (0.0,) * t.n_labels)
-            else:
-                score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, 0, t.n_items,
-                                       post, agree, accumulate)
+            score = wv_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, 0, t.n_items,
+                                   post, agree, accumulate)
             return float(score), agree
         n_chunks = bounds.shape[0] - 1
         abuf = self.buffer("agree", (n_chunks, t.n_workers))
         sbuf = self.buffer("score", (n_chunks,))
-        if fixed:
-            wv_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), rows[0], rows[1], bounds,
-                                    post, abuf, sbuf, accumulate, (0.0,) * t.n_labels)
+        wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, bounds, post, abuf, sbuf,
+                          accumulate)
+        return float(sbuf.sum()), abuf.sum(axis=0)
+
+    def _e_step_fixed(self, part: EMContext, rows: tuple[np.ndarray, np.ndarray], post: np.ndarray,
+                      accumulate: bool) -> tuple[float, np.ndarray]:
+        """2-4 classes: the agreement counts as (worker, label, aggregate label) cells
+        (``hits``, ``W K^2`` per chunk), reduced to one count per worker."""
+        t = part.table
+        k = t.n_labels
+        vrows, pw = rows
+        width = (0.0,) * k
+        cells = t.n_workers * k * k
+        bounds = cap_chunks(part.chunks(), 8 * cells, MAX_STAT_BUFFER_BYTES) if part.parallel else None
+        if bounds is None or bounds.shape[0] <= 2:
+            hits = self.buffer("hits", (cells,)) if accumulate else np.zeros(0)
+            hits.fill(0.0)
+            score = wv_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), vrows, pw,
+                                         0, t.n_items, post, hits, accumulate, width)
         else:
-            wv_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, w, bounds, post, abuf, sbuf,
-                              accumulate)
-        return float(sbuf.sum()), sum_chunks(abuf)
+            n_chunks = bounds.shape[0] - 1
+            hbuf = self.buffer("hits_chunks", (n_chunks, cells)) if accumulate else np.zeros((n_chunks, 0))
+            sbuf = self.buffer("score", (n_chunks,))
+            wv_estep_fixed_parallel(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), vrows, pw, bounds,
+                                    post, hbuf, sbuf, accumulate, width)
+            score = sbuf.sum()
+            hits = sum_chunks(hbuf) if accumulate else None
+        agree = wv_agreement(hits, k) if accumulate else np.zeros(t.n_workers)
+        return float(score), agree
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
