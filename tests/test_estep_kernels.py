@@ -28,6 +28,7 @@ from crowdagg.kernels.em import (
     ds_estep_fixed_slice,
     ds_estep_slice,
     ds_mstep_confusions,
+    oc_counts_slice,
     sum_chunks,
     wv_agreement,
     wv_estep_fixed_parallel,
@@ -550,3 +551,22 @@ def test_wv_fixed_parallel_chunks_sum_to_serial(k):
     np.testing.assert_array_equal(post_p, post)
     np.testing.assert_array_equal(hbuf.sum(axis=0), hits)  # integer counts: exact in any order
     assert sbuf.sum() == pytest.approx(score, rel=1e-13)
+
+
+@pytest.mark.parametrize("with_gold", [False, True])
+def test_oc_counts_slice_is_bincount_and_masked_sum(with_gold):
+    """One-coin statistics from given posteriors: the NumPy expressions they replace,
+    bit for bit (annotation order), and the plain per-annotation loop."""
+    rng = np.random.default_rng(4)
+    n_items, n_workers, k = 700, 13, 3
+    item, worker, label, item_ptr, gold = _crowd(rng, n_items, n_workers, k, with_gold=with_gold)
+    post = rng.dirichlet(np.ones(k), n_items)
+    corr, tot = np.zeros(n_workers), np.zeros(k)
+    oc_counts_slice(item_ptr, worker.astype(np.int32), label.astype(np.int32), gold, post, 0, n_items, corr, tot)
+    used = (np.diff(item_ptr) > 0) | (gold >= 0)
+    np.testing.assert_array_equal(corr, np.bincount(worker, weights=post[item, label], minlength=n_workers))
+    np.testing.assert_array_equal(tot, post[used].sum(axis=0))
+    ref = np.zeros(n_workers)
+    for j in range(item.shape[0]):
+        ref[worker[j]] += post[item[j], label[j]]
+    np.testing.assert_allclose(corr, ref, rtol=1e-14)

@@ -21,6 +21,7 @@ from ..kernels.em import (
     ds_estep_parallel,
     ds_estep_slice,
     ds_mstep_confusions,
+    oc_counts_slice,
     oc_estep_parallel,
     oc_estep_slice,
     sum_chunks,
@@ -278,9 +279,11 @@ class OneCoinModel(EMModel):
         return {"skills": (corr + a + c) / (worker_counts(ctx) + 2 * a + c), "priors": _smoothed_priors(tot, a)}
 
     def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Expected correct answers per worker and class totals from given posteriors (one pass)."""
         t = part.table
-        corr = np.bincount(t.worker_codes, weights=post[t.item_codes, t.label_codes], minlength=t.n_workers)
-        return corr, _class_totals(part, post)
+        corr, tot = np.zeros(t.n_workers), np.zeros(t.n_labels)
+        oc_counts_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, post, 0, t.n_items, corr, tot)
+        return corr, tot
 
     def prepare(self, ctx: EMContext, params: dict[str, np.ndarray]) -> tuple[Any, ...]:
         k = ctx.n_labels
