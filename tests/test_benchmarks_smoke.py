@@ -146,7 +146,7 @@ def test_parquet_memory_main(tmp_path, capsys, monkeypatch):
     assert "n=3,000" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["DSPass", "MACEPass"])
+@pytest.mark.parametrize("name", ["DSPass", "MACEPass", "WVPass", "IterationPass"])
 def test_asv_estep_passes_run(bench, name):
     """The asv E-step benchmarks call the kernels directly: their arguments must follow the
     kernels' signatures (a signature change once broke MACEPass without a failing test)."""
@@ -154,10 +154,12 @@ def test_asv_estep_passes_run(bench, name):
     mp.syspath_prepend(str(BENCH))
     try:
         mod = importlib.import_module("asv_bench.bench_estep")
-        for parallel in (False, True):
-            case = getattr(mod, name)()
-            case.setup(3000, "skewed", parallel)
-            case.run()
+        args = ("ds", "oc", "zbs", "bcc") if name == "IterationPass" else ("skewed",)
+        for arg in args:
+            for parallel in (False, True):
+                case = getattr(mod, name)()
+                case.setup(3000, arg, parallel)
+                case.run()
     finally:
         mp.undo()
         for m in [m for m in sys.modules if m.startswith("asv_bench")]:

@@ -1,10 +1,14 @@
-"""One E-step pass of the Dawid-Skene and MACE kernels on a built table (no frame, no M-step).
+"""One E-step pass of the Dawid-Skene, MACE and weighted-vote kernels on a built table
+(no frame, no M-step), and one whole iteration of the plug-ins that share them.
 
 The per-pass figures of ``docs/benchmarks.md`` ("Roofline"): serial and parallel
 kernels, 4 classes, skewed and uniform workloads, posteriors and statistics
 accumulated as in a fit (no gold: the empty gold array the fits pass then).
-``cd benchmarks && python -m asv_bench.bench_estep`` prints median CPU and wall ms per
-pass without asv.
+``WVPass`` is the weighted-vote pass of Wawa / ZeroBasedSkill; one-coin and BCC run
+``DSPass``'s kernel on their own rows, so ``IterationPass`` times one iteration of
+each plug-in (M-step, ``prepare``, E-step with statistics, objective offset) to show
+what they add around it.  ``cd benchmarks && python -m asv_bench.bench_estep`` prints
+median CPU and wall ms per pass without asv.
 """
 
 from __future__ import annotations
@@ -97,6 +101,74 @@ class MACEPass(DSPass):
         self.run()
 
 
+class WVPass(DSPass):
+    """The 2-4 class weighted-vote pass (Wawa, ZeroBasedSkill) with agreement statistics."""
+
+    def setup(self, n: int, workload: str, parallel: bool) -> None:
+        from crowdagg.kernels.em import wv_estep_fixed_parallel, wv_estep_fixed_slice, wv_rows
+
+        t = _table(n, workload)
+        k, w = t.n_labels, t.n_workers
+        vrows, pw = wv_rows(np.random.default_rng(0).uniform(0.3, 1.0, w), k)
+        args = (t.item_ptr, t.worker_label_pairs, np.empty(0, np.int64), vrows, pw)
+        post = np.empty((t.n_items, k))
+        width = (0.0,) * k
+        if parallel:
+            b = _bounds(t)
+            bufs = (np.zeros((b.shape[0] - 1, w * k * k)), np.zeros(b.shape[0] - 1))
+            self.run = lambda: wv_estep_fixed_parallel(*args, b, post, *bufs, True, width)
+        else:
+            hits = np.zeros(w * k * k)
+            self.run = lambda: wv_estep_fixed_slice(*args, 0, t.n_items, post, hits, True, width)
+        self.run()
+
+
+class IterationPass:
+    """One EM iteration of a plug-in on a built table, as ``run_em`` makes it: the
+    M-step from the last statistics, ``prepare``, the E-step with statistics and the
+    objective offset (``ds``, one-coin ``oc``, ZeroBasedSkill ``zbs``, ``bcc``)."""
+
+    params = (SIZES, ["ds", "oc", "zbs", "bcc"], [False, True])
+    param_names = ["annotations", "method", "parallel"]
+    number = 5
+    repeat = (3, 10, 60.0)
+    warmup_time = 0.0
+    timeout = 1800.0
+
+    def setup_cache(self) -> None:
+        _cache_all(("int",), ("skewed",))
+
+    def setup(self, n: int, method: str, parallel: bool) -> None:
+        import crowdagg
+        from crowdagg.em import EMContext, LocalExecutor
+        from crowdagg.kernels._util import parallel_guard
+
+        est = {"ds": crowdagg.DawidSkene, "oc": crowdagg.OneCoinDawidSkene, "zbs": crowdagg.ZeroBasedSkill,
+               "bcc": crowdagg.BCC}[method]()
+        t = _table(n, "skewed")
+        model = est._make_model()
+        ctx = EMContext(t, np.full(t.n_items, -1), parallel=parallel)
+        ex = LocalExecutor(ctx)
+        ex.start(model)
+        ctx.iteration = 1
+        state = {"params": model.default_params(ctx)}
+        state["stats"] = ex.e_step(model, state["params"], True)[1]
+
+        def run() -> None:
+            new = model.m_step(ctx, state["params"], state["stats"], ex)
+            prepared = model.prepare(ctx, new)
+            with parallel_guard():
+                _, state["stats"] = model.e_step_table(ctx, prepared, {}, ex.posteriors, True)
+            model.loglik_offset(ctx, new)
+            state["params"] = new
+
+        self.run = run
+        self.run()
+
+    def time_iteration(self, n: int, method: str, parallel: bool) -> None:
+        self.run()
+
+
 def main() -> None:
     """Median CPU / wall ms per pass of every benchmark at 1M (``--calls`` per case)."""
     import argparse
@@ -106,23 +178,28 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=30)
     p.add_argument("--size", default="1M")
+    p.add_argument("--only", default="", help="comma-separated benchmark classes (default: all)")
+    cases = [(cls, arg) for cls in (DSPass, MACEPass, WVPass) for arg in ("skewed", "uniform")]
+    cases += [(IterationPass, m) for m in ("ds", "oc", "zbs", "bcc")]
     a = p.parse_args()
     n = _common.parse_sizes(a.size)[0]
-    for cls in (DSPass, MACEPass):
-        for workload in ("skewed", "uniform"):
-            for parallel in (False, True):
-                b = cls()
-                b.setup(n, workload, parallel)
-                cpu, wall = [], []
-                for _ in range(a.calls):
-                    c0, w0 = time.process_time(), time.perf_counter()
-                    b.run()
-                    cpu.append(time.process_time() - c0)
-                    wall.append(time.perf_counter() - w0)
-                print(f"{cls.__name__:8s} {workload:7s} {'parallel' if parallel else 'serial  '} "
-                      f"CPU {np.median(cpu) * 1e3:6.2f} ms (min {min(cpu) * 1e3:5.2f})  "
-                      f"wall {np.median(wall) * 1e3:6.2f} ms (min {min(wall) * 1e3:5.2f})  "
-                      f"load {os.getloadavg()[0]:.1f}", flush=True)
+    only = {c for c in a.only.split(",") if c}
+    for cls, arg in cases:
+        if only and cls.__name__ not in only:
+            continue
+        for parallel in (False, True):
+            b = cls()
+            b.setup(n, arg, parallel)
+            cpu, wall = [], []
+            for _ in range(a.calls):
+                c0, w0 = time.process_time(), time.perf_counter()
+                b.run()
+                cpu.append(time.process_time() - c0)
+                wall.append(time.perf_counter() - w0)
+            print(f"{cls.__name__:13s} {arg:7s} {'parallel' if parallel else 'serial  '} "
+                  f"CPU {np.median(cpu) * 1e3:6.2f} ms (min {min(cpu) * 1e3:5.2f})  "
+                  f"wall {np.median(wall) * 1e3:6.2f} ms (min {min(wall) * 1e3:5.2f})  "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
