@@ -17,6 +17,7 @@ from test_dawid_skene import DEGENERATE, _arrays, _gold_series, tables
 import crowdagg
 from crowdagg.em import EMContext, run_em
 from crowdagg.errors import InputError
+from crowdagg.kernels.em import wv_estep_slice
 from crowdagg.methods.wawa import WeightedVoteModel
 from crowdagg.table import AnnotationTable
 
@@ -208,3 +209,22 @@ def test_fixed_width_path_is_the_generic_kernel_bit_for_bit(k, parallel):
     np.testing.assert_array_equal(out[0].posteriors, out[1].posteriors)
     np.testing.assert_array_equal(out[0].params["skills"], out[1].params["skills"])
     np.testing.assert_array_equal(out[0].loglik, out[1].loglik)
+
+
+def test_many_workers_take_the_generic_kernel(monkeypatch):
+    """Past the statistics-buffer cap the W x K^2 rows of the fixed-width kernel give way
+    to the generic kernel (W counts): same fit, and the memory estimate follows."""
+    import crowdagg.methods.wawa as wawa
+
+    c = crowdagg.datasets.make_crowd(300, 30, 3, random_state=5)
+    t = AnnotationTable.from_pandas(c.annotations)
+    ref = crowdagg.ZeroBasedSkill(max_iter=5).fit(t)
+    big = WeightedVoteModel().memory_terms(t.n_items, t.n_workers, 3)
+    monkeypatch.setattr(wawa, "MAX_STAT_BUFFER_BYTES", 8 * t.n_workers * 9 - 1)
+    calls = []
+    monkeypatch.setattr(wawa, "wv_estep_slice", lambda *a: calls.append(1) or wv_estep_slice(*a))
+    got = crowdagg.ZeroBasedSkill(max_iter=5).fit(t)
+    assert calls
+    assert len(WeightedVoteModel().memory_terms(t.n_items, t.n_workers, 3)) == len(big) - 1
+    pd.testing.assert_frame_equal(got.probas_, ref.probas_)
+    pd.testing.assert_series_equal(got.skills_, ref.skills_)

@@ -26,6 +26,14 @@ from .dawid_skene import worker_counts
 __all__ = ["Wawa", "ZeroBasedSkill", "WeightedVoteModel"]
 
 
+def _fixed_width(n_workers: int, n_labels: int) -> bool:
+    """Whether the weighted vote runs the 2-4 class kernel: its ``W x K^2`` weight rows
+    and agreement cells (8 bytes each, per chunk) within
+    :data:`~crowdagg.em.MAX_STAT_BUFFER_BYTES`; beyond (millions of workers) the generic
+    kernel's ``W`` agreement counts."""
+    return 2 <= n_labels <= 4 and 8 * n_workers * n_labels**2 <= MAX_STAT_BUFFER_BYTES
+
+
 class WeightedVoteModel(EMModel):
     """Engine plug-in: weighted majority vote with worker skills as weights.
 
@@ -55,7 +63,7 @@ class WeightedVoteModel(EMModel):
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         terms = super().memory_terms(n_items, n_workers, n_labels)
-        if 2 <= n_labels <= 4:  # the fixed-width kernel's weight rows and agreement cells
+        if _fixed_width(n_workers, n_labels):  # the fixed-width kernel's weight rows and agreement cells
             terms.append((f"weighted-vote rows and agreement cells, {n_workers:,} workers x {n_labels}^2 labels, "
                           "2 copies", 2 * 8.0 * n_workers * n_labels**2))
         return terms
@@ -91,7 +99,7 @@ class WeightedVoteModel(EMModel):
         w = np.ascontiguousarray(params["skills"], dtype=np.float64)
         k = ctx.n_labels
         # 2-4 classes: the weights as (worker, label) rows for the fixed-width kernel
-        return w, (wv_rows(w, k) if 2 <= k <= 4 else None)
+        return w, (wv_rows(w, k) if _fixed_width(ctx.n_workers, k) else None)
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, Any], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
