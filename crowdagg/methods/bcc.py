@@ -160,8 +160,8 @@ class BCCModel(KLCache, EMModel):
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
         """The Dawid-Skene E-step (:func:`~crowdagg.methods.dawid_skene.ds_rows_estep`) read
         with ``(E[log tau], E[log v])``: for 2-4 classes Dawid-Skene's fixed-width kernel
-        (its ``exp`` within 2 ulp of NumPy's: fits within ~2e-15 of the generic kernel's,
-        5x less time per pass at 1M x 4 classes)."""
+        (its ``exp`` within 2 ulp of NumPy's: fits within ~2e-15 of the generic kernel's;
+        a serial pass at 1M answers x 4 classes 12.7 -> 3.9 CPU-ms)."""
         elog_tau, elog_v = prepared
         # items with neither answers nor gold: posterior softmax(E[log tau]), but outside the ELBO
         offset = n_empty_items(part) * logsumexp(elog_tau)
