@@ -161,6 +161,68 @@ def naive_mace_mstep_vb(know_cnt, strat_cnt, theta_prior, strategy_prior):
     return spam, know, strategies
 
 
+def _expected_log_dirichlet(alpha, beta):
+    """E_q[log Dirichlet(x | alpha)] under q = Dirichlet(beta), from the density:
+    log Γ(Σα) - Σ log Γ(α_k) + Σ (α_k - 1) E_q[log x_k], E_q[log x_k] = ψ(β_k) - ψ(Σβ)."""
+    out = math.lgamma(sum(alpha)) - sum(math.lgamma(a) for a in alpha)
+    for a, b in zip(alpha, beta):
+        out += (a - 1.0) * (digamma(b) - digamma(sum(beta)))
+    return out
+
+
+def naive_mace_elbo(rows, n_items, n_labels, post, know_cnt, strat_cnt, tot, theta_prior, strategy_prior,
+                    learn_prior, gold=None):
+    """MACE's evidence lower bound from its definition, with the answers' spam indicators
+    ``s`` written out: ``E_q[log p(y, z, s, theta, xi, pi)] - E_q[log q(z, s, theta, xi, pi)]``.
+
+    ``q(z_i) = post[i]`` (gold items: one-hot); ``q(s | z)`` the exact conditional (an answer
+    ``y != z`` is spam for sure; ``y == z`` was known with probability ``e^a / (e^a + e^b)``,
+    ``a = E log theta``, ``b = E log (1 - theta) + E log xi[y]``); the parameters'
+    ``q`` are ``Beta(S_w + b_spam, K_w + b_know)``, ``Dirichlet(c_w + d)`` and, with learnt
+    priors, ``Dirichlet(T + 1)`` (else uniform, fixed).  Items without answers or gold are
+    left out (the learnt priors do not count them).
+    """
+    n_workers = strat_cnt.shape[0]
+    b_spam, b_know = theta_prior
+    d = strategy_prior
+
+    def e_log(beta, k):  # E_q[log x_k] under Dirichlet(beta)
+        return digamma(beta[k]) - digamma(sum(beta))
+
+    th = [[sum(strat_cnt[w]) + b_spam, know_cnt[w] + b_know] for w in range(n_workers)]
+    xi = [[strat_cnt[w][y] + d for y in range(n_labels)] for w in range(n_workers)]
+    pi = [tot[k] + 1.0 for k in range(n_labels)]
+    answers = {}
+    for i, w, y in rows:
+        answers.setdefault(i, []).append((w, y))
+    elbo = 0.0
+    for i in range(n_items):
+        has_gold = gold is not None and gold[i] >= 0
+        if i not in answers and not has_gold:
+            continue
+        for z in range(n_labels):
+            q = post[i][z]
+            if q <= 0.0:
+                continue
+            term = (e_log(pi, z) if learn_prior else math.log(1.0 / n_labels)) - math.log(q)
+            for w, y in answers.get(i, []):
+                b = e_log(th[w], 0) + e_log(xi[w], y)  # spammed: log (1 - theta) + log xi[y]
+                if y != z:
+                    term += b
+                    continue
+                a = e_log(th[w], 1)  # known: log theta
+                r = math.exp(a) / (math.exp(a) + math.exp(b))
+                term += r * (a - math.log(r)) + (1.0 - r) * (b - math.log(1.0 - r))
+            elbo += q * term
+    # E_q[log p(params)] - E_q[log q(params)] = -KL, from the densities
+    for w in range(n_workers):
+        elbo += _expected_log_dirichlet([b_spam, b_know], th[w]) - _expected_log_dirichlet(th[w], th[w])
+        elbo += _expected_log_dirichlet([d] * n_labels, xi[w]) - _expected_log_dirichlet(xi[w], xi[w])
+    if learn_prior:
+        elbo += _expected_log_dirichlet([1.0] * n_labels, pi) - _expected_log_dirichlet(pi, pi)
+    return elbo
+
+
 def naive_mace_prior_update(post, answered, method, smoothing):
     """Learnt class priors from the posterior class totals ``T`` of answered (or gold) items:
     EM ``(T_k + s) / (Σ T + K s)``; VB ``exp(ψ(T_k + 1) - ψ(Σ T + K))`` (a Dirichlet(1) prior)."""

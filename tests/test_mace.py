@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from naive_glad_mace import (
+    naive_mace_elbo,
     naive_mace_estep,
     naive_mace_mstep_em,
     naive_mace_mstep_vb,
@@ -18,7 +19,8 @@ from scipy.stats import rankdata
 from test_glad import kernel_rows, random_rows, small_crowds, table_of
 
 import crowdagg
-from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError, NotFittedError
+from crowdagg.em import LocalExecutor, run_em
+from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError, NotFittedError, ParameterError
 from crowdagg.kernels.mace import (
     mace_estep_parallel,
     mace_estep_ratio_slice,
@@ -273,6 +275,7 @@ def test_degenerate_tables_are_finite():
 @pytest.mark.parametrize("kwargs", [
     {"method": "gibbs"}, {"n_restarts": 0}, {"theta_prior": (0.0, 1.0)}, {"theta_prior": 1.0},
     {"strategy_prior": -1.0}, {"smoothing": 0.0}, {"noise": -1.0}, {"init": "best"}, {"max_iter": 1.5},
+    {"restart_criterion": "best"},
 ])
 def test_bad_arguments_raise(kwargs):
     df = crowdagg.datasets.make_crowd(50, 10, 3, random_state=0).annotations
@@ -559,3 +562,79 @@ def test_fixed_estep_tiny_part_of_many_workers(k):
     assert not any("answer tables" in d for d, _ in model.memory_terms(5, n_workers, 5))
     ctx5 = EMContext(table_of([(0, 0, 4)], 1, 1, 5), np.full(1, -1, np.int64))
     assert model.prepare(ctx5, model.default_params(ctx5))[4] is None  # 5 classes: the generic kernels
+
+
+# --------------------------------------------------------------------------- restarts kept by the ELBO
+@pytest.mark.parametrize(("k", "class_prior", "theta_prior", "strategy_prior"), [
+    (3, "learn", (0.5, 2.0), 10.0),  # the generic kernel
+    (2, "learn", (0.5, 0.5), 1.0),  # the fixed-width kernels
+    (4, "uniform", (1.0, 3.0), 0.5),
+])
+def test_elbo_matches_reference(k, class_prior, theta_prior, strategy_prior):
+    """``MACEModel.elbo`` (log normaliser - KL of the Beta / Dirichlet posteriors) equals the ELBO
+    written from its definition with the spam indicators (naive_mace_elbo), on a table with
+    unanswered items and a gold one."""
+    rng = np.random.default_rng(k)
+    n_items, n_workers = 40, 6
+    t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
+    assert (t.item_counts() == 0).any()  # items outside the model of the learnt priors
+    gold = np.full(n_items, -1, np.int64)
+    gold[[1, 5]] = [0, k - 1]
+    est = crowdagg.MACE(max_iter=4, tol=0, class_prior=class_prior, theta_prior=theta_prior,
+                        strategy_prior=strategy_prior, restart_criterion="elbo", parallel=False)
+    model = est._make_model()
+    ctx = est._context(t, gold)
+    fit = run_em(model, LocalExecutor(ctx), init="mv", max_iter=4, tol=0, warn=False)
+    know_cnt, strat_cnt, tot = model._counts
+    ref = naive_mace_elbo(kernel_rows(t), n_items, k, fit.posteriors, know_cnt, strat_cnt, tot, theta_prior,
+                          strategy_prior, class_prior == "learn", gold)
+    assert model.elbo(ctx, fit.params, fit.loglik[-1]) == pytest.approx(ref, rel=1e-10, abs=1e-9)
+    assert ref < fit.loglik[-1]  # the KL term is there
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_elbo_never_decreases_over_iterations(k):
+    """VB is coordinate ascent on the ELBO: after every iteration it is at least as high (a
+    wrong KL term, or the priors' statistics from other items than the E-step's, breaks this)."""
+    df = crowdagg.datasets.make_crowd(300, 25, k, per_item=3, class_prior=[0.6] + [0.4 / (k - 1)] * (k - 1),
+                                      random_state=k).annotations
+    gold = pd.Series([df["label"].iloc[0]], index=[df["item"].iloc[0]])
+    elbos = [crowdagg.MACE(max_iter=n, tol=0, n_restarts=1, restart_criterion="elbo").fit(df, gold=gold)
+             .restart_elbo_[0] for n in range(1, 16)]
+    steps = np.diff(elbos)
+    assert np.all(steps >= -1e-9 * abs(elbos[-1])), steps
+    assert steps[0] > 1.0  # and it moves
+
+
+def test_elbo_criterion_keeps_its_best_run():
+    """The same runs; the kept one is the highest ELBO, whose own history is ``loglik_``; the default
+    stays the log-likelihood; a refit by the log-likelihood drops ``restart_elbo_``."""
+    df = crowdagg.datasets.make_crowd(400, 30, 3, per_item=3, spammer_share=0.3, random_state=5).annotations
+    kw = dict(n_restarts=6, random_state=2, max_iter=30)
+    by_ll = crowdagg.MACE(**kw).fit(df)
+    by_elbo = crowdagg.MACE(restart_criterion="elbo", **kw).fit(df)
+    assert crowdagg.MACE().restart_criterion == "loglik" and not hasattr(by_ll, "restart_elbo_")
+    np.testing.assert_array_equal(by_elbo.restart_loglik_, by_ll.restart_loglik_)
+    assert by_elbo.restart_elbo_.shape == (6,)
+    assert np.all(by_elbo.restart_elbo_ < by_elbo.restart_loglik_)
+    assert by_elbo.best_restart_ == int(np.argmax(by_elbo.restart_elbo_))
+    assert by_ll.best_restart_ == int(np.argmax(by_ll.restart_loglik_))
+    assert by_elbo.loglik_[-1] == by_elbo.restart_loglik_[by_elbo.best_restart_]
+    assert by_elbo.n_iter_ == by_elbo.loglik_.size
+    by_elbo.set_params(restart_criterion="loglik").fit(df)
+    assert not hasattr(by_elbo, "restart_elbo_")
+    pd.testing.assert_frame_equal(by_elbo.probas_, by_ll.probas_)
+
+
+def test_elbo_criterion_needs_vb():
+    df = crowdagg.datasets.make_crowd(50, 10, 3, random_state=0).annotations
+    with pytest.raises(ParameterError, match="restart_criterion='elbo' needs method='vb'"):
+        crowdagg.MACE(method="em", restart_criterion="elbo").fit(df)
+
+
+def test_elbo_criterion_distributed_equals_local():
+    from crowdagg.testing import _crowds, check_distributed_equals_local
+
+    pytest.importorskip("distributed")
+    check_distributed_equals_local(crowdagg.MACE(n_restarts=3, random_state=0, restart_criterion="elbo"),
+                                   _crowds()[0])

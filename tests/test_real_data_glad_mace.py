@@ -132,6 +132,19 @@ def test_learnt_class_prior_is_what_fixes_d_product(datasets_dir):
     assert uniform < 0.85 < mv + 0.02 < balanced < 0.925 < learnt
 
 
+@pytest.mark.filterwarnings("ignore::crowdagg.errors.ConvergenceWarning")
+def test_elbo_restart_criterion_on_d_product(datasets_dir):
+    """D_Product: the 10 restarts end at different optima (balanced accuracy 0.922-0.925).  Kept by
+    the log-likelihood (the default, the xfail above) the fit scores 0.9229; kept by the ELBO, the
+    objective VB maximises (``restart_criterion="elbo"``, opt-in), 0.9246, which clears crowd-kit
+    - 0.005.  Not the default: act_cf_amt stays one item short either way (docs/glad_mace.md)."""
+    df, gold = load(datasets_dir, "zheng_d_jn_product")
+    by_elbo = crowdagg.MACE(random_state=0, restart_criterion="elbo").fit(df)
+    by_ll = fit("MACE", df, "zheng_d_jn_product")
+    assert by_elbo.best_restart_ == int(np.argmax(by_elbo.restart_elbo_)) != int(np.argmax(by_elbo.restart_loglik_))
+    assert accuracy(by_ll, gold) < BAR["zheng_d_jn_product"][1] - 0.005 <= accuracy(by_elbo.labels_, gold)
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::crowdagg.errors.ConvergenceWarning")
 def test_balanced_decision_is_what_fixes_s_adult(datasets_dir):

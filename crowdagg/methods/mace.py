@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma
+from scipy.special import digamma, gammaln
 
 from .. import memory
 from .._validation import SUM_TOL, Domain, Interval, Options, Pair, check_float
@@ -24,7 +24,7 @@ from ..em import (
     em_constraints,
     run_em,
 )
-from ..errors import InitParamsError, InputError
+from ..errors import InitParamsError, InputError, ParameterError
 from ..kernels._util import cap_chunks
 from ..kernels.mace import (
     class_totals,
@@ -58,6 +58,15 @@ def _id_ranks(ids: pd.Index) -> np.ndarray:
     rank = np.empty(len(ids), dtype=np.int64)
     rank[order] = np.arange(len(ids))
     return rank
+
+
+def _kl_dirichlet(post: np.ndarray, prior: np.ndarray) -> float:
+    """Sum over the rows of ``KL(Dirichlet(post[r]) || Dirichlet(prior[r]))`` (rows broadcast)."""
+    post = np.atleast_2d(post)
+    prior = np.broadcast_to(prior, post.shape)
+    a, b = post.sum(axis=1), prior.sum(axis=1)
+    return float(np.sum(gammaln(a) - gammaln(post).sum(axis=1) - gammaln(b) + gammaln(prior).sum(axis=1)
+                        + ((post - prior) * (digamma(post) - digamma(a)[:, None])).sum(axis=1)))
 
 
 class MACEModel(EMModel):
@@ -143,8 +152,9 @@ class MACEModel(EMModel):
         return out
 
     def __getstate__(self) -> dict[str, Any]:
-        # the cached item weights (and the table they belong to) stay behind on Dask
-        return {k: v for k, v in super().__getstate__().items() if k != "_used"}
+        # the cached item weights (and the table they belong to) stay behind on Dask, and so
+        # do the last M-step's counts (the client's, for the ELBO)
+        return {k: v for k, v in super().__getstate__().items() if k not in ("_used", "_counts")}
 
     def _class_totals(self, part: EMContext, post: np.ndarray) -> np.ndarray:
         """Posterior class totals over the part's items with answers or gold (the priors' statistics)."""
@@ -181,6 +191,8 @@ class MACEModel(EMModel):
         return out
 
     def _update(self, know_cnt: np.ndarray, strat_cnt: np.ndarray, tot: np.ndarray) -> dict[str, np.ndarray]:
+        # the variational posteriors' counts, for :meth:`elbo` (fresh arrays of each E-step)
+        self.__dict__["_counts"] = (know_cnt, strat_cnt, tot)
         if self.method == "vb":
             spam, know, st = mace_mstep_vb(know_cnt, strat_cnt, self.theta_prior, self.strategy_prior)
         else:
@@ -190,6 +202,29 @@ class MACEModel(EMModel):
         if self.learn_prior:
             out["priors"] = self._update_priors(tot)
         return out
+
+    def elbo(self, ctx: EMContext, params: dict[str, np.ndarray], loglik: float) -> float:
+        """The variational objective (``method="vb"``) after the last M-step (``params``):
+        ``loglik``, the E-step's log normaliser at ``params``, minus the KL divergence of the
+        variational posteriors ``Beta(S_w + b_spam, K_w + b_know)``, ``Dirichlet(c_w + d)``
+        (and, with learnt priors, ``Dirichlet(T + 1)``) from their priors, whose counts that
+        M-step used (Hovy et al. 2013, Section 2.2; Bishop 2006, Section 10.1).  Under VB
+        ``loglik`` alone leaves the KL term out, so it is not what the fit maximises.  Items
+        without answers or gold are outside the model of the learnt priors (not in ``T``): the
+        ``log sum_k pi_k`` the E-step gives each of them is taken out."""
+        know_cnt, strat_cnt, tot = self.__dict__["_counts"]
+        b_spam, b_know = self.theta_prior
+        d = self.strategy_prior
+        k = strat_cnt.shape[1]
+        kl = _kl_dirichlet(np.stack([strat_cnt.sum(axis=1) + b_spam, know_cnt + b_know], axis=1),
+                           np.array([b_spam, b_know]))
+        kl += _kl_dirichlet(strat_cnt + d, np.full(k, d))
+        if self.learn_prior:
+            kl += _kl_dirichlet(tot + 1.0, np.ones(k))
+            n_out = ctx.n_items - tot.sum()  # every item in T adds 1
+            if n_out > 0.5:
+                kl += round(n_out) * float(np.log(params["priors"].sum()))
+        return float(loglik) - kl
 
     def stats_from_posteriors(self, part: EMContext, post: np.ndarray
                               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -344,6 +379,13 @@ class MACE(EMAggregator):
         that answers of a frequent class are not mistaken for spam; ``"uniform"``:
         the paper's model (true labels uniform; the default before 0.2).  A warm start
         from a dict without ``priors`` starts them from uniform.
+    restart_criterion : {"loglik", "elbo"}, default "loglik"
+        Which run of the restarts is kept: the highest final log-likelihood (``loglik_``:
+        under VB, the E-step's log normaliser at the sub-normalised weights), or, with
+        ``method="vb"`` only, the highest evidence lower bound, the objective that VB
+        maximises (the log-likelihood minus the KL divergence of the Beta / Dirichlet
+        posteriors from their priors; :meth:`MACEModel.elbo`).  The runs end at different
+        local optima on some data (D_Product); docs/glad_mace.md.
     decision : {"balanced", "posterior"}, default "balanced"
         How the fitted model labels items (with ``class_prior="learn"``; the two
         agree under uniform priors).  ``"balanced"``: ``probas_`` / ``labels_`` are
@@ -393,6 +435,8 @@ class MACE(EMAggregator):
         after each iteration.
     restart_loglik_ : numpy.ndarray
         Final log-likelihood of every run, in order.
+    restart_elbo_ : numpy.ndarray
+        Final ELBO of every run, in order (``restart_criterion="elbo"`` only).
     best_restart_ : int
         Index of the kept run.
     params_ : dict
@@ -410,7 +454,7 @@ class MACE(EMAggregator):
     _inits: ClassVar[tuple[str, ...]] = ("mv", "random", "uniform")
     #: crowdagg.persist: a model file without ``decision`` was saved before it existed, when
     #: the labels were the learnt-prior posteriors; it keeps them
-    _params_before_they_existed: ClassVar[dict[str, Any]] = {"decision": "posterior"}
+    _params_before_they_existed: ClassVar[dict[str, Any]] = {"decision": "posterior", "restart_criterion": "loglik"}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **em_constraints(_inits),
         "method": [Options(("vb", "em"))],
@@ -423,6 +467,7 @@ class MACE(EMAggregator):
         "noise": [Interval(Real, 0, 1e6)],
         "class_prior": [Options(("learn", "uniform"))],
         "decision": [Options(("posterior", "balanced"))],
+        "restart_criterion": [Options(("loglik", "elbo"))],
     }
 
     def __init__(
@@ -439,6 +484,7 @@ class MACE(EMAggregator):
         noise: float = 0.5,
         class_prior: str = "learn",
         decision: str = "balanced",
+        restart_criterion: str = "loglik",
         warm_start: bool = False,
         parallel: bool = True,
     ) -> None:
@@ -454,11 +500,15 @@ class MACE(EMAggregator):
         self.noise = noise
         self.class_prior = class_prior
         self.decision = decision
+        self.restart_criterion = restart_criterion
         self.warm_start = warm_start
         self.parallel = parallel
 
     def _make_model(self) -> MACEModel:
         # validated by fit (_parameter_constraints)
+        if self.restart_criterion == "elbo" and self.method != "vb":
+            raise ParameterError(f"MACE: restart_criterion='elbo' needs method='vb' (the ELBO is variational "
+                                 f"Bayes' objective), got method={self.method!r}; use restart_criterion='loglik'")
         b_spam, b_know = self.theta_prior
         smoothing = None if self.smoothing is None else float(self.smoothing)
         model = MACEModel(str(self.method), smoothing, (float(b_spam), float(b_know)), float(self.strategy_prior),
@@ -499,14 +549,15 @@ class MACE(EMAggregator):
 
     def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
-        """``n_restarts`` EM runs; the one with the highest final log-likelihood is kept.
+        """``n_restarts`` EM runs; the one with the highest final log-likelihood (or ELBO) is kept.
 
         The first run starts from ``init`` (``"random"``: a random point), the others
         from random points (:meth:`MACEModel.random_params`, drawn from
         ``random_state`` in order).  Explicit parameters (a warm start,
         ``fit(init_params=...)``) make a single run.  Sets ``restart_loglik_`` and
-        ``best_restart_``; the :class:`~crowdagg.errors.ConvergenceWarning` is about
-        the kept run only.
+        ``best_restart_`` (and ``restart_elbo_`` with ``restart_criterion="elbo"``: each run's
+        ELBO, taken as it ends, while the model holds that run's last counts); the
+        :class:`~crowdagg.errors.ConvergenceWarning` is about the kept run only.
         """
         assert isinstance(model, MACEModel)
         n_restarts, noise = int(self.n_restarts), float(self.noise)  # validated by fit
@@ -517,8 +568,23 @@ class MACE(EMAggregator):
         ctx = executor.ctx
         fits = (run_em(model, executor, init=model.random_params(ctx, noise) if start is None else start,
                        max_iter=max_iter, tol=tol, warn=False) for start in starts)
-        # stacklevel 4: _run -> EMAggregator.fit -> MACE.fit -> the user's call
-        best, self.best_restart_, self.restart_loglik_ = best_fit(fits, "MACE", max_iter, tol, stacklevel=4)
+        self.__dict__.pop("restart_elbo_", None)
+        if self.restart_criterion == "elbo":
+            histories: list[np.ndarray] = []
+
+            def by_elbo(runs: Any) -> Any:  # each run scored by its ELBO, its history put aside
+                for res in runs:
+                    histories.append(res.loglik)
+                    score = [model.elbo(ctx, res.params, res.loglik[-1])] if res.loglik.size else []
+                    yield dataclasses.replace(res, loglik=np.asarray(score, dtype=np.float64))
+
+            best, self.best_restart_, self.restart_elbo_ = best_fit(by_elbo(fits), "MACE", max_iter, tol,
+                                                                    stacklevel=4)
+            best = dataclasses.replace(best, loglik=histories[self.best_restart_])
+            self.restart_loglik_ = np.array([h[-1] if h.size else -np.inf for h in histories])
+        else:
+            # stacklevel 4: _run -> EMAggregator.fit -> MACE.fit -> the user's call
+            best, self.best_restart_, self.restart_loglik_ = best_fit(fits, "MACE", max_iter, tol, stacklevel=4)
         if model.balanced and model.learn_prior:
             best = dataclasses.replace(best, posteriors=self._balanced_posteriors(model, executor, best.params))
         return best
