@@ -638,3 +638,24 @@ def test_elbo_criterion_distributed_equals_local():
     pytest.importorskip("distributed")
     check_distributed_equals_local(crowdagg.MACE(n_restarts=3, random_state=0, restart_criterion="elbo"),
                                    _crowds()[0])
+
+
+def test_model_file_without_restart_criterion_loads_with_loglik(tmp_path, monkeypatch):
+    """A model saved before ``restart_criterion`` existed loads with ``"loglik"``, the rule it was fitted by."""
+    df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=0).annotations
+    old = crowdagg.MACE(n_restarts=2, max_iter=10, tol=0, random_state=0).fit(df)
+    real = crowdagg.MACE.get_params
+
+    def without(self, deep=True):
+        p = real(self, deep)
+        p.pop("restart_criterion", None)
+        return p
+
+    monkeypatch.setattr(crowdagg.MACE, "get_params", without)
+    old.save(tmp_path / "old.zip")
+    monkeypatch.undo()
+    loaded = crowdagg.load(tmp_path / "old.zip")
+    assert loaded.restart_criterion == "loglik"
+    pd.testing.assert_frame_equal(loaded.predict_proba(df), old.predict_proba(df))
+    crowdagg.MACE(n_restarts=2, max_iter=10, tol=0, restart_criterion="elbo").fit(df).save(tmp_path / "new.zip")
+    assert crowdagg.load(tmp_path / "new.zip").restart_criterion == "elbo"
