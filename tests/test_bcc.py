@@ -236,3 +236,27 @@ def test_item_without_answers_gets_class_prior_and_stays_out_of_elbo():
 # --------------------------------------------------------------------------- contract
 def test_check_aggregator():
     check_aggregator(crowdagg.BCC(max_iter=50))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_fixed_width_estep_is_the_generic_one_within_rounding(k, parallel, monkeypatch):
+    """2-4 classes run Dawid-Skene's fixed-width E-step kernel (its ``exp`` within 2 ulp):
+    the fit of the generic kernel within 1e-13, the same labels."""
+    c = crowdagg.datasets.make_crowd(300 if NOJIT else 3000, 40, k, random_state=k)
+    gold = c.truth.iloc[:200]
+    fixed = crowdagg.BCC(max_iter=30, tol=0, parallel=parallel).fit(c.annotations, gold=gold)
+    real = bccmod.ds_rows_estep
+    calls = []
+
+    def generic(*args, **kw):
+        calls.append(kw.get("fixed"))
+        return real(*args, **{**kw, "fixed": False})
+
+    monkeypatch.setattr(bccmod, "ds_rows_estep", generic)
+    ref = crowdagg.BCC(max_iter=30, tol=0, parallel=parallel).fit(c.annotations, gold=gold)
+    assert calls and None in calls  # BCC asks for the default (fixed-width) kernel
+    pd.testing.assert_series_equal(fixed.labels_, ref.labels_)
+    np.testing.assert_allclose(fixed.probas_.to_numpy(), ref.probas_.to_numpy(), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(fixed.elbo_, ref.elbo_, rtol=1e-13)
+    np.testing.assert_allclose(fixed.params_["confusion_counts"], ref.params_["confusion_counts"], rtol=1e-13)
