@@ -125,28 +125,65 @@ def test_item_pass_matches_reference(seed, marginal, n_newton):
     np.testing.assert_allclose(wbuf[:, 1].sum(axis=0), ref[2], rtol=0, atol=1e-10)
     np.testing.assert_allclose(wbuf[:, 2].max(axis=0), ref[3], rtol=0, atol=1e-10)
     assert cbuf.max() == pytest.approx(change, abs=1e-15)
-    if marginal:  # starting from the E-step's evaluation (and its posteriors) gives the same pass
-        est_post = np.empty((n_items, k))
-        stats = np.full((n_items, 4), np.nan)
-        glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta, 0,
-                         n_items, est_post, *lbp, stats)
-        for i in range(n_items):
-            rows_i = [r for r in kernel_rows(t) if r[0] == i]
-            val, q = naive_glad_item_objective(rows_i, i, k, prior, post, gold[i], True, alpha, log_beta[i], lbp)
-            want = (val, *naive_glad_item_derivatives(rows_i, k, q, True, alpha, log_beta[i], lbp))
-            np.testing.assert_allclose(stats[i], want, rtol=0, atol=1e-10)
-        for par in (False, True):
-            lb3 = log_beta.copy()
-            if par:
-                glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), est_post, True,
-                                    alpha, lb3, *lbp, n_newton, bounds, wbuf, cbuf, stats)
-                sums = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
-            else:
-                sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
-                glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), est_post, True,
-                                 alpha, lb3, *lbp, n_newton, 0, n_items, *sums, stats)
-            for got, want in zip((lb3, *sums), ref[:4]):
-                np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+# (seed, scale of the abilities, items); (35, 6.0, 12): one item's Newton step is halved
+_FUSED_CASES = [(0, 1.0, 14), (1, 6.0, 23), (2, 1.0, 32), (3, 6.0, 41), (4, 1.0, 50), (35, 6.0, 12)]
+
+
+@pytest.mark.parametrize("case", _FUSED_CASES)
+@pytest.mark.parametrize("block", [None, 3])
+def test_estep_with_item_pass_matches_reference(case, block, monkeypatch):
+    """The fused kernel = the E-step's posteriors and log-likelihood, then the marginal item
+    pass with one Newton step at the same parameters (new log_beta, worker sums), serial and
+    over chunks; with tiny blocks (``block=3``: the block boundaries and an item longer than
+    a block's buffer) too; and a case whose trial step is rejected and halved (the scalar
+    fallback: the reference evaluates that item more than twice)."""
+    import naive_glad_mace
+
+    import crowdagg.kernels.glad as kg
+
+    if block is not None:
+        if not NOJIT:
+            pytest.skip("block sizes are compile-time constants of the compiled kernel")
+        monkeypatch.setattr(kg, "BLOCK_ANSWERS", block)
+        monkeypatch.setattr(kg, "BLOCK_ITEMS", block)
+    seed, scale, n_items = case
+    t, post, alpha, log_beta, prior, gold = _item_case(seed, n_items=n_items)
+    alpha = alpha * scale  # (scaled: far from the optimum, large steps)
+    n_items, n_workers, k = t.n_items, t.n_workers, t.n_labels
+    lbp = (0.5, 0.8)
+    rows = kernel_rows(t)
+    ref_post, ref_ll = naive_glad_estep(rows, n_items, k, prior, alpha, log_beta, gold)
+    evals = []
+    objective = naive_glad_mace.naive_glad_item_objective
+    monkeypatch.setattr(naive_glad_mace, "naive_glad_item_objective", lambda *a: evals.append(1) or objective(*a))
+    ref = naive_glad_mace.naive_glad_items_update(rows, n_items, n_workers, k, prior, post, gold, True, alpha,
+                                                  log_beta, lbp, 1)
+    assert (len(evals) > 2 * n_items) == (seed == 35)  # the halving case halves, the others do not
+    before = log_beta.copy()
+    out_post, new_lb = np.full((n_items, k), np.nan), np.full(n_items, np.nan)
+    sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+    ll, change = kg.glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha,
+                                          log_beta, *lbp, 0, n_items, out_post, new_lb, *sums)
+    np.testing.assert_array_equal(log_beta, before)  # (left as it is)
+    np.testing.assert_allclose(out_post, ref_post, atol=1e-12)
+    assert ll == pytest.approx(ref_ll, abs=1e-9)
+    for got, want in zip((new_lb, *sums), ref[:4]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    assert change == pytest.approx(np.max(np.abs(ref[0] - log_beta)), abs=1e-12)
+    bounds = np.array([0, 3, 7, n_items], dtype=np.int64)
+    wbuf = np.full((3, 3, n_workers), 7.0)  # (dirty: each chunk zeroes its own)
+    llb, cbuf = np.zeros(3), np.zeros(3)
+    post2, lb2 = np.empty((n_items, k)), np.empty(n_items)
+    kg.glad_estep_step_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
+                                *lbp, bounds, post2, lb2, wbuf, llb, cbuf)
+    np.testing.assert_allclose(post2, ref_post, atol=1e-12)
+    np.testing.assert_allclose(lb2, ref[0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(wbuf[:, 0].sum(axis=0), ref[1], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(wbuf[:, 1].sum(axis=0), ref[2], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(wbuf[:, 2].max(axis=0), ref[3], rtol=0, atol=1e-12)
+    assert llb.sum() == pytest.approx(ll, abs=1e-9) and cbuf.max() == pytest.approx(change, abs=1e-15)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -18,8 +18,14 @@ from ..kernels.glad import (
     glad_alpha_update,
     glad_estep_parallel,
     glad_estep_slice,
+    glad_estep_step_parallel,
+    glad_estep_step_slice,
     glad_items_parallel,
     glad_items_slice,
+    glad_right_sums_slice,
+    max_abs_diff,
+    same_values,
+    sum_sq_dev,
 )
 from ..table import AnnotationTable
 
@@ -140,13 +146,13 @@ class GLADModel(EMModel):
 
     def _log_gauss_priors(self, alphas: np.ndarray, log_betas: np.ndarray) -> float:
         (ma, sa), (mb, sb) = self.alpha_prior, self.log_beta_prior
-        return -0.5 * float(np.sum(((alphas - ma) / sa) ** 2) + np.sum(((log_betas - mb) / sb) ** 2))
+        return -0.5 * (sum_sq_dev(alphas, ma) / (sa * sa) + sum_sq_dev(log_betas, mb) / (sb * sb))
 
     # ----------------------------------------------------------------- plug-in API
     def delta(self, ctx: EMContext, old: dict[str, np.ndarray], new: dict[str, np.ndarray],
               ll_old: float, ll_new: float) -> float:
         """Largest absolute change of an ability or a log-difficulty (what the posteriors follow)."""
-        return max(float(np.max(np.abs(new[k] - old[k]), initial=0.0)) for k in ("alphas", "log_betas"))
+        return max(float(max_abs_diff(new[k], old[k])) for k in ("alphas", "log_betas"))
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
         return [memory.posteriors(n_items, n_labels, 2),
@@ -186,23 +192,46 @@ class GLADModel(EMModel):
         t = part.table
         log_prior, alphas = prepared
         log_betas = items["log_betas"]
-        bounds = part.chunks()
-        (mb, sb) = self.log_beta_prior
-        # the first item pass of the next M-step starts from this evaluation (kept with the part)
-        stats = part.cache.get("item_stats")
-        if accumulate and (stats is None or stats.shape != (t.n_items, 4)):
-            stats = np.zeros((t.n_items, 4))
-        stats = stats if accumulate else None
-        part.cache["item_stats"] = stats
-        if bounds.shape[0] > 2:
-            lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
-            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                alphas, log_betas, bounds, post, lbuf, mb, sb, stats)
-            ll = float(lbuf.sum())
+        part.cache.pop("item_step", None)
+        if accumulate and not self.learn_prior and ITEM_NEWTON_STEPS == 1:
+            # with the next M-step's first item pass (kept with the part, see _item_pass); learnt
+            # priors change before that pass, which then evaluates afresh
+            ll = self._e_step_with_item_pass(part, log_prior, alphas, log_betas, post)
         else:
-            ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                        log_betas, 0, t.n_items, post, mb, sb, stats))
+            bounds = part.chunks()
+            if bounds.shape[0] > 2:
+                lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
+                glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
+                                    alphas, log_betas, bounds, post, lbuf)
+                ll = float(lbuf.sum())
+            else:
+                ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
+                                            alphas, log_betas, 0, t.n_items, post))
         return ll, (self._class_totals(part, post) if self.learn_prior and accumulate else None)
+
+    def _e_step_with_item_pass(self, part: EMContext, log_prior: np.ndarray, alphas: np.ndarray,
+                               log_betas: np.ndarray, post: np.ndarray) -> float:
+        """The E-step fused with the first item pass of the next M-step
+        (:func:`~crowdagg.kernels.glad.glad_estep_step_slice`); the pass's results wait in
+        ``part.cache["item_step"]`` with the parameters they were made at."""
+        t = part.table
+        (mb, sb) = self.log_beta_prior
+        new_lb = np.empty(t.n_items)
+        bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
+        n_chunks = bounds.shape[0] - 1
+        if n_chunks > 1:
+            wbuf = np.zeros((n_chunks, 3, t.n_workers))
+            lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
+            glad_estep_step_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
+                                     log_betas, mb, sb, bounds, post, new_lb, wbuf, lbuf, cbuf)
+            sums = (wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0))
+            ll, change = float(lbuf.sum()), float(cbuf.max())
+        else:
+            sums = (np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers))
+            ll, change = glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
+                                               alphas, log_betas, mb, sb, 0, t.n_items, post, new_lb, *sums)
+        part.cache["item_step"] = (np.array(alphas), np.array(log_betas), log_prior, new_lb, sums, float(change))
+        return float(ll)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
@@ -237,23 +266,33 @@ class GLADModel(EMModel):
 
 def _right_sums(part: EMContext, post: np.ndarray, alphas: np.ndarray, items: tuple[np.ndarray, ...]
                 ) -> tuple[None, tuple[np.ndarray, np.ndarray]]:
-    """Per worker: the sum of ``sigmoid(alpha_w * beta_i)`` over its answers, and their number."""
+    """Per worker: the sum of ``sigmoid(alpha_w * beta_i)`` over its answers, and their number
+    (:func:`~crowdagg.kernels.glad.glad_right_sums_slice`)."""
     t = part.table
-    z = alphas[t.worker_codes] * np.exp(items[0][t.item_codes])
-    p = np.exp(-np.logaddexp(0.0, -z))  # sigmoid without overflow
-    return None, (np.bincount(t.worker_codes, weights=p, minlength=t.n_workers),
-                  np.bincount(t.worker_codes, minlength=t.n_workers).astype(np.float64))
+    right, count = np.zeros(t.n_workers), np.zeros(t.n_workers)
+    glad_right_sums_slice(t.item_ptr, t.worker_codes, np.asarray(alphas, dtype=np.float64),
+                          np.asarray(items[0], dtype=np.float64), 0, t.n_items, right, count)
+    return None, (right, count)
 
 
 def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], items: tuple[np.ndarray, ...]
                ) -> tuple[tuple[np.ndarray], tuple[np.ndarray, np.ndarray, Max, Max]]:
     """One part's item pass of the M-step: its items' new ``log_betas`` and its per-worker
     gradient / curvature sums, largest ``beta`` and largest change
-    (:func:`~crowdagg.kernels.glad.glad_items_slice`, or its parallel twin)."""
-    log_prior, alphas, marginal, use_stats, (mb, sb) = settings
+    (:func:`~crowdagg.kernels.glad.glad_items_slice`, or its parallel twin).
+
+    ``use_step``: the first pass of an EM M-step, which the E-step made already at these
+    parameters (:meth:`GLADModel._e_step_with_item_pass`, in ``part.cache``); it is used
+    when its abilities, difficulties and class prior are the ones given, and made afresh
+    otherwise."""
+    log_prior, alphas, marginal, use_step, (mb, sb) = settings
     t = part.table
+    done = part.cache.pop("item_step", None) if use_step else None
+    if (done is not None and same_values(done[0], alphas) and same_values(done[1], items[0])
+            and same_values(done[2], log_prior)):
+        _, _, _, new_lb, (grad, curv, rmax), change = done
+        return (new_lb,), (grad, curv, Max(rmax), Max(change))
     log_betas = np.array(items[0], dtype=np.float64)
-    start = part.cache.get("item_stats") if use_stats else None
     # one (gradient, curvature, largest beta) block per chunk: fewer chunks past the cap
     bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
     n_chunks = bounds.shape[0] - 1
@@ -261,14 +300,14 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
         wbuf = np.zeros((n_chunks, 3, t.n_workers))
         cbuf = np.zeros(n_chunks)
         glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post, marginal,
-                            alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf, start)
+                            alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf)
         grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
         change = float(cbuf.max())
     else:
         grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
         change = float(glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post,
                                         marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, 0, t.n_items,
-                                        grad, curv, rmax, start))
+                                        grad, curv, rmax))
     return (log_betas,), (grad, curv, Max(rmax), Max(change))
 
 
