@@ -230,7 +230,9 @@ class GLADModel(EMModel):
             sums = (np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers))
             ll, change = glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
                                                alphas, log_betas, mb, sb, 0, t.n_items, post, new_lb, *sums)
-        part.cache["item_step"] = (np.array(alphas), np.array(log_betas), log_prior, new_lb, sums, float(change))
+        # the parameters are kept by reference (the engine makes new arrays every M-step and
+        # never writes into them); _item_pass compares them with what it is given
+        part.cache["item_step"] = (alphas, log_betas, log_prior, new_lb, sums, float(change))
         return float(ll)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
@@ -244,7 +246,7 @@ class GLADModel(EMModel):
         """Alternations of the item pass (on every part, :func:`_item_pass`) and the abilities' step."""
         (ma, sa) = self.alpha_prior
         alphas = np.array(params["alphas"], dtype=np.float64)
-        log_betas = np.array(params["log_betas"], dtype=np.float64)
+        log_betas = np.asarray(params["log_betas"], dtype=np.float64)  # (_item_pass copies before writing)
         log_prior = self._log_prior_of(ctx, params)
         n_alt = 0
         for it in range(self.m_step_max_iter):
@@ -275,6 +277,11 @@ def _right_sums(part: EMContext, post: np.ndarray, alphas: np.ndarray, items: tu
     return None, (right, count)
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same array, or equal values (a copy, as on Dask)."""
+    return a is b or bool(same_values(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
+
+
 def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], items: tuple[np.ndarray, ...]
                ) -> tuple[tuple[np.ndarray], tuple[np.ndarray, np.ndarray, Max, Max]]:
     """One part's item pass of the M-step: its items' new ``log_betas`` and its per-worker
@@ -288,8 +295,7 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
     log_prior, alphas, marginal, use_step, (mb, sb) = settings
     t = part.table
     done = part.cache.pop("item_step", None) if use_step else None
-    if (done is not None and same_values(done[0], alphas) and same_values(done[1], items[0])
-            and same_values(done[2], log_prior)):
+    if (done is not None and _same(done[0], alphas) and _same(done[1], items[0]) and _same(done[2], log_prior)):
         _, _, _, new_lb, (grad, curv, rmax), change = done
         return (new_lb,), (grad, curv, Max(rmax), Max(change))
     log_betas = np.array(items[0], dtype=np.float64)
