@@ -60,7 +60,8 @@ def kernel_rows(table):
 
 # --------------------------------------------------------------------------- kernels
 @pytest.mark.parametrize("seed", range(4))
-def test_estep_matches_reference(seed):
+@pytest.mark.parametrize("fixed", [False, True])
+def test_estep_matches_reference(seed, fixed):
     rng = np.random.default_rng(seed)
     n_items, n_workers, k = 9 + 40 * seed, 5, 3 + seed % 2  # past 32 items: the batched logs
     t = table_of(random_rows(rng, n_items, n_workers, k), n_items, n_workers, k)
@@ -71,8 +72,9 @@ def test_estep_matches_reference(seed):
     gold[rng.choice(n_items, 2, replace=False)] = rng.integers(k, size=2)
     ref_post, ref_ll = naive_glad_estep(kernel_rows(t), n_items, k, prior, alpha, log_beta, gold)
     post = np.empty((n_items, k))
+    width = (0.0,) * k if fixed else ()  # the class count fixed at compile time, or any
     ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                          0, n_items, post)
+                          0, n_items, post, width)
     np.testing.assert_allclose(post, ref_post, atol=1e-12)
     assert ll == pytest.approx(ref_ll, abs=1e-10)
     # parallel twin over several chunks, same numbers
@@ -80,7 +82,7 @@ def test_estep_matches_reference(seed):
     bounds = np.array([0, 3, 6, n_items], dtype=np.int64)
     llb = np.zeros(3)
     glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                        bounds, post2, llb)
+                        bounds, post2, llb, width)
     np.testing.assert_allclose(post2, post, atol=1e-14)
     assert llb.sum() == pytest.approx(ll, abs=1e-10)
 
@@ -133,7 +135,8 @@ _FUSED_CASES = [(0, 1.0, 14), (1, 6.0, 23), (2, 1.0, 32), (3, 6.0, 41), (4, 1.0,
 
 @pytest.mark.parametrize("case", _FUSED_CASES)
 @pytest.mark.parametrize("block", [None, 3])
-def test_estep_with_item_pass_matches_reference(case, block, monkeypatch):
+@pytest.mark.parametrize("fixed", [False, True])
+def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch):
     """The fused kernel = the E-step's posteriors and log-likelihood, then the marginal item
     pass with one Newton step at the same parameters (new log_beta, worker sums), serial and
     over chunks; with tiny blocks (``block=3``: the block boundaries and an item longer than
@@ -164,8 +167,9 @@ def test_estep_with_item_pass_matches_reference(case, block, monkeypatch):
     before = log_beta.copy()
     out_post, new_lb = np.full((n_items, k), np.nan), np.full(n_items, np.nan)
     sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+    width = (0.0,) * k if fixed else ()  # the class count fixed at compile time, or any
     ll, change = kg.glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha,
-                                          log_beta, *lbp, 0, n_items, out_post, new_lb, *sums)
+                                          log_beta, *lbp, 0, n_items, out_post, new_lb, *sums, width)
     np.testing.assert_array_equal(log_beta, before)  # (left as it is)
     np.testing.assert_allclose(out_post, ref_post, atol=1e-12)
     assert ll == pytest.approx(ref_ll, abs=1e-9)
@@ -177,7 +181,7 @@ def test_estep_with_item_pass_matches_reference(case, block, monkeypatch):
     llb, cbuf = np.zeros(3), np.zeros(3)
     post2, lb2 = np.empty((n_items, k)), np.empty(n_items)
     kg.glad_estep_step_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                                *lbp, bounds, post2, lb2, wbuf, llb, cbuf)
+                                *lbp, bounds, post2, lb2, wbuf, llb, cbuf, width)
     np.testing.assert_allclose(post2, ref_post, atol=1e-12)
     np.testing.assert_allclose(lb2, ref[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(wbuf[:, 0].sum(axis=0), ref[1], rtol=0, atol=1e-9)

@@ -112,12 +112,11 @@ def _fill_x(item_ptr, workers, alpha, b, e, betas, xb):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb):
+def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb, n_labels):
     """Per item ``r`` of a block: ``lp0[k] = log_prior[k] + scale[r] cxb[r K + k] +
     ncb[r K + k] log(K - 1)``; the row ``lpb[r K:(r + 1) K] = exp(lp0 - max lp0)`` (one
     vectorised ``exp`` for the block) and ``mb[r] = ab[r] + max lp0`` (gold ``g``: ``ab[r] +
     lp0[g]``)."""
-    n_labels = log_prior.shape[0]
     for i in range(b, e):
         r = i - b
         row = r * n_labels
@@ -138,7 +137,7 @@ def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb):
 
 @njit(cache=True, nogil=True, inline="always")
 def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, betas,
-                xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb):
+                xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, n_labels):
     """Evaluate the items ``b..e-1`` of a block at the inverse difficulties ``betas[r]``
     (``r = i - b``), ``x_j = alpha[w_j] beta``.
 
@@ -149,10 +148,9 @@ def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, b
     ``pb[r]`` the product of the factors ``1 + exp(-|x_j|)`` (``logs``: the logs of its
     first ``512 m`` factors, taken 512 at a time).  The item's log-likelihood is then
     ``mb[r] + log(row sum / pb[r])``, one ``log`` per item.  Also ``cxb[r K + k] = sum_{j:
-    y_j = k} x_j``, ``ncb[r K + k]`` the number of those answers, ``sxb[r] = sum_j sigmoid(x_j) x_j``, ``scb[r] = sum_j sigmoid (1 - sigmoid)
-    x_j^2``; ``sb`` keeps the block's ``sigmoid(x_j)`` in CSR order.  ``ones``: at least
+    y_j = k} x_j``, ``ncb[r K + k]`` the number of those answers, ``sxb[r] = sum_j
+    sigmoid(x_j) x_j``, ``scb[r] = sum_j sigmoid (1 - sigmoid) x_j^2``; ``sb`` keeps the block's ``sigmoid(x_j)`` in CSR order.  ``ones``: at least
     ``e - b`` ones (the scale of :func:`_rows_exp`)."""
-    n_labels = log_prior.shape[0]
     n = _fill_x(item_ptr, workers, alpha, b, e, betas, xb)
     _sigmoids(xb, db, sb, n)
     q = 0
@@ -187,12 +185,12 @@ def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, b
         pb[r] = prod
         sxb[r] = sx
         scb[r] = sc
-    _rows_exp(log_prior, lkm1, gold, b, e, ones, cxb, ncb, lpb, ab, mb)
+    _rows_exp(log_prior, lkm1, gold, b, e, ones, cxb, ncb, lpb, ab, mb, n_labels)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, ratio,
-                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb):
+                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb, n_labels):
     """:func:`_block_eval` at the trial inverse difficulties ``betas[r] = ratio[r] beta``
     (``beta`` that of the evaluation whose ``cxb`` and ``ncb`` these are), for the value
     and the posterior only: ``x_j`` scales with ``beta``, so ``cxb`` becomes ``ratio[r]
@@ -217,12 +215,12 @@ def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, r
         r = i - b
         ab[r] = -(lin + logs) - (hi - lo) * lkm1
         pb[r] = prod
-    _rows_exp(log_prior, lkm1, gold, b, e, ratio, cxb, ncb, lpb, ab, mb)
+    _rows_exp(log_prior, lkm1, gold, b, e, ratio, cxb, ncb, lpb, ab, mb, n_labels)
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, qb, ll_r, v_r, g_r, h_r, gn_r,
-                  derivatives):
+                  derivatives, n_labels):
     """The items ``b..e-1`` of an evaluated block (:func:`_block_eval` or
     :func:`_block_trial`) at ``log_beta = lbs[r]``: each item's posterior into ``qb[r]``
     (one-hot at gold), its log-likelihood ``log p(y_i)`` (gold ``g``: ``log p(y_i, z_i =
@@ -231,7 +229,6 @@ def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var,
     second derivatives and the Gauss-Newton curvature into ``g_r``, ``h_r``, ``gn_r``.
     One call per block: a per-item helper taking arrays cost two atomic reference-count
     updates per array and item (two thirds of the E-step)."""
-    n_labels = qb.shape[1]
     for i in range(b, e):
         r = i - b
         row = r * n_labels
@@ -291,7 +288,7 @@ def _newton_step(g, h, gn):
 # positive (``1 + exp(-|x|) >= 1``, sums of posteriors >= 1, curvatures >= MIN_CURVATURE_SHARE / s_b^2)
 @njit(cache=True, nogil=True, error_model="numpy")
 def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, start, stop, post,
-               do_step, new_log_beta, grad_a, curv_a, rmax_a):
+               do_step, new_log_beta, grad_a, curv_a, rmax_a, width):
     """The E-step over items ``start..stop-1`` and, with ``do_step``, the first item pass of
     the next M-step at the same parameters; returns ``(loglik, largest |change|)``.
 
@@ -301,9 +298,11 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
     vectorised), every item's posterior, log-likelihood and Newton step follow from that
     evaluation; then the block is evaluated once more at the trial ``log_beta`` of every
     item that takes a step, and each item's step is accepted (or halved, by the scalar
-    :func:`_item_eval`) and its worker sums added.
+    :func:`_item_eval`) and its worker sums added.  ``width``: see :func:`glad_estep_slice`.
     """
-    n_labels = log_prior.shape[0]
+    # a class count fixed at compile time (``width``: K floats) unrolls the per-class loops (a
+    # fifth of the pass); ``()``: any K, read from ``log_prior``
+    n_labels = len(width) if len(width) > 0 else log_prior.shape[0]
     lkm1 = np.log(n_labels - 1.0) if n_labels > 1 else 0.0
     inv_var = 1.0 / (lb_sd * lb_sd)
     cap = BLOCK_ANSWERS
@@ -356,9 +355,9 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
             lbs[i - b] = log_beta[i]
         _exp_betas(lbs, betas, e - b)
         _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, betas,
-                    xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb)
+                    xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, n_labels)
         _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, qb, ll_r, v_r, g_r, h_r, gn_r,
-                      do_step)
+                      do_step, n_labels)
         any_step = False
         for i in range(b, e):
             r = i - b
@@ -383,9 +382,9 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
             for r in range(e - b):
                 ratio[r] = betas_t[r] / betas[r]
             _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas_t, ratio,
-                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb)
+                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb, n_labels)
             _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs_t, lb_mean, inv_var, qb, ll_r, v_r, g_r,
-                          h_r, gn_r, False)
+                          h_r, gn_r, False, n_labels)
         q0 = 0
         for i in range(b, e):
             r = i - b
@@ -441,7 +440,7 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
 
 
 @njit(cache=True, nogil=True)
-def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, start, stop, post):
+def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, start, stop, post, width=()):
     """GLAD E-step for items ``start..stop-1``; returns their log-likelihood.
 
     ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j log p(y_j | z_i = k)`` (see the module
@@ -449,24 +448,26 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
     (``gold[i] >= 0``) get a one-hot posterior and contribute ``log p(y_i, z_i = gold)``;
     others contribute ``log p(y_i)``.  Items run in blocks whose per-answer ``exp`` and
     per-class ``exp`` are vectorised loops (:func:`_block_eval`; ``exp`` within 2 ulp).
+    ``width``: ``(0.0,) * K`` compiles a copy for ``K`` classes (unrolled per-class loops;
+    the callers use it for 2 to 4 classes), ``()`` one for any ``K``.
     """
     empty = np.empty(0)
     return _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, 1.0, 1.0, start, stop, post,
-                      False, empty, empty, empty, empty)[0]
+                      False, empty, empty, empty, empty, width)[0]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, bounds, post, ll_buf):
+def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, bounds, post, ll_buf, width=()):
     """:func:`glad_estep_slice` over item chunks ``bounds[c]..bounds[c+1]``;
     chunk ``c`` writes its log-likelihood into ``ll_buf[c]``."""
     for c in prange(bounds.shape[0] - 1):
         ll_buf[c] = glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta,
-                                     bounds[c], bounds[c + 1], post)
+                                     bounds[c], bounds[c + 1], post, width)
 
 
 @njit(cache=True, nogil=True)
 def glad_estep_step_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd,
-                          start, stop, post, new_log_beta, grad_a, curv_a, rmax_a):
+                          start, stop, post, new_log_beta, grad_a, curv_a, rmax_a, width=()):
     """The E-step of :func:`glad_estep_slice` and the next M-step's first item pass in one
     pass; returns ``(loglik, largest |change| of a log_beta)``.
 
@@ -480,12 +481,12 @@ def glad_estep_step_slice(item_ptr, workers, labels, gold, log_prior, alpha, log
     One pass instead of two, and two ``exp`` per annotation, both vectorised.
     """
     return _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, start, stop,
-                      post, True, new_log_beta, grad_a, curv_a, rmax_a)
+                      post, True, new_log_beta, grad_a, curv_a, rmax_a, width)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def glad_estep_step_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd,
-                             bounds, post, new_log_beta, worker_buf, ll_buf, change_buf):
+                             bounds, post, new_log_beta, worker_buf, ll_buf, change_buf, width=()):
     """:func:`glad_estep_step_slice` over item chunks ``bounds[c]..bounds[c+1]``; chunk
     ``c`` zeroes and fills ``worker_buf[c]`` (rows: gradient, curvature, largest ``beta``)
     and writes its log-likelihood and largest change into ``ll_buf[c]`` and
@@ -495,7 +496,7 @@ def glad_estep_step_parallel(item_ptr, workers, labels, gold, log_prior, alpha, 
         ll_buf[c], change_buf[c] = glad_estep_step_slice(item_ptr, workers, labels, gold, log_prior, alpha,
                                                          log_beta, lb_mean, lb_sd, bounds[c], bounds[c + 1],
                                                          post, new_log_beta, worker_buf[c, 0], worker_buf[c, 1],
-                                                         worker_buf[c, 2])
+                                                         worker_buf[c, 2], width)
 
 
 @njit(cache=True, nogil=True)

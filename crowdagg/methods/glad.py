@@ -39,6 +39,12 @@ M_STEP_TOL = 1e-12
 PRIOR_SMOOTHING = 0.01
 
 
+def _width(n_labels: int) -> tuple[float, ...]:
+    """The ``width`` of the GLAD E-step kernels: ``K`` floats for 2 to 4 classes (a copy
+    compiled per class count, unrolled), ``()`` otherwise (one copy for any count)."""
+    return (0.0,) * n_labels if 2 <= n_labels <= 4 else ()
+
+
 def log_class_prior(class_prior: Any, table: AnnotationTable) -> np.ndarray:
     """Log of a fixed class prior given as None (uniform), a Series by label or an array."""
     k = table.n_labels
@@ -202,11 +208,11 @@ class GLADModel(EMModel):
             if bounds.shape[0] > 2:
                 lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
                 glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                    alphas, log_betas, bounds, post, lbuf)
+                                    alphas, log_betas, bounds, post, lbuf, _width(t.n_labels))
                 ll = float(lbuf.sum())
             else:
                 ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                            alphas, log_betas, 0, t.n_items, post))
+                                            alphas, log_betas, 0, t.n_items, post, _width(t.n_labels)))
         return ll, (self._class_totals(part, post) if self.learn_prior and accumulate else None)
 
     def _e_step_with_item_pass(self, part: EMContext, log_prior: np.ndarray, alphas: np.ndarray,
@@ -223,13 +229,14 @@ class GLADModel(EMModel):
             wbuf = np.zeros((n_chunks, 3, t.n_workers))
             lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
             glad_estep_step_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                     log_betas, mb, sb, bounds, post, new_lb, wbuf, lbuf, cbuf)
+                                     log_betas, mb, sb, bounds, post, new_lb, wbuf, lbuf, cbuf, _width(t.n_labels))
             sums = (wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0))
             ll, change = float(lbuf.sum()), float(cbuf.max())
         else:
             sums = (np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers))
             ll, change = glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                               alphas, log_betas, mb, sb, 0, t.n_items, post, new_lb, *sums)
+                                               alphas, log_betas, mb, sb, 0, t.n_items, post, new_lb, *sums,
+                                               _width(t.n_labels))
         # the parameters are kept by reference (the engine makes new arrays every M-step and
         # never writes into them); _item_pass compares them with what it is given
         part.cache["item_step"] = (alphas, log_betas, log_prior, new_lb, sums, float(change))
