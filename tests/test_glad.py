@@ -73,16 +73,18 @@ def test_estep_matches_reference(seed, fixed):
     ref_post, ref_ll = naive_glad_estep(kernel_rows(t), n_items, k, prior, alpha, log_beta, gold)
     post = np.empty((n_items, k))
     width = (0.0,) * k if fixed else ()  # the class count fixed at compile time, or any
-    ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                          0, n_items, post, width)
+    empty = np.empty(0)
+    ll, change = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
+                                  1.0, 1.0, 0, n_items, post, False, empty, empty, empty, empty, width)
+    assert change == 0.0
     np.testing.assert_allclose(post, ref_post, atol=1e-12)
     assert ll == pytest.approx(ref_ll, abs=1e-10)
     # parallel twin over several chunks, same numbers
     post2 = np.empty((n_items, k))
     bounds = np.array([0, 3, 6, n_items], dtype=np.int64)
-    llb = np.zeros(3)
-    glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                        bounds, post2, llb, width)
+    llb, cbuf = np.zeros(3), np.zeros(3)
+    glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta, 1.0, 1.0,
+                        bounds, post2, False, empty, np.zeros((3, 3, 0)), llb, cbuf, width)
     np.testing.assert_allclose(post2, post, atol=1e-14)
     assert llb.sum() == pytest.approx(ll, abs=1e-10)
 
@@ -168,8 +170,8 @@ def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch)
     out_post, new_lb = np.full((n_items, k), np.nan), np.full(n_items, np.nan)
     sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
     width = (0.0,) * k if fixed else ()  # the class count fixed at compile time, or any
-    ll, change = kg.glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha,
-                                          log_beta, *lbp, 0, n_items, out_post, new_lb, *sums, width)
+    ll, change = kg.glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha,
+                                     log_beta, *lbp, 0, n_items, out_post, True, new_lb, *sums, width)
     np.testing.assert_array_equal(log_beta, before)  # (left as it is)
     np.testing.assert_allclose(out_post, ref_post, atol=1e-12)
     assert ll == pytest.approx(ref_ll, abs=1e-9)
@@ -180,8 +182,8 @@ def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch)
     wbuf = np.full((3, 3, n_workers), 7.0)  # (dirty: each chunk zeroes its own)
     llb, cbuf = np.zeros(3), np.zeros(3)
     post2, lb2 = np.empty((n_items, k)), np.empty(n_items)
-    kg.glad_estep_step_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                                *lbp, bounds, post2, lb2, wbuf, llb, cbuf, width)
+    kg.glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
+                           *lbp, bounds, post2, True, lb2, wbuf, llb, cbuf, width)
     np.testing.assert_allclose(post2, ref_post, atol=1e-12)
     np.testing.assert_allclose(lb2, ref[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(wbuf[:, 0].sum(axis=0), ref[1], rtol=0, atol=1e-9)
@@ -254,8 +256,9 @@ def test_kernels_stay_finite_for_extreme_parameters():
     for alpha in (np.array([1e4, -1e4]), np.array([1e6, -1e6])):
         log_beta = np.array([5.0, -30.0, 50.0])
         post = np.empty((3, 2))
-        ll = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alpha, log_beta, 0, 3,
-                              post)
+        empty = np.empty(0)
+        ll, _ = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alpha, log_beta, 1.0,
+                                 1.0, 0, 3, post, False, empty, empty, empty, empty)
         assert np.isfinite(ll) and np.all(np.isfinite(post))
         for marginal in (True, False):
             lb = log_beta.copy()

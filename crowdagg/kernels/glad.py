@@ -42,8 +42,6 @@ from .vecmath import log_pos
 __all__ = [
     "glad_estep_slice",
     "glad_estep_parallel",
-    "glad_estep_step_slice",
-    "glad_estep_step_parallel",
     "glad_items_slice",
     "glad_items_parallel",
     "glad_alpha_update",
@@ -135,9 +133,9 @@ def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb, n_label
         lpb[c] = exp_nonpos(lpb[c])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, betas,
-                xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, n_labels):
+                xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, width):
     """Evaluate the items ``b..e-1`` of a block at the inverse difficulties ``betas[r]``
     (``r = i - b``), ``x_j = alpha[w_j] beta``.
 
@@ -151,6 +149,7 @@ def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, b
     y_j = k} x_j``, ``ncb[r K + k]`` the number of those answers, ``sxb[r] = sum_j
     sigmoid(x_j) x_j``, ``scb[r] = sum_j sigmoid (1 - sigmoid) x_j^2``; ``sb`` keeps the block's ``sigmoid(x_j)`` in CSR order.  ``ones``: at least
     ``e - b`` ones (the scale of :func:`_rows_exp`)."""
+    n_labels = len(width) if len(width) > 0 else log_prior.shape[0]
     n = _fill_x(item_ptr, workers, alpha, b, e, betas, xb)
     _sigmoids(xb, db, sb, n)
     q = 0
@@ -188,14 +187,15 @@ def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, b
     _rows_exp(log_prior, lkm1, gold, b, e, ones, cxb, ncb, lpb, ab, mb, n_labels)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, ratio,
-                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb, n_labels):
+                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb, width):
     """:func:`_block_eval` at the trial inverse difficulties ``betas[r] = ratio[r] beta``
     (``beta`` that of the evaluation whose ``cxb`` and ``ncb`` these are), for the value
     and the posterior only: ``x_j`` scales with ``beta``, so ``cxb`` becomes ``ratio[r]
     cxb`` (no per-answer class sums); the sigmoids and the product of the ``1 + exp(-|x_j|)``
     are new (``sb``, ``pb``), and ``lpb``, ``ab``, ``mb`` are overwritten."""
+    n_labels = len(width) if len(width) > 0 else log_prior.shape[0]
     n = _fill_x(item_ptr, workers, alpha, b, e, betas, xb)
     _sigmoids(xb, db, sb, n)
     q = 0
@@ -218,9 +218,9 @@ def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, r
     _rows_exp(log_prior, lkm1, gold, b, e, ratio, cxb, ncb, lpb, ab, mb, n_labels)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, qb, ll_r, v_r, g_r, h_r, gn_r,
-                  derivatives, n_labels):
+                  derivatives, width):
     """The items ``b..e-1`` of an evaluated block (:func:`_block_eval` or
     :func:`_block_trial`) at ``log_beta = lbs[r]``: each item's posterior into ``qb[r]``
     (one-hot at gold), its log-likelihood ``log p(y_i)`` (gold ``g``: ``log p(y_i, z_i =
@@ -228,7 +228,11 @@ def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var,
     log-prior of ``log_beta``) into ``v_r``; with ``derivatives`` also its first and
     second derivatives and the Gauss-Newton curvature into ``g_r``, ``h_r``, ``gn_r``.
     One call per block: a per-item helper taking arrays cost two atomic reference-count
-    updates per array and item (two thirds of the E-step)."""
+    updates per array and item (two thirds of the E-step); per block it is noise.  Not
+    inlined (nor :func:`_block_eval`, :func:`_block_trial`): one compiled copy each instead
+    of one per call site, the same speed (24.2 vs 24.9 CPU-ms per 1M-answer pass) and 1.6 s
+    less compilation."""
+    n_labels = len(width) if len(width) > 0 else qb.shape[1]
     for i in range(b, e):
         r = i - b
         row = r * n_labels
@@ -287,18 +291,36 @@ def _newton_step(g, h, gn):
 # kept the loop of :func:`_sigmoids` scalar: 6 instead of 1.6 ns an answer); every divisor here is
 # positive (``1 + exp(-|x|) >= 1``, sums of posteriors >= 1, curvatures >= MIN_CURVATURE_SHARE / s_b^2)
 @njit(cache=True, nogil=True, error_model="numpy")
-def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, start, stop, post,
-               do_step, new_log_beta, grad_a, curv_a, rmax_a, width):
-    """The E-step over items ``start..stop-1`` and, with ``do_step``, the first item pass of
-    the next M-step at the same parameters; returns ``(loglik, largest |change|)``.
+def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, start, stop, post,
+                     item_pass, new_log_beta, grad_a, curv_a, rmax_a, width=()):
+    """GLAD E-step for items ``start..stop-1`` and, with ``item_pass``, the next M-step's first
+    item pass at the same parameters; returns ``(loglik, largest |change| of a log_beta)``.
 
-    See :func:`glad_estep_slice` and :func:`glad_estep_step_slice`.  Items run in blocks
-    (at most :data:`BLOCK_ITEMS` items and :data:`BLOCK_ANSWERS` answers, or one item with
-    more): each block is evaluated at the current ``log_beta`` (:func:`_block_eval`,
-    vectorised), every item's posterior, log-likelihood and Newton step follow from that
-    evaluation; then the block is evaluated once more at the trial ``log_beta`` of every
-    item that takes a step, and each item's step is accepted (or halved, by the scalar
-    :func:`_item_eval`) and its worker sums added.  ``width``: see :func:`glad_estep_slice`.
+    E-step: ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j log p(y_j | z_i = k)`` (see the
+    module docstring), normalised into ``post[i]``.  Gold items (``gold[i] >= 0``) get a
+    one-hot posterior and contribute ``log p(y_i, z_i = gold)``; others ``log p(y_i)``.
+
+    Item pass (``item_pass``): that of :func:`glad_items_slice` with ``marginal`` and one
+    Newton step (``n_newton=1``): each item's marginal objective (with the log-prior
+    ``N(lb_mean, lb_sd^2)`` of its ``log_beta``) and derivatives come from the E-step's
+    own evaluation; the new ``log_beta`` goes into ``new_log_beta`` (``log_beta`` is left
+    as it is) and each annotation adds to the per-worker sums ``grad_a``, ``curv_a``,
+    ``rmax_a`` as in :func:`glad_items_slice`.  Without ``item_pass`` those four arrays are not
+    touched (they may be empty) and the change is 0.
+
+    Items run in blocks (at most :data:`BLOCK_ITEMS` items and :data:`BLOCK_ANSWERS`
+    answers, or one item with more): each block is evaluated at the current
+    ``log_beta`` (:func:`_block_eval`: the answers' ``exp`` and the classes' ``exp`` in
+    vectorised loops, within 2 ulp), every item's posterior, log-likelihood and Newton
+    step follow from that evaluation; then the block is evaluated once more at the trial
+    ``log_beta`` of the items that take a step (:func:`_block_trial`: ``x`` scales with
+    ``beta``, so the class sums are the first evaluation's, scaled), each trial is
+    accepted or halved by the scalar :func:`_item_eval` (up to 39 times), and the worker
+    sums are added.  One pass instead of an E-step and an item pass, two ``exp`` per
+    annotation, both vectorised.
+
+    ``width``: ``(0.0,) * K`` compiles a copy for ``K`` classes (the per-class loops
+    unroll; the callers use it for 2 to 4 classes), ``()`` one for any ``K``.
     """
     # a class count fixed at compile time (``width``: K floats) unrolls the per-class loops (a
     # fifth of the pass); ``()``: any K, read from ``log_prior``
@@ -312,7 +334,7 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
     xb = np.empty(cap)
     db = np.empty(cap)
     sb = np.empty(cap)
-    sb_t = np.empty(cap if do_step else 0)
+    sb_t = np.empty(cap if item_pass else 0)
     nb = BLOCK_ITEMS
     lpb = np.empty(nb * n_labels)
     cxb = np.empty(nb * n_labels)
@@ -338,7 +360,7 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
     steps = np.zeros(nb)
     qb = np.empty((nb, n_labels))
     # the scalar fallback of a rejected trial step (_item_eval's buffers)
-    sig_f = np.empty(cap if do_step else 0)
+    sig_f = np.empty(cap if item_pass else 0)
     q_f = np.empty((1, n_labels))
     lp_f = np.empty(n_labels)
     cx_f = np.empty(n_labels)
@@ -355,16 +377,16 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
             lbs[i - b] = log_beta[i]
         _exp_betas(lbs, betas, e - b)
         _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, betas,
-                    xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, n_labels)
+                    xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, width)
         _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, qb, ll_r, v_r, g_r, h_r, gn_r,
-                      do_step, n_labels)
+                      item_pass, width)
         any_step = False
         for i in range(b, e):
             r = i - b
             for k in range(n_labels):
                 post[i, k] = qb[r, k]
             ll += ll_r[r]
-            if do_step:
+            if item_pass:
                 step = _newton_step(g_r[r], h_r[r], gn_r[r])
                 if abs(step) < 1e-13:
                     step = 0.0
@@ -374,7 +396,7 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
                 v0[r] = v_r[r]
                 d10[r] = g_r[r]
                 lbs_t[r] = min(max(lbs[r] + step, -50.0), 50.0)
-        if not do_step:
+        if not item_pass:
             b = e
             continue
         if any_step:  # the trial sigmoids into sb_t (sb keeps the current ones)
@@ -382,9 +404,9 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
             for r in range(e - b):
                 ratio[r] = betas_t[r] / betas[r]
             _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas_t, ratio,
-                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb, n_labels)
+                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb, width)
             _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs_t, lb_mean, inv_var, qb, ll_r, v_r, g_r,
-                          h_r, gn_r, False, n_labels)
+                          h_r, gn_r, False, width)
         q0 = 0
         for i in range(b, e):
             r = i - b
@@ -439,64 +461,20 @@ def _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_m
     return ll, change
 
 
-@njit(cache=True, nogil=True)
-def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, start, stop, post, width=()):
-    """GLAD E-step for items ``start..stop-1``; returns their log-likelihood.
-
-    ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j log p(y_j | z_i = k)`` (see the module
-    docstring), normalised in log space into ``post[i]``.  Gold items
-    (``gold[i] >= 0``) get a one-hot posterior and contribute ``log p(y_i, z_i = gold)``;
-    others contribute ``log p(y_i)``.  Items run in blocks whose per-answer ``exp`` and
-    per-class ``exp`` are vectorised loops (:func:`_block_eval`; ``exp`` within 2 ulp).
-    ``width``: ``(0.0,) * K`` compiles a copy for ``K`` classes (unrolled per-class loops;
-    the callers use it for 2 to 4 classes), ``()`` one for any ``K``.
-    """
-    empty = np.empty(0)
-    return _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, 1.0, 1.0, start, stop, post,
-                      False, empty, empty, empty, empty, width)[0]
-
-
 @njit(cache=True, nogil=True, parallel=True)
-def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, bounds, post, ll_buf, width=()):
-    """:func:`glad_estep_slice` over item chunks ``bounds[c]..bounds[c+1]``;
-    chunk ``c`` writes its log-likelihood into ``ll_buf[c]``."""
+def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, bounds, post,
+                        item_pass, new_log_beta, worker_buf, ll_buf, change_buf, width=()):
+    """:func:`glad_estep_slice` over item chunks ``bounds[c]..bounds[c+1]``: chunk ``c``
+    writes its log-likelihood and largest change into ``ll_buf[c]`` and ``change_buf[c]``
+    and, with ``item_pass``, zeroes and fills ``worker_buf[c]`` (rows: gradient, curvature,
+    largest ``beta``; ``log_beta`` entries are disjoint)."""
     for c in prange(bounds.shape[0] - 1):
-        ll_buf[c] = glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta,
-                                     bounds[c], bounds[c + 1], post, width)
-
-
-@njit(cache=True, nogil=True)
-def glad_estep_step_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd,
-                          start, stop, post, new_log_beta, grad_a, curv_a, rmax_a, width=()):
-    """The E-step of :func:`glad_estep_slice` and the next M-step's first item pass in one
-    pass; returns ``(loglik, largest |change| of a log_beta)``.
-
-    The item pass is that of :func:`glad_items_slice` with ``marginal`` and one Newton
-    step (``n_newton=1``) at the same parameters: each item's marginal objective and its
-    derivatives come from the E-step's own evaluation, its trial ``log_beta`` is
-    evaluated for the whole block in one more vectorised sweep, and a rejected step is
-    halved by the scalar :func:`_item_eval` (up to 39 times).  The new ``log_beta`` goes
-    into ``new_log_beta`` (``log_beta`` is left as it is) and each annotation adds to the
-    per-worker sums ``grad_a``, ``curv_a``, ``rmax_a`` as in :func:`glad_items_slice`.
-    One pass instead of two, and two ``exp`` per annotation, both vectorised.
-    """
-    return _glad_pass(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, start, stop,
-                      post, True, new_log_beta, grad_a, curv_a, rmax_a, width)
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def glad_estep_step_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd,
-                             bounds, post, new_log_beta, worker_buf, ll_buf, change_buf, width=()):
-    """:func:`glad_estep_step_slice` over item chunks ``bounds[c]..bounds[c+1]``; chunk
-    ``c`` zeroes and fills ``worker_buf[c]`` (rows: gradient, curvature, largest ``beta``)
-    and writes its log-likelihood and largest change into ``ll_buf[c]`` and
-    ``change_buf[c]``."""
-    for c in prange(bounds.shape[0] - 1):
-        worker_buf[c, :, :] = 0.0
-        ll_buf[c], change_buf[c] = glad_estep_step_slice(item_ptr, workers, labels, gold, log_prior, alpha,
-                                                         log_beta, lb_mean, lb_sd, bounds[c], bounds[c + 1],
-                                                         post, new_log_beta, worker_buf[c, 0], worker_buf[c, 1],
-                                                         worker_buf[c, 2], width)
+        if item_pass:
+            worker_buf[c, :, :] = 0.0
+        ll_buf[c], change_buf[c] = glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta,
+                                                    lb_mean, lb_sd, bounds[c], bounds[c + 1], post, item_pass,
+                                                    new_log_beta, worker_buf[c, 0], worker_buf[c, 1],
+                                                    worker_buf[c, 2], width)
 
 
 @njit(cache=True, nogil=True)
@@ -597,7 +575,7 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
 
     A step whose predicted change ``|d1 step|`` is below ``1e-12 (1 + |value|)``
     (rounding noise) is taken without the comparison.  An EM iteration's first pass is
-    made by :func:`glad_estep_step_slice` together with the E-step instead.
+    made by :func:`glad_estep_slice` (``item_pass``) together with the E-step instead.
     """
     inv_var = 1.0 / (lb_sd * lb_sd)
     n_labels = log_prior.shape[0]

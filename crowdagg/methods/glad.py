@@ -18,8 +18,6 @@ from ..kernels.glad import (
     glad_alpha_update,
     glad_estep_parallel,
     glad_estep_slice,
-    glad_estep_step_parallel,
-    glad_estep_step_slice,
     glad_items_parallel,
     glad_items_slice,
     glad_right_sums_slice,
@@ -195,51 +193,41 @@ class GLADModel(EMModel):
 
     def e_step_table(self, part: EMContext, prepared: tuple[np.ndarray, np.ndarray], items: dict[str, np.ndarray],
                      post: np.ndarray, accumulate: bool) -> tuple[float, Any]:
-        t = part.table
         log_prior, alphas = prepared
-        log_betas = items["log_betas"]
         part.cache.pop("item_step", None)
-        if accumulate and not self.learn_prior and ITEM_NEWTON_STEPS == 1:
-            # with the next M-step's first item pass (kept with the part, see _item_pass); learnt
-            # priors change before that pass, which then evaluates afresh
-            ll = self._e_step_with_item_pass(part, log_prior, alphas, log_betas, post)
-        else:
-            bounds = part.chunks()
-            if bounds.shape[0] > 2:
-                lbuf = self.buffer("loglik", (bounds.shape[0] - 1,))
-                glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                    alphas, log_betas, bounds, post, lbuf, _width(t.n_labels))
-                ll = float(lbuf.sum())
-            else:
-                ll = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                            alphas, log_betas, 0, t.n_items, post, _width(t.n_labels)))
+        # with the next M-step's first item pass (kept with the part, see _item_pass); learnt
+        # priors change before that pass, which then evaluates afresh
+        step = accumulate and not self.learn_prior and ITEM_NEWTON_STEPS == 1
+        ll = self._e_step(part, log_prior, alphas, items["log_betas"], post, step)
         return ll, (self._class_totals(part, post) if self.learn_prior and accumulate else None)
 
-    def _e_step_with_item_pass(self, part: EMContext, log_prior: np.ndarray, alphas: np.ndarray,
-                               log_betas: np.ndarray, post: np.ndarray) -> float:
-        """The E-step fused with the first item pass of the next M-step
-        (:func:`~crowdagg.kernels.glad.glad_estep_step_slice`); the pass's results wait in
+    def _e_step(self, part: EMContext, log_prior: np.ndarray, alphas: np.ndarray, log_betas: np.ndarray,
+                post: np.ndarray, step: bool) -> float:
+        """The E-step (:func:`~crowdagg.kernels.glad.glad_estep_slice` or its parallel twin),
+        with ``step`` fused with the next M-step's first item pass, whose results wait in
         ``part.cache["item_step"]`` with the parameters they were made at."""
         t = part.table
         (mb, sb) = self.log_beta_prior
-        new_lb = np.empty(t.n_items)
-        bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
+        n_w = t.n_workers if step else 0
+        new_lb = np.empty(t.n_items if step else 0)
+        width = _width(t.n_labels)
+        bounds = cap_chunks(part.chunks(), 3 * 8 * n_w, MAX_STAT_BUFFER_BYTES)
         n_chunks = bounds.shape[0] - 1
         if n_chunks > 1:
-            wbuf = np.zeros((n_chunks, 3, t.n_workers))
+            wbuf = np.zeros((n_chunks, 3, n_w))
             lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
-            glad_estep_step_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                     log_betas, mb, sb, bounds, post, new_lb, wbuf, lbuf, cbuf, _width(t.n_labels))
+            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
+                                mb, sb, bounds, post, step, new_lb, wbuf, lbuf, cbuf, width)
             sums = (wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0))
             ll, change = float(lbuf.sum()), float(cbuf.max())
         else:
-            sums = (np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers))
-            ll, change = glad_estep_step_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior,
-                                               alphas, log_betas, mb, sb, 0, t.n_items, post, new_lb, *sums,
-                                               _width(t.n_labels))
-        # the parameters are kept by reference (the engine makes new arrays every M-step and
-        # never writes into them); _item_pass compares them with what it is given
-        part.cache["item_step"] = (alphas, log_betas, log_prior, new_lb, sums, float(change))
+            sums = (np.zeros(n_w), np.zeros(n_w), np.zeros(n_w))
+            ll, change = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
+                                          log_betas, mb, sb, 0, t.n_items, post, step, new_lb, *sums, width)
+        if step:
+            # the parameters are kept by reference (the engine makes new arrays every M-step and
+            # never writes into them); _item_pass compares them with what it is given
+            part.cache["item_step"] = (alphas, log_betas, log_prior, new_lb, sums, float(change))
         return float(ll)
 
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
@@ -296,7 +284,7 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
     (:func:`~crowdagg.kernels.glad.glad_items_slice`, or its parallel twin).
 
     ``use_step``: the first pass of an EM M-step, which the E-step made already at these
-    parameters (:meth:`GLADModel._e_step_with_item_pass`, in ``part.cache``); it is used
+    parameters (:meth:`GLADModel._e_step`, in ``part.cache``); it is used
     when its abilities, difficulties and class prior are the ones given, and made afresh
     otherwise."""
     log_prior, alphas, marginal, use_step, (mb, sb) = settings
