@@ -93,8 +93,10 @@ def test_msteps_match_reference():
 
 # --------------------------------------------------------------------------- the EM loop vs a reference
 def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None, learn_prior=False,
-                   theta_prior=(0.5, 2.0)):
-    """Reference loop: E-step, then (M-step, E-step) x n_iter; returns posteriors, params, loglik.
+                   theta_prior=(0.5, 2.0), with_counts=False):
+    """Reference loop: E-step, then (M-step, E-step) x n_iter; returns posteriors, params, loglik
+    (``with_counts``: and the expected counts ``(know, strategies, class totals)`` that the last
+    M-step used, the variational posteriors' counts of the ELBO).
     ``learn_prior``: class priors from the posteriors too (uniform at the start); ``theta_prior``:
     the VB Beta pseudo-counts (spam, know), default the estimator's."""
     prior = np.full(k, 1.0 / k)
@@ -105,7 +107,9 @@ def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None,
         answered |= np.asarray(gold) >= 0
     spam, know, strat = init
     post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
+    used = None
     for _ in range(n_iter):
+        used = (kc, sc, post[answered].sum(axis=0))
         if method == "vb":
             spam, know, strat = naive_mace_mstep_vb(kc, sc, theta_prior, 10.0)
         else:
@@ -113,6 +117,8 @@ def naive_mace_run(rows, n_items, n_workers, k, init, n_iter, method, gold=None,
         if learn_prior:
             prior = naive_mace_prior_update(post, answered, method, 0.01 / k)
         post, ll, kc, sc = naive_mace_estep(rows, n_items, n_workers, k, prior, spam, know, strat, gold)
+    if with_counts:
+        return post, (spam, know, strat), ll, used
     return post, (spam, know, strat), ll
 
 
@@ -135,19 +141,34 @@ def test_restarts_match_reference_loop(method, parallel, class_prior, theta_prio
         t, gold=pd.Series([0], index=t.items[2:3]))
     # the same random starting points: weights uniform in [1, 1.5], normalised per worker
     draw = np.random.default_rng(11)
-    lls, runs = [], []
+    lls, elbos, runs = [], [], []
     for _ in range(3):
         sk = 1.0 + 0.5 * draw.random((n_workers, 2))
         sk /= sk.sum(axis=1, keepdims=True)
         st_ = 1.0 + 0.5 * draw.random((n_workers, k))
         st_ /= st_.sum(axis=1, keepdims=True)
-        post, params, ll = naive_mace_run(rows, n_items, n_workers, k, (sk[:, 0], sk[:, 1], st_), 4, method, gold,
-                                          learn_prior=class_prior == "learn", theta_prior=theta_prior)
+        post, params, ll, (kc, sc, tot) = naive_mace_run(
+            rows, n_items, n_workers, k, (sk[:, 0], sk[:, 1], st_), 4, method, gold,
+            learn_prior=class_prior == "learn", theta_prior=theta_prior, with_counts=True)
         lls.append(ll)
+        elbos.append(naive_mace_elbo(rows, n_items, k, post, kc, sc, tot, theta_prior, 10.0,
+                                     class_prior == "learn", gold))
         runs.append((post, params))
     np.testing.assert_allclose(m.restart_loglik_, lls, atol=1e-8)
     assert len(set(np.round(lls, 10))) == 3  # the restarts really start from different points
-    best = int(np.argmax(lls))
+    # the default restart_criterion ("auto"): the objective the fit maximises, VB's ELBO or EM's
+    # log-likelihood
+    if method == "vb":
+        np.testing.assert_allclose(m.restart_elbo_, elbos, rtol=1e-10, atol=1e-8)
+        best = int(np.argmax(elbos))
+        by_ll = crowdagg.MACE(max_iter=4, tol=0, method=method, n_restarts=3, init="random", random_state=11,
+                              parallel=parallel, class_prior=class_prior, theta_prior=theta_prior,
+                              decision="posterior", restart_criterion="loglik").fit(
+            t, gold=pd.Series([0], index=t.items[2:3]))
+        assert by_ll.best_restart_ == int(np.argmax(lls)) and not hasattr(by_ll, "restart_elbo_")
+    else:
+        assert not hasattr(m, "restart_elbo_")
+        best = int(np.argmax(lls))
     assert m.best_restart_ == best
     post, (spam, know, strat) = runs[best]
     np.testing.assert_allclose(m.probas_.to_numpy(), post, atol=1e-8)
@@ -607,13 +628,13 @@ def test_elbo_never_decreases_over_iterations(k):
 
 
 def test_elbo_criterion_keeps_its_best_run():
-    """The same runs; the kept one is the highest ELBO, whose own history is ``loglik_``; the default
-    stays the log-likelihood; a refit by the log-likelihood drops ``restart_elbo_``."""
+    """The same runs; the kept one is the highest ELBO, whose own history is ``loglik_``; a refit
+    by the log-likelihood drops ``restart_elbo_``."""
     df = crowdagg.datasets.make_crowd(400, 30, 3, per_item=3, spammer_share=0.3, random_state=5).annotations
     kw = dict(n_restarts=6, random_state=2, max_iter=30)
-    by_ll = crowdagg.MACE(**kw).fit(df)
+    by_ll = crowdagg.MACE(restart_criterion="loglik", **kw).fit(df)
     by_elbo = crowdagg.MACE(restart_criterion="elbo", **kw).fit(df)
-    assert crowdagg.MACE().restart_criterion == "loglik" and not hasattr(by_ll, "restart_elbo_")
+    assert not hasattr(by_ll, "restart_elbo_")
     np.testing.assert_array_equal(by_elbo.restart_loglik_, by_ll.restart_loglik_)
     assert by_elbo.restart_elbo_.shape == (6,)
     assert np.all(by_elbo.restart_elbo_ < by_elbo.restart_loglik_)
@@ -624,6 +645,36 @@ def test_elbo_criterion_keeps_its_best_run():
     by_elbo.set_params(restart_criterion="loglik").fit(df)
     assert not hasattr(by_elbo, "restart_elbo_")
     pd.testing.assert_frame_equal(by_elbo.probas_, by_ll.probas_)
+
+
+@pytest.mark.filterwarnings("ignore::crowdagg.errors.ConvergenceWarning")
+def test_default_restart_criterion_is_the_fits_objective():
+    """``restart_criterion="auto"`` (the default) keeps the run of the objective that the fit
+    maximises: the ELBO under ``method="vb"``, the log-likelihood under ``method="em"``; each fit
+    equals the explicit choice.  On this crowd the two criteria keep different runs under VB, so
+    the check can tell them apart."""
+    df = crowdagg.datasets.make_crowd(400, 30, 3, per_item=3, spammer_share=0.3, random_state=5).annotations
+    kw = dict(n_restarts=6, random_state=2, max_iter=30)
+    assert crowdagg.MACE().restart_criterion == "auto" == crowdagg.MACE().get_params()["restart_criterion"]
+    vb = crowdagg.MACE(**kw).fit(df)
+    vb_elbo = crowdagg.MACE(restart_criterion="elbo", **kw).fit(df)
+    vb_ll = crowdagg.MACE(restart_criterion="loglik", **kw).fit(df)
+    assert vb.restart_criterion == "auto"  # fit leaves the parameter as given
+    assert vb.best_restart_ == vb_elbo.best_restart_ != vb_ll.best_restart_
+    np.testing.assert_array_equal(vb.restart_elbo_, vb_elbo.restart_elbo_)
+    np.testing.assert_array_equal(vb.loglik_, vb_elbo.loglik_)
+    pd.testing.assert_frame_equal(vb.probas_, vb_elbo.probas_)
+    pd.testing.assert_series_equal(vb.spam_, vb_elbo.spam_)
+    em = crowdagg.MACE(method="em", **kw).fit(df)
+    em_ll = crowdagg.MACE(method="em", restart_criterion="loglik", **kw).fit(df)
+    assert not hasattr(em, "restart_elbo_") and em.best_restart_ == int(np.argmax(em.restart_loglik_))
+    assert em.best_restart_ == em_ll.best_restart_
+    np.testing.assert_array_equal(em.restart_loglik_, em_ll.restart_loglik_)
+    pd.testing.assert_frame_equal(em.probas_, em_ll.probas_)
+    # the same estimator switched between methods resolves afresh, and drops the other's attribute
+    vb.set_params(method="em").fit(df)
+    assert not hasattr(vb, "restart_elbo_")
+    pd.testing.assert_frame_equal(vb.probas_, em_ll.probas_)
 
 
 def test_elbo_criterion_needs_vb():
@@ -643,7 +694,8 @@ def test_elbo_criterion_distributed_equals_local():
 def test_model_file_without_restart_criterion_loads_with_loglik(tmp_path, monkeypatch):
     """A model saved before ``restart_criterion`` existed loads with ``"loglik"``, the rule it was fitted by."""
     df = crowdagg.datasets.make_crowd(200, 20, 3, random_state=0).annotations
-    old = crowdagg.MACE(n_restarts=2, max_iter=10, tol=0, random_state=0).fit(df)
+    # fitted by the rule of the time
+    old = crowdagg.MACE(n_restarts=2, max_iter=10, tol=0, random_state=0, restart_criterion="loglik").fit(df)
     real = crowdagg.MACE.get_params
 
     def without(self, deep=True):
@@ -659,3 +711,5 @@ def test_model_file_without_restart_criterion_loads_with_loglik(tmp_path, monkey
     pd.testing.assert_frame_equal(loaded.predict_proba(df), old.predict_proba(df))
     crowdagg.MACE(n_restarts=2, max_iter=10, tol=0, restart_criterion="elbo").fit(df).save(tmp_path / "new.zip")
     assert crowdagg.load(tmp_path / "new.zip").restart_criterion == "elbo"
+    crowdagg.MACE(n_restarts=2, max_iter=10, tol=0).fit(df).save(tmp_path / "auto.zip")
+    assert crowdagg.load(tmp_path / "auto.zip").restart_criterion == "auto"
