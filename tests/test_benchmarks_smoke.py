@@ -154,7 +154,7 @@ def test_asv_estep_passes_run(bench, name):
     mp.syspath_prepend(str(BENCH))
     try:
         mod = importlib.import_module("asv_bench.bench_estep")
-        args = ("ds", "oc", "zbs", "bcc") if name == "IterationPass" else ("skewed",)
+        args = ("ds", "oc", "zbs", "bcc", "glad") if name == "IterationPass" else ("skewed",)
         for arg in args:
             for parallel in (False, True):
                 case = getattr(mod, name)()

@@ -126,9 +126,11 @@ class WVPass(DSPass):
 class IterationPass:
     """One EM iteration of a plug-in on a built table, as ``run_em`` makes it: the
     M-step from the last statistics, ``prepare``, the E-step with statistics and the
-    objective offset (``ds``, one-coin ``oc``, ZeroBasedSkill ``zbs``, ``bcc``)."""
+    objective offset (``ds``, one-coin ``oc``, ZeroBasedSkill ``zbs``, ``bcc``, ``glad``: its
+    E-step kernel makes the next M-step's first item pass too, so its M-step is the
+    abilities' step)."""
 
-    params = (SIZES, ["ds", "oc", "zbs", "bcc"], [False, True])
+    params = (SIZES, ["ds", "oc", "zbs", "bcc", "glad"], [False, True])
     param_names = ["annotations", "method", "parallel"]
     number = 5
     repeat = (3, 10, 60.0)
@@ -144,7 +146,7 @@ class IterationPass:
         from crowdagg.kernels._util import parallel_guard
 
         est = {"ds": crowdagg.DawidSkene, "oc": crowdagg.OneCoinDawidSkene, "zbs": crowdagg.ZeroBasedSkill,
-               "bcc": crowdagg.BCC}[method]()
+               "bcc": crowdagg.BCC, "glad": crowdagg.GLAD}[method]()
         t = _table(n, "skewed")
         model = est._make_model()
         ctx = EMContext(t, np.full(t.n_items, -1), parallel=parallel)
@@ -157,8 +159,9 @@ class IterationPass:
         def run() -> None:
             new = model.m_step(ctx, state["params"], state["stats"], ex)
             prepared = model.prepare(ctx, new)
+            items = {name: new[name] for name in model.item_params}
             with parallel_guard():
-                _, state["stats"] = model.e_step_table(ctx, prepared, {}, ex.posteriors, True)
+                _, state["stats"] = model.e_step_table(ctx, prepared, items, ex.posteriors, True)
             model.loglik_offset(ctx, new)
             state["params"] = new
 
@@ -180,7 +183,7 @@ def main() -> None:
     p.add_argument("--size", default="1M")
     p.add_argument("--only", default="", help="comma-separated benchmark classes (default: all)")
     cases = [(cls, arg) for cls in (DSPass, MACEPass, WVPass) for arg in ("skewed", "uniform")]
-    cases += [(IterationPass, m) for m in ("ds", "oc", "zbs", "bcc")]
+    cases += [(IterationPass, m) for m in ("ds", "oc", "zbs", "bcc", "glad")]
     a = p.parse_args()
     n = _common.parse_sizes(a.size)[0]
     only = {c for c in a.only.split(",") if c}
