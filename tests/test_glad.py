@@ -192,6 +192,38 @@ def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch)
     assert llb.sum() == pytest.approx(ll, abs=1e-9) and cbuf.max() == pytest.approx(change, abs=1e-15)
 
 
+def test_estep_with_item_pass_on_an_item_longer_than_a_block():
+    """An item with more answers than a block's buffer (:data:`BLOCK_ANSWERS`) gets a block of
+    its own with grown buffers, and more than 512 answers (the product of the sigmoid factors
+    is logged in pieces): the compiled kernel against the reference."""
+    import crowdagg.kernels.glad as kg
+
+    rng = np.random.default_rng(5)
+    n_big = kg.BLOCK_ANSWERS + 700
+    # (reliable workers who mostly agree: the reference multiplies probabilities, which must
+    # not underflow to 0 over thousands of answers)
+    rows = [(0, w, 0 if rng.random() < 0.97 else int(rng.integers(1, 3))) for w in range(n_big)]
+    rows += [(i, int(w), int(rng.integers(3))) for i in range(1, 6) for w in rng.choice(n_big, 4, replace=False)]
+    t = table_of(rows, 6, n_big, 3)
+    alpha = rng.normal(3.0, 0.3, n_big)
+    log_beta = rng.normal(0.5, 0.3, 6)
+    prior = np.array([0.5, 0.3, 0.2])
+    gold = np.full(6, -1)
+    lbp = (0.5, 0.8)
+    krows = kernel_rows(t)
+    ref_post, ref_ll = naive_glad_estep(krows, 6, 3, prior, alpha, log_beta, gold)
+    ref = naive_glad_items_update(krows, 6, n_big, 3, prior, ref_post, gold, True, alpha, log_beta, lbp, 1)
+    for width in ((), (0.0,) * 3):
+        post, new_lb = np.empty((6, 3)), np.empty(6)
+        sums = np.zeros(n_big), np.zeros(n_big), np.zeros(n_big)
+        ll, _ = kg.glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
+                                    *lbp, 0, 6, post, True, new_lb, *sums, width)
+        np.testing.assert_allclose(post, ref_post, atol=1e-10)
+        assert ll == pytest.approx(ref_ll, rel=1e-12)
+        for got, want in zip((new_lb, *sums), ref[:4]):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_item_steps_increase_their_objective_and_derivatives_are_exact(seed):
     t, post, alpha, log_beta, prior, gold = _item_case(seed)
