@@ -23,6 +23,7 @@ from naive_glad_mace import (
 from scipy.optimize import minimize
 
 import crowdagg
+import crowdagg.kernels.glad as kg
 from crowdagg.em import EMContext
 from crowdagg.errors import ConvergenceWarning, InitParamsError, InputError
 from crowdagg.kernels.glad import (
@@ -75,7 +76,7 @@ def test_estep_matches_reference(seed, fixed):
     width = (0.0,) * k if fixed else ()  # the class count fixed at compile time, or any
     empty = np.empty(0)
     ll, change = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                                  1.0, 1.0, 0, n_items, post, False, empty, empty, empty, empty, width)
+                                  1.0, 1.0, 0, n_items, post, kg.ESTEP, empty, empty, empty, empty, width)
     assert change == 0.0
     np.testing.assert_allclose(post, ref_post, atol=1e-12)
     assert ll == pytest.approx(ref_ll, abs=1e-10)
@@ -84,7 +85,7 @@ def test_estep_matches_reference(seed, fixed):
     bounds = np.array([0, 3, 6, n_items], dtype=np.int64)
     llb, cbuf = np.zeros(3), np.zeros(3)
     glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta, 1.0, 1.0,
-                        bounds, post2, False, empty, np.zeros((3, 3, 0)), llb, cbuf, width)
+                        bounds, post2, kg.ESTEP, empty, np.zeros((3, 3, 0)), llb, cbuf, width)
     np.testing.assert_allclose(post2, post, atol=1e-14)
     assert llb.sum() == pytest.approx(ll, abs=1e-10)
 
@@ -129,6 +130,24 @@ def test_item_pass_matches_reference(seed, marginal, n_newton):
     np.testing.assert_allclose(wbuf[:, 1].sum(axis=0), ref[2], rtol=0, atol=1e-10)
     np.testing.assert_allclose(wbuf[:, 2].max(axis=0), ref[3], rtol=0, atol=1e-10)
     assert cbuf.max() == pytest.approx(change, abs=1e-15)
+    if n_newton == 1:  # the blocked kernel's item pass (what the fits use): the same pass
+        mode = kg.ITEMS if marginal else kg.ITEMS_Q
+        for width in ((), (0.0,) * k):
+            lb4 = log_beta.copy()
+            sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+            post_before = post.copy()
+            ll4, change4 = kg.glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha,
+                                               lb4, *lbp, 0, n_items, post, mode, lb4, *sums, width)
+            np.testing.assert_array_equal(post, post_before)  # (read only)
+            assert ll4 == 0.0 and change4 == pytest.approx(change, abs=1e-12)
+            for got, want in zip((lb4, *sums), ref[:4]):
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+            lb5 = log_beta.copy()
+            kg.glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, lb5, *lbp,
+                                   bounds, post, mode, lb5, wbuf, np.zeros(3), cbuf, width)
+            np.testing.assert_allclose(lb5, ref[0], rtol=0, atol=1e-10)
+            np.testing.assert_allclose(wbuf[:, 0].sum(axis=0), ref[1], rtol=0, atol=1e-10)
+            np.testing.assert_allclose(wbuf[:, 2].max(axis=0), ref[3], rtol=0, atol=1e-12)
 
 
 # (seed, scale of the abilities, items); (35, 6.0, 12): one item's Newton step is halved
@@ -145,8 +164,6 @@ def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch)
     a block's buffer) too; and a case whose trial step is rejected and halved (the scalar
     fallback: the reference evaluates that item more than twice)."""
     import naive_glad_mace
-
-    import crowdagg.kernels.glad as kg
 
     if block is not None:
         if not NOJIT:
@@ -171,7 +188,7 @@ def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch)
     sums = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
     width = (0.0,) * k if fixed else ()  # the class count fixed at compile time, or any
     ll, change = kg.glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha,
-                                     log_beta, *lbp, 0, n_items, out_post, True, new_lb, *sums, width)
+                                     log_beta, *lbp, 0, n_items, out_post, kg.ESTEP_ITEMS, new_lb, *sums, width)
     np.testing.assert_array_equal(log_beta, before)  # (left as it is)
     np.testing.assert_allclose(out_post, ref_post, atol=1e-12)
     assert ll == pytest.approx(ref_ll, abs=1e-9)
@@ -183,7 +200,7 @@ def test_estep_with_item_pass_matches_reference(case, block, fixed, monkeypatch)
     llb, cbuf = np.zeros(3), np.zeros(3)
     post2, lb2 = np.empty((n_items, k)), np.empty(n_items)
     kg.glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                           *lbp, bounds, post2, True, lb2, wbuf, llb, cbuf, width)
+                           *lbp, bounds, post2, kg.ESTEP_ITEMS, lb2, wbuf, llb, cbuf, width)
     np.testing.assert_allclose(post2, ref_post, atol=1e-12)
     np.testing.assert_allclose(lb2, ref[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(wbuf[:, 0].sum(axis=0), ref[1], rtol=0, atol=1e-9)
@@ -196,8 +213,6 @@ def test_estep_with_item_pass_on_an_item_longer_than_a_block():
     """An item with more answers than a block's buffer (:data:`BLOCK_ANSWERS`) gets a block of
     its own with grown buffers, and more than 512 answers (the product of the sigmoid factors
     is logged in pieces): the compiled kernel against the reference."""
-    import crowdagg.kernels.glad as kg
-
     rng = np.random.default_rng(5)
     n_big = kg.BLOCK_ANSWERS + 700
     # (reliable workers who mostly agree: the reference multiplies probabilities, which must
@@ -217,7 +232,7 @@ def test_estep_with_item_pass_on_an_item_longer_than_a_block():
         post, new_lb = np.empty((6, 3)), np.empty(6)
         sums = np.zeros(n_big), np.zeros(n_big), np.zeros(n_big)
         ll, _ = kg.glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, np.log(prior), alpha, log_beta,
-                                    *lbp, 0, 6, post, True, new_lb, *sums, width)
+                                    *lbp, 0, 6, post, kg.ESTEP_ITEMS, new_lb, *sums, width)
         np.testing.assert_allclose(post, ref_post, atol=1e-10)
         assert ll == pytest.approx(ref_ll, rel=1e-12)
         for got, want in zip((new_lb, *sums), ref[:4]):
@@ -290,7 +305,7 @@ def test_kernels_stay_finite_for_extreme_parameters():
         post = np.empty((3, 2))
         empty = np.empty(0)
         ll, _ = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alpha, log_beta, 1.0,
-                                 1.0, 0, 3, post, False, empty, empty, empty, empty)
+                                 1.0, 0, 3, post, kg.ESTEP, empty, empty, empty, empty)
         assert np.isfinite(ll) and np.all(np.isfinite(post))
         for marginal in (True, False):
             lb = log_beta.copy()

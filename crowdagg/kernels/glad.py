@@ -42,6 +42,10 @@ from .vecmath import log_pos
 __all__ = [
     "glad_estep_slice",
     "glad_estep_parallel",
+    "ESTEP",
+    "ESTEP_ITEMS",
+    "ITEMS",
+    "ITEMS_Q",
     "glad_items_slice",
     "glad_items_parallel",
     "glad_alpha_update",
@@ -69,6 +73,14 @@ MIN_CURVATURE_SHARE = 0.1
 BLOCK_ANSWERS = 2048
 #: Items per block at most.
 BLOCK_ITEMS = 256
+#: ``mode`` of :func:`glad_estep_slice`: the E-step (posteriors and log-likelihood) only;
+ESTEP = 0
+#: the E-step and the next M-step's first item pass (on the marginal likelihood);
+ESTEP_ITEMS = 1
+#: the item pass on the items' marginal likelihood only (posteriors untouched);
+ITEMS = 2
+#: the item pass on ``Q`` under given posteriors (``init="mv"``'s first M-step).
+ITEMS_Q = 3
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -110,11 +122,20 @@ def _fill_x(item_ptr, workers, alpha, b, e, betas, xb):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb, n_labels):
+def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb, n_labels, raw):
     """Per item ``r`` of a block: ``lp0[k] = log_prior[k] + scale[r] cxb[r K + k] +
     ncb[r K + k] log(K - 1)``; the row ``lpb[r K:(r + 1) K] = exp(lp0 - max lp0)`` (one
     vectorised ``exp`` for the block) and ``mb[r] = ab[r] + max lp0`` (gold ``g``: ``ab[r] +
-    lp0[g]``)."""
+    lp0[g]``); ``raw``: ``lpb`` holds ``lp0`` itself and ``mb[r] = ab[r]`` (for ``Q``)."""
+    if raw:
+        for i in range(b, e):
+            r = i - b
+            row = r * n_labels
+            c = scale[r]
+            for k in range(n_labels):
+                lpb[row + k] = log_prior[k] + c * cxb[row + k] + ncb[row + k] * lkm1
+            mb[r] = ab[r]
+        return
     for i in range(b, e):
         r = i - b
         row = r * n_labels
@@ -135,7 +156,7 @@ def _rows_exp(log_prior, lkm1, gold, b, e, scale, cxb, ncb, lpb, ab, mb, n_label
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, betas,
-                xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, width):
+                xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, raw, width):
     """Evaluate the items ``b..e-1`` of a block at the inverse difficulties ``betas[r]``
     (``r = i - b``), ``x_j = alpha[w_j] beta``.
 
@@ -184,12 +205,12 @@ def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, b
         pb[r] = prod
         sxb[r] = sx
         scb[r] = sc
-    _rows_exp(log_prior, lkm1, gold, b, e, ones, cxb, ncb, lpb, ab, mb, n_labels)
+    _rows_exp(log_prior, lkm1, gold, b, e, ones, cxb, ncb, lpb, ab, mb, n_labels, raw)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, ratio,
-                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb, width):
+                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb, raw, width):
     """:func:`_block_eval` at the trial inverse difficulties ``betas[r] = ratio[r] beta``
     (``beta`` that of the evaluation whose ``cxb`` and ``ncb`` these are), for the value
     and the posterior only: ``x_j`` scales with ``beta``, so ``cxb`` becomes ``ratio[r]
@@ -215,18 +236,21 @@ def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, r
         r = i - b
         ab[r] = -(lin + logs) - (hi - lo) * lkm1
         pb[r] = prod
-    _rows_exp(log_prior, lkm1, gold, b, e, ratio, cxb, ncb, lpb, ab, mb, n_labels)
+    _rows_exp(log_prior, lkm1, gold, b, e, ratio, cxb, ncb, lpb, ab, mb, n_labels, raw)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, qb, ll_r, v_r, g_r, h_r, gn_r,
-                  derivatives, width):
+                  derivatives, post, marginal, width):
     """The items ``b..e-1`` of an evaluated block (:func:`_block_eval` or
     :func:`_block_trial`) at ``log_beta = lbs[r]``: each item's posterior into ``qb[r]``
     (one-hot at gold), its log-likelihood ``log p(y_i)`` (gold ``g``: ``log p(y_i, z_i =
     g)``) into ``ll_r[r]`` and the marginal objective of :func:`_item_eval` (with the
     log-prior of ``log_beta``) into ``v_r``; with ``derivatives`` also its first and
     second derivatives and the Gauss-Newton curvature into ``g_r``, ``h_r``, ``gn_r``.
+    Not ``marginal`` (a block evaluated ``raw``): the objective is the item's part of ``Q``
+    under ``post[i]``, which ``qb[r]`` receives (``ll_r``: the answers' part of ``log p``
+    that does not depend on the class).
     One call per block: a per-item helper taking arrays cost two atomic reference-count
     updates per array and item (two thirds of the E-step); per block it is noise.  Not
     inlined (nor :func:`_block_eval`, :func:`_block_trial`): one compiled copy each instead
@@ -237,7 +261,11 @@ def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var,
         r = i - b
         row = r * n_labels
         g = gold[i]
-        if g >= 0:
+        if not marginal:
+            for k in range(n_labels):
+                qb[r, k] = post[i, k]
+            ll_r[r] = 1.0 / pb[r]
+        elif g >= 0:
             for k in range(n_labels):
                 qb[r, k] = 0.0
             qb[r, g] = 1.0
@@ -254,15 +282,19 @@ def _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var,
         ll_r[r] = mb[r] + log_pos(ll_r[r])
     for i in range(b, e):
         r = i - b
+        row = r * n_labels
         dev = lbs[r] - lb_mean
-        v_r[r] = ll_r[r] - 0.5 * dev * dev * inv_var
+        v = ll_r[r]
+        if not marginal:
+            for k in range(n_labels):
+                v += qb[r, k] * lpb[row + k]
+        v_r[r] = v - 0.5 * dev * dev * inv_var
         if derivatives:
-            row = r * n_labels
             ec = 0.0
             for k in range(n_labels):
                 ec += qb[r, k] * cxb[row + k]
             var = 0.0
-            if gold[i] < 0:
+            if marginal and gold[i] < 0:
                 for k in range(n_labels):
                     var += qb[r, k] * (cxb[row + k] - ec) * (cxb[row + k] - ec)
             sx = sxb[r]
@@ -292,21 +324,26 @@ def _newton_step(g, h, gn):
 # positive (``1 + exp(-|x|) >= 1``, sums of posteriors >= 1, curvatures >= MIN_CURVATURE_SHARE / s_b^2)
 @njit(cache=True, nogil=True, error_model="numpy")
 def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, start, stop, post,
-                     item_pass, new_log_beta, grad_a, curv_a, rmax_a, width=()):
-    """GLAD E-step for items ``start..stop-1`` and, with ``item_pass``, the next M-step's first
-    item pass at the same parameters; returns ``(loglik, largest |change| of a log_beta)``.
+                     mode, new_log_beta, grad_a, curv_a, rmax_a, width=()):
+    """GLAD E-step and/or item pass for items ``start..stop-1``; returns ``(loglik, largest
+    |change| of a log_beta)``.
+
+    ``mode``: :data:`ESTEP` the E-step; :data:`ESTEP_ITEMS` the E-step and the next
+    M-step's first item pass at the same parameters; :data:`ITEMS` the item pass on the
+    items' marginal likelihood (``post`` untouched, loglik 0); :data:`ITEMS_Q` the item
+    pass on ``Q`` under the posteriors ``post`` (read only).
 
     E-step: ``log p(z_i = k | y) ∝ log_prior[k] + Σ_j log p(y_j | z_i = k)`` (see the
     module docstring), normalised into ``post[i]``.  Gold items (``gold[i] >= 0``) get a
     one-hot posterior and contribute ``log p(y_i, z_i = gold)``; others ``log p(y_i)``.
 
-    Item pass (``item_pass``): that of :func:`glad_items_slice` with ``marginal`` and one
-    Newton step (``n_newton=1``): each item's marginal objective (with the log-prior
-    ``N(lb_mean, lb_sd^2)`` of its ``log_beta``) and derivatives come from the E-step's
-    own evaluation; the new ``log_beta`` goes into ``new_log_beta`` (``log_beta`` is left
-    as it is) and each annotation adds to the per-worker sums ``grad_a``, ``curv_a``,
-    ``rmax_a`` as in :func:`glad_items_slice`.  Without ``item_pass`` those four arrays are not
-    touched (they may be empty) and the change is 0.
+    Item pass: that of :func:`glad_items_slice` with one Newton step (``n_newton=1``;
+    ``marginal`` unless :data:`ITEMS_Q`): each item's objective (with the log-prior
+    ``N(lb_mean, lb_sd^2)`` of its ``log_beta``) and derivatives come from the block's
+    first evaluation; the new ``log_beta`` goes into ``new_log_beta`` (which may be
+    ``log_beta`` itself) and each annotation adds to the per-worker sums ``grad_a``,
+    ``curv_a``, ``rmax_a`` as in :func:`glad_items_slice`.  With :data:`ESTEP` those four
+    arrays are not touched (they may be empty) and the change is 0.
 
     Items run in blocks (at most :data:`BLOCK_ITEMS` items and :data:`BLOCK_ANSWERS`
     answers, or one item with more): each block is evaluated at the current
@@ -322,6 +359,9 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
     ``width``: ``(0.0,) * K`` compiles a copy for ``K`` classes (the per-class loops
     unroll; the callers use it for 2 to 4 classes), ``()`` one for any ``K``.
     """
+    write_post = mode == ESTEP or mode == ESTEP_ITEMS
+    item_pass = mode != ESTEP
+    marginal = mode != ITEMS_Q
     # a class count fixed at compile time (``width``: K floats) unrolls the per-class loops (a
     # fifth of the pass); ``()``: any K, read from ``log_prior``
     n_labels = len(width) if len(width) > 0 else log_prior.shape[0]
@@ -359,6 +399,7 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
     d10 = np.empty(nb)
     steps = np.zeros(nb)
     qb = np.empty((nb, n_labels))
+    q0b = np.empty((nb, n_labels))  # the posteriors at the block's current log_beta
     # the scalar fallback of a rejected trial step (_item_eval's buffers)
     sig_f = np.empty(cap if item_pass else 0)
     q_f = np.empty((1, n_labels))
@@ -377,15 +418,16 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
             lbs[i - b] = log_beta[i]
         _exp_betas(lbs, betas, e - b)
         _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, betas,
-                    xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, width)
-        _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, qb, ll_r, v_r, g_r, h_r, gn_r,
-                      item_pass, width)
+                    xb, db, sb, lpb, cxb, ncb, ones, ab, mb, pb, sxb, scb, not marginal, width)
+        _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs, lb_mean, inv_var, q0b, ll_r, v_r, g_r, h_r, gn_r,
+                      item_pass, post, marginal, width)
         any_step = False
         for i in range(b, e):
             r = i - b
-            for k in range(n_labels):
-                post[i, k] = qb[r, k]
-            ll += ll_r[r]
+            if write_post:
+                for k in range(n_labels):
+                    post[i, k] = q0b[r, k]
+                ll += ll_r[r]
             if item_pass:
                 step = _newton_step(g_r[r], h_r[r], gn_r[r])
                 if abs(step) < 1e-13:
@@ -404,9 +446,9 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
             for r in range(e - b):
                 ratio[r] = betas_t[r] / betas[r]
             _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas_t, ratio,
-                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb, width)
+                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb, not marginal, width)
             _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs_t, lb_mean, inv_var, qb, ll_r, v_r, g_r,
-                          h_r, gn_r, False, width)
+                          h_r, gn_r, False, post, marginal, width)
         q0 = 0
         for i in range(b, e):
             r = i - b
@@ -427,8 +469,8 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
                     for _bt in range(39):
                         step *= 0.5
                         bt = min(max(lb + step, -50.0), 50.0)
-                        vt, _, _, _ = _item_eval(workers, labels, gold[i], log_prior, post, True, alpha, i, lo, hi,
-                                                 bt, lb_mean, inv_var, sig_f, q_f, lp_f, cx_f)
+                        vt, _, _, _ = _item_eval(workers, labels, gold[i], log_prior, post, marginal, alpha, i, lo,
+                                                 hi, bt, lb_mean, inv_var, sig_f, q_f, lp_f, cx_f)
                         if vt >= v or abs(g * step) <= 1e-12 * (1.0 + abs(v)):
                             nl = bt
                             where = 2
@@ -442,7 +484,7 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
                 for j in range(lo, hi):
                     sb_t[q0 + j - lo] = sb[q0 + j - lo]
                 for k in range(n_labels):
-                    qb[r, k] = post[i, k]
+                    qb[r, k] = q0b[r, k]
             elif where == 2:
                 for j in range(lo, hi):
                     sb_t[q0 + j - lo] = sig_f[j - lo]
@@ -463,16 +505,16 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
 
 @njit(cache=True, nogil=True, parallel=True)
 def glad_estep_parallel(item_ptr, workers, labels, gold, log_prior, alpha, log_beta, lb_mean, lb_sd, bounds, post,
-                        item_pass, new_log_beta, worker_buf, ll_buf, change_buf, width=()):
+                        mode, new_log_beta, worker_buf, ll_buf, change_buf, width=()):
     """:func:`glad_estep_slice` over item chunks ``bounds[c]..bounds[c+1]``: chunk ``c``
     writes its log-likelihood and largest change into ``ll_buf[c]`` and ``change_buf[c]``
-    and, with ``item_pass``, zeroes and fills ``worker_buf[c]`` (rows: gradient, curvature,
+    and, with an item pass (``mode`` not :data:`ESTEP`), zeroes and fills ``worker_buf[c]`` (rows: gradient, curvature,
     largest ``beta``; ``log_beta`` entries are disjoint)."""
     for c in prange(bounds.shape[0] - 1):
-        if item_pass:
+        if mode != ESTEP:
             worker_buf[c, :, :] = 0.0
         ll_buf[c], change_buf[c] = glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta,
-                                                    lb_mean, lb_sd, bounds[c], bounds[c + 1], post, item_pass,
+                                                    lb_mean, lb_sd, bounds[c], bounds[c + 1], post, mode,
                                                     new_log_beta, worker_buf[c, 0], worker_buf[c, 1],
                                                     worker_buf[c, 2], width)
 
@@ -575,7 +617,7 @@ def glad_items_slice(item_ptr, workers, labels, gold, log_prior, post, marginal,
 
     A step whose predicted change ``|d1 step|`` is below ``1e-12 (1 + |value|)``
     (rounding noise) is taken without the comparison.  An EM iteration's first pass is
-    made by :func:`glad_estep_slice` (``item_pass``) together with the E-step instead.
+    made by :func:`glad_estep_slice` (:data:`ESTEP_ITEMS`) together with the E-step instead.
     """
     inv_var = 1.0 / (lb_sd * lb_sd)
     n_labels = log_prior.shape[0]

@@ -15,6 +15,10 @@ from ..errors import ParameterError
 from ..kernels._util import cap_chunks
 from ..kernels.em import class_totals
 from ..kernels.glad import (
+    ESTEP,
+    ESTEP_ITEMS,
+    ITEMS,
+    ITEMS_Q,
     glad_alpha_update,
     glad_estep_parallel,
     glad_estep_slice,
@@ -217,13 +221,14 @@ class GLADModel(EMModel):
             wbuf = np.zeros((n_chunks, 3, n_w))
             lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
             glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
-                                mb, sb, bounds, post, step, new_lb, wbuf, lbuf, cbuf, width)
+                                mb, sb, bounds, post, ESTEP_ITEMS if step else ESTEP, new_lb, wbuf, lbuf, cbuf, width)
             sums = (wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0))
             ll, change = float(lbuf.sum()), float(cbuf.max())
         else:
             sums = (np.zeros(n_w), np.zeros(n_w), np.zeros(n_w))
             ll, change = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                          log_betas, mb, sb, 0, t.n_items, post, step, new_lb, *sums, width)
+                                          log_betas, mb, sb, 0, t.n_items, post, ESTEP_ITEMS if step else ESTEP, new_lb,
+                                          *sums, width)
         if step:
             # the parameters are kept by reference (the engine makes new arrays every M-step and
             # never writes into them); _item_pass compares them with what it is given
@@ -297,7 +302,22 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
     # one (gradient, curvature, largest beta) block per chunk: fewer chunks past the cap
     bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
     n_chunks = bounds.shape[0] - 1
-    if n_chunks > 1:  # several chunks: threads pay
+    if ITEM_NEWTON_STEPS == 1:  # the blocked kernel, updating the copy in place
+        mode = ITEMS if marginal else ITEMS_Q
+        width = _width(t.n_labels)
+        if n_chunks > 1:
+            wbuf = np.zeros((n_chunks, 3, t.n_workers))
+            lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
+            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
+                                mb, sb, bounds, post, mode, log_betas, wbuf, lbuf, cbuf, width)
+            grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
+            change = float(cbuf.max())
+        else:
+            grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
+            change = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
+                                            log_betas, mb, sb, 0, t.n_items, post, mode, log_betas, grad, curv,
+                                            rmax, width)[1])
+    elif n_chunks > 1:  # several chunks: threads pay
         wbuf = np.zeros((n_chunks, 3, t.n_workers))
         cbuf = np.zeros(n_chunks)
         glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post, marginal,
