@@ -17,12 +17,22 @@ M-step: block-coordinate Newton on the expected complete-data log-posterior
 1-d problem over item ``i``'s own annotations, and given the difficulties every
 ``alpha[w]`` is:
 
-* :func:`glad_items_slice` solves each item's ``log_beta`` by safeguarded Newton
-  steps (evaluated on the item's annotations only; a step is kept only if it does
-  not decrease the item's objective), then adds the per-worker gradient, data
-  curvature and largest ``beta`` at the new difficulties into per-worker sums;
+* the item pass solves each item's ``log_beta`` by a safeguarded Newton step
+  (evaluated on the item's annotations only; a step is kept only if it does not
+  decrease the item's objective), then adds the per-worker gradient, data curvature
+  and largest ``beta`` at the new difficulties into per-worker sums;
 * :func:`glad_alpha_update` turns those sums into one guarded Newton step per
   worker that provably does not decrease ``Q`` (no evaluation needed).
+
+:func:`glad_estep_slice` is the fits' kernel for both passes (``mode``): the E-step,
+the E-step fused with the next M-step's first item pass at the same parameters (one
+pass over the answers per EM iteration), or an item pass alone.  It runs items in
+blocks whose per-answer and per-class work are vectorised, branch-free loops (no
+library ``exp``/``log`` call: :func:`~crowdagg.kernels.em.exp_nonpos`,
+:func:`~crowdagg.kernels.vecmath.log_pos`), with the class count fixed at compile
+time for 2 to 4 classes.  :func:`glad_items_slice` is the same item pass one item at a
+time with any number of Newton steps (the scalar form the blocked kernel falls back to
+for a rejected step).
 
 Every ``*_slice`` kernel walks items ``start..stop-1`` in CSR order once; its
 ``*_parallel`` twin runs it over item chunks with one buffer per chunk for the

@@ -79,10 +79,13 @@ class GLADModel(EMModel):
     fixed ``class_prior``.
 
     * E-step (:func:`~crowdagg.kernels.glad.glad_estep_slice`): posteriors in log space.
+      An E-step whose statistics feed an M-step (``accumulate``) also makes that M-step's
+      first item pass at the same parameters, in the same pass over the answers; the
+      results wait in ``part.cache`` for :func:`_item_pass`.
     * M-step (:meth:`m_step`): block-coordinate Newton on ``Q(alpha, log_beta) + log N(alpha;
       m_a, s_a^2) + log N(log_beta; m_b, s_b^2)``, whose blocks decouple.  Each of at most
-      ``m_step_max_iter`` alternations is one pass over the annotations
-      (:func:`~crowdagg.kernels.glad.glad_items_slice`) that updates every ``log_beta`` by
+      ``m_step_max_iter`` alternations is one pass over the annotations (the item pass of
+      :func:`~crowdagg.kernels.glad.glad_estep_slice`) that updates every ``log_beta`` by
       ``ITEM_NEWTON_STEPS`` safeguarded Newton steps on the item's own *marginal*
       log-likelihood given the abilities (an ECME step, Liu & Rubin 1994: the item's
       class is integrated out, so ``beta`` and the posterior do not zigzag; the first
@@ -286,7 +289,9 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
                ) -> tuple[tuple[np.ndarray], tuple[np.ndarray, np.ndarray, Max, Max]]:
     """One part's item pass of the M-step: its items' new ``log_betas`` and its per-worker
     gradient / curvature sums, largest ``beta`` and largest change
-    (:func:`~crowdagg.kernels.glad.glad_items_slice`, or its parallel twin).
+    (:func:`~crowdagg.kernels.glad.glad_estep_slice` in an item-pass mode for one Newton
+    step, :func:`~crowdagg.kernels.glad.glad_items_slice` for other counts; or their parallel
+    twins).
 
     ``use_step``: the first pass of an EM M-step, which the E-step made already at these
     parameters (:meth:`GLADModel._e_step`, in ``part.cache``); it is used
