@@ -1,9 +1,16 @@
 #!/usr/bin/env python
-"""Wall time of BCC and EBCC (one restart, 10 subtypes) on generated crowds.
+"""Wall time of BCC and EBCC (one restart, 10 subtypes) -- or of any EM method -- on generated crowds.
 
 Usage::
 
     python benchmarks/bayesian_speed.py [--sizes 1M] [--iters 50] [--repeats 5] [--serial] [--naive]
+                                        [--methods bcc,ebcc] [--rounds 1]
+
+``--methods``: comma-separated from ``ds, oc, zbs, bcc, ebcc, glad, mace`` (one-coin,
+ZeroBasedSkill; MACE with one restart); with ``ds`` among them every other method's
+median is also printed as a multiple of Dawid-Skene's.  ``--rounds R`` repeats the
+whole set R times, the methods alternating, and reports the medians over all runs (on a
+shared machine the other jobs then weigh on every method alike).
 
 Data: :func:`_common.load_crowd` (``crowdagg.datasets.make_crowd``: 4 labels, 5
 answers per item, ``n / 1000`` workers, cached as Parquet).  Each measurement is
@@ -61,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--serial", action="store_true", help="also time parallel=False (one thread)")
     ap.add_argument("--naive", action="store_true", help="also time the NumPy references on a small crowd")
+    ap.add_argument("--methods", default="bcc,ebcc", help="comma-separated from ds, oc, zbs, bcc, ebcc, glad, mace")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat the set of methods, alternating")
     args = ap.parse_args(argv)
 
     import numba
@@ -69,15 +78,27 @@ def main(argv: list[str] | None = None) -> int:
     from crowdagg.table import as_table
 
     warnings.simplefilter("ignore")
-    est = {
-        "BCC": lambda **kw: crowdagg.BCC(max_iter=args.iters, tol=0, **kw),
-        "EBCC": lambda **kw: crowdagg.EBCC(n_restarts=1, max_iter=args.iters, tol=0, **kw),
+    it = args.iters
+    known = {
+        "ds": ("DS", lambda **kw: crowdagg.DawidSkene(max_iter=it, tol=0, **kw)),
+        "oc": ("one-coin", lambda **kw: crowdagg.OneCoinDawidSkene(max_iter=it, tol=0, **kw)),
+        "zbs": ("ZBS", lambda **kw: crowdagg.ZeroBasedSkill(max_iter=it, tol=0, **kw)),
+        "bcc": ("BCC", lambda **kw: crowdagg.BCC(max_iter=it, tol=0, **kw)),
+        "ebcc": ("EBCC", lambda **kw: crowdagg.EBCC(n_restarts=1, max_iter=it, tol=0, **kw)),
+        "glad": ("GLAD", lambda **kw: crowdagg.GLAD(max_iter=it, tol=0, **kw)),
+        "mace": ("MACE", lambda **kw: crowdagg.MACE(n_restarts=1, max_iter=it, tol=0, **kw)),
     }
+    try:
+        est = dict(known[m.strip()] for m in args.methods.split(",") if m.strip())
+    except KeyError as e:
+        ap.error(f"unknown method {e.args[0]!r}; choose from {', '.join(known)}")
     modes = [("", {})] + ([(" serial", {"parallel": False})] if args.serial else [])
-    warm, _ = load_crowd(2_000, cache=False)
-    for make in est.values():
-        for _, kw in modes:
-            make(**kw).fit(warm)
+    # compile both the serial kernels (one chunk) and the parallel ones (>= 2 chunks of 32k answers)
+    for n_warm in (2_000, 100_000):
+        warm, _ = load_crowd(n_warm, cache=False)
+        for make in est.values():
+            for _, kw in modes:
+                make(**kw).fit(warm)
     print(f"numba threads: {numba.get_num_threads()}; {args.iters} iterations, {args.repeats} runs each; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     for n in parse_sizes(args.sizes):
@@ -86,13 +107,27 @@ def main(argv: list[str] | None = None) -> int:
         table = as_table(df)
         print(f"{fmt_size(n)} annotations ({table.n_items:,} items, {table.n_workers:,} workers, "
               f"{table.n_labels} labels): table build {time.perf_counter() - t0:.2f} s")
-        for name, make in est.items():
-            for mode, kw in modes:
-                sec, cpu, best = _times(lambda make=make, kw=kw, table=table: make(**kw).fit(table), args.repeats)
-                label = name + mode
-                print(f"  {label:12s} {sec:7.3f} s wall median, {best:.3f} best "
-                      f"({sec / max(args.iters, 1) * 1e3:.1f} ms / iteration), {cpu:.3f} CPU-s median; "
-                      f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        runs: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(max(args.rounds, 1)):
+            for name, make in est.items():
+                for mode, kw in modes:
+                    for _ in range(args.repeats):
+                        c, t = time.process_time(), time.perf_counter()
+                        make(**kw).fit(table)
+                        runs.setdefault(name + mode, []).append((time.perf_counter() - t, time.process_time() - c))
+        for label, rs in runs.items():
+            sec = statistics.median(r[0] for r in rs)
+            cpu = statistics.median(r[1] for r in rs)
+            best = min(r[0] for r in rs)
+            ratio = ""
+            base = runs.get("DS" + label[len(label.split(" ")[0]):]) if "DS" in est else None
+            if base and not label.startswith("DS"):
+                bsec = statistics.median(r[0] for r in base)
+                bcpu = statistics.median(r[1] for r in base)
+                ratio = f"; {sec / bsec:.2f}x DS wall, {cpu / bcpu:.2f}x CPU"
+            print(f"  {label:12s} {sec:7.3f} s wall median, {best:.3f} best "
+                  f"({sec / max(args.iters, 1) * 1e3:.1f} ms / iteration), {cpu:.3f} CPU-s median "
+                  f"({len(rs)} runs){ratio}; load average {os.getloadavg()[0]:.1f}", flush=True)
     if args.naive:
         _naive(args)
     return 0
