@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown method {e.args[0]!r}; choose from {', '.join(known)}")
     modes = [("", {})] + ([(" serial", {"parallel": False})] if args.serial else [])
     # compile both the serial kernels (one chunk) and the parallel ones (>= 2 chunks of 32k answers)
-    for n_warm in (2_000, 100_000):
+    for n_warm in sorted({2_000, min(100_000, max(parse_sizes(args.sizes)))}):
         warm, _ = load_crowd(n_warm, cache=False)
         for make in est.values():
             for _, kw in modes:

@@ -146,6 +146,21 @@ def test_parquet_memory_main(tmp_path, capsys, monkeypatch):
     assert "n=3,000" in capsys.readouterr().out
 
 
+def test_em_speed_main_ratios(bench, capsys):
+    """bayesian_speed.py times the chosen methods on one built table and prints each as a
+    multiple of Dawid-Skene's; an unknown method is a one-line usage error."""
+    mod = importlib.import_module("bayesian_speed")
+    try:
+        assert mod.main(["--sizes", "3k", "--methods", "ds,glad,oc", "--repeats", "1", "--iters", "2",
+                         "--rounds", "2"]) == 0
+        out = capsys.readouterr().out
+        assert "x DS wall" in out and out.count("(2 runs)") == 3
+        with pytest.raises(SystemExit):
+            mod.main(["--methods", "nope"])
+    finally:
+        sys.modules.pop("bayesian_speed", None)
+
+
 @pytest.mark.parametrize("name", ["DSPass", "MACEPass", "WVPass", "IterationPass"])
 def test_asv_estep_passes_run(bench, name):
     """The asv E-step benchmarks call the kernels directly: their arguments must follow the
