@@ -463,7 +463,8 @@ class MACE(EMAggregator):
 
     _inits: ClassVar[tuple[str, ...]] = ("mv", "random", "uniform")
     #: crowdagg.persist: a model file without ``decision`` was saved before it existed, when
-    #: the labels were the learnt-prior posteriors; it keeps them
+    #: the labels were the learnt-prior posteriors; it keeps them; one without
+    #: ``restart_criterion``, when the restarts were kept by the log-likelihood, keeps that rule
     _params_before_they_existed: ClassVar[dict[str, Any]] = {"decision": "posterior", "restart_criterion": "loglik"}
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **em_constraints(_inits),
