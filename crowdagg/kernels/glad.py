@@ -219,15 +219,20 @@ def _block_eval(item_ptr, workers, labels, gold, log_prior, lkm1, alpha, b, e, b
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas, ratio,
-                 xb, db, sb, lpb, cxb, ncb, ab, mb, pb, raw, width):
-    """:func:`_block_eval` at the trial inverse difficulties ``betas[r] = ratio[r] beta``
-    (``beta`` that of the evaluation whose ``cxb`` and ``ncb`` these are), for the value
-    and the posterior only: ``x_j`` scales with ``beta``, so ``cxb`` becomes ``ratio[r]
-    cxb`` (no per-answer class sums); the sigmoids and the product of the ``1 + exp(-|x_j|)``
-    are new (``sb``, ``pb``), and ``lpb``, ``ab``, ``mb`` are overwritten."""
+def _block_trial(item_ptr, gold, log_prior, lkm1, b, e, ratio, xb, db, sb, lpb, cxb, ncb, ab, mb, pb, raw, width):
+    """:func:`_block_eval` at the trial inverse difficulties ``ratio[r] beta``
+    (``beta`` that of the evaluation whose ``xb``, ``cxb`` and ``ncb`` these are), for the
+    value and the posterior only: ``x_j`` scales with ``beta``, so ``xb`` becomes ``ratio[r]
+    xb`` (no gather) and ``cxb`` ``ratio[r] cxb`` (no per-answer class sums); the sigmoids
+    and the product of the ``1 + exp(-|x_j|)`` are new (``sb``, ``pb``), and ``xb``,
+    ``lpb``, ``ab``, ``mb`` are overwritten."""
     n_labels = len(width) if len(width) > 0 else log_prior.shape[0]
-    n = _fill_x(item_ptr, workers, alpha, b, e, betas, xb)
+    n = 0
+    for i in range(b, e):  # x_j = alpha[w_j] beta scales with beta: no gather
+        c = ratio[i - b]
+        for _j in range(item_ptr[i], item_ptr[i + 1]):
+            xb[n] *= c
+            n += 1
     _sigmoids(xb, db, sb, n)
     q = 0
     for i in range(b, e):
@@ -455,8 +460,8 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
             _exp_betas(lbs_t, betas_t, e - b)
             for r in range(e - b):
                 ratio[r] = betas_t[r] / betas[r]
-            _block_trial(item_ptr, workers, gold, log_prior, lkm1, alpha, b, e, betas_t, ratio,
-                         xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb, not marginal, width)
+            _block_trial(item_ptr, gold, log_prior, lkm1, b, e, ratio, xb, db, sb_t, lpb, cxb, ncb, ab, mb, pb,
+                         not marginal, width)
             _block_finish(lpb, cxb, mb, pb, sxb, scb, gold, b, e, lbs_t, lb_mean, inv_var, qb, ll_r, v_r, g_r,
                           h_r, gn_r, False, post, marginal, width)
         q0 = 0
@@ -500,7 +505,8 @@ def glad_estep_slice(item_ptr, workers, labels, gold, log_prior, alpha, log_beta
                     sb_t[q0 + j - lo] = sig_f[j - lo]
                 for k in range(n_labels):
                     qb[r, k] = q_f[0, k]
-            beta = np.exp(nl)
+            # (where == 0: the item's beta; 1: its trial beta; 2: a halved step's, computed here)
+            beta = betas[r] if where == 0 else (betas_t[r] if where == 1 else np.exp(nl))
             b2 = beta * beta
             for j in range(lo, hi):
                 w = workers[j]
