@@ -526,7 +526,8 @@ CROWDKIT_NOTES = """## Where crowdagg and crowd-kit differ
   the same number of updates the two agree to one item on every dataset (docs/em.md). crowd-kit
   also stops as soon as its bound drops (its check `new - old < tol` fires on a decrease).
 - **MACE**: crowdagg learns the class priors (`class_prior="learn"`), labels under uniform
-  priors (`decision="balanced"`) and uses `theta_prior=(0.5, 2.0)`; crowd-kit 1.4.2 assumes uniform classes and also pairs the strategy
+  priors (`decision="balanced"`), uses `theta_prior=(0.5, 2.0)` and keeps its restarts by the evidence
+  lower bound (`restart_criterion="auto"`); crowd-kit 1.4.2 assumes uniform classes and also pairs the strategy
   counts of one worker with another's parameters whenever sorted and first-appearance worker
   orders differ (docs/glad_mace.md).
 - **KOS / MMSR**: KOS gives the same labels as crowd-kit's; M-MSR follows the paper where
