@@ -214,24 +214,9 @@ class GLADModel(EMModel):
         with ``step`` fused with the next M-step's first item pass, whose results wait in
         ``part.cache["item_step"]`` with the parameters they were made at."""
         t = part.table
-        (mb, sb) = self.log_beta_prior
-        n_w = t.n_workers if step else 0
         new_lb = np.empty(t.n_items if step else 0)
-        width = _width(t.n_labels)
-        bounds = cap_chunks(part.chunks(), 3 * 8 * n_w, MAX_STAT_BUFFER_BYTES)
-        n_chunks = bounds.shape[0] - 1
-        if n_chunks > 1:
-            wbuf = np.zeros((n_chunks, 3, n_w))
-            lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
-            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
-                                mb, sb, bounds, post, ESTEP_ITEMS if step else ESTEP, new_lb, wbuf, lbuf, cbuf, width)
-            sums = (wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0))
-            ll, change = float(lbuf.sum()), float(cbuf.max())
-        else:
-            sums = (np.zeros(n_w), np.zeros(n_w), np.zeros(n_w))
-            ll, change = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                          log_betas, mb, sb, 0, t.n_items, post, ESTEP_ITEMS if step else ESTEP, new_lb,
-                                          *sums, width)
+        ll, new_lb, sums, change = _blocked_pass(part, post, log_prior, alphas, log_betas, self.log_beta_prior,
+                                                 ESTEP_ITEMS if step else ESTEP, new_lb)
         if step:
             # the parameters are kept by reference (the engine makes new arrays every M-step and
             # never writes into them); _item_pass compares them with what it is given
@@ -280,6 +265,32 @@ def _right_sums(part: EMContext, post: np.ndarray, alphas: np.ndarray, items: tu
     return None, (right, count)
 
 
+def _blocked_pass(part: EMContext, post: np.ndarray, log_prior: np.ndarray, alphas: np.ndarray,
+                  log_betas: np.ndarray, log_beta_prior: tuple[float, float], mode: int, new_lb: np.ndarray
+                  ) -> tuple[float, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray], float]:
+    """One part's pass of :func:`~crowdagg.kernels.glad.glad_estep_slice` in ``mode`` (the
+    parallel twin over the part's chunks when it has several; one per-worker sum buffer per
+    chunk, fewer chunks past ``MAX_STAT_BUFFER_BYTES``): ``(loglik, new_lb, (gradient,
+    curvature, largest beta) per worker, largest change)``; ``new_lb`` may be ``log_betas``."""
+    t = part.table
+    mb, sb = log_beta_prior
+    n_w = 0 if mode == ESTEP else t.n_workers
+    width = _width(t.n_labels)
+    bounds = cap_chunks(part.chunks(), 3 * 8 * n_w, MAX_STAT_BUFFER_BYTES)
+    n_chunks = bounds.shape[0] - 1
+    if n_chunks > 1:
+        wbuf = np.zeros((n_chunks, 3, n_w))
+        lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
+        glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
+                            mb, sb, bounds, post, mode, new_lb, wbuf, lbuf, cbuf, width)
+        sums = (wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0))
+        return float(lbuf.sum()), new_lb, sums, float(cbuf.max())
+    sums = (np.zeros(n_w), np.zeros(n_w), np.zeros(n_w))
+    ll, change = glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
+                                  log_betas, mb, sb, 0, t.n_items, post, mode, new_lb, *sums, width)
+    return float(ll), new_lb, sums, float(change)
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     """The same array, or equal values (a copy, as on Dask)."""
     return a is b or bool(same_values(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
@@ -308,20 +319,8 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
     bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
     n_chunks = bounds.shape[0] - 1
     if ITEM_NEWTON_STEPS == 1:  # the blocked kernel, updating the copy in place
-        mode = ITEMS if marginal else ITEMS_Q
-        width = _width(t.n_labels)
-        if n_chunks > 1:
-            wbuf = np.zeros((n_chunks, 3, t.n_workers))
-            lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
-            glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
-                                mb, sb, bounds, post, mode, log_betas, wbuf, lbuf, cbuf, width)
-            grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
-            change = float(cbuf.max())
-        else:
-            grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
-            change = float(glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas,
-                                            log_betas, mb, sb, 0, t.n_items, post, mode, log_betas, grad, curv,
-                                            rmax, width)[1])
+        _, _, (grad, curv, rmax), change = _blocked_pass(part, post, log_prior, alphas, log_betas, (mb, sb),
+                                                         ITEMS if marginal else ITEMS_Q, log_betas)
     elif n_chunks > 1:  # several chunks: threads pay
         wbuf = np.zeros((n_chunks, 3, t.n_workers))
         cbuf = np.zeros(n_chunks)
