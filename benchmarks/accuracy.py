@@ -290,7 +290,7 @@ class Row:
 
 
 def warm_up(methods: list[tuple]) -> None:
-    """Fit each crowdagg method on a tiny crowd so Numba compiles before timing.
+    """Fit each crowdagg method on tiny crowds so Numba compiles before timing.
 
     The crowd goes through ``load_dataset`` from a temporary folder, so the warm-up
     sees the same dtypes and code path as the real datasets.
@@ -299,16 +299,19 @@ def warm_up(methods: list[tuple]) -> None:
 
     from crowdagg.datasets import load_dataset, make_crowd
 
-    crowd = make_crowd(60, 12, 3, 4, random_state=0)
-    with tempfile.TemporaryDirectory() as tmp:
-        crowd.annotations.rename(columns={"item": "task"}).to_csv(os.path.join(tmp, "answers.csv"), index=False)
-        crowd.truth.rename_axis("task").rename("label").to_csv(os.path.join(tmp, "gold.csv"))
-        df = load_dataset(tmp, as_frame=True).annotations
+    # 2, 3, 4 and 6 labels: some kernels are compiled per class count for 2-4 classes
+    frames = []
+    for n_labels in (2, 3, 4, 6):
+        crowd = make_crowd(60, 12, n_labels, 4, random_state=0)
+        with tempfile.TemporaryDirectory() as tmp:
+            crowd.annotations.rename(columns={"item": "task"}).to_csv(os.path.join(tmp, "answers.csv"), index=False)
+            crowd.truth.rename_axis("task").rename("label").to_csv(os.path.join(tmp, "gold.csv"))
+            frames.append(load_dataset(tmp, as_frame=True).annotations)
     for key, ca_name, ca_kw, *_ in methods:
         cls = crowdagg_class(ca_name)
         if cls is None:
             continue
-        for _ in range(2):
+        for df in frames:
             try:
                 make_estimator(cls, ca_kw).fit(df)
             except Exception as exc:  # reported again on the real data
