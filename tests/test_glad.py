@@ -694,3 +694,89 @@ def test_fixed_class_prior_default_unchanged():
     m = crowdagg.GLAD(max_iter=20, tol=0).fit(crowd.annotations)
     np.testing.assert_allclose(m.priors_.to_numpy(), 1 / 3)
     assert "priors" not in m.params_
+
+
+# --------------------------------------------------------------------------- the fused first item pass
+def test_fits_use_the_e_steps_item_pass_and_refuse_a_stale_one(monkeypatch):
+    """With fixed priors every M-step's first item pass is the one the E-step made (no second
+    pass); learnt priors change before it, so it is made afresh; a cached pass made at other
+    parameters is refused and made again, with the same result."""
+    import crowdagg.methods.glad as mg
+
+    df = crowdagg.datasets.make_crowd(120, 10, 3, 4, random_state=1).annotations
+    calls = []
+    real = mg._blocked_pass
+
+    def spy(part, post, log_prior, alphas, log_betas, prior, mode, new_lb):
+        calls.append(mode)
+        return real(part, post, log_prior, alphas, log_betas, prior, mode, new_lb)
+
+    monkeypatch.setattr(mg, "_blocked_pass", spy)
+    g = crowdagg.GLAD(max_iter=5, tol=0).fit(df)
+    # init="mv": one pass on Q; then 5 fused E-steps (their passes used by 5 M-steps) and the last E-step
+    assert calls == [kg.ITEMS_Q] + [kg.ESTEP_ITEMS] * 5 + [kg.ESTEP]
+    calls.clear()
+    crowdagg.GLAD(max_iter=3, tol=0, class_prior="learn").fit(df)
+    assert calls == [kg.ITEMS_Q] + [kg.ESTEP, kg.ITEMS] * 3 + [kg.ESTEP]
+
+    # a stale cached pass (other abilities) is not used
+    model = g._make_model()
+    t = crowdagg.AnnotationTable.from_pandas(df)
+    ctx = EMContext(t, np.full(t.n_items, -1), parallel=False)
+    post = np.empty((t.n_items, t.n_labels))
+    alphas = np.full(t.n_workers, 1.0)
+    log_betas = np.full(t.n_items, 1.0)
+    log_prior = model.log_prior(ctx)
+    model.e_step_table(ctx, (log_prior, alphas), {"log_betas": log_betas}, post, True)
+    cached = ctx.cache["item_step"]
+    settings = (log_prior, alphas + 0.5, True, True, model.log_beta_prior)
+    calls.clear()
+    (fresh,), _ = mg._item_pass(ctx, post, settings, (log_betas,))
+    assert calls == [kg.ITEMS] and "item_step" not in ctx.cache
+    assert not np.array_equal(fresh, cached[3])
+    ctx.cache["item_step"] = cached  # the right parameters: taken as it is, no pass
+    calls.clear()
+    (used,), _ = mg._item_pass(ctx, post, (log_prior, alphas.copy(), True, True, model.log_beta_prior),
+                               (log_betas.copy(),))
+    assert calls == [] and used is cached[3]
+
+
+@pytest.mark.parametrize("mode", ["ESTEP_ITEMS", "ITEMS", "ITEMS_Q"])
+def test_blocked_item_pass_matches_the_scalar_pass_on_many_blocks(mode):
+    """Compiled, many blocks: items with 0 to 2,500 answers, gold items, abilities far from the
+    optimum; the blocked kernel's item pass equals glad_items_slice's (one Newton step)."""
+    rng = np.random.default_rng(11)
+    n_items, n_workers, k = 900, 2600, 3
+    counts = np.where(rng.random(n_items) < 0.02, rng.integers(600, 2500, n_items), rng.integers(0, 7, n_items))
+    rows = [(i, int(w), int(rng.integers(k))) for i in range(n_items)
+            for w in rng.choice(n_workers, int(counts[i]), replace=False)]
+    t = table_of(rows, n_items, n_workers, k)
+    alpha = rng.normal(0.5, 1.5, n_workers) * 6.0
+    log_beta = rng.normal(0.0, 1.0, n_items)
+    log_prior = np.log([0.5, 0.3, 0.2])
+    gold = np.full(n_items, -1)
+    gold[rng.choice(n_items, 50, replace=False)] = rng.integers(k, size=50)
+    post = rng.dirichlet(np.ones(k), n_items)
+    post[gold >= 0] = np.eye(k)[gold[gold >= 0]]
+    marginal = mode != "ITEMS_Q"
+    want_lb = log_beta.copy()
+    want = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+    glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, post, marginal, alpha, want_lb,
+                     1.0, 1.0, 1, 0, n_items, *want)
+    for width in ((), (0.0,) * k):
+        got_lb = np.empty(n_items)
+        got = np.zeros(n_workers), np.zeros(n_workers), np.zeros(n_workers)
+        p = post.copy()
+        kg.glad_estep_slice(t.item_ptr, t.worker_codes, t.label_codes, gold, log_prior, alpha, log_beta, 1.0, 1.0,
+                            0, n_items, p, getattr(kg, mode), got_lb, *got, width)
+        np.testing.assert_allclose(got_lb, want_lb, rtol=0, atol=1e-11)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+def test_max_abs_diff_reports_nan_as_infinite():
+    from crowdagg.kernels.glad import max_abs_diff
+
+    assert max_abs_diff(np.array([1.0, 2.0]), np.array([1.5, 2.0])) == 0.5
+    assert max_abs_diff(np.array([1.0, np.nan]), np.array([1.0, 2.0])) == np.inf
+    assert max_abs_diff(np.empty(0), np.empty(0)) == 0.0

@@ -778,10 +778,13 @@ def glad_right_sums_slice(item_ptr, workers, alpha, log_beta, start, stop, right
 
 @njit(cache=True, nogil=True)
 def max_abs_diff(a, b):
-    """``max |a - b|`` of two equal-length float arrays (0 when empty), without temporaries."""
+    """``max |a - b|`` of two equal-length float arrays (0 when empty; ``inf`` when a difference
+    is NaN, so that a stopping rule never reads NaN parameters as converged), without temporaries."""
     big = 0.0
     for i in range(a.shape[0]):
         d = abs(a[i] - b[i])
+        if d != d:
+            return np.inf
         if d > big:
             big = d
     return big

@@ -88,9 +88,11 @@ def log_pos(x):
     ``np.log`` (measured: see ``tests/test_vecmath.py``).
 
     Branch-free and without a library call, so that a loop of independent logs
-    vectorises.  Zero, subnormals, negatives, infinities and NaN are not handled (the
-    callers' arguments are products and sums of positive terms, bounded away from both
-    ends)."""
+    vectorises.  Zero, subnormals, negatives, infinities and NaN are not handled: they give
+    finite values that mean nothing (0 -> -709.1, inf -> 709.8, NaN -> 710.2), so callers pass
+    only arguments bounded away from both ends (products and sums of positive terms; GLAD's
+    are at least 2**-512), and non-finite results are caught where the fits check their
+    parameters and posteriors."""
     m, k = _split(x)
     big = m > _SQRT2
     m = m * 0.5 if big else m

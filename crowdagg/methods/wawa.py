@@ -137,8 +137,8 @@ class WeightedVoteModel(EMModel):
         cells = t.n_workers * k * k
         bounds = cap_chunks(part.chunks(), 8 * cells, MAX_STAT_BUFFER_BYTES) if part.parallel else None
         if bounds is None or bounds.shape[0] <= 2:
-            hits = self.buffer("hits", (cells,)) if accumulate else np.zeros(0)
-            hits.fill(0.0)
+            # (fresh: a Dask worker's threads share this plug-in object between pieces)
+            hits = np.zeros(cells if accumulate else 0)
             score = wv_estep_fixed_slice(t.item_ptr, t.worker_label_pairs, part.kernel_gold(), vrows, pw,
                                          0, t.n_items, post, hits, accumulate, width)
         else:
