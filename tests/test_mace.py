@@ -686,7 +686,7 @@ def test_elbo_criterion_needs_vb():
 def test_elbo_criterion_distributed_equals_local():
     from crowdagg.testing import _crowds, check_distributed_equals_local
 
-    pytest.importorskip("distributed")
+    pytest.importorskip("distributed", reason="the Dask check needs dask.distributed (the test extra)")
     check_distributed_equals_local(crowdagg.MACE(n_restarts=3, random_state=0, restart_criterion="elbo"),
                                    _crowds()[0])
 
