@@ -22,8 +22,6 @@ from ..kernels.glad import (
     glad_alpha_update,
     glad_estep_parallel,
     glad_estep_slice,
-    glad_items_parallel,
-    glad_items_slice,
     glad_right_sums_slice,
     max_abs_diff,
     same_values,
@@ -33,8 +31,6 @@ from ..table import AnnotationTable
 
 __all__ = ["GLAD", "GLADModel"]
 
-#: Safeguarded Newton steps per item ``log_beta`` in each alternation of the M-step.
-ITEM_NEWTON_STEPS = 1
 #: An M-step stops alternating once no parameter moved by more than this.
 M_STEP_TOL = 1e-12
 #: Dirichlet pseudo-count of every class in learnt class priors (``class_prior="learn"``).
@@ -86,7 +82,7 @@ class GLADModel(EMModel):
       m_a, s_a^2) + log N(log_beta; m_b, s_b^2)``, whose blocks decouple.  Each of at most
       ``m_step_max_iter`` alternations is one pass over the annotations (the item pass of
       :func:`~crowdagg.kernels.glad.glad_estep_slice`) that updates every ``log_beta`` by
-      ``ITEM_NEWTON_STEPS`` safeguarded Newton steps on the item's own *marginal*
+      one safeguarded Newton step on the item's own *marginal*
       log-likelihood given the abilities (an ECME step, Liu & Rubin 1994: the item's
       class is integrated out, so ``beta`` and the posterior do not zigzag; the first
       M-step of ``init="mv"`` uses ``Q`` under the majority-vote posteriors instead) and
@@ -204,7 +200,7 @@ class GLADModel(EMModel):
         part.cache.pop("item_step", None)
         # with the next M-step's first item pass (kept with the part, see _item_pass); learnt
         # priors change before that pass, which then evaluates afresh
-        step = accumulate and not self.learn_prior and ITEM_NEWTON_STEPS == 1
+        step = accumulate and not self.learn_prior
         ll = self._e_step(part, log_prior, alphas, items["log_betas"], post, step)
         return ll, (self._class_totals(part, post) if self.learn_prior and accumulate else None)
 
@@ -279,7 +275,7 @@ def _blocked_pass(part: EMContext, post: np.ndarray, log_prior: np.ndarray, alph
     bounds = cap_chunks(part.chunks(), 3 * 8 * n_w, MAX_STAT_BUFFER_BYTES)
     n_chunks = bounds.shape[0] - 1
     if n_chunks > 1:
-        wbuf = np.zeros((n_chunks, 3, n_w))
+        wbuf = np.empty((n_chunks, 3, n_w))  # (each chunk zeroes its own)
         lbuf, cbuf = np.zeros(n_chunks), np.zeros(n_chunks)
         glad_estep_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, alphas, log_betas,
                             mb, sb, bounds, post, mode, new_lb, wbuf, lbuf, cbuf, width)
@@ -300,39 +296,21 @@ def _item_pass(part: EMContext, post: np.ndarray, settings: tuple[Any, ...], ite
                ) -> tuple[tuple[np.ndarray], tuple[np.ndarray, np.ndarray, Max, Max]]:
     """One part's item pass of the M-step: its items' new ``log_betas`` and its per-worker
     gradient / curvature sums, largest ``beta`` and largest change
-    (:func:`~crowdagg.kernels.glad.glad_estep_slice` in an item-pass mode for one Newton
-    step, :func:`~crowdagg.kernels.glad.glad_items_slice` for other counts; or their parallel
-    twins).
+    (:func:`~crowdagg.kernels.glad.glad_estep_slice` in an item-pass mode, or its parallel
+    twin).
 
     ``use_step``: the first pass of an EM M-step, which the E-step made already at these
     parameters (:meth:`GLADModel._e_step`, in ``part.cache``); it is used
     when its abilities, difficulties and class prior are the ones given, and made afresh
     otherwise."""
     log_prior, alphas, marginal, use_step, (mb, sb) = settings
-    t = part.table
     done = part.cache.pop("item_step", None) if use_step else None
     if (done is not None and _same(done[0], alphas) and _same(done[1], items[0]) and _same(done[2], log_prior)):
         _, _, _, new_lb, (grad, curv, rmax), change = done
         return (new_lb,), (grad, curv, Max(rmax), Max(change))
-    log_betas = np.array(items[0], dtype=np.float64)
-    # one (gradient, curvature, largest beta) block per chunk: fewer chunks past the cap
-    bounds = cap_chunks(part.chunks(), 3 * 8 * t.n_workers, MAX_STAT_BUFFER_BYTES)
-    n_chunks = bounds.shape[0] - 1
-    if ITEM_NEWTON_STEPS == 1:  # the blocked kernel, updating the copy in place
-        _, _, (grad, curv, rmax), change = _blocked_pass(part, post, log_prior, alphas, log_betas, (mb, sb),
-                                                         ITEMS if marginal else ITEMS_Q, log_betas)
-    elif n_chunks > 1:  # several chunks: threads pay
-        wbuf = np.zeros((n_chunks, 3, t.n_workers))
-        cbuf = np.zeros(n_chunks)
-        glad_items_parallel(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post, marginal,
-                            alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, bounds, wbuf, cbuf)
-        grad, curv, rmax = wbuf[:, 0].sum(axis=0), wbuf[:, 1].sum(axis=0), wbuf[:, 2].max(axis=0)
-        change = float(cbuf.max())
-    else:
-        grad, curv, rmax = np.zeros(t.n_workers), np.zeros(t.n_workers), np.zeros(t.n_workers)
-        change = float(glad_items_slice(t.item_ptr, t.worker_codes, t.label_codes, part.gold, log_prior, post,
-                                        marginal, alphas, log_betas, mb, sb, ITEM_NEWTON_STEPS, 0, t.n_items,
-                                        grad, curv, rmax))
+    log_betas = np.array(items[0], dtype=np.float64)  # (updated in place by the pass)
+    _, _, (grad, curv, rmax), change = _blocked_pass(part, post, log_prior, alphas, log_betas, (mb, sb),
+                                                     ITEMS if marginal else ITEMS_Q, log_betas)
     return (log_betas,), (grad, curv, Max(rmax), Max(change))
 
 
