@@ -237,10 +237,17 @@ class EMContext:
         return hit[1]
 
     def worker_counts(self) -> np.ndarray:
-        """Annotations per worker as float64."""
-        if self.counts is not None:
-            return self.counts.astype(np.float64)
-        return self.table.worker_counts().astype(np.float64)
+        """Annotations per worker as float64, read-only: computed once per table and
+        :attr:`counts` and kept in :attr:`cache` (which the executor's ``start`` empties), as
+        one-coin's and the weighted votes' M-steps read it every iteration (a ``bincount`` of
+        the worker codes is ~1.8 ms at 1M answers, more than a Dawid-Skene E-step pass)."""
+        hit = self.cache.get("worker_counts")
+        if hit is None or hit[0] is not self.table or hit[1] is not self.counts:
+            src = self.counts if self.counts is not None else self.table.worker_counts()
+            n = np.asarray(src, dtype=np.float64).copy()
+            n.flags.writeable = False
+            hit = self.cache["worker_counts"] = (self.table, self.counts, n)
+        return hit[2]
 
 
 # --------------------------------------------------------------------------- summable statistics

@@ -345,16 +345,14 @@ def test_worker_counts_once_per_run():
     """The answers per worker that one-coin's and the weighted votes' M-steps read are
     computed once per run (kept in ``ctx.cache``, emptied by the executor's ``start``),
     read-only, and follow a new table or Dask counts."""
-    from crowdagg.methods.dawid_skene import worker_counts
-
     a = AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(50, 6, 3, random_state=0).annotations)
     b = AnnotationTable.from_pandas(crowdagg.datasets.make_crowd(60, 9, 3, random_state=1).annotations)
     ctx = EMContext(a, np.full(a.n_items, -1))
-    n = worker_counts(ctx)
+    n = ctx.worker_counts()
     np.testing.assert_array_equal(n, np.bincount(a.worker_codes, minlength=a.n_workers))
-    assert n.dtype == np.float64 and not n.flags.writeable and worker_counts(ctx) is n
+    assert n.dtype == np.float64 and not n.flags.writeable and ctx.worker_counts() is n
     ctx.counts = np.arange(a.n_workers)
-    np.testing.assert_array_equal(worker_counts(ctx), np.arange(a.n_workers))
+    np.testing.assert_array_equal(ctx.worker_counts(), np.arange(a.n_workers))
     ctx.table = b
     ctx.counts = None
-    np.testing.assert_array_equal(worker_counts(ctx), np.bincount(b.worker_codes, minlength=b.n_workers))
+    np.testing.assert_array_equal(ctx.worker_counts(), np.bincount(b.worker_codes, minlength=b.n_workers))

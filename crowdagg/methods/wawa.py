@@ -21,7 +21,6 @@ from ..kernels.em import (
     wv_rows,
 )
 from ..table import AnnotationTable
-from .dawid_skene import worker_counts
 
 __all__ = ["Wawa", "ZeroBasedSkill", "WeightedVoteModel"]
 
@@ -73,7 +72,7 @@ class WeightedVoteModel(EMModel):
         return {"skills": np.full(ctx.n_workers, s)}
 
     def _n_workers_answers(self, ctx: EMContext) -> np.ndarray:
-        return worker_counts(ctx)  # once per run, not a bincount per iteration
+        return ctx.worker_counts()  # once per run (kept in ctx.cache), not a bincount per iteration
 
     def _lr(self, t: int) -> float:
         if self.lr_steps_to_reduce <= 0:
