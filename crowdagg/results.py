@@ -72,12 +72,12 @@ class AggregationResult:
     def to_pandas(self) -> pd.DataFrame:
         """Columns ``item``, ``label``, ``confidence`` (the top posterior), then one
         ``proba_<label>`` column per label."""
-        out = pd.DataFrame({"item": self.labels.index, "label": self.labels.to_numpy()})
-        p = self.probas.to_numpy()
-        out["confidence"] = p.max(axis=1) if p.shape[1] else 0.0
-        for j, lab in enumerate(self.probas.columns):
-            out[f"proba_{lab}"] = p[:, j]
-        return out
+        p = self.probas.to_numpy(dtype=np.float64)
+        head = pd.DataFrame({"item": self.labels.index, "label": self.labels.to_numpy(),
+                             "confidence": p.max(axis=1) if p.shape[1] else np.zeros(p.shape[0])})
+        # the posterior block in one go: a column at a time fragments the frame (PerformanceWarning)
+        block = pd.DataFrame(p, columns=[f"proba_{lab}" for lab in self.probas.columns])
+        return pd.concat([head, block], axis=1)
 
     def to_polars(self):
         """As :meth:`to_pandas`, as a polars DataFrame."""

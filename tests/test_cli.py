@@ -238,3 +238,24 @@ def test_parsing_options_imports_no_pandas():
             "print(sorted(m for m in ('pandas', 'numba', 'pyarrow') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "[]", r.stderr
+
+
+# --------------------------------------------------------------------------- reviewer defects (fix-cli)
+def test_many_labels_give_no_fragmentation_warning(tmp_path, capsys):
+    """200 labels: the posterior block is built at once, no pandas PerformanceWarning (one per
+    column past 100 before), neither from ``to_pandas`` nor on the CLI's stderr."""
+    import warnings
+
+    import crowdagg
+
+    df = pd.DataFrame({"item": [f"i{i}" for i in range(200)], "worker": "w", "label": [f"L{i:03d}" for i in
+                                                                                       range(200)]})
+    src = tmp_path / "many.csv"
+    df.to_csv(src, index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = crowdagg.MajorityVote().fit(df).to_pandas()
+    assert out.shape == (200, 203) and list(out.columns[:4]) == ["item", "label", "confidence", "proba_L000"]
+    assert main(["aggregate", str(src), "-m", "mv", "-q", "-o", str(tmp_path / "o.csv")]) == 0
+    assert capsys.readouterr().err == ""
+    assert pd.read_csv(tmp_path / "o.csv").shape == (200, 203)
