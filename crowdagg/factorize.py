@@ -288,10 +288,29 @@ def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, p
         values = values.cast(pa.large_string())
     if pa.types.is_null(values.type):  # all null: Arrow's dictionary would hold the null
         return np.full(len(values), -1, dtype=np.int64), pd.Index([], dtype=object)
+    values = _float_as_pandas(values)
     enc = pc.dictionary_encode(values)
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
     uniques = pd.Index(enc.dictionary.to_pandas())
     return codes, uniques
+
+
+def _float_as_pandas(values: Any) -> Any:
+    """A floating Arrow array as pandas codes floats: NaN is null (a missing value, as
+    ``pd.factorize`` takes it) and ``-0.0`` is ``0.0`` (numbers compare by value); other
+    types are returned as they are.  ``float16`` becomes ``float32`` (exact; pandas has
+    no ``float16`` index).  Arrow's dictionary would keep NaN, and ``-0.0``, as values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(values.type):
+        return values
+    if pa.types.is_float16(values.type):
+        values = values.cast(pa.float32())
+    nan = pc.is_nan(values)
+    if pc.any(nan).as_py():
+        values = pc.if_else(nan, pa.scalar(None, values.type), values)
+    return pc.add(values, pa.scalar(0.0, values.type))  # -0.0 + 0.0 is 0.0
 
 
 def _shrink(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
@@ -660,6 +679,7 @@ class StreamLabels:
             chunk = chunk.dictionary_decode()
         if pa.types.is_nested(chunk.type) or pa.types.is_null(chunk.type):
             return False
+        chunk = _float_as_pandas(chunk)  # NaN is a null row, as in the whole read
         enc = pc.dictionary_encode(chunk)
         dictionary = enc.dictionary
         if self.values is None:

@@ -153,6 +153,8 @@ class AnnotationTable:
     * rows with a null label are dropped (``null_label``); their items and workers
       stay in the codebooks (an item may so have zero annotations);
     * null item or worker ids raise :class:`~crowdagg.errors.NullIdError`;
+    * a float NaN is null, in every input form (pandas, polars, Arrow, Parquet), and
+      ``-0.0`` is ``0.0``;
     * repeated (item, worker) pairs follow ``duplicates``: ``"error"`` (default),
       keep the ``"first"`` or ``"last"`` in input order, or ``"keep"`` them all as
       separate votes (the others are counted as ``duplicate``);

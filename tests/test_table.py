@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -661,3 +662,84 @@ def test_empty_and_concat_tables():
     assert both.items.tolist() == ["x", "y", "w", "z"] and both.item_counts().tolist() == [2, 1, 0, 1]
     pd.testing.assert_frame_equal(both.to_pandas().iloc[:3], a.to_pandas())
     assert both.to_pandas().iloc[3].tolist() == ["z", "v", 2]
+
+
+# --------------------------------------------------------------------------- NaN is null on every path
+def _nan_build(path, df, tmp_path, monkeypatch):
+    """``df`` (float columns holding NaN) built through one input path."""
+    import pyarrow.parquet as pq
+
+    from crowdagg import ingest
+
+    arrow = _arrow_with_nan(df)
+    assert any(pc.any(pc.is_nan(arrow.column(c))).as_py() for c in df if df[c].dtype.kind == "f")
+    if path == "pandas":
+        return AnnotationTable.from_pandas(df)
+    if path == "pandas_arrow":
+        return AnnotationTable.from_pandas(df.astype({c: pd.ArrowDtype(pa.float64()) for c in df
+                                                      if df[c].dtype.kind == "f"}))
+    if path == "polars":
+        return AnnotationTable.from_polars(pl.from_arrow(arrow))
+    if path == "arrow":
+        return AnnotationTable.from_arrow(arrow)
+    if path == "arrow_f16":
+        return AnnotationTable.from_arrow(arrow.cast(pa.schema(
+            [pa.field(f.name, pa.float16() if pa.types.is_floating(f.type) else f.type) for f in arrow.schema])))
+    if path == "arrays":
+        return AnnotationTable.from_arrays(*(arrow.column(c) for c in ("item", "worker", "label")))
+    pq.write_table(arrow, tmp_path / "a.parquet", row_group_size=2)
+    if path == "parquet_stream":  # the streamed read only, batches of 2 rows
+        monkeypatch.setattr(ingest, "PARQUET_BATCH_ROWS", 2)
+        monkeypatch.setattr(ingest, "read_parquet_columns", None)
+    elif path == "parquet_whole":
+        monkeypatch.setattr(ingest, "parquet_batches", lambda *a, **k: None)
+    return AnnotationTable.read_parquet(tmp_path / "a.parquet")
+
+
+def _arrow_with_nan(df):
+    """``df`` as Arrow with NaN kept as NaN (``pa.Table.from_pandas`` would make it null)."""
+    return pa.table({c: pa.array(df[c].to_numpy(), from_pandas=False) for c in df})
+
+
+_NAN_PATHS = ["pandas", "pandas_arrow", "polars", "arrow", "arrow_f16", "arrays", "parquet_stream",
+              "parquet_whole", "parquet"]
+
+
+@pytest.mark.parametrize("path", _NAN_PATHS)
+def test_nan_label_is_a_null_label_on_every_path(path, tmp_path, monkeypatch):
+    """A float NaN label is a missing label everywhere (dropped, counted as null_label), as
+    pandas takes it; -0.0 and 0.0 are one number.  Arrow's dictionary keeps both as values."""
+    nan = float("nan")
+    df = pd.DataFrame({"item": ["a", "a", "b", "b", "c", "c"], "worker": ["w1", "w2"] * 3,
+                       "label": [nan, nan, 1.0, 2.0, 0.0, -0.0]})
+    t = _nan_build(path, df, tmp_path, monkeypatch)
+    assert list(t.labels) == [0, 1, 2] and t.labels.dtype == np.int64  # no NaN level, floats read as ints
+    assert t.dropped["null_label"] == 2 and t.n_annotations == 4
+    assert list(t.items) == ["a", "b", "c"] and t.item_counts().tolist() == [0, 2, 2]
+    ref = AnnotationTable.from_pandas(df)
+    assert rows_of(t) == rows_of(ref) and t.dropped == ref.dropped
+    assert "null_label: 2" in str(t.summary()) and "nan" not in str(t.summary())
+
+
+# the streamed Parquet read codes string and integer ids only: float ids take the whole read
+@pytest.mark.parametrize("path", [p for p in _NAN_PATHS if p != "parquet_stream"])
+@pytest.mark.parametrize("col", ["item", "worker"])
+def test_nan_id_is_a_null_id_on_every_path(path, col, tmp_path, monkeypatch):
+    """A NaN id is a null id (NullIdError), never an id named NaN that merges its rows."""
+    nan = float("nan")
+    df = pd.DataFrame({"item": ["a", "b", "c"], "worker": ["w1", "w1", "w1"], "label": ["x", "y", "x"]})
+    df[col] = [1.0, nan, nan]
+    with pytest.raises(NullIdError, match=rf"'{col}' has 2 null id\(s\) \(first rows: \[1, 2\]\)"):
+        _nan_build(path, df, tmp_path, monkeypatch)
+
+
+def test_nan_float_ratings_from_arrow_equal_pandas():
+    """Numeric ratings read their levels through the same codebook: NaN is no rating."""
+    from crowdagg.methods.ratings import MeanRating
+
+    df = pd.DataFrame({"item": ["a", "a", "b", "b"], "worker": ["w1", "w2", "w1", "w2"],
+                       "label": [1.5, float("nan"), 2.0, 4.0]})
+    ref = MeanRating().fit(df).result_.to_pandas()
+    got = MeanRating().fit(_arrow_with_nan(df)).result_.to_pandas()
+    pd.testing.assert_frame_equal(got, ref)
+    assert got["estimate"].tolist() == [1.5, 3.0]
