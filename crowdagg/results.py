@@ -70,14 +70,29 @@ class AggregationResult:
         return cls(labels=labels, probas=probas)
 
     def to_pandas(self) -> pd.DataFrame:
-        """Columns ``item``, ``label``, ``confidence`` (the top posterior), then one
-        ``proba_<label>`` column per label."""
+        """Columns ``item``, ``label``, ``confidence``, then one ``proba_<label>`` column per label.
+
+        ``confidence`` is the posterior probability of ``label``, the output label (for most
+        methods the top posterior; not so for the posterior median of ordinal methods); for an
+        item without a label (no annotations) it is the top probability of its row, the prior.
+        """
         p = self.probas.to_numpy(dtype=np.float64)
         head = pd.DataFrame({"item": self.labels.index, "label": self.labels.to_numpy(),
-                             "confidence": p.max(axis=1) if p.shape[1] else np.zeros(p.shape[0])})
+                             "confidence": self._confidence(p)})
         # the posterior block in one go: a column at a time fragments the frame (PerformanceWarning)
         block = pd.DataFrame(p, columns=[f"proba_{lab}" for lab in self.probas.columns])
         return pd.concat([head, block], axis=1)
+
+    def _confidence(self, p: np.ndarray) -> np.ndarray:
+        """The posterior of each item's label (the row maximum where the label is missing)."""
+        if not p.shape[1]:
+            return np.zeros(p.shape[0])
+        top = p.max(axis=1)
+        if not self.probas.columns.is_unique:  # not a crowdagg result: no label -> column map
+            return top
+        pos = self.probas.columns.get_indexer(self.labels.to_numpy())  # -1: missing label
+        picked = p[np.arange(p.shape[0]), np.maximum(pos, 0)]
+        return np.where(pos >= 0, picked, top)
 
     def to_polars(self):
         """As :meth:`to_pandas`, as a polars DataFrame."""

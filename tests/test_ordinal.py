@@ -190,6 +190,18 @@ def test_median_not_argmax():
     assert codes.tolist() == [1, 2, 0]
 
 
+def test_confidence_is_the_probability_of_the_output_label():
+    # item c: one answer "3" between two split items -> posterior median 3 while 2 and 4 are likelier
+    df = pd.DataFrame({"item": list("aabbc"), "worker": ["w1", "w2", "w1", "w2", "w1"], "label": [1, 2, 5, 4, 3]})
+    m = _fit(crowdagg.OrdinalDawidSkene(), df)
+    out = m.to_pandas().set_index("item")
+    assert out.loc["c", "label"] == 3
+    assert m.probas_.loc["c", 3] < m.probas_.loc["c"].max()  # the case: the median is not the argmax
+    for item in "abc":
+        lab = out.loc[item, "label"]
+        assert out.loc[item, "confidence"] == out.loc[item, f"proba_{lab}"] == m.probas_.loc[item, lab]
+
+
 def test_biased_worker_is_recovered():
     rng = np.random.default_rng(0)
     rows = []
