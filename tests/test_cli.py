@@ -259,3 +259,15 @@ def test_many_labels_give_no_fragmentation_warning(tmp_path, capsys):
     assert main(["aggregate", str(src), "-m", "mv", "-q", "-o", str(tmp_path / "o.csv")]) == 0
     assert capsys.readouterr().err == ""
     assert pd.read_csv(tmp_path / "o.csv").shape == (200, 203)
+
+
+@pytest.mark.parametrize("option", ["--worker-col", "--label-col"])
+@pytest.mark.parametrize("command", ["aggregate", "summary"])
+def test_mturk_input_refuses_worker_and_label_columns(option, command, capsys):
+    """An MTurk batch has WorkerId and Answer.* fields: --worker-col / --label-col do not apply
+    (an error, not ignored), even when written with their default value; --item-col does."""
+    for value in ("zz", "worker" if option == "--worker-col" else "label"):
+        assert main([command, str(MTURK), option, value, "-q"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{option} does not apply to Mechanical Turk files" in err
+    assert main([command, str(MTURK), "--item-col", "HITId", "-q"]) == 0

@@ -77,6 +77,21 @@ def add_output_arg(p: argparse.ArgumentParser, default_text: str) -> None:
                         "missing parent folders are created, an input file is never overwritten")
 
 
+class _StoreGiven(argparse.Action):
+    """``store``, noting the option's ``dest`` in ``args.given`` (the options written on the
+    command line, as opposed to left at their default)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {*(getattr(namespace, "given", None) or ()), self.dest}
+
+
+def given(args: argparse.Namespace, dest: str) -> bool:
+    """Whether the option stored in ``dest`` was written on the command line (see :class:`_StoreGiven`)."""
+    return dest in (getattr(args, "given", None) or ())
+
+
 def add_input_args(p: argparse.ArgumentParser) -> None:
     """INPUT plus --format and column options."""
     p.add_argument("input", metavar="INPUT",
@@ -85,8 +100,10 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
                    help="input format (default: by extension; .csv files with HITId/WorkerId columns are read "
                         "as mturk, folders as parquet)")
     p.add_argument("--item-col", default=None, help="item id column (default: item, or task)")
-    p.add_argument("--worker-col", default="worker", help="worker id column (default: worker)")
-    p.add_argument("--label-col", default="label", help="label column (default: label)")
+    p.add_argument("--worker-col", default="worker", action=_StoreGiven,
+                   help="worker id column (default: worker; not for MTurk files, whose worker is WorkerId)")
+    p.add_argument("--label-col", default="label", action=_StoreGiven,
+                   help="label column (default: label; not for MTurk files: choose the answer field with --field)")
     p.add_argument("--duplicates", choices=("error", "first", "last", "keep"), default="error",
                    help="repeated (item, worker) pairs (default: error)")
     p.add_argument("--keep-whitespace", action="store_true",
@@ -189,6 +206,12 @@ def load_table(args: argparse.Namespace, **extra: Any):
     with progress(f"reading {os.path.basename(path)}", quiet=args.quiet):
         if fmt == "mturk":
             from ..mturk import read_mturk
+
+            for opt, dest, instead in (("--worker-col", "worker_col", "the worker is the WorkerId column"),
+                                       ("--label-col", "label_col", "choose the answer field with --field")):
+                if given(args, dest):
+                    raise ParameterError(f"{opt} does not apply to Mechanical Turk files, and {path!r} is "
+                                         f"read as mturk: {instead}")
 
             mturk_kw = {"field": args.field, "include_rejected": args.include_rejected}
             if args.item_col is not None:
