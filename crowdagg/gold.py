@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EncodingError, GoldError, InputFileNotFoundError, NotAFileError, UnknownLabelError
-from .factorize import _N_EXAMPLES, _coerce_like
+from .factorize import _N_EXAMPLES, _as_index, _coerce_like, _holds_strings
 from .ingest import _ITEM_DEFAULTS, _check_strip, _first_line, _strip_cells
 
 __all__ = ["gold_series", "gold_by_item", "gold_label_codes", "read_gold"]
@@ -88,16 +88,23 @@ def gold_label_codes(table: Any, values: Any) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- files
-def read_gold(path: str, labels=None, *, strip: bool = True):
+def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     """Gold answers (Series: label by item id) from a CSV or Parquet file.
 
     The file has an item column (``item`` or ``task``) and a ``label`` column,
     and follows the rules of the annotation readers: UTF-8 text (a byte-order
     mark is skipped), every row with as many fields as the header, whitespace
-    around ids and labels stripped unless ``strip=False``.  Item ids are read
-    as strings, as the input CSV reader does.  CSV labels are read as text and
-    matched to the annotation labels by their text form, so a gold ``1``
-    matches an integer label ``1``.
+    around ids and labels stripped unless ``strip=False``.
+
+    CSV cells are text, matched to the annotations' typed values by their text
+    form: the way ``str`` (and the output CSV) writes the value.  A gold label
+    ``1`` is the integer label ``1``; given ``items``, a gold item id ``7`` is
+    the integer item ``7``, ``2.5`` the float item ``2.5``, ``True`` the bool
+    item ``True``.  Text that is not exactly how a value of the items' type is
+    written (``07``, ``+7``, ``7.0`` for integer ids; ``7`` for float ids; ``x``)
+    is a :class:`~crowdagg.errors.GoldError` naming it, so distinct ids never
+    merge.  String items (a CSV input) keep every id as written; without
+    ``items``, item ids stay strings.  Parquet gold keeps its own types.
 
     Parameters
     ----------
@@ -105,6 +112,9 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
         A ``.csv`` file, or a ``.parquet``/``.pq`` file.
     labels : pandas.Index, optional
         The annotation labels (CSV gold labels are converted to their type).
+    items : pandas.Index, optional
+        The annotation item ids (CSV gold item ids are converted to their type;
+        see above).
     strip : bool, default True
         Strip surrounding whitespace from ids and labels (``False``: keep cells
         exactly as written).
@@ -124,7 +134,7 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
         A CSV file that is not UTF-8 text.
     GoldError
         An unreadable file, ragged rows, missing columns, rows without an item
-        id or without a label.
+        id or without a label, CSV item ids not written as ``items``' type.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -149,7 +159,44 @@ def read_gold(path: str, labels=None, *, strip: bool = True):
         # CSV text -> the typed label it spells (Parquet labels keep their type)
         by_text = {str(lab): lab for lab in labels}
         values = values.map(lambda v: by_text.get(v, v) if isinstance(v, str) else v)
-    return pd.Series(values.to_numpy(dtype=object), index=pd.Index(ids.to_numpy(), dtype=object))
+    index = pd.Index(ids.to_numpy(), dtype=object)
+    if not is_parquet and items is not None:
+        index = _ids_as(index, pd.Index(items), path)
+    return pd.Series(values.to_numpy(dtype=object), index=index)
+
+
+def _ids_as(ids: pd.Index, items: pd.Index, path: str) -> pd.Index:
+    """CSV gold id text as the values of ``items``' type that ``str`` writes so
+    (see :func:`read_gold`); a GoldError names the ids no such value writes."""
+    if _holds_strings(items) or not len(ids):
+        return ids
+    kind = items.dtype.kind
+    if kind in "iuf":
+        parse = items.dtype.type
+    elif kind == "b":
+        parse = {"True": True, "False": False}.__getitem__
+    else:  # Python objects (ints beyond 64 bits, decimals), dates, ...: the items' own text
+        by_text: dict[str, Any] = {}
+        for v in items:
+            by_text.setdefault(str(v), v)
+        parse = by_text.__getitem__
+    out = np.empty(len(ids), dtype=object)
+    bad = []
+    for k, text in enumerate(ids):
+        try:
+            v = parse(text)
+        except (KeyError, ValueError, OverflowError, TypeError):
+            v = None
+        if v is None or str(v) != text:
+            bad.append(text)
+        out[k] = v.item() if isinstance(v, np.generic) else v
+    if bad:
+        example = ", ".join(str(v) for v in items[:3].tolist())
+        raise GoldError(
+            f"gold file {path!r} names {len(bad)} item id(s) that are not written as the table's "
+            f"{items.dtype} item ids: {bad[:_N_EXAMPLES]} (ids are matched as written, e.g. {example})"
+        )
+    return _as_index(out.tolist())
 
 
 def _read_gold_csv(path: str):

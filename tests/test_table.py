@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 
 import numpy as np
 import pandas as pd
@@ -743,3 +744,53 @@ def test_nan_float_ratings_from_arrow_equal_pandas():
     got = MeanRating().fit(_arrow_with_nan(df)).result_.to_pandas()
     pd.testing.assert_frame_equal(got, ref)
     assert got["estimate"].tolist() == [1.5, 3.0]
+
+
+# --------------------------------------------------------------------------- CSV gold ids typed as the table's
+def _gold_csv(tmp_path, body):
+    path = tmp_path / "gold.csv"
+    path.write_text("item,label\n" + body)
+    return str(path)
+
+
+@pytest.mark.parametrize("items, body, want", [
+    ([1, 2, 3], "1,x\n 3 ,y\n", [1, 3]),  # stripped, then read as the integer ids
+    ([1.5, 2.0, 3.0], "1.5,x\n2.0,y\n", [1.5, 2.0]),  # floats as str (and the output CSV) writes them
+    ([True, False, True], "False,y\n", [False]),
+    (["01", "1", "2"], "01,x\n1,y\n", ["01", "1"]),  # string ids: as written, "01" is not "1"
+])
+def test_csv_gold_item_ids_take_the_tables_type(tmp_path, items, body, want):
+    from crowdagg.gold import read_gold
+    from crowdagg.quality import score_workers
+
+    df = pd.DataFrame({"item": items, "worker": ["w1", "w1", "w2"], "label": ["x", "y", "x"]})
+    t = AnnotationTable.from_pandas(df)
+    gold = read_gold(_gold_csv(tmp_path, body), labels=t.labels, items=t.items)
+    assert gold.index.tolist() == want and [type(v) for v in gold.index] == [type(v) for v in want]
+    codes = t.encode_gold(gold)
+    assert (codes >= 0).sum() == len(want) and codes[t.items.get_indexer(want)].tolist() == t.labels.get_indexer(
+        gold.to_numpy()).tolist()
+    assert score_workers(t, gold).n_gold_items == len(want)
+
+
+@pytest.mark.parametrize("items, cell", [
+    ([1, 2], "01"), ([1, 2], "+1"), ([1, 2], "1.0"), ([1, 2], "x"), ([1, 2], "99999999999999999999"),
+    ([1.0, 2.5], "1"), ([True, False], "true"), ([True, False], "1"),
+])
+def test_csv_gold_item_id_not_written_as_the_tables_type_is_named(tmp_path, items, cell):
+    """Distinct ids never merge: text that no value of the type writes is an error naming it."""
+    from crowdagg.gold import read_gold
+
+    t = AnnotationTable.from_arrays(items, ["w"] * len(items), ["x"] * len(items))
+    with pytest.raises(GoldError, match=rf"1 item id\(s\) that are not written as the table's .* item ids: "
+                                        rf"\['{re.escape(cell)}'\]"):
+        read_gold(_gold_csv(tmp_path, f"{cell},x\n"), labels=t.labels, items=t.items)
+
+
+def test_csv_gold_without_items_keeps_strings_and_parquet_keeps_types(tmp_path):
+    from crowdagg.gold import read_gold
+
+    assert read_gold(_gold_csv(tmp_path, "1,x\n")).index.tolist() == ["1"]
+    q = tmp_path / "g.parquet"
+    pd.DataFrame({"item": ["1"], "label": ["x"]}).to_parquet(q)
+    assert read_gold(str(q), items=pd.Index([1, 2])).index.tolist() == ["1"]  # typed file: taken as is
