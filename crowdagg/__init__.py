@@ -55,7 +55,7 @@ _LAZY = {
     "load": "crowdagg.persist",
 }
 _SUBMODULES = {"errors", "io", "mturk", "agreement", "quality", "datasets", "table", "results", "kernels", "methods", "em",
-               "distributed", "testing", "active"}
+               "distributed", "testing", "active", "memory", "persist", "auto", "gold", "reporting"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 

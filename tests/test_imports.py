@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata as md
 import re
+import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -297,3 +298,14 @@ def test_checker_reads_the_test_extra_and_competitor_script(tmp_path):
                                                   "python -m pip install nltk  # light\n"}
     assert [p.split(": ", 1)[0] for p in problems(_tree(tmp_path, files))] == ["tests/test_a.py:1"]
     assert problems(_tree(tmp_path, files, test_extra="'scikit_learn>=1.2'")) == []
+
+
+def test_public_submodules_resolve_after_plain_import():
+    """``crowdagg.memory.set_limit`` (README) and ``crowdagg.persist.read_metadata`` (docs/pipeline.md)
+    work after a bare ``import crowdagg``, in a fresh process where nothing imported them first."""
+    code = ("import crowdagg, sys\n"
+            "for name in sorted(crowdagg._SUBMODULES):\n"
+            "    assert getattr(crowdagg, name).__name__ == 'crowdagg.' + name, name\n"
+            "assert callable(crowdagg.memory.set_limit) and callable(crowdagg.persist.read_metadata)\n"
+            "assert set(crowdagg._SUBMODULES) <= set(dir(crowdagg))\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
