@@ -271,3 +271,56 @@ def test_mturk_input_refuses_worker_and_label_columns(option, command, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{option} does not apply to Mechanical Turk files" in err
     assert main([command, str(MTURK), "--item-col", "HITId", "-q"]) == 0
+
+
+def test_goldmv_asks_for_gold_in_cli_words(answers, tmp_path, capsys):
+    """Without --gold, -m goldmv is one line naming --gold (not the API's ``fit(data, gold=...)``),
+    before anything is read or written; with it, aggregate and next fit it."""
+    gold = tmp_path / "gold.csv"
+    gold.write_text("task,label\nt1,x\n")
+    for command in ("aggregate", "next"):
+        out = tmp_path / command / "out.csv"
+        assert main([command, str(answers), "-m", "goldmv", "-o", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--gold" in err and "fit(" not in err and "gold=" not in err
+        assert not out.parent.exists()
+        assert main([command, str(answers), "-m", "goldmv", "--gold", str(gold), "-q", "-o", str(out)]) == 0
+    assert pd.read_csv(tmp_path / "aggregate" / "out.csv")["label"].tolist() == ["x", "y"]
+
+
+def test_report_goldmv_fits_with_gold(answers, tmp_path, capsys):
+    """``report -m goldmv --gold G`` gives G to the fit (the method needs it; other methods never
+    see it); without --gold it is one line naming --gold, and no page is written."""
+    pytest.importorskip("jinja2", reason="the report needs the report extra (jinja2)")
+    pytest.importorskip("matplotlib", reason="the report needs the report extra (matplotlib)")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("task,label\nt1,x\n")
+    page = tmp_path / "r.html"
+    assert main(["report", str(answers), "-m", "goldmv", "--gold", str(gold), "-q", "-o", str(page)]) == 0
+    assert page.stat().st_size > 0
+    never = tmp_path / "never.html"
+    assert main(["report", str(answers), "-m", "goldmv", "-o", str(never)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--gold" in err and "fit(" not in err
+    assert not never.exists()
+
+
+def test_mturk_messages_name_cli_options(tmp_path, capsys):
+    """read_mturk's API wording (``field=``) reads as the CLI option (``--field``) on the command line."""
+    import crowdagg
+    from crowdagg.errors import InputError
+
+    batch = tmp_path / "two.csv"
+    batch.write_text("HITId,WorkerId,AssignmentStatus,Answer.a,Answer.b\nH1,W1,Approved,neg,x\n"
+                     "H1,W2,Approved,pos,y\n")
+    assert main(["aggregate", str(batch)]) == 2
+    err = capsys.readouterr().err
+    assert err == "crowdagg aggregate: error: the file has 2 answer fields: 'a', 'b'; choose one with --field\n"
+    with pytest.raises(InputError, match="choose one with field=$"):  # the API keeps its own words
+        crowdagg.mturk.read_mturk(batch)
+    assert main(["aggregate", str(batch), "--field", "b", "-q"]) == 0
+    rejected = tmp_path / "rejected.csv"
+    rejected.write_text("HITId,WorkerId,AssignmentStatus,Answer.a\nH1,W1,Rejected,x\n")
+    assert main(["summary", str(rejected)]) == 2
+    err = capsys.readouterr().err
+    assert "(--include-rejected)" in err and "include_rejected=" not in err

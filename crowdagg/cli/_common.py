@@ -217,7 +217,7 @@ def load_table(args: argparse.Namespace, **extra: Any):
             if args.item_col is not None:
                 mturk_kw["item"] = args.item_col
             mturk_kw.update(_strip_kwargs(read_mturk, strip, "MTurk"))
-            table = read_mturk(path, duplicates=args.duplicates, **mturk_kw, **extra)
+            table = _cli_mturk(read_mturk, path, duplicates=args.duplicates, **mturk_kw, **extra)
         else:
             for opt, value in (("--field", args.field), ("--include-rejected", args.include_rejected)):
                 if value not in (None, False):
@@ -243,6 +243,36 @@ def _cli_columns(reader: Callable[..., Any], path: str, **kwargs: Any):
     except MissingColumnError as exc:
         msg = str(exc).replace("item_col=, worker_col=, label_col=", "--item-col, --worker-col, --label-col")
         raise MissingColumnError(msg) from None
+
+
+#: the API wording of read_mturk's messages -> the command line's options
+_MTURK_CLI_WORDS = (
+    ("with field=", "with --field"),
+    ("(include_rejected=, statuses=)", "(--include-rejected)"),
+    ("kind='numeric'", "--kind numeric"),
+    ("kind='categorical'", "--kind categorical"),
+)
+
+
+def _cli_mturk(reader: Callable[..., Any], path: str, **kwargs: Any):
+    """``read_mturk(path, **kwargs)``, with messages that name the CLI options (``--field``, not
+    ``field=``); the error keeps its type."""
+    try:
+        return reader(path, **kwargs)
+    except CrowdaggError as exc:
+        msg = str(exc.args[0]) if len(exc.args) == 1 and isinstance(exc.args[0], str) else None
+        if msg is None:
+            raise
+        new = msg
+        for api, cli in _MTURK_CLI_WORDS:
+            new = new.replace(api, cli)
+        if new == msg:
+            raise
+        try:
+            reworded = type(exc)(new)
+        except Exception:  # pragma: no cover - an error class with another signature
+            raise exc from None
+        raise reworded from None
 
 
 def _read_parquet(path: str, **kwargs: Any):

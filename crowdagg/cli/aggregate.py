@@ -99,11 +99,28 @@ def build_estimator(cls: type, args: argparse.Namespace, **kwargs):
 
 
 def check_gold_applies(args: argparse.Namespace, est) -> None:
-    """``--gold`` with a method whose ``fit`` takes no gold answers: a one-line error."""
+    """``--gold`` with a method whose ``fit`` takes no gold answers, or no ``--gold`` for one
+    that needs them (:func:`check_gold_given`): a one-line error."""
     if args.gold is not None and "gold" not in inspect.signature(est.fit).parameters:
         from ..errors import ParameterError
 
         raise ParameterError(f"--gold does not apply to method {args.method!r}")
+    check_gold_given(args, est)
+
+
+def needs_gold(est) -> bool:
+    """Whether ``est.fit`` needs gold answers (``GoldMajorityVote``)."""
+    return bool(getattr(est, "_needs_gold", False))
+
+
+def check_gold_given(args: argparse.Namespace, est) -> None:
+    """A method whose fit needs gold answers without ``--gold``: a one-line error in the CLI's
+    words, before any input is read."""
+    if args.gold is None and needs_gold(est):
+        from ..errors import ParameterError
+
+        raise ParameterError(f"method {args.method!r} needs known answers: give them with --gold GOLD, "
+                             "or use -m mv or -m wawa")
 
 
 def _make_estimator(args: argparse.Namespace):

@@ -14,7 +14,7 @@ from ._common import (
     load_table,
     progress,
 )
-from .aggregate import METHODS, add_fit_args, build_estimator, categorical_class
+from .aggregate import METHODS, add_fit_args, build_estimator, categorical_class, check_gold_given, needs_gold
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             "the batch at a glance, the label distribution, every worker (sortable, filterable, "
             "paginated) with reliability, spam score, gold accuracy and flags, plots, the least "
             "certain items and the command and versions that made it. Nothing in the page is "
-            "fetched from the network. GOLD scores workers and the aggregate; it is not given to the fit."
+            "fetched from the network. GOLD scores workers and the aggregate; it is not given to the fit, "
+            "except with -m goldmv, whose fit needs it (the aggregate then equals GOLD on the gold items)."
         ),
     )
     add_input_args(p)
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     _require()  # before reading anything: a missing extra is one line
     est = make_estimator(args)
+    check_gold_given(args, est)
     out = prepare_html_output(args.output, (args.input, args.gold))
     table = load_table(args)
     gold = None
@@ -103,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
 
         gold = read_gold(args.gold, labels=table.labels, strip=not args.keep_whitespace)
     with progress(f"fitting {type(est).__name__} and writing the report", quiet=args.quiet):
-        rep = report(table, gold, method=est, title=args.title, command=command_line(args),
+        # the report keeps GOLD out of the fit, but a method that needs it (goldmv) is fitted with it
+        data = est.fit(table, gold=gold) if needs_gold(est) else table
+        rep = report(data, gold, method=est, title=args.title, command=command_line(args),
                      confidence=args.confidence, min_accuracy=args.min_accuracy, min_gold=args.min_gold,
                      n_uncertain=args.uncertain)
         rep.save(out)

@@ -134,6 +134,8 @@ class GoldMajorityVote(EMAggregator):
     """
 
     _history_attr = "scores_"
+    #: ``fit`` needs gold answers (the command line asks for ``--gold`` before reading anything)
+    _needs_gold: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "default_skill": [Options(("mean",)), Interval(Real, 0, 1)],
         "parallel": ["boolean"],
