@@ -45,12 +45,7 @@ _SKIP = re.compile(r"^\s*<!--\s*skip-test\b(?P<reason>.*?)(?:-->|$)")
 
 #: README.md blocks that do not run as written, by how their first line starts: reported for README.md
 #: (not this test's file to fix); each is a strict xfail, so a fixed block shows up as stale.
-_PENDING = {
-    "est = crowdagg.aggregate(df)": "README: `known` is never defined (gold=known)",
-    "e = crowdagg.WorkerBiasNoise().fit(ratings)": "README: `ratings`, `frame`'s Batch_results.csv undefined",
-    "rep = crowdagg.report(annotations, gold=gold)": "README: `annotations`, `gold` undefined",
-    'model = crowdagg.load("yesterday.crowdagg")': "README: yesterday.crowdagg and today.csv do not exist",
-}
+_PENDING: dict[str, str] = {}
 
 #: files whose examples take minutes with the kernels run as Python (README's Quick start: 10k
 #: items, 1,000 bootstraps, EBCC; ``aggregate``'s cross-validation): marked slow under
