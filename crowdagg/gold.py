@@ -206,10 +206,14 @@ def _read_gold_csv(path: str):
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            fh.read()  # the whole file: pyarrow would name only the first bad column
+            text = fh.read()  # the whole file: pyarrow would name only the first bad column
     except UnicodeDecodeError as exc:
         raise EncodingError(f"cannot read gold file {path!r}: it is not UTF-8 text "
                             f"(byte {exc.start}: {exc.reason})") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise GoldError(f"gold file {path!r} is a binary file, not UTF-8 text "
+                        f"(a NUL byte on line {text.count(chr(10), 0, nul) + 1})")
     with open(path, newline="", encoding="utf-8-sig") as fh:
         try:
             header = next(csv.reader(fh), [])

@@ -64,6 +64,7 @@ def read_csv_columns(
     """
     path = _check_file(path, "CSV file")
     _check_strip(strip)
+    _check_no_nul(path)
     header = _read_header(path, delimiter)
     names = [h.strip() for h in header] if strip else header
     cols = _resolve_columns(names, item_col, worker_col, label_col)
@@ -154,6 +155,40 @@ def _utf8_error(where: str, data: bytes, start: int, first_line: int = 1) -> Enc
 
 def _binary_error(where: str, line: int) -> FormatError:
     return FormatError(f"{where} is a binary file, not UTF-8 text (a NUL byte on line {line})")
+
+
+#: bytes per block of :func:`_check_no_nul`
+_NUL_SCAN_BLOCK = 1 << 24
+
+
+def _check_no_nul(path: str) -> None:
+    """Refuse a file holding a NUL byte (binary content, never text): a FormatError naming
+    the line of the first one.
+
+    One ``bytearray.find`` (``memchr``) per block of :data:`_NUL_SCAN_BLOCK` bytes read
+    into one buffer: about 0.02 s per 100 MB once the file is in the page cache.
+    """
+    buf = bytearray(_NUL_SCAN_BLOCK)
+    offset = 0
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                n = fh.readinto(buf)
+                if not n:
+                    return
+                pos = buf.find(0, 0, n)
+                if pos >= 0:
+                    break
+                offset += n
+            fh.seek(0)
+            line, left = 1, offset + pos
+            while left > 0:  # the error path only: newlines before the NUL
+                n = fh.readinto(buf)
+                line += buf.count(b"\n", 0, min(n, left))
+                left -= n
+    except OSError as exc:
+        raise FileAccessError(f"cannot read {path!r}: {exc.strerror or exc}") from None
+    raise _binary_error(repr(path), line)
 
 
 _MAGIC = (

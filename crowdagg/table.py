@@ -687,7 +687,8 @@ class AnnotationTable:
             Bytes that are not UTF-8 (the message names the line).
         FormatError
             A row with more or fewer fields than the header (the message names the
-            line), or text that is not CSV.
+            line), text that is not CSV, or a binary file (a NUL byte anywhere in
+            the file; the message names its line).
         EmptyTableError
             An empty file, or a header without rows.
         """

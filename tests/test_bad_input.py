@@ -79,3 +79,46 @@ def test_cli_corpus_in_a_real_process(tmp_path):
         if proc.returncode != 2 or problem or (case.match and not re.search(case.match, proc.stderr)):
             failures.append(f"{case.id}: exit {proc.returncode}, {problem}: {proc.stderr[-500:]}")
     assert not failures, "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- NUL bytes
+@pytest.mark.parametrize("body, line", [
+    (b"item,worker,label\na,w1,x\x00y\n", 2),  # in a data row's label
+    (b"item,worker,label,note\na,w1,x,ok\nb,w1,y,\x00\n", 3),  # in a column that is not read
+    (b'item,worker,label\na,w1,"two\nlines"\nb,w2,\x00\n', 4),  # physical lines are counted
+    (b"item,worker,label\x00\na,w1,x\n", 1),  # in the header
+])
+def test_csv_nul_byte_anywhere_is_a_binary_file(tmp_path, monkeypatch, body, line):
+    """A NUL byte is never text: the whole file is scanned (block by block), never written out."""
+    from crowdagg import AnnotationTable, ingest
+    from crowdagg.errors import FormatError
+
+    path = tmp_path / "n.csv"
+    path.write_bytes(body)
+    for block in (ingest._NUL_SCAN_BLOCK, 3):  # one block; the NUL past many blocks
+        monkeypatch.setattr(ingest, "_NUL_SCAN_BLOCK", block)
+        with pytest.raises(FormatError, match=rf"binary file, not UTF-8 text \(a NUL byte on line {line}\)"):
+            AnnotationTable.read_csv(path)
+    out = subprocess.run([sys.executable, "-m", "crowdagg", "aggregate", str(path), "-m", "mv"],
+                         capture_output=True)
+    assert out.returncode == 2 and out.stdout == b"" and b"\x00" not in out.stderr
+    assert cli_stderr_problem(out.stderr.decode()) is None
+
+
+def test_csv_without_nul_reads_across_scan_blocks(tmp_path, monkeypatch):
+    from crowdagg import AnnotationTable, ingest
+
+    path = tmp_path / "ok.csv"
+    path.write_bytes(b"item,worker,label\n" + b"".join(b"i%d,w1,x\n" % k for k in range(50)))
+    monkeypatch.setattr(ingest, "_NUL_SCAN_BLOCK", 7)
+    assert AnnotationTable.read_csv(path).n_annotations == 50
+
+
+def test_gold_csv_nul_byte_is_named(tmp_path):
+    from crowdagg.errors import GoldError
+    from crowdagg.gold import read_gold
+
+    path = tmp_path / "g.csv"
+    path.write_bytes(b"item,label\na,x\nb,y\x00\n")
+    with pytest.raises(GoldError, match=r"binary file.*NUL byte on line 3"):
+        read_gold(str(path))
