@@ -324,3 +324,26 @@ def test_mturk_messages_name_cli_options(tmp_path, capsys):
     assert main(["summary", str(rejected)]) == 2
     err = capsys.readouterr().err
     assert "(--include-rejected)" in err and "include_rejected=" not in err
+
+
+def test_output_extensions_are_the_documented_ones(answers, tmp_path, capsys):
+    """-o takes exactly the names --help lists (.csv, .tsv, .parquet, .pq): x.txt is refused (exit 2,
+    nothing written) instead of being written as CSV."""
+    import re
+
+    from crowdagg.cli._common import OUTPUT_EXT
+
+    assert main(["aggregate", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    listed = re.search(r"output file, (.*?), or - for CSV", text).group(1)
+    assert sorted(re.findall(r"\.[a-z]+", listed)) == sorted(OUTPUT_EXT)
+    for name in ("out.txt", "out.TXT", "out.json", "out"):
+        assert main(["aggregate", str(answers), "-m", "mv", "-q", "-o", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot tell the output format" in err and ".pq" in err
+        assert not (tmp_path / name).exists()
+    for name in ("o.csv", "o.TSV", "o.parquet", "o.pq"):
+        assert main(["aggregate", str(answers), "-m", "mv", "-q", "-o", str(tmp_path / name)]) == 0
+        read = pd.read_parquet if name.endswith(("parquet", "pq")) else (
+            lambda p: pd.read_csv(p, sep="\t" if str(p).endswith("TSV") else ","))
+        assert read(tmp_path / name)["item"].tolist() == ["t1", "t2"]

@@ -28,7 +28,8 @@ if TYPE_CHECKING:  # pandas is imported when a command runs, not to parse option
 
 FORMATS = ("auto", "csv", "parquet", "mturk")
 PARQUET_EXT = (".parquet", ".pq")
-OUTPUT_EXT = (".csv", ".tsv", ".txt", *PARQUET_EXT)
+#: the output names -o takes (what --help, the error and the README list; anything else is refused)
+OUTPUT_EXT = (".csv", ".tsv", *PARQUET_EXT)
 #: largest value of an integer option (iterations, replicates, counts): absurd values stop at parse time
 INT_MAX = 2**31 - 1
 
@@ -71,9 +72,9 @@ def float_option(low: float, high: float = math.inf, *, low_open: bool = False,
 
 
 def add_output_arg(p: argparse.ArgumentParser, default_text: str) -> None:
-    """``-o/--output``: a .csv/.tsv/.parquet file (missing folders are created) or ``-``."""
+    """``-o/--output``: a .csv/.tsv/.parquet (.pq) file (missing folders are created) or ``-``."""
     p.add_argument("-o", "--output", default=None, metavar="OUTPUT",
-                   help=f"output file, .csv, .tsv or .parquet, or - for CSV on stdout (default: {default_text}); "
+                   help=f"output file, .csv, .tsv or .parquet (.pq), or - for CSV on stdout (default: {default_text}); "
                         "missing parent folders are created, an input file is never overwritten")
 
 
@@ -305,7 +306,7 @@ def prepare_output(out: str | None, inputs: tuple[str | None, ...] = ()) -> str 
     if out is None or out == "-":
         return None
     if not out.lower().endswith(OUTPUT_EXT):
-        raise OutputError(f"cannot tell the output format of {out!r}: use a .csv, .tsv or .parquet name "
+        raise OutputError(f"cannot tell the output format of {out!r}: use a .csv, .tsv or .parquet (.pq) name "
                           "(or - for CSV on stdout)")
     if os.path.isdir(out):
         raise OutputError(f"output {out!r} is a folder; name a file in it")
