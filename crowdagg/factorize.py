@@ -34,6 +34,16 @@ def _first_rows(mask: np.ndarray, k: int = _N_EXAMPLES) -> list[int]:
     return np.flatnonzero(mask)[:k].tolist()
 
 
+def _plain(values: Any) -> Any:
+    """Ids or labels as error messages show them: plain Python values (``True``, ``'a'``,
+    ``3``, never ``np.True_``), a list for a sequence, a tuple for a tuple."""
+    if isinstance(values, tuple):
+        return tuple(_plain(v) for v in values)
+    if isinstance(values, (list, pd.Index, pd.Series, np.ndarray)):
+        return [_plain(v) for v in values]
+    return values.item() if isinstance(values, np.generic) else values
+
+
 # --------------------------------------------------------------------------- factorize
 # Kinds of value an object column may hold (pandas.api.types.infer_dtype names, nulls
 # skipped): one kind per column.  "mixed-integer-float" (Python ints and floats) is
@@ -513,7 +523,7 @@ def _label_set(labels: Any) -> pd.Index:
         raise InputError(f"labels= holds null values (positions {_first_rows(null)}); a label set names labels")
     index = _typed_uniques(arr, kind)
     if index.has_duplicates:
-        raise InputError(f"labels= repeats values: {index[index.duplicated()].tolist()}")
+        raise InputError(f"labels= repeats values: {_plain(index[index.duplicated()])}")
     return index
 
 
@@ -535,7 +545,7 @@ def label_codebook(uniques: pd.Index, labels: Any, label_col: str, categories: p
             note = "; bools never match numbers" if kinds == {"bool", "number"} else ""
             raise UnknownLabelError(
                 f"column {label_col!r} has {int(unknown.sum())} value(s) outside labels="
-                f"{label_index.tolist()[:20]}: {uniques[unknown][:_N_EXAMPLES].tolist()}"
+                f"{_plain(label_index[:20])}: {_plain(uniques[unknown][:_N_EXAMPLES])}"
                 f"{rows(unknown) if rows is not None else ''}{note}"
             )
         return label_index, mapping

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EncodingError, GoldError, InputFileNotFoundError, NotAFileError, UnknownLabelError
-from .factorize import _N_EXAMPLES, _as_index, _coerce_like, _holds_strings
+from .factorize import _N_EXAMPLES, _as_index, _coerce_like, _holds_strings, _plain
 from .ingest import _ITEM_DEFAULTS, _check_strip, _first_line, _strip_cells
 
 __all__ = ["gold_series", "gold_by_item", "gold_label_codes", "read_gold"]
@@ -72,7 +72,7 @@ def gold_by_item(gold: Any, items: pd.Index | None = None) -> tuple[pd.Index, np
         if len(conflicts):
             raise GoldError(
                 f"gold gives different labels to {len(conflicts)} item(s): "
-                f"{conflicts.index[:_N_EXAMPLES].tolist()}"
+                f"{_plain(conflicts.index[:_N_EXAMPLES])}"
             )
         keep = ~idx.duplicated()
         idx, values = idx[keep], values[keep]
@@ -191,7 +191,7 @@ def _ids_as(ids: pd.Index, items: pd.Index, path: str) -> pd.Index:
             bad.append(text)
         out[k] = v.item() if isinstance(v, np.generic) else v
     if bad:
-        example = ", ".join(str(v) for v in items[:3].tolist())
+        example = ", ".join(str(v) for v in _plain(items[:3]))
         raise GoldError(
             f"gold file {path!r} names {len(bad)} item id(s) that are not written as the table's "
             f"{items.dtype} item ids: {bad[:_N_EXAMPLES]} (ids are matched as written, e.g. {example})"

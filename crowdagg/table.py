@@ -38,6 +38,7 @@ from .factorize import (
     _index_dtype,
     _index_kind,
     _lookup,
+    _plain,
     _shrink,
     label_codebook,
 )
@@ -406,7 +407,7 @@ class AnnotationTable:
             bad = vals[codes < 0]
             raise UnknownLabelError(
                 f"{(codes < 0).sum()} {what} value(s) not in the table's label set "
-                f"{self.labels.tolist()[:20]}: {bad[:_N_EXAMPLES].tolist()}"
+                f"{_plain(self.labels[:20])}: {_plain(bad[:_N_EXAMPLES])}"
             )
         return codes.astype(np.int64)
 
@@ -430,7 +431,7 @@ class AnnotationTable:
         if (pos < 0).any():
             bad = idx[pos < 0]
             raise GoldError(
-                f"gold names {len(bad)} item(s) not in the table: {bad[:_N_EXAMPLES].tolist()}"
+                f"gold names {len(bad)} item(s) not in the table: {_plain(bad[:_N_EXAMPLES])}"
             )
         lab = gold_label_codes(self, values)
         out = np.full(self.n_items, -1, dtype=np.int64)
@@ -447,7 +448,7 @@ class AnnotationTable:
         if isinstance(values, pd.Series):
             idx = _coerce_like(pd.Index(values.index), self.workers)
             if idx.has_duplicates:
-                raise InputError(f"{name} names some workers twice: {idx[idx.duplicated()][:5].tolist()}")
+                raise InputError(f"{name} names some workers twice: {_plain(idx[idx.duplicated()][:5])}")
             where = _lookup(self.workers, idx)  # the worker code of every value (-1: not in the data)
             ok = where >= 0
             arr = np.zeros(self.n_workers, dtype=np.float64)
@@ -911,7 +912,7 @@ def _assemble(
             build_item_csr(ic, wc, lc_raw, label_map, n_items, np.empty(n, dtype=idt),
                            np.empty(n, dtype=idt), order)
             rows = np.sort(order[:n_kept][drop])[:_N_EXAMPLES]
-            pairs = [(items[ic[r]], workers[wc[r]]) for r in rows]
+            pairs = [_plain((items[ic[r]], workers[wc[r]])) for r in rows]
             raise DuplicateAnnotationError(
                 f"{n_dup} repeated (item, worker) pair(s), e.g. {pairs}; pass "
                 "duplicates='first', 'last' or 'keep' (CLI: --duplicates) to choose a rule"

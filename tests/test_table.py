@@ -794,3 +794,34 @@ def test_csv_gold_without_items_keeps_strings_and_parquet_keeps_types(tmp_path):
     q = tmp_path / "g.parquet"
     pd.DataFrame({"item": ["1"], "label": ["x"]}).to_parquet(q)
     assert read_gold(str(q), items=pd.Index([1, 2])).index.tolist() == ["1"]  # typed file: taken as is
+
+
+# --------------------------------------------------------------------------- messages show plain values
+def _message(call):
+    with pytest.raises(CrowdaggError) as info:
+        call()
+    return str(info.value)
+
+
+def test_error_messages_show_ids_and_labels_as_plain_python_values():
+    """``True``, ``'a'``, ``3`` in messages, never ``np.True_``, ``np.str_('a')``, ``np.int64(3)``."""
+    bools = pa.table({"item": [True, True, False, False], "worker": ["w1", "w1", "w2", "w2"], "label": [1, 2, 1, 1]})
+    msg = _message(lambda: AnnotationTable.from_arrow(bools))
+    assert "[(True, 'w1'), (False, 'w2')]" in msg
+    npstr = pd.Series([np.str_("a"), np.str_("a")], dtype=object)
+    msgs = [
+        msg,
+        _message(lambda: AnnotationTable.from_arrays(npstr, [np.int64(3)] * 2, ["x", "y"])),
+        _message(lambda: AnnotationTable.from_arrays(["a"], ["w"], [np.float32(1.5)], labels=[np.float32(2.5)])),
+        _message(lambda: AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [True, False],
+                                                     labels=[np.True_, np.True_])),
+    ]
+    t = AnnotationTable.from_arrays(["a", "b"], ["w", "w"], [True, False])
+    msgs += [
+        _message(lambda: t.encode_gold({"a": np.int64(3)})),
+        _message(lambda: t.encode_gold(pd.Series([True, False], index=[np.str_("a")] * 2, dtype=object))),
+        _message(lambda: t.encode_worker_values(pd.Series([1.0, 2.0], index=[np.str_("w")] * 2), name="weights")),
+    ]
+    assert "[('a', 3)]" in msgs[1] and "labels=[2.5]: [1.5]" in msgs[2] and "repeats values: [True]" in msgs[3]
+    assert "[False, True]: [3]" in msgs[4] and "['a']" in msgs[5] and "['w']" in msgs[6]
+    assert not [m for m in msgs if "np." in m], msgs
