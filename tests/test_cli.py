@@ -347,3 +347,20 @@ def test_output_extensions_are_the_documented_ones(answers, tmp_path, capsys):
         read = pd.read_parquet if name.endswith(("parquet", "pq")) else (
             lambda p: pd.read_csv(p, sep="\t" if str(p).endswith("TSV") else ","))
         assert read(tmp_path / name)["item"].tolist() == ["t1", "t2"]
+
+
+@pytest.mark.parametrize("command", ["aggregate", "next", "workers"])
+def test_failed_command_leaves_no_new_folders(command, answers, tmp_path, capsys):
+    """A command that fails after the -o check (here: a gold file without a label column) leaves
+    none of the parent folders the check made, as report does; a run that succeeds makes them."""
+    bad = tmp_path / "badgold.csv"
+    bad.write_text("task,truth\nt1,x\n")
+    out = tmp_path / "z" / "new" / "x.csv"
+    method = [] if command == "workers" else ["-m", "ds"]
+    assert main([command, str(answers), *method, "--gold", str(bad), "-o", str(out)]) == 2
+    assert "label" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()
+    good = tmp_path / "gold.csv"
+    good.write_text("task,label\nt1,x\n")
+    assert main([command, str(answers), *method, "--gold", str(good), "-q", "-o", str(out)]) == 0
+    assert len(pd.read_csv(out)) > 0

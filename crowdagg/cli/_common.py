@@ -295,7 +295,9 @@ def _read_parquet(path: str, **kwargs: Any):
 def prepare_output(out: str | None, inputs: tuple[str | None, ...] = ()) -> str | None:
     """Check ``-o OUTPUT`` before any work: a known extension, not an input, writable.
 
-    Missing parent folders are created.  Returns None for stdout (None or ``-``).
+    Missing parent folders are checked by creating them, and removed again: they are made
+    for good when the output is written (:func:`write_frame`), so that a command that fails
+    leaves nothing behind.  Returns None for stdout (None or ``-``).
 
     Raises
     ------
@@ -319,21 +321,41 @@ def prepare_output(out: str | None, inputs: tuple[str | None, ...] = ()) -> str 
         above = os.path.dirname(above)
     if not os.path.isdir(above):
         raise OutputError(f"cannot write {out!r}: {above!r} is a file, not a folder")
+    created = _missing_folders(parent)
     try:
-        os.makedirs(parent, exist_ok=True)
+        _make_parent(out)
+        existed = os.path.exists(out)
+        try:
+            with open(out, "ab"):
+                pass
+        except OSError as exc:
+            raise OutputError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+        if not existed:
+            with contextlib.suppress(OSError):
+                os.remove(out)
+    finally:
+        for folder in created:  # deepest first; only the empty folders this check made
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+    return out
+
+
+def _missing_folders(folder: str) -> list[str]:
+    """``folder`` and those of its parents that do not exist, deepest first."""
+    missing = []
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing
+
+
+def _make_parent(out: str) -> None:
+    """Create the missing parent folders of ``out`` (OutputError when that fails)."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {os.path.dirname(out)!r}: "
                           f"{exc.strerror or exc}") from None
-    existed = os.path.exists(out)
-    try:
-        with open(out, "ab"):
-            pass
-    except OSError as exc:
-        raise OutputError(f"cannot write {out!r}: {exc.strerror or exc}") from None
-    if not existed:
-        with contextlib.suppress(OSError):
-            os.remove(out)
-    return out
 
 
 _OUTPUT_STARTED: list[bool] = []
@@ -359,6 +381,7 @@ def write_frame(df: pd.DataFrame, out: str | None) -> None:
     low = out.lower()
     if not low.endswith(OUTPUT_EXT):
         prepare_output(out)  # raises OutputError
+    _make_parent(out)  # checked by prepare_output, made now that there is an output
     try:
         if low.endswith(PARQUET_EXT):
             df.to_parquet(out, index=False)
