@@ -364,3 +364,18 @@ def test_failed_command_leaves_no_new_folders(command, answers, tmp_path, capsys
     good.write_text("task,label\nt1,x\n")
     assert main([command, str(answers), *method, "--gold", str(good), "-q", "-o", str(out)]) == 0
     assert len(pd.read_csv(out)) > 0
+
+
+def test_tsv_input_is_read_with_tabs(tmp_path, capsys):
+    """A .tsv INPUT is tab-separated (it was read with commas: one column 'item\\tworker\\tlabel')."""
+    src = tmp_path / "answers.TSV"
+    src.write_text("item\tworker\tlabel\nt1\ta\tx, y\nt1\tb\tx, y\nt2\ta\tz\n")  # commas inside a label
+    assert main(["aggregate", str(src), "-m", "mv", "-q"]) == 0
+    df = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert df["item"].tolist() == ["t1", "t2"] and df["label"].tolist() == ["x, y", "z"]
+    assert main(["summary", str(src), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_annotations"] == 3
+    csv = tmp_path / "answers.csv"  # a .csv name stays comma-separated
+    csv.write_text("item\tworker\tlabel\nt1\ta\tx\n")
+    assert main(["summary", str(csv)]) == 2
+    assert "missing column" in capsys.readouterr().err

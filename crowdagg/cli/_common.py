@@ -96,7 +96,8 @@ def given(args: argparse.Namespace, dest: str) -> bool:
 def add_input_args(p: argparse.ArgumentParser) -> None:
     """INPUT plus --format and column options."""
     p.add_argument("input", metavar="INPUT",
-                   help="annotations: CSV, Parquet (a file or a folder of files) or a Mechanical Turk batch CSV")
+                   help="annotations: CSV (tab-separated for a .tsv name), Parquet (a file or a folder of files) "
+                        "or a Mechanical Turk batch CSV")
     p.add_argument("--format", choices=FORMATS, default="auto",
                    help="input format (default: by extension; .csv files with HITId/WorkerId columns are read "
                         "as mturk, folders as parquet)")
@@ -133,8 +134,20 @@ def _has_parquet_files(folder: str) -> bool:
     return False
 
 
+#: text input read with tabs between the fields (by extension; other text input is comma-separated)
+TSV_EXT = (".tsv",)
+
+
+def input_delimiter(path: str) -> str:
+    """The field separator of a CSV-format ``path``: a tab for a ``.tsv`` name, else a comma."""
+    return "\t" if path.lower().endswith(TSV_EXT) else ","
+
+
 def input_format(path: str, fmt: str) -> str:
-    """The format to read ``path`` with (``--format``, or guessed); checks that ``path`` can be one."""
+    """The format to read ``path`` with (``--format``, or guessed); checks that ``path`` can be one.
+
+    ``csv`` covers delimited text: a ``.tsv`` file is read with tabs (:func:`input_delimiter`).
+    """
     if not os.path.exists(path):
         raise InputFileNotFoundError(f"no such file: {path!r}")
     is_dir = os.path.isdir(path)
@@ -230,7 +243,7 @@ def load_table(args: argparse.Namespace, **extra: Any):
             else:
                 kw = _strip_kwargs(AnnotationTable.read_csv, strip, "CSV")
                 table = _cli_columns(AnnotationTable.read_csv, path, duplicates=args.duplicates, **cols, **kw,
-                                     **extra)
+                                     delimiter=input_delimiter(path), **extra)
     note = describe_dropped(table.dropped)
     if note and not args.quiet:
         print(f"crowdagg {args.command}: left out {note}", file=sys.stderr)
