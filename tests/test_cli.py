@@ -379,3 +379,16 @@ def test_tsv_input_is_read_with_tabs(tmp_path, capsys):
     csv.write_text("item\tworker\tlabel\nt1\ta\tx\n")
     assert main(["summary", str(csv)]) == 2
     assert "missing column" in capsys.readouterr().err
+
+
+def test_bare_crowdagg_is_one_line(capsys):
+    """A bare ``crowdagg`` fails like any other command line: one line naming the commands, exit 2,
+    no usage block; ``crowdagg --help`` prints the help on stdout and exits 0."""
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("crowdagg: error: choose a command: aggregate, summary, agreement, workers, "
+                                 "report, next (see crowdagg --help)\n")
+    r = subprocess.run([sys.executable, "-m", "crowdagg"], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stdout, r.stderr.count("\n")) == (2, "", 1) and "usage" not in r.stderr
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: crowdagg")

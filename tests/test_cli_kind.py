@@ -163,6 +163,20 @@ def test_summary_kinds(ratings, sets, capsys):
     assert main(["summary", str(path), "--kind", "ordinal", "--labels", ",".join(map(str, range(11))),
                  "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["levels"]["order"][:3] == ["0", "1", "2"]
+
+
+def test_summary_sd_of_one_rating_is_undefined(ratings, tmp_path, capsys):
+    """The sample SD of one rating is undefined: ``-`` in the text, null in JSON (it said 0.0)."""
+    one = tmp_path / "one.csv"
+    one.write_text("item,worker,label\na,w1,5\n")
+    assert main(["summary", str(one), "--kind", "numeric", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)["ratings"]
+    assert d["sd"] is None and d["mean"] == 5.0 and d["n_ratings"] == 1
+    assert main(["summary", str(one), "--kind", "numeric"]) == 0
+    assert "\n  sd: -\n" in capsys.readouterr().out
+    path, df = ratings  # two or more ratings: the sample SD (ddof=1)
+    assert main(["summary", str(path), "--kind", "numeric", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ratings"]["sd"] == pytest.approx(df["label"].std(ddof=1))
     assert main(["summary", str(path)]) == 0  # categorical: today's output
     assert "ratings" not in capsys.readouterr().out
 

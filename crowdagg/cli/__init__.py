@@ -8,7 +8,8 @@ Rules of the command line (see the README's "Rules you can rely on"):
 
 * every failure prints one line on stderr, ``crowdagg <command>: error:
   <message>``, and exits with status 2 -- argparse's own errors (unknown
-  options, bad option values) included, which print no usage block;
+  options, bad option values) included, which print no usage block, and a
+  bare ``crowdagg`` (``crowdagg: error: choose a command: aggregate, ...``);
 * an unexpected exception (a bug) prints ``crowdagg <command>: internal error:
   <Type>: <message> (set CROWDAGG_DEBUG=1 for the traceback)`` and exits 2; the
   traceback is printed only when ``CROWDAGG_DEBUG=1``;
@@ -67,6 +68,14 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
         if isinstance(action, argparse._SubParsersAction) and command in action.choices:
             return action.choices[command]
     return parser  # pragma: no cover
+
+
+def _command_names(parser: argparse.ArgumentParser) -> list[str]:
+    """The sub-commands of ``parser``, in --help order."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []  # pragma: no cover
 
 
 def _one_line(exc: BaseException) -> str:
@@ -135,9 +144,11 @@ def main(argv: list[str] | None = None) -> int:
             sub.error(f"unrecognized arguments: {' '.join(rest)}")
     except SystemExit as exc:  # argparse: --help, --version, or its one-line error (see CLIParser)
         return exc.code if isinstance(exc.code, int) else 2
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
+    if not getattr(args, "func", None):  # bare `crowdagg`: a failure like any other, one line
+        try:
+            parser.error(f"choose a command: {', '.join(_command_names(parser))}")
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 2
     prog = f"crowdagg {args.command}"
     pure = argv is None and _purepython.is_program() and _purepython.wanted(args) and _purepython.install()
     if not _stdout_usable():  # `crowdagg ... >&-`: sys.stdout is None, and print() would lose the output

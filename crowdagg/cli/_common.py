@@ -482,7 +482,9 @@ def label_set_frame(table, sep: str | None):
 
 
 def numeric_summary(table) -> dict[str, Any]:
-    """Figures of numeric ratings: count, range, mean, SD, median, distinct values."""
+    """Figures of numeric ratings: count, range, mean, SD, median, distinct values.
+
+    ``sd`` is the sample standard deviation, None (undefined) for a single rating."""
     import numpy as np
 
     from ..methods.ratings import rating_values
@@ -491,7 +493,7 @@ def numeric_summary(table) -> dict[str, Any]:
     y = values[table.label_codes]
     per_item = table.item_counts()
     return {"n_ratings": int(y.size), "min": float(y.min()), "max": float(y.max()), "mean": float(y.mean()),
-            "sd": float(y.std(ddof=1)) if y.size > 1 else 0.0, "median": float(np.median(y)),
+            "sd": float(y.std(ddof=1)) if y.size > 1 else None, "median": float(np.median(y)),
             "distinct_values": int(table.n_labels),
             "ratings_per_item_mean": float(per_item.mean()) if per_item.size else 0.0}
 

@@ -81,5 +81,7 @@ def run(args: argparse.Namespace) -> int:
                     v = " < ".join(v)
                 elif isinstance(v, float):
                     v = f"{v:.4g}"
+                elif v is None:  # undefined (the SD of one rating)
+                    v = "-"
                 print(f"  {k}: {v}")
     return 0
