@@ -78,9 +78,35 @@ def _msr_mean(vals, f, own, n_tasks):
         ys = [1.0 / math.sqrt(n_tasks)]
     return sum(ys) / len(ys) if ys else own
 
+
+def _balanced_k(u, v):
+    """k = sqrt(|u| / |v|) (None when either is 0)."""
+    nu = math.sqrt(sum(t * t for t in u))
+    nv = math.sqrt(sum(t * t for t in v))
+    return math.sqrt(nu / nv) if nu > 0 and nv > 0 else None
+
+
+def _rebalance(u, v, drift=1e6):
+    """Rescale to |u| = |v| when |u| / |v| leaves [1/drift, drift] (u v^T unchanged)."""
+    k = _balanced_k(u, v)
+    if k is None or 1 / drift <= k * k <= drift:
+        return u, v
+    return [t / k for t in u], [t * k for t in v]
+
+
+def _cap(u, v, cap=100.0):
+    """Cap every entry at ``cap`` on the balanced scale: ``u_i <= cap k``, ``v_j <= cap / k``."""
+    k = _balanced_k(u, v)
+    if k is None:
+        return u, v
+    return [min(t, cap * k) for t in u], [min(t, cap / k) for t in v]
+
+
 def mmsr_solve(agree, common, n_labels, n_tasks, u0, n_iter, tol):
-    """The M-MSR iterations on |C| (Ma & Olshevsky 2020, as crowd-kit runs them, with F >= 0
-    and entries whose divisor is 0 skipped).  Returns (u, v, iterations)."""
+    """The M-MSR iterations on |C| (Ma & Olshevsky 2020, as crowd-kit runs them, with F >= 0,
+    entries whose divisor is 0 skipped and the iterate kept finite by :func:`_rebalance`
+    before and :func:`_cap` after each iteration).
+    Returns (u, v, iterations)."""
     n = agree.shape[0]
     m = n_labels
     obs = common > 0
@@ -94,11 +120,13 @@ def mmsr_solve(agree, common, n_labels, n_tasks, u0, n_iter, tol):
     it = 0
     while it < n_iter:
         it += 1
+        u, v = _rebalance(u, v)
         up, vp = list(u), list(v)
         for j in range(n):
             v[j] = _msr_mean([x[i, j] / u[i] for i in range(n) if obs[i, j] and u[i] != 0], f, v[j], n_tasks)
         for i in range(n):
             u[i] = _msr_mean([x[i, j] / v[j] for j in range(n) if obs[i, j] and v[j] != 0], f, u[i], n_tasks)
+        u, v = _cap(u, v)
         loss = math.sqrt(sum((u[a] * v[b] - up[a] * vp[b]) ** 2 for a in range(n) for b in range(n)))
         if loss < tol:
             break

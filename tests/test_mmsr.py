@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CROWDKIT_REASON, contract_checks, crowdkit_available
+from conftest import CROWDKIT_REASON, NOJIT, annotation_tables, contract_checks, crowdkit_available
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from naive_kos_mmsr import _trim, mmsr_solve, pair_stats
@@ -208,3 +208,102 @@ def test_partial_fit_refused():
 
     with pytest.raises(InputError, match="no incremental form"):
         crowdagg.MMSR().partial_fit(_crowd(0))
+
+
+# --- degenerate inputs: |C| without a finite rank-one fit -------------------------------------------------
+
+#: w1 agrees with w2 and w3 on 2 of 3 items (C = 1/2), w2 and w3 with each other on 1 of 3 (C = 0, chance
+#: level for K = 3): u_w1 v_w2 = 1/2 but u_w2 v_w3 = 0, so the plain iterations drive u_w1 -> inf and
+#: u_w2, u_w3 -> 0 and overflowed (NumericalError "this is a bug in crowdagg")
+_NO_RANK_ONE = pd.DataFrame({"item": list("aaabbbccc"), "worker": ["w1", "w2", "w3"] * 3,
+                             "label": list("xxzyyyxyx")})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_rank_one_fit_gives_finite_clipped_skills(seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow / divide-by-zero warnings either
+        m = crowdagg.MMSR(random_state=seed).fit(_NO_RANK_ONE)
+    assert m.converged_ and m.n_iter_ < 100
+    n, k = 3, 3
+    s = (m.skills_ * k - 1) / (k - 1)
+    # w1 at the top of the clip range, w2 and w3 (-> 0) at its bottom
+    assert s["w1"] == pytest.approx(1 - 1 / np.sqrt(n))
+    assert s["w2"] == pytest.approx(-1 / (k - 1) + 1 / np.sqrt(n)) and s["w3"] == pytest.approx(s["w2"])
+    assert m.labels_.to_dict() == {"a": "x", "b": "y", "c": "x"}
+    assert np.isfinite(m.probas_.to_numpy()).all()
+
+
+def test_no_rank_one_fit_with_unused_label_via_aggregate():
+    df = _NO_RANK_ONE.assign(label=_NO_RANK_ONE["label"].replace("y", "x"))  # "y" declared, unused
+    for d in (_NO_RANK_ONE, df):
+        m = crowdagg.aggregate(as_table(d, labels=["x", "y", "z"]), method="mmsr")
+        assert np.isfinite(m.weights_.to_numpy()).all() and np.isfinite(m.probas_.to_numpy()).all()
+        assert list(m.labels_.index) == ["a", "b", "c"]
+
+
+def test_drifting_scale_stays_finite():
+    """A case where u -> 0 and v -> inf together (u v^T bounded): overflowed to inf / NaN weights."""
+    rows = [(0, 0, 0), (0, 2, 1), (0, 3, 0), (1, 0, 0), (1, 1, 1), (1, 2, 0), (2, 0, 1), (2, 1, 0), (2, 2, 0),
+            (4, 0, 0), (4, 1, 0)]
+    df = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = crowdagg.MMSR(random_state=0).fit(as_table(df, labels=[0, 1, 2]))
+    assert np.isfinite(m.weights_.to_numpy()).all() and np.isfinite(m.probas_.to_numpy()).all()
+
+
+def test_all_pairs_at_chance_give_zero_skill():
+    """Every pair agrees on exactly half of its items (K = 2): all C_ij = 0, so v = 0 and u kept its
+    random start; the skills were that random start.  Now |s| = 0: weight 0, uniform posteriors."""
+    df = pd.DataFrame({"item": list(range(4)) * 3, "worker": ["a"] * 4 + ["b"] * 4 + ["c"] * 4,
+                       "label": [0, 0, 1, 1] + [0, 1, 0, 1] + [0, 1, 1, 0]})
+    for seed in (0, 1):
+        m = crowdagg.MMSR(random_state=seed).fit(df)
+        np.testing.assert_allclose(m.skills_.to_numpy(), 0.5)
+        np.testing.assert_allclose(m.weights_.to_numpy(), 0.0, atol=1e-12)
+        np.testing.assert_allclose(m.probas_.to_numpy(), 0.5)
+
+
+@st.composite
+def _pair_matrices(draw):
+    """Random symmetric worker-pair statistics (2-5 workers, counts up to 4, agreements <= counts)."""
+    n = draw(st.integers(2, 5))
+    common = np.zeros((n, n))
+    agree = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            c = draw(st.integers(0, 4))
+            a = draw(st.integers(0, c))
+            common[i, j] = common[j, i] = c
+            agree[i, j] = agree[j, i] = a
+    return agree, common, draw(st.integers(2, 5)), draw(st.integers(0, 1000))
+
+
+@settings(max_examples=15 if NOJIT else 200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_pair_matrices(), st.integers(1, 60))
+def test_degenerate_iterations_match_reference_and_stay_bounded(stats, n_iter):
+    agree, common, k, seed = stats
+    u0 = np.random.default_rng(seed).random(agree.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = solve_mmsr(agree, common, k, 4, u0, n_iter, 0.0)  # tol 0: exactly n_iter iterations
+    u, v, it = mmsr_solve(agree, common, k, 4, u0, n_iter, 0.0)
+    assert got["n_iter"] == it == n_iter
+    np.testing.assert_allclose(got["u"], u, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(got["v"], v, rtol=1e-7, atol=1e-12)
+    assert np.isfinite(got["weights"]).all() and np.isfinite(got["s"]).all()
+
+
+@settings(max_examples=20 if NOJIT else 400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(annotation_tables(max_items=8, max_workers=4, max_labels=5, min_labels=2), st.integers(0, 5))
+def test_small_tables_never_reach_the_bug_path(case, seed):
+    """Fuzz: small tables (2-5 labels, some possibly unused, 1-4 workers) fit with finite output
+    and no numpy warning."""
+    t, _ = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = crowdagg.MMSR(random_state=seed).fit(t)
+    assert np.isfinite(m.probas_.to_numpy()).all()
+    assert np.isfinite(m.weights_.to_numpy()).all() and np.isfinite(m.skills_.to_numpy()).all()
+    assert len(m.labels_) == t.n_items

@@ -84,6 +84,72 @@ def _msr_half_step(nbr_ptr, nbr_idx, x, divisor, target, buf, f, n_tasks):
             target[j] = r
 
 
+#: largest skill magnitude an M-MSR iterate may hold on the balanced scale (see :func:`_cap_iterate`)
+BALANCED_CAP = 100.0
+#: ``|u| / |v|`` beyond which (or below whose inverse) the iterate is rebalanced (see :func:`_rebalance`)
+SCALE_DRIFT = 1e6
+
+
+@njit(cache=True, nogil=True)
+def _norm_ratio(u, v):
+    """``|u| / |v|`` without overflow (infinite entries read as the largest float); 0 when
+    either is 0."""
+    top = np.finfo(np.float64).max
+    bu = 0.0
+    bv = 0.0
+    for i in range(u.shape[0]):
+        bu = max(bu, min(u[i], top))
+        bv = max(bv, min(v[i], top))
+    if bu == 0.0 or bv == 0.0:
+        return 0.0
+    su = 0.0
+    sv = 0.0
+    for i in range(u.shape[0]):
+        a = min(u[i], top) / bu
+        b = min(v[i], top) / bv
+        su += a * a
+        sv += b * b
+    return (bu / bv) * np.sqrt(su / sv)
+
+
+@njit(cache=True, nogil=True)
+def _rebalance(u, v, drift):
+    """``u v^T`` is unchanged by ``(u / k, v k)``; when ``k^2 = |u| / |v|`` leaves
+    ``[1/drift, drift]``, rescale to ``|u| = |v|`` (the balanced scale, where the entries
+    are the skill magnitudes ``|s|``)."""
+    ratio = _norm_ratio(u, v)
+    if ratio == 0.0 or 1.0 / drift <= ratio <= drift:
+        return
+    k = np.sqrt(ratio)
+    for i in range(u.shape[0]):
+        u[i] /= k
+        v[i] *= k
+
+
+@njit(cache=True, nogil=True)
+def _cap_iterate(u, v, cap):
+    """Entries above ``cap`` on the balanced scale (``u_i / k``, ``v_j k``, ``k = sqrt(|u| / |v|)``)
+    set to ``cap`` there.
+
+    With :func:`_rebalance`, this keeps the M-MSR iterate finite.  A consistent rank-one
+    fit triggers neither (its scale is fixed after the first iteration, and
+    ``|s_i| = 100`` needs every co-worker of ``i`` below ``|s| = 0.01``).  They act when
+    ``|C|`` has no rank-one fit with finite entries and the iterations drift apart
+    geometrically (a worker agreeing with two co-workers who are at chance with each
+    other: ``u_i -> inf``, theirs ``-> 0``; or ``u -> 0`` and ``v -> inf`` together),
+    which overflowed within the default 10,000 iterations; capped, the iterate stays
+    finite (and usually settles at a fixed point)."""
+    ratio = _norm_ratio(u, v)
+    if ratio == 0.0:
+        return
+    k = np.sqrt(ratio)
+    hu = cap * k
+    hv = cap / k
+    for i in range(u.shape[0]):
+        u[i] = min(u[i], hu)
+        v[i] = min(v[i], hv)
+
+
 @njit(cache=True, nogil=True)
 def mmsr_iterate(nbr_ptr, nbr_idx, x, u, v, f, n_tasks, max_iter, tol, loss_out):
     """The M-MSR iterations for the rank-one fit ``x_ij ~ u_i v_j`` on the observed pairs
@@ -91,8 +157,10 @@ def mmsr_iterate(nbr_ptr, nbr_idx, x, u, v, f, n_tasks, max_iter, tol, loss_out)
     same order; ``x`` symmetric).  Each iteration sets every ``v_j`` to the reduced mean
     of ``x_ij / u_i`` over its observed ``i``, then every ``u_i`` to the reduced mean of
     ``x_ij / v_j`` (with the new ``v``); an entry whose divisor is 0 is skipped and a
-    worker with nothing left keeps its value.  Stops when the Frobenius norm of the change
-    of ``u v^T`` falls below ``tol``.  Returns the iterations run (losses in ``loss_out``)."""
+    worker with nothing left keeps its value.  A drifting scale is rebalanced before each
+    iteration (:func:`_rebalance`) and entries beyond :data:`BALANCED_CAP` on the balanced
+    scale are capped after it (:func:`_cap_iterate`).  Stops when the Frobenius norm of the
+    change of ``u v^T`` falls below ``tol``.  Returns the iterations run (losses in ``loss_out``)."""
     n = u.shape[0]
     width = 0
     for i in range(n):
@@ -101,11 +169,13 @@ def mmsr_iterate(nbr_ptr, nbr_idx, x, u, v, f, n_tasks, max_iter, tol, loss_out)
     up = np.empty(n)
     vp = np.empty(n)
     for it in range(max_iter):
+        _rebalance(u, v, SCALE_DRIFT)  # before the copies: leaves u v^T, so the loss, as it is
         for i in range(n):
             up[i] = u[i]
             vp[i] = v[i]
         _msr_half_step(nbr_ptr, nbr_idx, x, u, v, buf, f, n_tasks)
         _msr_half_step(nbr_ptr, nbr_idx, x, v, u, buf, f, n_tasks)
+        _cap_iterate(u, v, BALANCED_CAP)
         # ||u v^T - up vp^T||_F^2 with du = u - up, dv = v - vp (no cancellation of large terms):
         # |du|^2 |v|^2 + 2 (du . up)(v . dv) + |up|^2 |dv|^2
         dd = 0.0

@@ -67,7 +67,8 @@ def solve_mmsr(agree: np.ndarray, common: np.ndarray, n_labels: int, n_tasks: in
     ``C_ij = (K agree_ij / common_ij - 1) / (K - 1)`` on the pairs with common items
     estimates ``s_i s_j`` (``s``: how much better than random a worker is, in
     ``[-1/(K-1), 1]``); M-MSR fits ``|C| ~ u v^T`` robustly from ``u = v = u0``
-    (:func:`crowdagg.kernels.mmsr.mmsr_iterate`), ``|s| = u / sqrt(|u| / |v|)``, signs
+    (:func:`crowdagg.kernels.mmsr.mmsr_iterate`), ``|s| = u / sqrt(|u| / |v|)`` (0 when ``u``
+    or ``v`` is 0: every observed ``C_ij`` is 0), signs
     by :func:`_signs`, then ``s`` is clipped to
     ``[-1/(K-1) + 1/sqrt(n_tasks), 1 - 1/sqrt(n_tasks)]`` and turned into the
     probability of a right answer ``p = s (K-1)/K + 1/K`` and the vote weight
@@ -99,7 +100,8 @@ def solve_mmsr(agree: np.ndarray, common: np.ndarray, n_labels: int, n_tasks: in
     n_iter = mmsr_iterate(ptr, cols.astype(np.int64), np.abs(c[rows, cols]), u, v, trim, float(max(n_tasks, 1)),
                           int(max_iter), float(tol), loss)
     nu, nv = float(np.linalg.norm(u)), float(np.linalg.norm(v))
-    mag = u / math.sqrt(nu / nv) if nu > 0 and nv > 0 else np.abs(u)
+    # u = 0 or v = 0: every observed |C_ij| is 0 (all pairs at chance level), so |s| = 0
+    mag = u / math.sqrt(nu / nv) if nu > 0 and nv > 0 else np.zeros(n)
     s = _signs(c, obs, np.abs(mag)) * mag
     hi = 1.0 - 1.0 / math.sqrt(max(n_tasks, 1))
     lo = -1.0 / (k - 1) + 1.0 / math.sqrt(max(n_tasks, 1))
@@ -232,7 +234,13 @@ class MMSR(EMAggregator):
     the unobserved entries of ``C`` as ``-1/(K-1)``, i.e. as negative correlation,
     and builds dense matrices with one row per positively correlated pair); a
     worker with no co-worker gets the mean skill (crowd-kit keeps its random start);
-    entries whose divisor is 0 are skipped instead of producing infinities.
+    entries whose divisor is 0 are skipped instead of producing infinities; when
+    ``|C|`` has no rank-one fit with finite entries (e.g. a worker agreeing with two
+    co-workers who are at chance level with each other) the iterations drift apart
+    geometrically and crowd-kit overflows to NaN skills, here a drifting scale is
+    rebalanced and skill magnitudes are capped at 100 on the balanced scale (then clipped
+    as above; inactive on a consistent fit); when every observed pair is at chance level
+    (all ``C_ij = 0``) the skills are 0 (crowd-kit keeps the random start).
     The statistics are worker x worker matrices (memory: 48 bytes x workers^2,
     refused up front beyond the memory limit); a distributed table sums them over
     its pieces.
