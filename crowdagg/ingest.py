@@ -304,6 +304,29 @@ def _read_parquet_folder(
     return dataset.to_table(columns=list(cols)), cols
 
 
+#: Parquet file names a folder is read from (any case)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_N_SHOWN = 5
+
+
+def _parquet_folder_files(path: str) -> tuple[list[str], list[str]]:
+    """The Parquet files of a folder, in its subfolders too (hive partitions), and the
+    other files, both sorted as Arrow lists a folder.
+
+    A Parquet file is one named ``*.parquet`` or ``*.pq`` (any case); other files (a
+    README, Spark's ``.crc`` files) are not read.  Names starting with ``.`` or ``_``
+    (``_SUCCESS``, ``_temporary/``), files or folders, are skipped, as Arrow skips them.
+    """
+    files: list[str] = []
+    others: list[str] = []
+    for root, dirs, names in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in names:
+            if not name.startswith((".", "_")):
+                (files if name.lower().endswith(PARQUET_SUFFIXES) else others).append(os.path.join(root, name))
+    return sorted(files), sorted(os.path.relpath(f, path) for f in others)
+
+
 def _parquet_folder_schema(
     path: str, item_col: str | None, worker_col: str, label_col: str
 ) -> tuple[Any, tuple[str, str, str], bool]:
@@ -312,9 +335,11 @@ def _parquet_folder_schema(
     import pyarrow.dataset as pads
     import pyarrow.parquet as pq
 
-    dataset = pads.dataset(path, format="parquet", partitioning="hive")
-    if not dataset.files:
-        raise EmptyTableError(f"the folder {path!r} holds no Parquet files")
+    files, others = _parquet_folder_files(path)
+    if not files:
+        seen = f" (other files: {others[:_N_SHOWN]})" if others else ""
+        raise EmptyTableError(f"the folder {path!r} holds no Parquet files (.parquet or .pq){seen}")
+    dataset = pads.dataset(files, format="parquet", partitioning="hive", partition_base_dir=path)
     cols = _resolve_columns(dataset.schema.names, item_col, worker_col, label_col)
     first: dict[str, tuple[Any, str]] = {}
     complete = True

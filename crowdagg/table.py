@@ -714,7 +714,10 @@ class AnnotationTable:
         Parameters
         ----------
         path : str or os.PathLike
-            The file or folder.
+            The file or folder.  A folder is read as its ``*.parquet`` and ``*.pq``
+            files (any case; in subfolders too, hive partitions included), in sorted
+            path order; other files (a README) and names starting with ``.`` or
+            ``_`` (``_SUCCESS``) are not read.
         item_col, worker_col, label_col, labels, duplicates
             As in :meth:`from_pandas`.
         strip : bool
@@ -730,6 +733,8 @@ class AnnotationTable:
         FormatError
             A file that is not Parquet (or truncated), or a folder whose files do
             not share one schema.
+        EmptyTableError
+            A folder without Parquet files (the message names the other files).
         """
         if duplicates not in _DUPLICATE_POLICIES:
             raise InputError(f"duplicates must be one of {_DUPLICATE_POLICIES}, got {duplicates!r}")

@@ -238,3 +238,30 @@ def test_streamed_equals_whole_property(tmp_path_factory, rows, batch, group):
         assert_same(AnnotationTable.read_parquet(path, duplicates="keep"), want)
     finally:
         ingest.PARQUET_BATCH_ROWS = old
+
+
+@pytest.mark.parametrize("streamed", [True, False])
+def test_folder_reads_its_parquet_files_only(tmp_path, monkeypatch, streamed):
+    """A README, Spark's _SUCCESS and .crc files, a _temporary/ folder: not read, not an error;
+    *.parquet and *.pq files (any case, subfolders too) are, in Arrow's order."""
+    folder = tmp_path / "parts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "_temporary").mkdir()
+    pq.write_table(pa.table({"item": ["a", "b"], "worker": ["x", "x"], "label": [1, 2]}), folder / "p1.parquet")
+    pq.write_table(pa.table({"item": ["c"], "worker": ["x"], "label": [1]}), folder / "sub" / "p2.PQ")
+    for stray in ("README.txt", "_SUCCESS", ".p1.parquet.crc", "_temporary/p3.parquet", "notes.md"):
+        (folder / stray).write_bytes(b"not parquet")
+    if not streamed:
+        monkeypatch.setattr(ingest, "parquet_batches", lambda *a, **k: None)
+    t = AnnotationTable.read_parquet(folder)
+    assert list(t.items) == ["a", "b", "c"] and t.n_annotations == 3
+
+
+def test_folder_without_parquet_files_names_the_others(tmp_path):
+    folder = tmp_path / "parts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "README.txt").write_text("hi")
+    (folder / "sub" / "000000_0").write_bytes(b"PAR1")  # Hive's unnamed files: give them a .parquet name
+    with pytest.raises(errors.EmptyTableError, match=r"holds no Parquet files \(\.parquet or \.pq\) "
+                                                     r"\(other files: \['README.txt', 'sub/000000_0'\]\)"):
+        AnnotationTable.read_parquet(folder)
