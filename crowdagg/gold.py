@@ -23,7 +23,7 @@ import pandas as pd
 
 from .errors import EncodingError, GoldError, InputFileNotFoundError, NotAFileError, UnknownLabelError
 from .factorize import _N_EXAMPLES, _as_index, _coerce_like, _holds_strings, _plain
-from .ingest import _ITEM_DEFAULTS, _check_strip, _first_line, _strip_cells
+from .ingest import _ITEM_DEFAULTS, _binary_as_text, _check_strip, _first_line, _strip_cells
 
 __all__ = ["gold_series", "gold_by_item", "gold_label_codes", "read_gold"]
 
@@ -131,7 +131,8 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     NotAFileError
         ``path`` is a folder.
     EncodingError
-        A CSV file that is not UTF-8 text.
+        A CSV file that is not UTF-8 text, or Parquet binary ids or labels that
+        are not UTF-8 (binary columns are read as the text they spell).
     GoldError
         An unreadable file, ragged rows, missing columns, rows without an item
         id or without a label, CSV item ids not written as ``items``' type.
@@ -147,8 +148,10 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     item = next((c for c in _ITEM_DEFAULTS if c in tbl.column_names), None)
     if item is None or "label" not in tbl.column_names:
         raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {tbl.column_names}")
-    ids, values = (pd.Series((_strip_cells(tbl.column(c), empty_is_null=False) if strip else tbl.column(c)).to_pandas().to_numpy(dtype=object), dtype=object)
-                   for c in (item, "label"))
+    cols = [_binary_as_text(tbl.column(c), c, path) for c in (item, "label")]  # Parquet bytes: text
+    if strip:
+        cols = [_strip_cells(c, empty_is_null=False) for c in cols]
+    ids, values = (pd.Series(c.to_pandas().to_numpy(dtype=object), dtype=object) for c in cols)
     for what, col in (("an item id", ids), ("a label", values)):
         bad = (col.isna() | col.map(lambda v: isinstance(v, str) and v == "")).to_numpy()
         if bad.any():

@@ -102,7 +102,7 @@ def read_parquet_columns(
     except (pa.ArrowException, OSError) as exc:  # ArrowInvalid, ArrowTypeError, ArrowIOError
         what = "a Parquet file" if os.path.isfile(path) else "a folder of Parquet files with one schema"
         raise FormatError(f"cannot read {path!r} as {what}: {_first_line(exc)}") from None
-    columns = [tbl.column(c) for c in cols]
+    columns = [_binary_as_text(tbl.column(c), c, path) for c in cols]
     if strip:
         columns = [_strip_cells(c, empty_is_null=False) for c in columns]
     return columns, cols
@@ -414,6 +414,7 @@ def parquet_batches(
                     arrays = [batch.column(c) for c in cols]
                     if types is not None:  # as the folder's whole read: the dataset schema's types
                         arrays = [a if a.type == t else a.cast(t) for a, t in zip(arrays, types)]
+                    arrays = [_binary_as_text(a, c, path) for a, c in zip(arrays, cols)]
                     if strip:
                         arrays = [_strip_cells(a, empty_is_null=False) for a in arrays]
                     yield arrays
@@ -544,6 +545,50 @@ def _encoding_error(path: str) -> EncodingError:
             except UnicodeDecodeError as exc:
                 return _utf8_error(repr(path), line, exc.start, line_no)
     return EncodingError(f"{path!r} is not UTF-8 text (save it as UTF-8)")
+
+
+def _binary_as_text(col: Any, name: Any, path: str) -> Any:
+    """A binary Arrow column of a file (Parquet ``BYTE_ARRAY`` without the UTF-8
+    annotation) as the strings its bytes spell, as text columns are read; other types
+    are returned as they are.  Bytes that are not UTF-8 are an EncodingError naming
+    the column and a value (ids and labels are text or numbers, never raw bytes:
+    ``b'a'`` would otherwise reach the output)."""
+    import pyarrow as pa
+
+    t = col.type
+    if pa.types.is_dictionary(t) and _is_binary(t.value_type):
+        col = col.cast(t.value_type)
+        t = col.type
+    if not _is_binary(t):
+        return col
+    if pa.types.is_fixed_size_binary(t):
+        col = col.cast(pa.binary())
+        t = col.type
+    target = pa.large_string() if pa.types.is_large_binary(t) or pa.types.is_binary_view(t) else pa.string()
+    try:
+        return col.cast(target)
+    except pa.ArrowInvalid:
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        bad = next((v for ch in chunks for v in ch.to_pylist() if v is not None and not _is_utf8(v)), b"")
+        raise EncodingError(
+            f"column {name!r} of {path!r} holds bytes that are not UTF-8 text (e.g. {bad[:40]!r}); "
+            "ids and labels are read as text: write them as UTF-8 strings"
+        ) from None
+
+
+def _is_binary(t: Any) -> bool:
+    import pyarrow as pa
+
+    return (pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
+            or pa.types.is_fixed_size_binary(t))
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _strip_cells(col: Any, *, empty_is_null: bool) -> Any:

@@ -724,7 +724,8 @@ class AnnotationTable:
             Strip leading and trailing whitespace from every string id and label
             (default); ``False`` keeps every value exactly.  Column types are kept
             (a stripped string stays a string; an empty one is the empty string,
-            Parquet having real nulls).
+            Parquet having real nulls), except that binary columns (bytes without
+            Parquet's UTF-8 annotation) are read as the text they spell.
 
         Raises
         ------
@@ -732,7 +733,8 @@ class AnnotationTable:
             A missing or unreadable path.
         FormatError
             A file that is not Parquet (or truncated), or a folder whose files do
-            not share one schema.
+            not share one schema; an EncodingError (a FormatError) for binary ids
+            or labels that are not UTF-8.
         EmptyTableError
             A folder without Parquet files (the message names the other files).
         """

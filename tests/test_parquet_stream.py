@@ -265,3 +265,41 @@ def test_folder_without_parquet_files_names_the_others(tmp_path):
     with pytest.raises(errors.EmptyTableError, match=r"holds no Parquet files \(\.parquet or \.pq\) "
                                                      r"\(other files: \['README.txt', 'sub/000000_0'\]\)"):
         AnnotationTable.read_parquet(folder)
+
+
+@pytest.mark.parametrize("binary", [pa.binary(), pa.large_binary(), pa.binary_view(), "dictionary"])
+@pytest.mark.parametrize("streamed", [True, False])
+def test_binary_columns_are_read_as_text(tmp_path, monkeypatch, binary, streamed):
+    """Parquet bytes without the UTF-8 annotation are the strings they spell (stripped as
+    strings are): the table, and so the output, holds 'a', never b'a'."""
+    def col(values):
+        if binary == "dictionary":
+            return pa.array(values, pa.binary()).dictionary_encode()
+        return pa.array(values, binary)
+
+    raw = pa.table({"item": col([b" a", b"b", b"a"]), "worker": col([b"w1", b"w1", b"w2"]),
+                    "label": col([b"x", b"y ", b"x"])})
+    text = pa.table({"item": ["a", "b", "a"], "worker": ["w1", "w1", "w2"], "label": ["x", "y", "x"]})
+    path = _write(tmp_path, raw)
+    if not streamed:
+        monkeypatch.setattr(ingest, "parquet_batches", lambda *a, **k: None)
+    t = AnnotationTable.read_parquet(path)
+    ref = AnnotationTable.from_arrow(text)
+    assert t.items.tolist() == ["a", "b"] and t.labels.tolist() == ["x", "y"] and t.workers.tolist() == ["w1", "w2"]
+    np.testing.assert_array_equal(t.label_codes, ref.label_codes)
+    np.testing.assert_array_equal(t.worker_codes, ref.worker_codes)
+
+
+def test_binary_not_utf8_is_an_encoding_error(tmp_path):
+    path = _write(tmp_path, pa.table({"item": pa.array([b"a", b"\xff\xfe"]), "worker": ["w", "w"],
+                                      "label": ["x", "y"]}))
+    with pytest.raises(errors.EncodingError, match=r"column 'item' of .* not UTF-8 text \(e\.g\. b'\\xff\\xfe'\)"):
+        AnnotationTable.read_parquet(path)
+
+
+def test_gold_parquet_binary_ids_are_text(tmp_path):
+    from crowdagg.gold import read_gold
+
+    path = _write(tmp_path, pa.table({"item": pa.array([b"a ", b"b"]), "label": pa.array([b"x", b"y"])}), "g.parquet")
+    gold = read_gold(str(path))
+    assert gold.index.tolist() == ["a", "b"] and gold.tolist() == ["x", "y"]
