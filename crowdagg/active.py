@@ -68,6 +68,7 @@ from ._validation import check_choice, check_int, check_random_state
 from .errors import InputError
 from .kernels._util import parallel_guard
 from .kernels.active import gain_parallel, gain_slice
+from .results import label_confidence
 
 __all__ = ["next_items", "posterior_entropy", "expected_gain", "worker_confusions"]
 
@@ -269,6 +270,8 @@ def next_items(
     # best score first; ties: fewer answers, then table order (lexsort: last key is primary)
     order = cand[np.lexsort((cand, counts[cand], -score[cand]))][:n]
     labels = model.labels_
+    label_codes = probas.columns.get_indexer(np.asarray(labels)) if probas.columns.is_unique else \
+        np.full(post.shape[0], -1, np.int64)
     out = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1, dtype=np.int64),
         "item": probas.index.take(order),
@@ -277,7 +280,7 @@ def next_items(
         **{k: v[order] for k, v in cols.items()},
         "n_answers": counts[order].astype(np.int64),
         "label": labels.iloc[order].to_numpy() if isinstance(labels, pd.Series) else labels[order],
-        "confidence": post[order].max(axis=1) if post.shape[1] else np.zeros(len(order)),
+        "confidence": label_confidence(post[order], label_codes[order]),
     })
     out["label"] = out["label"].astype(labels.dtype)
     return out

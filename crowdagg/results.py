@@ -85,14 +85,9 @@ class AggregationResult:
 
     def _confidence(self, p: np.ndarray) -> np.ndarray:
         """The posterior of each item's label (the row maximum where the label is missing)."""
-        if not p.shape[1]:
-            return np.zeros(p.shape[0])
-        top = p.max(axis=1)
         if not self.probas.columns.is_unique:  # not a crowdagg result: no label -> column map
-            return top
-        pos = self.probas.columns.get_indexer(self.labels.to_numpy())  # -1: missing label
-        picked = p[np.arange(p.shape[0]), np.maximum(pos, 0)]
-        return np.where(pos >= 0, picked, top)
+            return label_confidence(p, np.full(p.shape[0], -1, np.int64))
+        return label_confidence(p, self.probas.columns.get_indexer(self.labels.to_numpy()))
 
     def to_polars(self):
         """As :meth:`to_pandas`, as a polars DataFrame."""
@@ -100,3 +95,14 @@ class AggregationResult:
 
         df = self.to_pandas()
         return pl.from_pandas(df)
+
+
+def label_confidence(post: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The ``confidence`` column: ``post[i, codes[i]]``, the posterior of item ``i``'s output
+    label (for ordinal models the posterior median, which need not be the most probable
+    level); the row maximum where ``codes[i] < 0`` (no label); zeros without labels."""
+    if not post.shape[1]:
+        return np.zeros(post.shape[0])
+    codes = np.asarray(codes, dtype=np.int64)
+    picked = post[np.arange(post.shape[0]), np.clip(codes, 0, post.shape[1] - 1)]
+    return np.where(codes >= 0, picked, post.max(axis=1))

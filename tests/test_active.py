@@ -182,3 +182,15 @@ def test_permuting_label_codes_permutes_gain():
     np.testing.assert_allclose(a.to_numpy(), b.reindex(a.index).to_numpy(), atol=1e-6)
 
 
+
+
+def test_confidence_is_the_posterior_of_the_label():
+    """Ordinal models output the posterior median: ``confidence`` is the posterior of that
+    label (item c: label 3, posterior 0.008), not the row maximum (0.49)."""
+    df = pd.DataFrame({"item": list("aabbc"), "worker": ["w1", "w2", "w1", "w2", "w1"], "label": [1, 2, 5, 4, 3]})
+    m = crowdagg.OrdinalDawidSkene().fit(df)
+    out = next_items(m, 3).set_index("item")
+    assert out.loc["c", "label"] == 3
+    for item, row in out.iterrows():
+        assert row["confidence"] == pytest.approx(m.probas_.loc[item, row["label"]], abs=1e-12)
+    assert out.loc["c", "confidence"] < m.probas_.loc["c"].max() / 10

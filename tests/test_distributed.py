@@ -446,3 +446,16 @@ def test_user_subclass_gold_and_glad_warm_start_as_local(dtable, df):
         dis = crowdagg.GLAD(max_iter=4, tol=0).fit(dtable, **kw)
         _same_probas(loc, dis.result_)
         np.testing.assert_allclose(dis.loglik_, loc.loglik_, rtol=TOL)
+
+
+def test_confidence_is_the_posterior_of_the_label_as_local(client):
+    """An ordinal model outputs the posterior median, not the argmax: the Dask result frame's
+    ``confidence`` is the posterior of that label, as the local ``to_pandas`` gives it."""
+    df = pd.DataFrame({"item": list("aabbc"), "worker": ["w1", "w2", "w1", "w2", "w1"], "label": [1, 2, 5, 4, 3]})
+    dt = DaskAnnotationTable.from_dask_dataframe(dd.from_pandas(df, npartitions=2), client=client)
+    dist = crowdagg.OrdinalDawidSkene().fit(dt).result_.frame.compute().sort_index()
+    local = crowdagg.OrdinalDawidSkene().fit(df).result_.to_pandas().sort_index()
+    assert dist.loc["c", "label"] == 3 and dist.loc["c", "confidence"] < 0.05  # not the row maximum
+    np.testing.assert_allclose(dist["confidence"].to_numpy(), local["confidence"].to_numpy(), atol=TOL)
+    np.testing.assert_allclose(dist["confidence"].to_numpy(), dist["proba_3"].where(dist["label"] == 3).fillna(
+        dist["confidence"]).to_numpy(), atol=TOL)

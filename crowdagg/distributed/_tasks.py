@@ -21,7 +21,7 @@ import pandas as pd
 from ..em import EMContext, EMModel, add, em_label_codes, initial_posteriors
 from ..factorize import _lookup
 from ..kernels.agreement import pair_keys
-from ..results import decode_labels
+from ..results import decode_labels, label_confidence
 from .table import Piece
 
 __all__ = ["PieceState", "add"]
@@ -113,7 +113,7 @@ def result_frame(piece: Piece, state: PieceState, gold: np.ndarray, codes: np.nd
         codes = em_label_codes(t, state.post, gold)
     lab = decode_labels(t.labels, codes, t.items).astype(label_dtype)
     df = pd.DataFrame(state.post, index=t.items.rename("item"), columns=[f"proba_{c}" for c in t.labels])
-    df.insert(0, "confidence", state.post.max(axis=1) if t.n_labels else 0.0)
+    df.insert(0, "confidence", label_confidence(state.post, codes))
     df.insert(0, "label", lab.to_numpy())
     return df
 

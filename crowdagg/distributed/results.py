@@ -23,7 +23,7 @@ class DaskAggregationResult:
     ----------
     frame : dask.dataframe.DataFrame
         Indexed by item id (name ``item``), one partition per piece: ``label``,
-        ``confidence`` (top posterior), then ``proba_<label>`` per label -- the
+        ``confidence`` (the posterior of the label), then ``proba_<label>`` per label -- the
         columns of :meth:`crowdagg.results.AggregationResult.to_pandas`.
     labels_codebook : pandas.Index
         The label set (column order of the posteriors).
