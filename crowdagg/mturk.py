@@ -737,7 +737,8 @@ def _finish(
     keep, excluded = _status_mask(src, include_rejected, statuses)
     pos = np.flatnonzero(keep)
     if pos.size == 0:
-        raise EmptyTableError(f"no assignment left after leaving out {excluded} (include_rejected=, statuses=)")
+        what = ", ".join(f"{n:,} {status}" for status, n in excluded.items()) or "none"
+        raise EmptyTableError(f"no assignment left after leaving out {what} (include_rejected=, statuses=)")
     answers = src.answers.iloc[pos]
     bools = {c: _is_bool(answers[c]) for c in answers.columns}
     spec, specs = _resolve_field(field, answers, bools)
