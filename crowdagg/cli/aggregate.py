@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
 
         # numeric gold values are numbers of their own (not labels of the data)
         labels = None if args.kind == "numeric" else getattr(data, "labels", table.labels)
-        fit_kwargs["gold"] = read_gold(args.gold, labels=labels, strip=not args.keep_whitespace)
+        fit_kwargs["gold"] = read_gold(args.gold, labels=labels, items=getattr(data, "items", table.items),
+                                       strip=not args.keep_whitespace)
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):
         est.fit(data, **fit_kwargs)
     write_frame(est.to_pandas(), out)

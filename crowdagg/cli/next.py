@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gold is not None:
         from ..gold import read_gold
 
-        gold = read_gold(args.gold, labels=table.labels, strip=not args.keep_whitespace)
+        gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
         fit_kwargs["gold"] = gold
         exclude = gold.index if hasattr(gold, "index") else None
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):

@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gold is not None:
         from ..gold import read_gold
 
-        gold = read_gold(args.gold, labels=table.labels, strip=not args.keep_whitespace)
+        gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
     with progress(f"fitting {type(est).__name__} and writing the report", quiet=args.quiet):
         # the report keeps GOLD out of the fit, but a method that needs it (goldmv) is fitted with it
         data = est.fit(table, gold=gold) if needs_gold(est) else table

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     dest = prepare_output(args.output, (args.input, args.gold))
     table = load_table(args)
-    gold = read_gold(args.gold, labels=table.labels, strip=not args.keep_whitespace)
+    gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
     with progress("scoring workers", quiet=args.quiet):
         scores = score_workers(table, gold, confidence=args.confidence,
                                include_unscored=not args.drop_unscored)
