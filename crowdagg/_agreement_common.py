@@ -2,7 +2,8 @@
 :mod:`crowdagg.distributed.agreement` and :mod:`crowdagg.quality` import them from here.
 
 Table building with option checks (:func:`_table`), argument checks, agreement
-weights, label values per level of measurement, t intervals, and the analytic
+weights, label values per level of measurement, t intervals clipped to each
+coefficient's range (:func:`family_range`, :func:`cac_range`), and the analytic
 standard error of Krippendorff's alpha (Gwet 2014 linearisation):
 :func:`alpha_linearisation` gives its table-wide terms, :func:`alpha_se_sum` the
 per-item sum of squares of a table or of one distributed piece, and
@@ -120,18 +121,95 @@ def _check_dense_labels(q: int, what: str) -> None:
                  "merge labels")
 
 
-def _t_interval(value: float, se: float, df: int, confidence: float, cap: bool = True) -> tuple[float, float]:
+#: The range of Krippendorff's alpha (and of Cohen's kappa with identity, linear or quadratic weights)
+UNIT_RANGE = (-1.0, 1.0)
+
+
+def _t_interval(value: float, se: float, df: int, confidence: float, cap: bool = True,
+                bounds: tuple[float, float] = UNIT_RANGE) -> tuple[float, float]:
+    """The t interval ``value -/+ t * se`` on ``df`` d.o.f., clipped to ``bounds`` (the coefficient's range)."""
     from scipy import stats
 
     if df < 1 or not np.isfinite(se):
         return (value, value)
     h = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return _capped(value, value - h, value + h) if cap else (value - h, value + h)
+    return _capped(value, value - h, value + h, bounds) if cap else (value - h, value + h)
 
 
-def _capped(value: float, lo: float, hi: float) -> tuple[float, float]:
-    """An analytic interval clipped to the coefficients' range [-1, 1] (never excluding ``value``)."""
-    return (max(lo, min(-1.0, value)), min(hi, max(1.0, value)))
+def _capped(value: float, lo: float, hi: float, bounds: tuple[float, float] = UNIT_RANGE) -> tuple[float, float]:
+    """An analytic interval clipped to the coefficient's range ``bounds`` (never excluding ``value``).
+
+    ``bounds`` may be infinite (no clip on that side); see :func:`cac_range` and :func:`family_range`.
+    """
+    b_lo, b_hi = bounds
+    return (max(lo, min(b_lo, value)), min(hi, max(b_hi, value)))
+
+
+def cac_range(pa_range: tuple[float, float], pe_range: tuple[float, float]) -> tuple[float, float]:
+    """The range of ``(pa - pe) / (1 - pe)`` over ``pa`` in ``pa_range`` and ``pe`` in ``pe_range``.
+
+    The ratio rises with ``pa`` and is monotone in ``pe`` (where ``pe < 1``), so its extremes lie
+    at the corners; as ``pe`` tends to 1 it tends to ``-inf`` (``pa < 1``), 1 (``pa = 1``) or
+    ``+inf`` (``pa > 1``).  A ``pe`` range beyond 1 gives ``(-inf, inf)``.
+    """
+    pe_lo, pe_hi = pe_range
+    if pe_hi > 1.0:
+        return (-np.inf, np.inf)
+    corners = []
+    for pa in pa_range:
+        for pe in (pe_lo, pe_hi):
+            if pe >= 1.0:
+                corners.append(-np.inf if pa < 1.0 else (1.0 if pa == 1.0 else np.inf))
+            else:
+                corners.append((pa - pe) / (1.0 - pe))
+    return (float(min(corners)), float(max(corners)))
+
+
+def family_range(kind: int, w: np.ndarray, m: int | None = None) -> tuple[float, float]:
+    """The range of a kappa-family coefficient (``kind`` as in ``_FAMILY``) with agreement weights ``w``.
+
+    With a unit diagonal, ``pa`` (a mean of weights over pairs of ratings) lies in
+    ``[min w, max w]``, and ``pe`` in: ``{0}`` (percent agreement), ``{sum(W) / q^2}``
+    (Brennan-Prediger), between 0 and ``sum(W) / q^2`` (Gwet: ``sum_k pi_k (1 - pi_k)`` is
+    at most ``1 - 1/q``), ``[min w, max w]`` (Fleiss, Conger: a mean of weights).  The
+    range is then :func:`cac_range`: percent agreement ``[0, 1]``; Brennan-Prediger and
+    Gwet's AC1 ``[-1/(q-1), 1]`` unweighted; Fleiss and Conger ``(-inf, 1]`` (single-rated
+    items count in ``pi``, so ``pe`` can near 1 while ``pa`` is 0).  ``m`` (given for
+    Fleiss when every rated item has ``m`` ratings, for Conger when besides each of the ``m``
+    raters rates every item once) with identity or linear weights (positive semi-definite)
+    raises the lower bound to ``-1/(m-1)``: Fleiss' ``pa >= (m pe - 1)/(m-1)`` by Jensen's
+    inequality (Fleiss 1971), and with complete data Conger's ``pe`` is Fleiss' less
+    ``tr(W S)/r >= 0``, so Conger's kappa is at least Fleiss'.  Weights whose diagonal is not
+    all 1: no finite range.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    q = w.shape[0]
+    if q == 0 or not np.all(np.diag(w) == 1.0):
+        return (-np.inf, np.inf)
+    wmin, wmax = float(w.min()), float(w.max())
+    if kind == 3:
+        return (wmin, wmax)
+    if kind == 2:
+        pe = float(w.sum()) / (q * q)
+        pe_range = (pe, pe)
+    elif kind == 1:
+        top = float(w.sum()) / (q * q)
+        pe_range = (min(0.0, top), max(0.0, top))
+    else:
+        pe_range = (wmin, wmax)
+    lo, hi = cac_range((wmin, wmax), pe_range)
+    if kind in (0, 4) and m is not None and m >= 2 and _identity_or_linear(w):
+        lo = max(lo, -1.0 / (m - 1))
+    return (lo, hi)
+
+
+def _identity_or_linear(w: np.ndarray) -> bool:
+    """Is ``w`` the identity or the linear weights (both positive semi-definite)?"""
+    q = w.shape[0]
+    if np.array_equal(w, np.eye(q)):
+        return True
+    idx = np.arange(q)
+    return q >= 2 and np.array_equal(w, 1.0 - np.abs(idx[:, None] - idx[None, :]).astype(np.float64) / (q - 1))
 
 
 # --------------------------------------------------------------------------- levels of measurement
@@ -294,7 +372,8 @@ def alpha_terms(table: AnnotationTable, metric: int, values: np.ndarray, cum: np
 
 def family_terms(table: AnnotationTable, w: np.ndarray, parallel: bool = False
                  ) -> tuple[tuple[float, float, float, np.ndarray], np.ndarray, tuple[np.ndarray, ...]]:
-    """Fleiss-family sums ``(n rated, n with two ratings, sum pa_i, pi numerator)``, per-item
+    """Fleiss-family sums ``(n rated, n with two ratings, sum pa_i, pi numerator, sum r_i, sum r_i^2)``
+    (the last two over rated items: is ``r_i`` constant?), per-item
     ``pa_i``, and ``(nd, lab, cnt, sq)`` (label counts, weighted pair sums: for the bootstrap)."""
     ptr = table.item_ptr
     r_all = np.diff(ptr).astype(np.float64)
@@ -308,7 +387,9 @@ def family_terms(table: AnnotationTable, w: np.ndarray, parallel: bool = False
     pa_item = np.where(two, sq / np.where(two, r_all * (r_all - 1), 1.0), 0.0)
     inv_r = 1.0 / r_all[table.item_codes] if table.n_annotations else np.zeros(0)
     pi_num = np.bincount(table.label_codes, weights=inv_r, minlength=table.n_labels)
-    sums = (float((r_all >= 1).sum()), float(two.sum()), float(pa_item[two].sum()), pi_num)
+    r_int = np.diff(ptr).astype(np.int64)
+    sums = (float((r_all >= 1).sum()), float(two.sum()), float(pa_item[two].sum()), pi_num, int(r_int.sum()),
+            int((r_int * r_int).sum()))
     return sums, pa_item, (nd, lab, cnt, sq)
 
 
@@ -390,6 +471,9 @@ def alpha_core(parts: Any, labels: pd.Index, metric: int, values: np.ndarray, co
     lin = alpha_linearisation(metric, used, values, cum, marg, de, do_sum, n)
     se = linearised_se(float(parts.sum(parts.map(_alpha_se_part, lin, per=terms))), n)
     ok = np.isfinite(se)
+    # alpha lies in [-1, 1]: every level's delta^2 is a squared Euclidean distance (nominal: simplex
+    # vertices; ordinal: mid-ranks; ratio: 1 - sech^2 of half the log ratio, a positive-definite
+    # kernel), so D_o sums within-unit scatter and alpha >= 1 - 2 (n - 1) / n > -1
     res = dict(value=float(alpha), se=se if ok else None, ci=_t_interval(alpha, se, n - 1, confidence) if ok
                else None, pa=float(lin.pa), pe=float(lin.pe), details={"ci_method": "analytic (t)"})
     return res, terms, n, int(n_ann)
@@ -398,11 +482,12 @@ def alpha_core(parts: Any, labels: pd.Index, metric: int, values: np.ndarray, co
 def family_core(parts: Any, name: str, labels: pd.Index, w: np.ndarray, confidence: float,
                 conger_pe: Any = None) -> tuple[dict[str, Any], list[Any], np.ndarray, int]:
     """Fleiss' kappa, Gwet's AC, Brennan-Prediger, percent agreement (Conger's kappa with
-    ``conger_pe(n) -> (pe, pe_item)``) from per-part sums: ``(result fields, per-part terms,
+    ``conger_pe(n) -> (pe, pe_item, complete)``, ``complete``: every rated item has one rating from
+    every rater) from per-part sums: ``(result fields, per-part terms,
     pi, rated items)``."""
     kind, q = _FAMILY[name], len(labels)
     terms = parts.map(family_terms, w)
-    n, n2, pa_sum, pi_num = parts.sum(terms, 0)
+    n, n2, pa_sum, pi_num, sum_r, sum_r2 = parts.sum(terms, 0)
     if n2 == 0:
         raise no_pairs()
     if kind in (1, 2, 4) and q < 2:
@@ -412,7 +497,8 @@ def family_core(parts: Any, name: str, labels: pd.Index, w: np.ndarray, confiden
     n, n2 = int(n), int(n2)
     pa = float(pa_sum / n2)
     pi = pi_num / n
-    pe, pe_item = conger_pe(n) if kind == 4 else (float(K.family_pe(kind, pi, w, float(w.sum()))), None)
+    pe, pe_item, complete = (conger_pe(n) if kind == 4
+                             else (float(K.family_pe(kind, pi, w, float(w.sum()))), None, False))
     if pe >= 1.0 - 1e-12:
         raise AgreementUndefinedError(
             f"{name} is undefined: chance agreement is 1 (one label is used by every rating, or the "
@@ -422,8 +508,10 @@ def family_core(parts: Any, name: str, labels: pd.Index, w: np.ndarray, confiden
     ss = parts.sum(parts.map(_family_se_part, kind, pi, w, pe, value, n, n2, q, pe_item, per=terms))
     se = linearised_se(float(ss), n)
     ok = np.isfinite(se)
+    # r_i constant over the rated items exactly when n sum r_i^2 = (sum r_i)^2 (integers: exact)
+    m = int(sum_r) // n if int(sum_r) ** 2 == n * int(sum_r2) and (kind == 0 or complete) else None
     res = dict(value=float(value), se=se if ok else None,
-               ci=_t_interval(value, se, n - 1, confidence) if ok else None,
+               ci=_t_interval(value, se, n - 1, confidence, bounds=family_range(kind, w, m)) if ok else None,
                pa=pa, pe=float(pe), details={"ci_method": "analytic (t)"})
     return res, terms, pi, n
 

@@ -38,6 +38,7 @@ from . import memory
 from ._agreement_common import (  # noqa: F401  (public names of this module)
     _FAMILY,
     LEVELS,
+    UNIT_RANGE,
     WEIGHTS,
     Level,
     LocalParts,
@@ -55,6 +56,7 @@ from ._agreement_common import (  # noqa: F401  (public names of this module)
     alpha_marginals,
     alpha_se_sum,
     alpha_terms,
+    cac_range,
     family_core,
     family_se_sum,
     family_terms,
@@ -246,7 +248,9 @@ def krippendorff_alpha(
         ``se`` is Gwet's (2014, sec. 6.4) linearisation variance of alpha written
         as a chance-corrected agreement coefficient with weights ``1 - delta^2 /
         max delta^2`` (as irrCAC); ``ci`` a t interval with ``n - 1`` d.o.f. clipped
-        to [-1, 1].  For ordinal data the distances themselves depend on the marginals;
+        to alpha's range [-1, 1] (at every level ``delta^2`` is a squared Euclidean
+        distance, so alpha is at least ``1 - 2 (n - 1) / n`` for ``n`` pairable values).
+        For ordinal data the distances themselves depend on the marginals;
         the analytic SE treats them as fixed (the bootstrap does not).
 
     Raises
@@ -320,8 +324,9 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
     return AgreementResult(coefficient=name, variant=wname, n_items=n, n_annotations=table.n_annotations, **res)
 
 
-def _conger_pe(table: AnnotationTable, w: np.ndarray, n: int) -> tuple[float, np.ndarray]:
-    """Conger's chance agreement and its per-item linearisation term (Gwet 2014, irrCAC).
+def _conger_pe(table: AnnotationTable, w: np.ndarray, n: int) -> tuple[float, np.ndarray, bool]:
+    """Conger's chance agreement, its per-item linearisation term (Gwet 2014, irrCAC), and
+    whether the data are complete (every rated item rated once by every rater).
 
     The raters x labels classification counts replace irrCAC's n x r rating matrix;
     the terms of missing (item, rater) cells are one constant per rater.
@@ -350,7 +355,9 @@ def _conger_pe(table: AnnotationTable, w: np.ndarray, n: int) -> tuple[float, np
     wb = b @ w
     o = (n / ng[g]) * (wb[g, lc] - (1 - ng[g] / n) * m[g])
     pe_item = (m.sum() + np.bincount(table.item_codes, weights=o - m[g], minlength=table.n_items)) / (r * (r - 1))
-    return pe, pe_item
+    counts = table.item_counts()
+    complete = bool(np.all(counts[counts > 0] == r)) and _has_repeats(table).size == 0
+    return pe, pe_item, complete
 
 
 _FAMILY_DOC = """
@@ -371,7 +378,8 @@ _FAMILY_DOC = """
         ``pa`` is the (weighted) share of agreeing ordered pairs of ratings,
         averaged over items with two ratings or more (Gwet 2014, eq. 2.x);
         ``se`` Gwet's linearisation standard error (irrCAC), ``ci`` a t interval
-        with ``n - 1`` d.o.f. (``n`` rated items), clipped to [-1, 1].
+        with ``n - 1`` d.o.f. (``n`` rated items), clipped to the coefficient's
+        range (see Notes).
 
     Raises
     ------
@@ -443,8 +451,32 @@ def conger_kappa(data: Any, weights: Any = None, *, n_boot: int = 0, random_stat
     return _family(data, "conger_kappa", weights, n_boot, random_state, confidence, table_kwargs)
 
 
+_RANGE_DOC = {
+    "fleiss_kappa": "at most 1 and, with a varying number of ratings per item, unbounded below "
+                    "(items with one rating count in ``pi``, so ``pe`` can near 1 while ``pa`` is 0); "
+                    "with ``m`` ratings on every rated item and no or linear weights, at least "
+                    "``-1/(m-1)`` (Fleiss 1971)",
+    "gwet_ac": "``[(min W - pe*) / (1 - pe*), 1]`` with ``pe* = sum(W) / q^2`` the largest chance "
+               "agreement; AC1: ``[-1/(q-1), 1]``",
+    "brennan_prediger": "``[(min W - pe) / (1 - pe), 1]`` with the constant ``pe = sum(W) / q^2``; "
+                        "unweighted ``[-1/(q-1), 1]``, quadratic weights on 3 labels ``[-2, 1]``",
+    "percent_agreement": "``[min W, max W]``: [0, 1] with no, linear or quadratic weights",
+    "conger_kappa": "at most 1 and, with missing ratings, unbounded below; with complete data (each "
+                    "of ``r`` raters rates every item once) and no or linear weights, at least "
+                    "``-1/(r-1)`` (Conger's ``pe`` is then at most Fleiss', so his kappa is at least "
+                    "Fleiss')",
+}
+_NOTES_DOC = """
+    Notes
+    -----
+    Range (the analytic interval is clipped to it, never excluding the value): {}.
+    A weights matrix whose diagonal is not all 1 gives no finite range (no clip).
+"""
+
 for _f in (fleiss_kappa, gwet_ac, brennan_prediger, percent_agreement):
     _f.__doc__ = (_f.__doc__ or "") + _FAMILY_DOC
+for _f in (fleiss_kappa, gwet_ac, brennan_prediger, percent_agreement, conger_kappa):
+    _f.__doc__ = (_f.__doc__ or "") + _NOTES_DOC.format(_RANGE_DOC[_f.__name__])
 del _f
 
 
@@ -503,7 +535,9 @@ def cohen_kappa(
     AgreementResult
         ``se``: the asymptotic standard error of Fleiss, Cohen & Everitt (1969) (SAS
         PROC FREQ's ASE), ``ci`` the normal interval ``kappa -/+ z * se`` clipped
-        to [-1, 1] (``se`` and ``ci`` are None with a single shared observation);
+        to kappa's range: [-1, 1] with no, linear or quadratic weights (for a matrix,
+        the range of ``(po - pe) / (1 - pe)`` with ``po`` and ``pe`` between its least
+        and greatest weight) (``se`` and ``ci`` are None with a single shared observation);
         ``details`` holds ``se_h0`` (SE under kappa = 0) and ``z = kappa / se_h0``.
 
     Raises
@@ -547,12 +581,16 @@ def cohen_kappa(
     from scipy import stats
 
     zq = float(stats.norm.ppf(0.5 + confidence / 2))
+    # kappa lies in [-1, 1] with identity, linear and quadratic weights; po and pe are means of
+    # the weights, so custom weights give the range of (po - pe) / (1 - pe) over [min w, max w]
+    wr = (float(w.min()), float(w.max()))
+    bounds = UNIT_RANGE if wname != "custom" else cac_range(wr, wr)
     if la.size < 2:  # one observation: no variance estimate (as the family at n = 1)
         res = dict(value=float(kappa), se=None, ci=None, pa=float(po), pe=float(pe),
                    details={"se_h0": None, "z": None, "ci_method": "analytic (normal)"})
     else:
-        res = dict(value=float(kappa), se=se, ci=_capped(kappa, kappa - zq * se, kappa + zq * se), pa=float(po),
-                   pe=float(pe), details={"se_h0": se0, "z": float(kappa / se0) if se0 > 0 else None,
+        res = dict(value=float(kappa), se=se, ci=_capped(kappa, kappa - zq * se, kappa + zq * se, bounds),
+                   pa=float(po), pe=float(pe), details={"se_h0": se0, "z": float(kappa / se0) if se0 > 0 else None,
                                           "ci_method": "analytic (normal)"})
     reps = None
     if n_boot:

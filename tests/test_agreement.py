@@ -538,3 +538,78 @@ def test_bad_seed_refused_without_bootstrap(func):
     args = tuple(pd.unique(df["worker"])[:2]) if func is A.cohen_kappa else ()
     with pytest.raises(ParameterError, match="random_state"):
         func(df, *args, random_state=-1)
+
+
+# --------------------------------------------------------------------------- interval clip = each coefficient's range
+GOOD = pd.DataFrame({"item": list("aaabbbccc"), "worker": ["w1", "w2", "w3"] * 3,
+                     "label": list("xxyyyyxyx")})
+
+
+def test_percent_agreement_interval_stays_in_unit_interval():
+    # a proportion: the analytic t interval is clipped to [0, 1] (it reached -0.4006 when clipped to [-1, 1])
+    r = A.percent_agreement(GOOD)
+    assert r.value == pytest.approx(5 / 9)
+    lo_raw = r.value - 4.302652729911275 * r.se  # t(0.975, 2)
+    assert lo_raw < 0 and r.ci == (0.0, 1.0)
+
+
+def test_fleiss_and_complete_conger_interval_floor_is_minus_one_over_m_minus_one():
+    # three ratings per item: Fleiss' kappa >= -1/2; complete data: Conger's kappa >= Fleiss' kappa
+    for fn in (A.fleiss_kappa, A.conger_kappa):
+        r = fn(GOOD)
+        assert r.value - 4.302652729911275 * r.se < -0.5 and r.ci[0] == pytest.approx(-0.5)
+
+
+def test_family_intervals_below_minus_one_where_the_coefficient_goes_there():
+    # Brennan-Prediger with quadratic weights on 3 labels: pe = 6/9, so the range is [-2, 1]
+    rows = [(i, w, lab) for i, (a, b) in enumerate([(0, 2)] * 6 + [(1, 1)] * 2 + [(0, 1)] * 2)
+            for w, lab in (("u", a), ("v", b))]
+    df = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    r = A.brennan_prediger(df, weights="quadratic")
+    assert r.pe == pytest.approx(2 / 3) and r.value < -0.5
+    lo = r.value - 2.2621571627409915 * r.se  # t(0.975, 9)
+    assert lo < -1 and r.ci[0] == pytest.approx(lo)
+    # Fleiss' kappa with a varying number of ratings (single-rated items count in pi) falls below -1
+    one = pd.DataFrame({"item": ["a", "a", "b", "c", "d"], "worker": ["u", "v", "u", "u", "u"],
+                        "label": ["x", "y", "x", "x", "x"]})
+    f = A.fleiss_kappa(one)
+    assert f.value < -1 and f.ci[0] <= f.value
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
+def test_analytic_intervals_lie_in_each_coefficients_range(seed, weights):
+    from crowdagg._agreement_common import _weights_matrix, family_range
+
+    df = random_crowd(seed, n_items=8, n_workers=4, q=3, p_missing=0.5)
+    w, _ = _weights_matrix(weights, 3)
+    for name, kind in (("fleiss_kappa", 0), ("gwet_ac", 1), ("brennan_prediger", 2), ("percent_agreement", 3),
+                       ("conger_kappa", 4)):
+        try:
+            r = getattr(A, name)(df, weights=weights, labels=[0, 1, 2])
+        except AgreementUndefinedError:
+            continue
+        lo, hi = family_range(kind, w)
+        assert lo <= r.ci[0] <= r.value <= r.ci[1] <= hi, name
+    a = A.krippendorff_alpha(df, "interval")
+    assert -1 <= a.ci[0] <= a.value <= a.ci[1] <= 1
+
+
+def test_family_range_values():
+    from crowdagg._agreement_common import _weights_matrix, cac_range, family_range
+
+    eye3, _ = _weights_matrix(None, 3)
+    quad3, _ = _weights_matrix("quadratic", 3)
+    lin3, _ = _weights_matrix("linear", 3)
+    assert family_range(3, eye3) == (0.0, 1.0)
+    assert family_range(2, eye3) == pytest.approx((-0.5, 1.0))  # BP: -1/(q-1)
+    assert family_range(1, eye3) == pytest.approx((-0.5, 1.0))  # AC1: pe <= 1/q
+    assert family_range(2, quad3) == pytest.approx((-2.0, 1.0))
+    assert family_range(0, eye3) == (-np.inf, 1.0)
+    assert family_range(0, eye3, m=3) == pytest.approx((-0.5, 1.0))
+    assert family_range(0, lin3, m=4) == pytest.approx((-1 / 3, 1.0))
+    assert family_range(0, quad3, m=4) == (-np.inf, 1.0)  # quadratic weights: not positive semi-definite
+    assert family_range(4, eye3, m=2) == pytest.approx((-1.0, 1.0))
+    assert family_range(3, np.array([[2.0, 0.0], [0.0, 2.0]])) == (-np.inf, np.inf)  # diagonal not 1
+    assert cac_range((0.0, 1.0), (0.5, 0.5)) == (-1.0, 1.0)
+    assert cac_range((0.0, 1.0), (0.0, 1.2)) == (-np.inf, np.inf)
