@@ -298,29 +298,34 @@ def _factorize_arrow(values: Any, column: str, what: str) -> tuple[np.ndarray, p
         values = values.cast(pa.large_string())
     if pa.types.is_null(values.type):  # all null: Arrow's dictionary would hold the null
         return np.full(len(values), -1, dtype=np.int64), pd.Index([], dtype=object)
-    values = _float_as_pandas(values)
     enc = pc.dictionary_encode(values)
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    uniques = pd.Index(enc.dictionary.to_pandas())
-    return codes, uniques
+    codes, dictionary = _float_codes_as_pandas(codes, enc.dictionary)
+    return codes, pd.Index(dictionary.to_pandas())
 
 
-def _float_as_pandas(values: Any) -> Any:
-    """A floating Arrow array as pandas codes floats: NaN is null (a missing value, as
-    ``pd.factorize`` takes it) and ``-0.0`` is ``0.0`` (numbers compare by value); other
-    types are returned as they are.  ``float16`` becomes ``float32`` (exact; pandas has
-    no ``float16`` index).  Arrow's dictionary would keep NaN, and ``-0.0``, as values."""
+def _float_codes_as_pandas(codes: np.ndarray, dictionary: Any) -> tuple[np.ndarray, Any]:
+    """Arrow dictionary codes of a floating column (``-1``: null) and their dictionary, coded
+    as ``pd.factorize`` codes floats: NaN is null (a missing value) and ``-0.0`` is
+    ``0.0`` (numbers compare by value); Arrow's dictionary keeps both as values.
+
+    Works on the dictionary (the distinct values) and one gather of the codes, never
+    on a copy of the column.  Other types are returned as they are; ``float16``
+    becomes ``float32`` (exact; pandas has no ``float16`` index).
+    """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if not pa.types.is_floating(values.type):
-        return values
-    if pa.types.is_float16(values.type):
-        values = values.cast(pa.float32())
-    nan = pc.is_nan(values)
-    if pc.any(nan).as_py():
-        values = pc.if_else(nan, pa.scalar(None, values.type), values)
-    return pc.add(values, pa.scalar(0.0, values.type))  # -0.0 + 0.0 is 0.0
+    t = dictionary.type
+    if not pa.types.is_floating(t):
+        return codes, dictionary
+    if pa.types.is_float16(t):
+        dictionary = dictionary.cast(pa.float32())
+    values = np.asarray(dictionary.to_numpy(zero_copy_only=False))
+    remap, uniques = pd.factorize(values + values.dtype.type(0.0))  # -0.0 + 0.0 is 0.0; NaN codes -1
+    if len(uniques) == len(values) and not np.any(np.signbit(values) & (values == 0)):
+        return codes, dictionary
+    remap = np.append(remap.astype(codes.dtype, copy=False), codes.dtype.type(-1))  # [-1]: a null row
+    return remap[codes], pa.array(uniques, type=dictionary.type)
 
 
 def _shrink(codes: np.ndarray, uniques: pd.Index) -> tuple[np.ndarray, pd.Index]:
@@ -689,9 +694,9 @@ class StreamLabels:
             chunk = chunk.dictionary_decode()
         if pa.types.is_nested(chunk.type) or pa.types.is_null(chunk.type):
             return False
-        chunk = _float_as_pandas(chunk)  # NaN is a null row, as in the whole read
         enc = pc.dictionary_encode(chunk)
-        dictionary = enc.dictionary
+        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        idx, dictionary = _float_codes_as_pandas(idx, enc.dictionary)  # NaN: a null row, as in the whole read
         if self.values is None:
             self.values = dictionary
         elif dictionary.type != self.values.type:
@@ -703,7 +708,6 @@ class StreamLabels:
                 self.values = pa.concat_arrays([self.values, new])
         mapping = pc.index_in(dictionary, value_set=self.values).to_numpy(zero_copy_only=False)
         mapping = np.append(mapping.astype(np.int64), -1)  # index -1: a null row
-        idx = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
         codes[start: start + len(chunk)] = mapping[idx]
         return True
 

@@ -303,3 +303,18 @@ def test_gold_parquet_binary_ids_are_text(tmp_path):
     path = _write(tmp_path, pa.table({"item": pa.array([b"a ", b"b"]), "label": pa.array([b"x", b"y"])}), "g.parquet")
     gold = read_gold(str(path))
     assert gold.index.tolist() == ["a", "b"] and gold.tolist() == ["x", "y"]
+
+
+def test_float_labels_nan_and_negative_zero_across_batches(tmp_path, small_batches):
+    """NaN is a null label and -0.0 is 0.0 in every batch, also where a batch holds only one of them."""
+    nan = float("nan")
+    labels = [0.0] * 7 + [-0.0] * 7 + [nan] * 7 + [1.5, -0.0, nan, 0.0, 1.5, nan, 2.5]
+    n = len(labels)
+    t = pa.table({"item": [f"i{k}" for k in range(n)], "worker": ["w"] * n,
+                  "label": pa.array(labels, pa.float64(), from_pandas=False)})
+    path = _write(tmp_path, t)
+    got = AnnotationTable.read_parquet(path)
+    assert_same(got, whole(path))
+    ref = AnnotationTable.from_pandas(t.to_pandas())
+    assert got.labels.tolist() == ref.labels.tolist() == [0.0, 1.5, 2.5]
+    assert got.dropped["null_label"] == 9 and got.label_counts().tolist() == [16, 2, 1]
