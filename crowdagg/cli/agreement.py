@@ -34,6 +34,16 @@ TABLES = ("pairwise", "workers")
 KIND_COEFFICIENTS = {"numeric": ("all", "icc", "alpha"), "multilabel": ("all", "alpha")}
 #: ``--level`` when not given
 DEFAULT_LEVEL = {"categorical": "nominal", "ordinal": "ordinal", "numeric": "interval"}
+#: Columns of the scalar coefficients' table, in order (``note``: why a coefficient is undefined)
+COLUMNS = ("coefficient", "variant", "value", "se", "ci_low", "ci_high", "pa", "pe", "n_items", "n_annotations",
+           "note")
+#: Columns of ``--kind numeric`` (the ICCs' F tests between the interval and pa)
+NUMERIC_COLUMNS = ("coefficient", "variant", "value", "se", "ci_low", "ci_high", "F", "df1", "df2", "pval", "pa",
+                   "pe", "n_items", "n_annotations")
+#: Columns of ``--kind multilabel``
+MULTILABEL_COLUMNS = COLUMNS[:-1]
+_TEXT = ("coefficient", "variant", "note")
+_COUNTS = ("n_items", "n_annotations", "df1", "df2")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -98,10 +108,26 @@ def _parse_labels(text: str | None, table, strip: bool = True) -> list | None:
     return parts
 
 
-def results_frame(table, args: argparse.Namespace):
-    """One row per scalar coefficient (see :meth:`AgreementResult.to_dict`)."""
+def typed_frame(rows: list[dict], columns: tuple[str, ...]):
+    """``rows`` as a frame with exactly ``columns``, in order: text columns ``object`` (``None``
+    where missing), counts nullable ``Int64`` and figures nullable ``Float64`` (``<NA>`` where a
+    coefficient or its interval is undefined), so CSV cells are empty and Parquet cells null."""
+    import numpy as np
     import pandas as pd
 
+    out = {}
+    for col in columns:
+        vals = [row.get(col) for row in rows]
+        if col in _TEXT:
+            out[col] = pd.Series([None if v is None or v is pd.NA else str(v) for v in vals], dtype=object)
+            continue
+        clean = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else v for v in vals]
+        out[col] = pd.array(clean, dtype="Int64" if col in _COUNTS else "Float64")
+    return pd.DataFrame(out, columns=list(columns))
+
+
+def results_frame(table, args: argparse.Namespace):
+    """One row per scalar coefficient (see :meth:`AgreementResult.to_dict`), columns :data:`COLUMNS`."""
     from .. import agreement as A
     from ..errors import AgreementUndefinedError, LevelError
 
@@ -122,15 +148,13 @@ def results_frame(table, args: argparse.Namespace):
         except (AgreementUndefinedError, LevelError) as exc:
             if args.coefficient != "all":
                 raise
-            row = {"coefficient": fname, "variant": None, "value": None, "note": str(exc)}
-            rows.append(row)
-    return pd.DataFrame(rows)
+            rows.append({"coefficient": fname, "note": str(exc)})
+    return typed_frame(rows, COLUMNS)
 
 
 def numeric_frame(table, args: argparse.Namespace):
-    """--kind numeric: the six ICCs (one row each) and Krippendorff's alpha at ``--level``."""
-    import pandas as pd
-
+    """--kind numeric: the six ICCs (one row each) and Krippendorff's alpha at ``--level``
+    (columns :data:`NUMERIC_COLUMNS`; an ICC's annotations are its complete items x raters)."""
     from .. import agreement as A
     from ..errors import AgreementUndefinedError, CrowdaggWarning
 
@@ -149,22 +173,21 @@ def numeric_frame(table, args: argparse.Namespace):
         for form, row in r.iterrows():
             rows.append({"coefficient": form, "variant": row["type"], "value": row["ICC"], "F": row["F"],
                          "df1": row["df1"], "df2": row["df2"], "pval": row["pval"], "ci_low": row[lo],
-                         "ci_high": row[hi], "n_items": r.attrs["n_items"]})
+                         "ci_high": row[hi], "n_items": r.attrs["n_items"],
+                         "n_annotations": r.attrs["n_items"] * r.attrs["n_raters"]})
     if args.coefficient in ("all", "alpha"):
         rows.append(A.krippendorff_alpha(table, level=args.level, n_boot=args.n_boot, random_state=args.seed,
                                          confidence=args.confidence).to_dict())
-    return pd.DataFrame(rows)
+    return typed_frame(rows, NUMERIC_COLUMNS)
 
 
 def multilabel_frame(table, args: argparse.Namespace):
-    """--kind multilabel: Krippendorff's alpha with the MASI and the Jaccard distance."""
-    import pandas as pd
-
+    """--kind multilabel: Krippendorff's alpha with the MASI and the Jaccard distance (no SE)."""
     from .. import agreement as A
 
     data = label_set_frame(table, args.sep)
-    return pd.DataFrame([A.krippendorff_alpha_sets(data, d, sep=args.sep, duplicates="keep").to_dict()
-                         for d in A.SET_DISTANCES[::-1]])
+    return typed_frame([A.krippendorff_alpha_sets(data, d, sep=args.sep, duplicates="keep").to_dict()
+                        for d in A.SET_DISTANCES[::-1]], MULTILABEL_COLUMNS)
 
 
 def _check_kind(args: argparse.Namespace) -> None:
@@ -214,15 +237,41 @@ def run(args: argparse.Namespace) -> int:
             result = A.worker_agreement(table).reset_index()
         else:
             result = results_frame(table, args)
+    if args.coefficient == "pairwise" and result.empty:
+        note = f"no pair of workers shares >= {args.min_overlap} items (--min-overlap)"
+        if args.output is None:
+            print(note, file=sys.stdout)
+            return 0
+        if not args.quiet:
+            print(f"crowdagg agreement: {note}; writing the header only", file=sys.stderr)
     return _show(result, args, out)
+
+
+def readable(result) -> str:
+    """The readable table: figures to 4 decimals, ``-`` where undefined, notes left-aligned;
+    the ``note`` column only when some coefficient is undefined."""
+    import pandas as pd
+
+    if "note" in result and result["note"].isna().all():
+        result = result.drop(columns=["note"])
+    shown = {}
+    for col in result.columns:
+        s = result[col]
+        if col == "note":
+            notes = ["" if pd.isna(v) else str(v) for v in s]
+            width = max(len(v) for v in [col, *notes])
+            shown[col.ljust(width)] = [v.ljust(width) for v in notes]  # equal widths: printed left-aligned
+        elif pd.api.types.is_float_dtype(s.dtype):
+            shown[col] = ["-" if pd.isna(v) else f"{float(v):.4f}" for v in s]
+        else:
+            shown[col] = ["-" if v is None or pd.isna(v) else str(v) for v in s]
+    text = pd.DataFrame(shown).to_string(index=False)
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def _show(result, args: argparse.Namespace, out: str | None) -> int:
     if args.output is not None:
         write_frame(result, out)
         return 0
-    import pandas as pd
-
-    with pd.option_context("display.max_rows", 200, "display.width", 160, "display.max_columns", 20):
-        print(result.to_string(index=False, float_format=lambda v: f"{v:.4f}"), file=sys.stdout)
+    print(readable(result), file=sys.stdout)
     return 0
