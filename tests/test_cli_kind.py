@@ -204,3 +204,26 @@ def test_aggregate_ordinal_and_multilabel(ratings, sets, tmp_path, capsys):
     else:
         assert main(["aggregate", str(spath), "--kind", "multilabel", "--sep", "|", "-o", str(out), "-q"]) == 0
         assert len(pd.read_csv(out)) == 3
+
+
+@pytest.mark.parametrize("command", ["aggregate", "summary"])
+def test_numeric_kind_reads_equal_numbers_written_two_ways(command, tmp_path, capsys):
+    """A CSV with ratings "1" and "1.0" (or "-0.0" and "0.0") keeps its labels as text, since
+    as labels they are distinct; --kind numeric reads them as the numbers they are (it failed:
+    "numeric ratings need numeric labels"). A label that is not a number still fails."""
+    path = tmp_path / "r.csv"
+    path.write_text("item,worker,label\n1,a,1\n1,b,1.0\n2,a,-0.0\n2,b,0.0\n3,a,2.5\n3,b,+2.5e0\n")
+    out = tmp_path / "o.csv"
+    argv = [command, str(path), "--kind", "numeric"] + (["-m", "mean", "-o", str(out)] if command == "aggregate"
+                                                         else ["--json"])
+    assert main(argv) == 0, capsys.readouterr().err
+    if command == "aggregate":
+        got = pd.read_csv(out).set_index("item")["estimate"]
+        np.testing.assert_allclose(got.loc[[1, 2, 3]].to_numpy(), [1.0, 0.0, 2.5])
+    else:
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["ratings"]["distinct_values"] == 3 and summary["n_labels"] == 3
+        assert summary["label_counts"] == {"0.0": 2, "1.0": 2, "2.5": 2}
+    path.write_text("item,worker,label\n1,a,1\n1,b,1.0\n2,a,x\n")
+    assert main(argv) == 2
+    assert "numeric" in capsys.readouterr().err

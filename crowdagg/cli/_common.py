@@ -7,6 +7,7 @@ import contextlib
 import inspect
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -244,10 +245,44 @@ def load_table(args: argparse.Namespace, **extra: Any):
                 kw = _strip_kwargs(AnnotationTable.read_csv, strip, "CSV")
                 table = _cli_columns(AnnotationTable.read_csv, path, duplicates=args.duplicates, **cols, **kw,
                                      delimiter=input_delimiter(path), **extra)
+    if getattr(args, "kind", None) == "numeric":
+        table = numeric_labels(table)
     note = describe_dropped(table.dropped)
     if note and not args.quiet:
         print(f"crowdagg {args.command}: left out {note}", file=sys.stderr)
     return table
+
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def numeric_labels(table):
+    """``--kind numeric``: text labels that are all decimal numbers become those numbers.
+
+    A CSV's labels stay text when reading them as numbers would make two texts one value
+    (``"1"`` and ``"1.0"``, ``"-0.0"`` and ``"0.0"``: distinct labels never merge); as
+    ratings they are one number, so with ``--kind numeric`` they are read as float64 and
+    the codes of equal numbers merged.  Labels that are not all decimal numbers are left
+    as they are (the method then says which are not numbers).
+    """
+    import numpy as np
+
+    from ..table import AnnotationTable
+
+    labels = table.labels
+    if labels.dtype.kind not in "OUT" or not len(labels):
+        return table
+    text = [v for v in labels if isinstance(v, str)]
+    if len(text) != len(labels) or not all(_DECIMAL.fullmatch(v) for v in text):
+        return table
+    values = np.array([float(v) for v in text])
+    if not np.isfinite(values).all():
+        return table
+    uniq, new_code = np.unique(values, return_inverse=True)
+    uniq[uniq == 0.0] = 0.0  # -0.0 and 0.0 are one rating: written as 0.0
+    out = AnnotationTable.from_codes(table.item_codes, table.worker_codes, new_code[table.label_codes],
+                                     items=table.items, workers=table.workers, labels=uniq, duplicates="keep")
+    return out.with_dropped(**table.dropped)
 
 
 def _cli_columns(reader: Callable[..., Any], path: str, **kwargs: Any):
