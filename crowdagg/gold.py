@@ -109,7 +109,7 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     Parameters
     ----------
     path : str
-        A ``.csv`` file, or a ``.parquet``/``.pq`` file.
+        A ``.csv`` file (a ``.tsv`` name: tab-separated), or a ``.parquet``/``.pq`` file.
     labels : pandas.Index, optional
         The annotation labels (CSV gold labels are converted to their type).
     items : pandas.Index, optional
@@ -203,9 +203,12 @@ def _ids_as(ids: pd.Index, items: pd.Index, path: str) -> pd.Index:
 
 
 def _read_gold_csv(path: str):
-    """Every column of a gold CSV as strings (empty cells null), with the readers' rules."""
+    """Every column of a gold CSV as strings (empty cells null), with the readers' rules
+    (a ``.tsv`` name is tab-separated, as the command line reads annotations)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
+
+    delimiter = "\t" if path.lower().endswith(".tsv") else ","
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -219,7 +222,7 @@ def _read_gold_csv(path: str):
                         f"(a NUL byte on line {text.count(chr(10), 0, nul) + 1})")
     with open(path, newline="", encoding="utf-8-sig") as fh:
         try:
-            header = next(csv.reader(fh), [])
+            header = next(csv.reader(fh, delimiter=delimiter), [])
         except csv.Error as exc:
             raise GoldError(f"cannot parse gold file {path!r} as CSV: {exc}") from None
     if not header:
@@ -230,6 +233,7 @@ def _read_gold_csv(path: str):
         tbl = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in header},
                 strings_can_be_null=True,

@@ -413,3 +413,16 @@ def test_csv_gold_matches_integer_item_ids(command, tmp_path, capsys):
     argv[argv.index(str(gold))] = str(bad)
     assert main(argv) == 2
     assert "01" in capsys.readouterr().err
+
+
+def test_tsv_gold_is_tab_separated(tmp_path, capsys):
+    """A ``.tsv`` gold file is read with tabs, as a ``.tsv`` INPUT is (it was read with commas:
+    one column 'item\\tlabel', a missing-column error)."""
+    data = tmp_path / "a.csv"
+    data.write_text("item,worker,label\na,w1,x\na,w2,x\nb,w1,y\nb,w2,x\n")
+    gold = tmp_path / "gold.tsv"
+    gold.write_text("item\tlabel\nb\ty\n")
+    out = tmp_path / "o.csv"
+    assert main(["aggregate", str(data), "-m", "ds", "--gold", str(gold), "-o", str(out), "--quiet"]) == 0, \
+        capsys.readouterr().err
+    assert pd.read_csv(out).set_index("item").loc["b", "label"] == "y"
