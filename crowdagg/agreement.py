@@ -788,7 +788,10 @@ def icc(data: Any, *, confidence: float = 0.95, missing: str = "drop", **table_k
         Repeated (item, worker) ratings, or (``missing="raise"``) an item without
         every rater's rating.
     AgreementUndefinedError
-        Fewer than two complete items or two raters, or no variation at all.
+        Fewer than two complete items or two raters, no variation at all, or a form
+        whose denominator is zero (every item with the same mean rating: ICC(1,k) and
+        ICC(C,k) are unbounded; ICC(A,1) = -1/(k-1): ICC(A,k) is); the message names
+        the forms.
 
     References
     ----------
@@ -878,6 +881,17 @@ def icc(data: Any, *, confidence: float = 0.95, missing: str = "drop", **table_k
         lows = [l1, l2, l3, 1 - 1 / f1l, l2 * k / (1 + l2 * (k - 1)), 1 - 1 / f3l]
         highs = [u1, u2, u3, 1 - 1 / f1u, u2 * k / (1 + u2 * (k - 1)), 1 - 1 / f3u]
     values = [icc1, icc2, icc3, icc1k, icc2k, icc3k]
+    # a denominator within rounding of zero: that form is unbounded there (ICC(A,k) when
+    # ICC(A,1) = -1/(k-1); ICC(1,k), ICC(C,k) when every item has the same mean rating)
+    dens = [(msb + (k - 1) * msw, msb + (k - 1) * msw), (msb + (k - 1) * mse + k * (msj - mse) / n,
+            msb + (k - 1) * mse + k * (msj + mse) / n), (msb + (k - 1) * mse, msb + (k - 1) * mse),
+            (msb, msb + msw), (msb + (msj - mse) / n, msb + (msj + mse) / n), (msb, msb + mse)]
+    bad = [t for t, (den, scale), val in zip(_ICC_TYPES, dens, values)
+           if abs(den) <= 1e-12 * scale or not np.isfinite(val)]
+    if bad:
+        raise AgreementUndefinedError(
+            f"icc is undefined for these ratings: the denominator of {', '.join(bad)} is zero (the items' mean "
+            "ratings differ too little against the raters' disagreement); compare the raters' ratings directly")
     # perfect agreement (a zero within or residual mean square): ICC 1, F infinite, interval [1, 1]
     lows = [1.0 if not np.isfinite(lo) and val == 1 else lo for lo, val in zip(lows, values)]
     highs = [1.0 if not np.isfinite(hi) and val == 1 else hi for hi, val in zip(highs, values)]

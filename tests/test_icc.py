@@ -3,6 +3,7 @@ tests/naive_ratings.py and the published 6 x 4 example of Shrout & Fleiss (1979)
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -94,11 +95,13 @@ def test_matches_naive_anova_and_invariances(n, k, seed):
     if np.ptp(x) == 0:
         x[0, 0] += 1
     df = long(x)
+    ref = N.icc_shrout_fleiss(x)
     try:
         r = icc(df)
-    except AgreementUndefinedError:
+    except AgreementUndefinedError as exc:
+        # only where the reference has no usable value (a zero denominator: inf, NaN or ~1e16)
+        assert any(not np.isfinite(ref[f]) or abs(ref[f]) > 1e9 for f in ICC_FORMS), (str(exc), ref)
         return
-    ref = N.icc_shrout_fleiss(x)
     for form in ICC_FORMS:
         if np.isfinite(ref[form]):
             assert r.loc[form, "ICC"] == pytest.approx(ref[form], rel=1e-9, abs=1e-12)
@@ -108,6 +111,17 @@ def test_matches_naive_anova_and_invariances(n, k, seed):
                                  label=lambda d: 2.5 * d["label"] - 7)
     r2 = icc(moved)
     assert np.allclose(r2["ICC"], r["ICC"], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(("ratings", "forms"), [
+    ([[2, 1], [1, 6], [4, 2]], "ICC(A,k)"),                   # ICC(A,1) = -1/(k-1) = -1: ICC(A,k) divides by 0
+    ([[1, 2], [2, 1]], "ICC(A,1), ICC(1,k), ICC(C,k)"),        # equal item means: MSR = 0
+])
+def test_zero_denominator_is_undefined_not_huge(ratings, forms):
+    """A form whose denominator is zero in exact arithmetic was returned as +-1.1e16 (with its
+    interval's lower bound above the upper one); now the whole call says which forms."""
+    with pytest.raises(AgreementUndefinedError, match=re.escape(f"denominator of {forms} is zero")):
+        icc(long(np.array(ratings, dtype=float)))
 
 
 def test_missing_ratings_complete_cases():
