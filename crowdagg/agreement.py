@@ -789,9 +789,10 @@ def icc(data: Any, *, confidence: float = 0.95, missing: str = "drop", **table_k
         every rater's rating.
     AgreementUndefinedError
         Fewer than two complete items or two raters, no variation at all, or a form
-        whose denominator is zero (every item with the same mean rating: ICC(1,k) and
-        ICC(C,k) are unbounded; ICC(A,1) = -1/(k-1): ICC(A,k) is); the message names
-        the forms.
+        whose denominator is not positive (every item with the same mean rating:
+        ICC(1,k) and ICC(C,k) are unbounded; MSE >= n MSR + MSC, i.e. ICC(A,1) <=
+        -1/(k-1): ICC(A,k)'s published formula would give a value above 1 or +-1e16);
+        the message names the forms.
 
     References
     ----------
@@ -851,7 +852,9 @@ def icc(data: Any, *, confidence: float = 0.95, missing: str = "drop", **table_k
     if ss_tot <= 0:
         raise AgreementUndefinedError("icc is undefined: every rating of the complete items is the same number")
     df1, dfw, dfe = n - 1, n * (k - 1), (n - 1) * (k - 1)
-    msb, msw, msj, mse = ss_rows / df1, (ss_tot - ss_rows) / dfw, ss_cols / (k - 1), ss_err / dfe
+    # numpy scalars: a zero mean square divides to inf under errstate (Python floats would raise)
+    msb, msw, msj, mse = (np.float64(v) for v in (ss_rows / df1, (ss_tot - ss_rows) / dfw, ss_cols / (k - 1),
+                                                  ss_err / dfe))
     with np.errstate(divide="ignore", invalid="ignore"):
         icc1 = (msb - msw) / (msb + (k - 1) * msw)
         icc2 = (msb - mse) / (msb + (k - 1) * mse + k * (msj - mse) / n)
@@ -870,28 +873,36 @@ def icc(data: Any, *, confidence: float = 0.95, missing: str = "drop", **table_k
         f3u = f3 * stats.f.ppf(q, dfe, df1)
         l1, u1 = (f1l - 1) / (f1l + (k - 1)), (f1u - 1) / (f1u + (k - 1))
         l3, u3 = (f3l - 1) / (f3l + (k - 1)), (f3u - 1) / (f3u + (k - 1))
-        fj = msj / mse
-        vn = dfe * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
-        vd = df1 * k ** 2 * icc2 ** 2 * fj ** 2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
-        v = vn / vd
+        if mse > 0:
+            fj = msj / mse
+            vn = dfe * (k * icc2 * fj + n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+            vd = df1 * k ** 2 * icc2 ** 2 * fj ** 2 + (n * (1 + (k - 1) * icc2) - k * icc2) ** 2
+            v = vn / vd
+        else:  # no residual (raters differ by constant offsets): the limit of vn / vd as fj -> inf
+            v = dfe / df1
         f2u = stats.f.ppf(q, df1, v)
         f2l = stats.f.ppf(q, v, df1)
         l2 = n * (msb - f2u * mse) / (f2u * (k * msj + (k * n - k - n) * mse) + n * msb)
         u2 = n * (f2l * msb - mse) / (k * msj + (k * n - k - n) * mse + n * f2l * msb)
-        lows = [l1, l2, l3, 1 - 1 / f1l, l2 * k / (1 + l2 * (k - 1)), 1 - 1 / f3l]
+        # ICC(A,k)'s bounds are ICC(A,1)'s through Spearman-Brown, k r / (1 + (k - 1) r), which
+        # rises from -inf at r = -1/(k-1): a lower bound at or below that maps to -inf
+        l2k = l2 * k / (1 + l2 * (k - 1)) if 1 + l2 * (k - 1) > 0 else -np.inf
+        lows = [l1, l2, l3, 1 - 1 / f1l, l2k, 1 - 1 / f3l]
         highs = [u1, u2, u3, 1 - 1 / f1u, u2 * k / (1 + u2 * (k - 1)), 1 - 1 / f3u]
     values = [icc1, icc2, icc3, icc1k, icc2k, icc3k]
-    # a denominator within rounding of zero: that form is unbounded there (ICC(A,k) when
-    # ICC(A,1) = -1/(k-1); ICC(1,k), ICC(C,k) when every item has the same mean rating)
+    # a denominator within rounding of zero or below: that form is unbounded or out of its
+    # range there (ICC(A,k) when MSE >= n MSR + MSC, ICC(A,1) <= -1/(k-1); ICC(1,k), ICC(C,k)
+    # when every item has the same mean rating); the published formula would give +-1e16 or > 1
     dens = [(msb + (k - 1) * msw, msb + (k - 1) * msw), (msb + (k - 1) * mse + k * (msj - mse) / n,
             msb + (k - 1) * mse + k * (msj + mse) / n), (msb + (k - 1) * mse, msb + (k - 1) * mse),
             (msb, msb + msw), (msb + (msj - mse) / n, msb + (msj + mse) / n), (msb, msb + mse)]
     bad = [t for t, (den, scale), val in zip(_ICC_TYPES, dens, values)
-           if abs(den) <= 1e-12 * scale or not np.isfinite(val)]
+           if den <= 1e-12 * scale or not np.isfinite(val)]
     if bad:
         raise AgreementUndefinedError(
-            f"icc is undefined for these ratings: the denominator of {', '.join(bad)} is zero (the items' mean "
-            "ratings differ too little against the raters' disagreement); compare the raters' ratings directly")
+            f"icc is undefined for these ratings: the denominator of {', '.join(bad)} is not positive (the "
+            "items' mean ratings differ too little against the raters' disagreement); compare the raters' "
+            "ratings directly")
     # perfect agreement (a zero within or residual mean square): ICC 1, F infinite, interval [1, 1]
     lows = [1.0 if not np.isfinite(lo) and val == 1 else lo for lo, val in zip(lows, values)]
     highs = [1.0 if not np.isfinite(hi) and val == 1 else hi for hi, val in zip(highs, values)]

@@ -100,7 +100,7 @@ def test_matches_naive_anova_and_invariances(n, k, seed):
         r = icc(df)
     except AgreementUndefinedError as exc:
         # only where the reference has no usable value (a zero denominator: inf, NaN or ~1e16)
-        assert any(not np.isfinite(ref[f]) or abs(ref[f]) > 1e9 for f in ICC_FORMS), (str(exc), ref)
+        assert any(not np.isfinite(ref[f]) or abs(ref[f]) > 1e9 or ref[f] > 1 for f in ICC_FORMS), (str(exc), ref)
         return
     for form in ICC_FORMS:
         if np.isfinite(ref[form]):
@@ -111,17 +111,43 @@ def test_matches_naive_anova_and_invariances(n, k, seed):
                                  label=lambda d: 2.5 * d["label"] - 7)
     r2 = icc(moved)
     assert np.allclose(r2["ICC"], r["ICC"], rtol=1e-9, atol=1e-12)
+    # no interval is NaN (ICC(A,k)'s lower bound may be -inf); the exact F intervals of the
+    # one-way and consistency forms hold their estimate (McGraw & Wong's approximate interval
+    # of the agreement forms need not: n=2, k=5 gave ICC(A,1) -0.123 with upper bound -0.128)
+    low, high = r.iloc[:, 6].to_numpy(float), r.iloc[:, 7].to_numpy(float)
+    assert not np.isnan(low).any() and not np.isnan(high).any()
+    exact = r.index.isin(["ICC1", "ICC3", "ICC1k", "ICC3k"])
+    est = r["ICC"].to_numpy()
+    assert (low[exact] <= est[exact] + 1e-9).all() and (est[exact] <= high[exact] + 1e-9).all()
+    assert (est <= 1 + 1e-12).all()
 
 
 @pytest.mark.parametrize(("ratings", "forms"), [
     ([[2, 1], [1, 6], [4, 2]], "ICC(A,k)"),                   # ICC(A,1) = -1/(k-1) = -1: ICC(A,k) divides by 0
-    ([[1, 2], [2, 1]], "ICC(A,1), ICC(1,k), ICC(C,k)"),        # equal item means: MSR = 0
+    ([[1, 2], [2, 1]], "ICC(A,1), ICC(1,k), ICC(A,k), ICC(C,k)"),  # equal item means: MSR = 0
+    ([[0, 3], [3, 2]], "ICC(A,k)"),                           # ICC(A,1) = -1.5: the formula gave ICC(A,k) = 6
 ])
 def test_zero_denominator_is_undefined_not_huge(ratings, forms):
     """A form whose denominator is zero in exact arithmetic was returned as +-1.1e16 (with its
-    interval's lower bound above the upper one); now the whole call says which forms."""
-    with pytest.raises(AgreementUndefinedError, match=re.escape(f"denominator of {forms} is zero")):
+    interval's lower bound above the upper one), and ICC(A,k)'s negative one gave values above
+    1; now the whole call says which forms."""
+    with pytest.raises(AgreementUndefinedError, match=re.escape(f"denominator of {forms} is not positive")):
         icc(long(np.array(ratings, dtype=float)))
+
+
+def test_constant_rater_offsets_give_the_limit_interval():
+    """Rater b = rater a + 1 on every item: no residual (MSE = 0), so ICC(C,1) = 1 and
+    F = inf, but ICC(A,1) < 1 is well defined. Its interval was NaN (then the whole call
+    raised "degenerate mean squares"); it is now the limit as MSE -> 0, which a tiny
+    residual reproduces."""
+    x = np.array([[1, 2], [3, 4], [6, 7], [2, 3]], dtype=float)
+    r = icc(long(x))
+    assert r.loc["ICC3", "ICC"] == 1 and r.loc["ICC3k", "ICC"] == 1
+    near = icc(long(x + np.array([[0, 1e-5], [0, -1e-5], [0, 0], [0, 0]])))
+    cols = ["ICC", "CI95_lower", "CI95_upper"]
+    for form in ("ICC2", "ICC2k"):
+        np.testing.assert_allclose(r.loc[form, cols].to_numpy(float), near.loc[form, cols].to_numpy(float), rtol=1e-4)
+        assert 0 < r.loc[form, "CI95_lower"] < r.loc[form, "ICC"] < r.loc[form, "CI95_upper"] < 1
 
 
 def test_missing_ratings_complete_cases():
