@@ -329,6 +329,49 @@ def test_memory_is_refused_up_front(monkeypatch):
         crowdagg.EBCC().fit(_crowd(0))
 
 
+@pytest.mark.parametrize("parallel", [True, False])
+def test_blocked_expected_logs_equal_whole_rows(parallel, monkeypatch):
+    """Many labels: ``prepare`` converts a worker's Dirichlet rows in blocks of whole classes
+    (bounded digamma scratch, every thread busy with few workers); forced on a small crowd
+    (blocks of one class) it gives the numbers of the whole-row kernels."""
+    import crowdagg.kernels.ebcc as KE
+    import crowdagg.methods.ebcc as ME
+
+    df = _crowd(6, n_items=120, n_workers=5, k=4)
+    kw = {"n_restarts": 2, "max_iter": 6, "tol": 0, "n_subtypes": 3, "parallel": parallel}
+    ref = crowdagg.EBCC(**kw).fit(df)
+    for mod in (KE, ME):
+        monkeypatch.setattr(mod, "ELOG_BLOCK_VALUES", 1)
+    assert KE.elog_block_rows(12, 4, 3) == 3
+    got = crowdagg.EBCC(**kw).fit(df)
+    np.testing.assert_allclose(got.elbo_, ref.elbo_, rtol=1e-12)
+    np.testing.assert_allclose(got.probas_.to_numpy(), ref.probas_.to_numpy(), atol=1e-12)
+    for name, val in ref.params_.items():
+        np.testing.assert_allclose(got.params_[name], val, rtol=1e-12, err_msg=name)
+
+
+def test_m_step_reuses_the_old_rows_and_the_statistics_buffer():
+    """One copy per iteration of the workers x K^2 x M arrays: m_step writes the new rows into
+    the old rows' array, and the local parallel E-step returns its statistics in one buffer."""
+    from crowdagg.em import LocalExecutor, run_em
+
+    est = crowdagg.EBCC(n_restarts=1, max_iter=2, tol=0)
+    t = as_table(_crowd(7))
+    model = est._make_model()
+    ex = LocalExecutor(est._context(t, np.full(t.n_items, -1, np.int64)))
+    res = run_em(model, ex, init="mv", max_iter=2, tol=0, warn=False)
+    params = {k: v.copy() for k, v in res.params.items()}
+    _, stats = ex.e_step(model, params, True)
+    _, again = ex.e_step(model, params, True)
+    assert again[0] is stats[0]  # the same buffer, refilled
+    old = params["confusion_counts"]
+    new = model.m_step(ex.ctx, params, again, ex)
+    assert new["confusion_counts"] is old
+    # the values of a fresh update (nothing aliased into the result)
+    fresh = model._update(ex.ctx, again[0], again[1], params["class_prior"])
+    np.testing.assert_array_equal(new["confusion_counts"], fresh["confusion_counts"])
+
+
 # --------------------------------------------------------------------------- contract
 def test_check_aggregator():
     check_aggregator(crowdagg.EBCC(n_restarts=3, max_iter=100))

@@ -22,8 +22,9 @@ from numba import njit, prange
 from .bcc import dirichlet_elog_slice
 from .em import exp_nonpos
 
-__all__ = ["NEGLIGIBLE", "EXP_NEGLIGIBLE", "PRODUCT_FLOOR", "scale_rows_slice", "scale_rows_parallel", "ebcc_prepare_parallel",
-           "ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
+__all__ = ["NEGLIGIBLE", "EXP_NEGLIGIBLE", "PRODUCT_FLOOR", "ELOG_BLOCK_VALUES", "scale_rows_slice",
+           "scale_rows_parallel", "ebcc_prepare_parallel", "elog_block_rows", "ebcc_elog_block",
+           "ebcc_elog_blocks_slice", "ebcc_elog_blocks_parallel", "ebcc_estep_slice", "ebcc_estep_parallel", "ebcc_split_slice", "item_keys_slice",
            "worker_key_sums_slice", "splitmix64", "mix64", "mix64_array"]
 
 
@@ -141,6 +142,57 @@ def ebcc_prepare_parallel(mu, prior, div, bounds, kl_buf, lrows, erows, shift, l
     for c in prange(bounds.shape[0] - 1):
         kl_buf[c] = dirichlet_elog_slice(mu, prior, div, bounds[c], bounds[c + 1], lrows)
         scale_rows_slice(lrows, erows, shift, low, bounds[c] * k_obs, bounds[c + 1] * k_obs)
+
+
+#: Values (rows x (labels + 1)) of Dirichlet rows converted per call of
+#: :func:`~crowdagg.kernels.bcc.dirichlet_elog_slice` by the blocked kernels below: that
+#: kernel's scratch is 6 such arrays, so a block bounds it at ``6 * 8 * ELOG_BLOCK_VALUES``
+#: bytes (3 MiB) per thread, where one worker's rows at once are ``6 * 8 * K^2 * M`` bytes
+#: (1 GiB at 1,477 labels and 10 subtypes).
+ELOG_BLOCK_VALUES = 1 << 16
+
+
+def elog_block_rows(n_rows: int, k_obs: int, div: int) -> int:
+    """Rows of one worker's ``n_rows`` Dirichlet rows (``k_obs`` labels each) per block of the
+    blocked kernels: a multiple of ``div`` (whole classes of ``div`` subtypes), about
+    :data:`ELOG_BLOCK_VALUES` values, at most ``n_rows``."""
+    per = max(1, ELOG_BLOCK_VALUES // max(div * (k_obs + 1), 1)) * div
+    return int(min(per, n_rows))
+
+
+@njit(cache=True, nogil=True)
+def ebcc_elog_block(mu, prior, div, w, r0, r1, out):
+    """:func:`~crowdagg.kernels.bcc.dirichlet_elog_slice` of worker ``w``'s rows ``r0..r1-1``
+    only (``r0`` a multiple of ``div``; row ``r`` has prior row ``prior[r // div]``, EBCC's
+    rule within a worker, ``r // div < prior.shape[0]``): writes ``out[w * K + l, r0:r1]``
+    and returns the rows' KL sum."""
+    k_obs = mu.shape[2]
+    p0 = r0 // div
+    p1 = (r1 - 1) // div + 1
+    return dirichlet_elog_slice(mu[w:w + 1, r0:r1], prior[p0:p1], div, 0, 1,
+                                out[w * k_obs:(w + 1) * k_obs, r0:r1])
+
+
+@njit(cache=True, nogil=True)
+def ebcc_elog_blocks_slice(mu, prior, div, block, kl_buf, out):
+    """:func:`ebcc_elog_block` over every (worker, block of ``block`` rows), in order;
+    block ``t`` (worker ``t // nb``, ``nb`` blocks a worker) puts its KL sum in ``kl_buf[t]``."""
+    n_rows = mu.shape[1]
+    nb = (n_rows + block - 1) // block
+    for t in range(mu.shape[0] * nb):
+        r0 = (t % nb) * block
+        kl_buf[t] = ebcc_elog_block(mu, prior, div, t // nb, r0, min(r0 + block, n_rows), out)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def ebcc_elog_blocks_parallel(mu, prior, div, block, kl_buf, out):
+    """:func:`ebcc_elog_blocks_slice` with the blocks in parallel (the same values: every
+    block is computed alone and the caller sums ``kl_buf``)."""
+    n_rows = mu.shape[1]
+    nb = (n_rows + block - 1) // block
+    for t in prange(mu.shape[0] * nb):
+        r0 = (t % nb) * block
+        kl_buf[t] = ebcc_elog_block(mu, prior, div, t // nb, r0, min(r0 + block, n_rows), out)
 
 
 @njit(cache=True, nogil=True)

@@ -20,15 +20,20 @@ from ..em import (
     em_constraints,
     run_em,
 )
-from ..kernels._util import cap_chunks
+from ..kernels._util import _MIN_CHUNK_ANNOTATIONS, cap_chunks
 from ..kernels.bcc import dirichlet_elog_slice, dirichlet_kl_sum
 from ..kernels.ebcc import (
+    ELOG_BLOCK_VALUES,
+    ebcc_elog_blocks_parallel,
+    ebcc_elog_blocks_slice,
     ebcc_estep_parallel,
     ebcc_estep_slice,
     ebcc_prepare_parallel,
     ebcc_split_slice,
+    elog_block_rows,
     item_keys_slice,
     mix64_array,
+    scale_rows_parallel,
     scale_rows_slice,
     worker_key_sums_slice,
 )
@@ -117,7 +122,15 @@ class EBCCModel(KLCache, EMModel):
     ``seed`` fixes the random initial split of majority-vote shares into subtypes
     used by :meth:`stats_from_posteriors` (one Dirichlet(1) draw per item and class,
     a function of the seed and a hash of the item's answers; :class:`EBCC` sets the
-    split itself, see :meth:`EBCC._run`).
+    split itself, see :meth:`EBCC._run`).  ``n_restarts`` and ``parallel`` only size
+    :meth:`memory_terms` (the runs :class:`EBCC` holds at once, which buffers the
+    E-step uses).
+
+    Memory: the local parallel E-step returns its statistics in a buffer of the
+    plug-in (the previous iteration's, which :meth:`m_step` has consumed), and
+    :meth:`m_step` writes the new confusion rows into the array of the old ones
+    (which no caller reads after the M-step: the convergence test is the ELBO's),
+    so an iteration holds one copy of each instead of two.
     """
 
     worker_params = ("confusion_counts",)
@@ -131,20 +144,62 @@ class EBCCModel(KLCache, EMModel):
                      "merge labels, or use BCC")
 
     def __init__(self, n_subtypes: int = 10, alpha_diag: float = 4.0, alpha_off: float = 1.0,
-                 class_prior: float | str = "empirical", subtype_prior: float = 0.1, seed: int = 0) -> None:
+                 class_prior: float | str = "empirical", subtype_prior: float = 0.1, seed: int = 0,
+                 n_restarts: int = 1, parallel: bool = True) -> None:
         self.n_subtypes = n_subtypes
         self.alpha_diag = alpha_diag
         self.alpha_off = alpha_off
         self.class_prior = class_prior
         self.subtype_prior = subtype_prior
         self.seed = seed
+        self.n_restarts = n_restarts
+        self.parallel = parallel
 
     def memory_terms(self, n_items: int, n_workers: int, n_labels: int) -> list[tuple[str, float]]:
-        m = self.n_subtypes
-        return [memory.posteriors(n_items, n_labels, 2),
-                (f"Dirichlet confusion rows, {n_workers:,} workers x {n_labels:,}^2 labels x {m} subtypes, "
-                 "6 copies",
-                 6 * 8.0 * n_workers * n_labels**2 * m)]
+        """Every large array of a fit (``P`` = workers x K^2 x M floats, the size of the
+        confusion rows and of their statistics):
+
+        - posteriors, items x K: the run's and the one replacing it (a new run's vote, then
+          its empty posteriors), plus those of the held runs (below);
+        - confusion rows: the run's start (held by :func:`~crowdagg.em.run_em` as its
+          ``init``) and its current rows (or, before the run, the split statistics and the
+          start made from them), plus the runs :func:`~crowdagg.em.best_fit` holds from
+          earlier restarts (the kept one and the last one read: at most 2);
+        - the E-step tables ``lrows`` and ``erows``, ``(workers K + 1) x K M`` each;
+        - the E-step statistics (a plug-in buffer on the local parallel path; serially the
+          previous iteration's and the new ones) and, in parallel, the per-chunk count
+          buffers ``(chunks, workers K + 1, K M)`` (capped at
+          :data:`crowdagg.em.MAX_STAT_BUFFER_BYTES`; one chunk: none);
+        - per-item codes (gold, vote winners, split keys: 3 x 8 bytes an item);
+        - the finiteness check (1 byte per value) and the digamma scratch of ``prepare``
+          (at most 6 x :data:`~crowdagg.kernels.ebcc.ELOG_BLOCK_VALUES` values per thread).
+        """
+        import numba
+
+        k, m, w = int(n_labels), int(self.n_subtypes), int(n_workers)
+        p = 8.0 * w * k * k * m
+        rows, codes = w * k + 1, k * m
+        held = min(max(int(self.n_restarts) - 1, 0), 2)
+        threads = numba.get_num_threads()
+        terms = [memory.posteriors(n_items, n_labels, 2 + held),
+                 (f"Dirichlet confusion rows, {w:,} workers x {k:,}^2 labels x {m} subtypes, "
+                  f"{2 + held} copies (a run's start and current rows"
+                  + (f", {held} earlier restart{'s' if held > 1 else ''}" if held else "") + ")",
+                  (2 + held) * p),
+                 (f"E-step tables, 2 x {rows:,} x {codes:,}", 2 * 8.0 * rows * codes)]
+        n_stats = 1 if self.parallel else 2
+        terms.append((f"E-step statistics, {w * k:,} x {codes:,}" + (", 2 copies" if n_stats > 1 else ""),
+                      n_stats * p))
+        if self.parallel:
+            chunk = 8 * rows * codes
+            n_chunks = max(1, min(2 * threads, (int(n_items) * w) // _MIN_CHUNK_ANNOTATIONS, int(n_items)))
+            n_chunks = min(n_chunks, max(1, MAX_STAT_BUFFER_BYTES // chunk))
+            if n_chunks > 1:
+                terms.append((f"per-chunk E-step counts, {n_chunks} x {rows:,} x {codes:,}", float(n_chunks * chunk)))
+        terms.append(("per-item codes (gold, votes, split keys)", 3 * 8.0 * int(n_items)))
+        terms.append(("finiteness check and digamma scratch",
+                      p / 8 + 6 * 8.0 * min(ELOG_BLOCK_VALUES, k * m * (k + 1)) * threads))
+        return terms
 
     def _beta(self, k: int) -> np.ndarray:
         return dirichlet_prior_matrix(k, self.alpha_diag, self.alpha_off)
@@ -169,7 +224,17 @@ class EBCCModel(KLCache, EMModel):
         # scratch reused across iterations (each iteration's tables are read before the next prepare)
         lrows, erows = self.buffer("lrows", (w * k + 1, r)), self.buffer("erows", (w * k + 1, r))
         shift, low = self.buffer("shift", (w * k + 1,)), self.buffer("low", (w * k + 1,))
-        if ctx.parallel and w > 1 and mu3.size > 20_000:  # E[log v], KL and scaling in one parallel region
+        if r * (k + 1) > ELOG_BLOCK_VALUES:  # many labels: blocks of a worker's rows, bounded scratch
+            block = elog_block_rows(r, k, m)
+            kl_buf = np.zeros(w * -(-r // block))
+            if ctx.parallel:  # every thread busy however few the workers
+                ebcc_elog_blocks_parallel(mu3, self._beta(k), m, block, kl_buf, lrows)
+                scale_rows_parallel(lrows, erows, shift, low, row_chunks(w * k))
+            else:
+                ebcc_elog_blocks_slice(mu3, self._beta(k), m, block, kl_buf, lrows)
+                scale_rows_slice(lrows, erows, shift, low, 0, w * k)
+            kl = float(kl_buf.sum())
+        elif ctx.parallel and w > 1 and mu3.size > 20_000:  # E[log v], KL and scaling in one parallel region
             bounds = row_chunks(w)
             kl_buf = np.zeros(bounds.shape[0] - 1)
             ebcc_prepare_parallel(mu3, self._beta(k), m, bounds, kl_buf, lrows, erows, shift, low)
@@ -190,11 +255,21 @@ class EBCCModel(KLCache, EMModel):
         m = self.n_subtypes
         bounds = (cap_chunks(part.chunks(), 8 * rows * codes if accumulate else 8, MAX_STAT_BUFFER_BYTES)
                   if part.parallel else None)
+        # the local parallel executor consumes each iteration's statistics (m_step) before the next
+        # E-step: they can live in a buffer of the plug-in (never on Dask pieces, which are serial
+        # and may share one plug-in between threads)
         if bounds is None or bounds.shape[0] <= 2:
-            counts, tot = np.zeros((rows, codes)), np.zeros(codes)
+            if not accumulate:
+                counts = np.zeros((1, codes))  # not written
+            elif part.parallel:
+                counts = self.buffer("stats", (rows, codes))
+                counts.fill(0.0)
+            else:
+                counts = np.zeros((rows, codes))
+            tot = np.zeros(codes)
             ll = ebcc_estep_slice(t.item_ptr, t.worker_label_pairs, part.gold, lrows, erows, shift, low, m,
                                   0, t.n_items, post, counts, tot, accumulate)
-            return float(ll), (counts, tot)
+            return float(ll), ((counts, tot) if accumulate else None)
         n_chunks = bounds.shape[0] - 1
         cbuf = self.buffer("counts", (n_chunks, rows, codes)) if accumulate else np.zeros((n_chunks, 1, codes))
         tbuf = self.buffer("tot", (n_chunks, codes))
@@ -202,7 +277,9 @@ class EBCCModel(KLCache, EMModel):
         ebcc_estep_parallel(t.item_ptr, t.worker_label_pairs, part.gold, lrows, erows, shift, low, m, bounds,
                             post, cbuf, tbuf, lbuf, accumulate)
         ll = float(lbuf.sum())
-        return (ll, (cbuf.sum(axis=0), tbuf.sum(axis=0))) if accumulate else (ll, None)
+        if not accumulate:
+            return ll, None
+        return ll, (np.sum(cbuf, axis=0, out=self.buffer("stats", (rows, codes))), tbuf.sum(axis=0))
 
     def stats_from_posteriors(self, part: EMContext, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Statistics of ``q(k, m) = post[i, k] * d[k, m]``, ``d[k] ~ Dir(1)`` (the authors'
@@ -213,11 +290,19 @@ class EBCCModel(KLCache, EMModel):
         keys = refine_worker_keys(keys, worker_key_sums(part, post, keys, None)[1])
         return split_stats(part, post, (keys, int(self.seed), self.n_subtypes), None)[1]
 
-    def _update(self, ctx: EMContext, counts: np.ndarray, tot: np.ndarray, alpha: np.ndarray) -> dict[str, np.ndarray]:
+    def _update(self, ctx: EMContext, counts: np.ndarray, tot: np.ndarray, alpha: np.ndarray,
+                out: np.ndarray | None = None) -> dict[str, np.ndarray]:
         k, m, w = ctx.n_labels, self.n_subtypes, ctx.n_workers
         # counts rows w * K + l, columns k * M + m  ->  workers x K x M x K(observed)
         # C order: the next prepare reads it as workers x (K * M) x K without a copy
-        mu = np.add(counts.reshape(w, k, k, m).transpose(0, 2, 3, 1), self._beta(k)[None, :, None, :], order="C")
+        src = counts.reshape(w, k, k, m).transpose(0, 2, 3, 1)
+        beta = self._beta(k)[None, :, None, :]
+        if (isinstance(out, np.ndarray) and out.shape == (w, k, m, k) and out.dtype == np.float64
+                and out.flags.c_contiguous and out.flags.writeable and not np.shares_memory(out, counts)):
+            mu = np.add(src, beta, out=out)  # the old rows' array: no second copy
+            self.__dict__.pop("_kl_cache", None)  # its KL (keyed by the array) is stale now
+        else:
+            mu = np.add(src, beta, order="C")
         eta = tot.reshape(k, m)
         return {"confusion_counts": mu, "subtype_counts": eta + self.subtype_prior / m,
                 "class_counts": eta.sum(axis=1) + alpha, "class_prior": alpha}
@@ -234,7 +319,8 @@ class EBCCModel(KLCache, EMModel):
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
         counts, tot = stats
-        return self._update(ctx, counts, tot, params["class_prior"])
+        # the new rows go into the old rows' array (see the class docstring: nothing reads them after)
+        return self._update(ctx, counts, tot, params["class_prior"], out=params["confusion_counts"])
 
     def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
         k, m = ctx.n_labels, self.n_subtypes
@@ -385,7 +471,7 @@ class EBCC(_BayesianCC):
         # validated by fit (_parameter_constraints)
         cp = self.class_prior if isinstance(self.class_prior, str) else float(self.class_prior)
         return EBCCModel(int(self.n_subtypes), float(self.alpha_diag), float(self.alpha_off), cp,
-                         float(self.subtype_prior))
+                         float(self.subtype_prior), n_restarts=int(self.n_restarts), parallel=bool(self.parallel))
 
     def _run(self, model: EMModel, executor: Any, init: str | dict[str, np.ndarray], max_iter: int,
              tol: float) -> EMFit:
@@ -420,6 +506,7 @@ class EBCC(_BayesianCC):
                         executor.vote()
                     stats = executor.map_reduce(split_stats, (keys, start, model.n_subtypes))[1]
                     start = model.initial_m_step(ctx, stats, executor)
+                    del stats  # not held through the run (workers x K^2 x M floats)
                 yield run_em(model, executor, init=start, max_iter=max_iter, tol=tol, warn=False)
 
         # stacklevel 3: _run -> fit -> the user's call
