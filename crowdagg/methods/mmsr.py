@@ -240,7 +240,7 @@ class MMSR(EMAggregator):
     geometrically and crowd-kit overflows to NaN skills, here a drifting scale is
     rebalanced and skill magnitudes are capped at 100 on the balanced scale (then clipped
     as above; inactive on a consistent fit); when every observed pair is at chance level
-    (all ``C_ij = 0``) the skills are 0 (crowd-kit keeps the random start).
+    (all ``C_ij = 0``) the skills are 0 (crowd-kit divides by the zero ``v``: NaN).
     The statistics are worker x worker matrices (memory: 48 bytes x workers^2,
     refused up front beyond the memory limit); a distributed table sums them over
     its pieces.
