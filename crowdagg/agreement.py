@@ -184,9 +184,17 @@ def _bootstrap_summary(reps: np.ndarray, confidence: float, what: str) -> tuple[
     return float(ok.std(ddof=1)), (float(lo), float(hi)), int(reps.size - ok.size)
 
 
-def _with_bootstrap(res: dict[str, Any], reps: np.ndarray | None, confidence: float, what: str) -> dict[str, Any]:
+def _with_bootstrap(res: dict[str, Any], reps: np.ndarray | None, confidence: float, what: str,
+                    n_units: int) -> dict[str, Any]:
+    """``res`` with the bootstrap's SE and percentile interval (``n_units``: the items
+    resampled; with fewer than two, as with the analytic one, no SE or interval)."""
     if reps is None:
         res["details"]["ci_method"] = res["details"].get("ci_method", "analytic")
+        return res
+    if n_units < 2:  # one unit to resample: every replicate is the data itself
+        res["details"].update(n_boot=int(reps.size), ci_method="none (one observation: a bootstrap of one "
+                              "item has no spread)")
+        res["se"] = res["ci"] = None
         return res
     se, ci, n_bad = _bootstrap_summary(reps, confidence, what)
     res["details"].update(se_analytic=res["se"], ci_analytic=res["ci"], n_boot=int(reps.size),
@@ -281,7 +289,7 @@ def krippendorff_alpha(
         with parallel_guard():
             K.alpha_boot_parallel(table.item_ptr, nd, lab, cnt, np.flatnonzero(pm).astype(np.int64), r_item,
                                   do_item, metric, values, seeds, K.replicate_bounds(n_boot), reps)
-    res = _with_bootstrap(res, reps, confidence, "Krippendorff's alpha")
+    res = _with_bootstrap(res, reps, confidence, "Krippendorff's alpha", n)
     return AgreementResult(coefficient="krippendorff_alpha", variant=level, n_items=n, n_annotations=n_ann, **res)
 
 
@@ -320,7 +328,7 @@ def _family(data: Any, name: str, weights: Any, n_boot: int, random_state: Any, 
         with parallel_guard():
             K.family_boot_parallel(ptr, nd, lab, cnt, np.flatnonzero(rated).astype(np.int64), r_all, sq, kind, w,
                                    sum_w, seeds, K.replicate_bounds(n_boot), reps)
-    res = _with_bootstrap(res, reps, confidence, name)
+    res = _with_bootstrap(res, reps, confidence, name, n)
     return AgreementResult(coefficient=name, variant=wname, n_items=n, n_annotations=table.n_annotations, **res)
 
 
@@ -505,9 +513,15 @@ def _cohen_se(la: np.ndarray, lb: np.ndarray, w: np.ndarray, kappa: float) -> tu
     wi = w @ pc
     wj = pr @ w
     adj = wi[:, None] + wj[None, :]
-    var = (np.sum(p * (w - adj * (1 - kappa)) ** 2) - (kappa - pe * (1 - kappa)) ** 2) / (n * (1 - pe) ** 2)
-    var0 = (np.sum(np.outer(pr, pc) * (w - adj) ** 2) - pe**2) / (n * (1 - pe) ** 2)
-    return float(np.sqrt(max(var, 0.0))), float(np.sqrt(max(var0, 0.0)))
+    den = n * (1 - pe) ** 2
+
+    def variance(total: float, square: float) -> float:
+        # a difference within rounding of zero is zero (sqrt would turn 1e-16 into an SE of 1e-8)
+        return 0.0 if total - square <= 1e-12 * max(abs(total), abs(square)) else (total - square) / den
+
+    var = variance(float(np.sum(p * (w - adj * (1 - kappa)) ** 2)), (kappa - pe * (1 - kappa)) ** 2)
+    var0 = variance(float(np.sum(np.outer(pr, pc) * (w - adj) ** 2)), pe**2)
+    return float(np.sqrt(var)), float(np.sqrt(var0))
 
 
 def cohen_kappa(
@@ -598,7 +612,7 @@ def cohen_kappa(
         seeds = _seed(random_state, n_boot)
         with parallel_guard():
             K.cohen_boot_parallel(la_c, lb_c, w, seeds, K.replicate_bounds(n_boot), reps)
-    res = _with_bootstrap(res, reps, confidence, "Cohen's kappa")
+    res = _with_bootstrap(res, reps, confidence, "Cohen's kappa", int(la.size))
     return AgreementResult(coefficient="cohen_kappa", variant=wname, n_items=int(n_shared),
                            n_annotations=2 * int(la.size), **res)
 

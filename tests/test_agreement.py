@@ -613,3 +613,24 @@ def test_family_range_values():
     assert family_range(3, np.array([[2.0, 0.0], [0.0, 2.0]])) == (-np.inf, np.inf)  # diagonal not 1
     assert cac_range((0.0, 1.0), (0.5, 0.5)) == (-1.0, 1.0)
     assert cac_range((0.0, 1.0), (0.0, 1.2)) == (-np.inf, np.inf)
+
+
+@pytest.mark.parametrize("fn", ["krippendorff_alpha", "fleiss_kappa", "gwet_ac", "cohen_kappa"])
+def test_bootstrap_of_one_item_gives_no_interval(fn):
+    """One item to resample: every replicate is the data itself, so a bootstrap SE of 0 and a
+    point interval claimed a certainty the data cannot give; like the analytic one, none."""
+    one = pd.DataFrame({"item": [1, 1, 1], "worker": ["a", "b", "c"], "label": ["x", "y", "x"]})
+    args = (one, "a", "b") if fn == "cohen_kappa" else (one,)
+    r = getattr(A, fn)(*args, n_boot=50, random_state=0)
+    assert r.se is None and r.ci is None and r.n_items == 1
+    assert r.details["n_boot"] == 50 and r.details["ci_method"].startswith("none")
+
+
+def test_cohen_se_of_zero_variance_is_zero_not_rounding_noise():
+    """kappa = 0 exactly with zero asymptotic variance (statsmodels: SE 0): the difference of
+    the variance's two terms is ~1e-16, whose square root gave SE 2e-8."""
+    a, b = [2, 2, 2, 0], [3, 2, 2, 2]
+    df = pd.DataFrame([(i, "a", v) for i, v in enumerate(a)] + [(i, "b", v) for i, v in enumerate(b)],
+                      columns=["item", "worker", "label"])
+    r = A.cohen_kappa(df, "a", "b", weights="linear", labels=[0, 1, 2, 3])
+    assert abs(r.value) < 1e-12 and r.se == 0.0
