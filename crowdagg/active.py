@@ -35,9 +35,10 @@ second, its worker parameters:
     The worker matrices are the model's ``confusions_`` (Dawid-Skene and the
     other confusion-matrix models); models with only a ``skills_`` (majority
     vote, Wawa, GLAD, MACE) get the one-coin matrices ``skill`` on the diagonal
-    and ``(1 - skill)/(K - 1)`` elsewhere.  The next answer is assumed to come
-    from a worker who has not answered the item yet; the pool is not narrowed
-    per item (a small bias when one worker did a large share of the work).
+    and ``(1 - skill)/(K - 1)`` elsewhere.  The next answer is drawn from the
+    whole pool: workers who already answered the item are not left out (a
+    platform sends the item to someone new, so this is a small bias when one
+    worker did a large share of the work).
 
 ``"random"``
     a uniformly random order (seeded): the baseline the two are measured against.
