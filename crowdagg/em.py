@@ -586,6 +586,7 @@ def run_em(
         params = model.default_params(ctx)
     else:
         raise InputError(f"init must be 'mv', 'uniform' or a dict of parameters, got {init!r}")
+    del init  # copied: a start made for this run is freed while it runs
     ll, stats = ex.e_step(model, params, max_iter > 0)
     history: list[float] = []
     converged = False
@@ -633,6 +634,7 @@ def best_fit(fits: Iterable[EMFit], name: str, max_iter: int, tol: float, *, cha
         scores.append(float(res.loglik[-1]) if res.loglik.size else -np.inf)
         if best is None or scores[r] > scores[best_r]:
             best, best_r = res, r
+        del res  # not held while the next run is made: at most the kept run and the current one
     if best is None:
         raise InputError(f"{name}: no run to keep (no restarts)")
     if tol > 0 and max_iter > 0 and not best.converged:
