@@ -7,7 +7,9 @@ Debian package ``chromium`` first.
 
 from __future__ import annotations
 
+import html
 import html.parser
+import json
 import re
 
 import numpy as np
@@ -110,3 +112,41 @@ def test_sort_and_filter_from_the_link(rendered):
     visible = [w for w, hidden in parser.rows if not hidden]
     assert one in visible and all(one in w for w in visible)
     assert len(parser.rows) == 140  # filtered rows are hidden, never removed
+
+
+def measure(page_html: str, path, expr: str, *, fragment: str = "", window=(1400, 1000)):
+    """``expr`` (JavaScript, JSON-serialisable) evaluated in the page after its own script ran."""
+    probe = ('<script>document.body.setAttribute("data-probe", JSON.stringify((function () { return '
+             + expr + '; })()));</script></body>')
+    path.write_text(page_html.replace("</body>", probe, 1), encoding="utf-8")
+    dom = dump_dom(str(path), fragment=fragment, window=window)
+    m = re.search(r'data-probe="([^"]*)"', dom)
+    assert m, "the probe script did not run"
+    return json.loads(html.unescape(m.group(1)))
+
+
+def test_a_long_id_without_break_points_keeps_the_tables_in_the_window(tmp_path):
+    long_w, long_i, long_l = "x" * 10_000, "i" * 10_000, "L" * 10_000
+    a = make_crowd(300, 20, 4, random_state=1).annotations.astype({"item": str, "label": str})
+    a["worker"] = a["worker"].astype(str).replace({"w00": long_w})
+    a["label"] = a["label"].replace({a["label"].iloc[0]: long_l})
+    a.loc[a["item"] == a["item"].iloc[0], "item"] = long_i
+    r = report(a, method="mv", n_uncertain=300)
+    got = measure(r.html, tmp_path / "long.html", """{
+        tables: ["workers", "label-distribution", "uncertain-items"].map(function (t) {
+            return document.getElementById(t).offsetWidth; }),
+        page: document.documentElement.scrollWidth,
+        nums: Array.prototype.map.call(document.querySelectorAll("#workers td.num"), function (c) {
+            var b = c.getBoundingClientRect(), text = document.createRange();
+            text.selectNodeContents(c);
+            return [b.right <= innerWidth, c.scrollWidth <= c.clientWidth,
+                    text.getBoundingClientRect().height < 25]; }),
+        ids: Array.prototype.filter.call(document.querySelectorAll("td .id"), function (e) {
+            return e.textContent.length === 10000; }).map(function (e) {
+            return [e.textContent === e.title, e.getBoundingClientRect().height < 80]; })
+    }""")
+    assert max(got["tables"]) <= 1400 and got["page"] <= 1400, got["tables"]  # was 77,367 / 72,735 / 380,539 px
+    # every number in the workers table is on screen, not clipped, on one line
+    assert got["nums"] and all(all(n) for n in got["nums"]), got["nums"]
+    # the long worker, item and label: the full text is in the cell and its title, cut to a few lines on screen
+    assert len(got["ids"]) >= 3 and all(all(i) for i in got["ids"]), got["ids"]

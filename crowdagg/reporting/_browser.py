@@ -59,10 +59,16 @@ def screenshot(html_path: str, png_path: str, *, width: int = 1280, height: int 
     return png
 
 
-def dump_dom(html_path: str, *, fragment: str = "", timeout: float = 180) -> str:
-    """The page's DOM after its script ran, as HTML text (``fragment``: the URL's ``#...`` part)."""
+def dump_dom(html_path: str, *, fragment: str = "", timeout: float = 180,
+             window: tuple[int, int] | None = None) -> str:
+    """The page's DOM after its script ran, as HTML text.
+
+    ``fragment``: the URL's ``#...`` part; ``window``: the window's (width, height)
+    in CSS pixels (default: the browser's own, 800 x 600 for headless Chromium).
+    """
     url = _url(html_path) + (f"#{fragment}" if fragment else "")
-    res = _run(["--dump-dom", "--virtual-time-budget=5000", url], timeout)
+    size = [f"--window-size={window[0]},{window[1]}"] if window else []
+    res = _run([*size, "--dump-dom", "--virtual-time-budget=5000", url], timeout)
     if res.returncode != 0 or not res.stdout:
         raise RuntimeError(f"chromium --dump-dom failed (exit {res.returncode}): "
                            f"{res.stderr.decode(errors='replace')[-500:]}")
