@@ -39,7 +39,7 @@ from .methods.names import ALIASES
 from .table import AnnotationTable, as_table
 
 __all__ = ["aggregate", "AutoAggregator", "resolve_method", "DEFAULT_CANDIDATES", "SMALL_CANDIDATES",
-           "SMALL_ANNOTATIONS"]
+           "SMALL_ANNOTATIONS", "CONFUSION_PARAMS", "MAX_PARAMS_PER_ANNOTATION"]
 
 #: The candidates of ``method="auto"`` in order of preference on a tie (simplest first);
 #: names that cannot be imported in this version are skipped.
@@ -53,6 +53,14 @@ DEFAULT_CANDIDATES: tuple[str, ...] = ("MajorityVote", "Wawa", "OneCoinDawidSken
 SMALL_ANNOTATIONS = 200
 #: The default candidates below :data:`SMALL_ANNOTATIONS` annotations (no MACE, BCC, EBCC)
 SMALL_CANDIDATES: tuple[str, ...] = ("MajorityVote", "Wawa", "OneCoinDawidSkene", "DawidSkene", "GLAD")
+
+#: Parameters per worker of the confusion-matrix candidates, in units of ``K**2`` (EBCC: its
+#: default 10 subtypes); with the default candidates one whose parameters outnumber the
+#: annotations :data:`MAX_PARAMS_PER_ANNOTATION` times over is skipped (it cannot be estimated
+#: from so few answers, and its fits would cost minutes: 1,477 labels, 6,000 answers). No
+#: shared dataset comes near (the most: act_ms_music_genre, EBCC 15 per annotation).
+CONFUSION_PARAMS: dict[str, int] = {"DawidSkene": 1, "BCC": 1, "EBCC": 10}
+MAX_PARAMS_PER_ANNOTATION = 100
 
 #: Pseudo-count of the shrinkage of each worker's confusion rows towards the pooled ones
 #: in the held-out score (in answers: a worker with ``n`` answers weighs ``n / (n + 2)``).
@@ -225,6 +233,24 @@ def _fit_quiet(est: BaseAggregator, table: AnnotationTable, gold: Any) -> BaseAg
         return est.fit(table)
 
 
+def _oversized(table: AnnotationTable, names: Sequence[str]) -> dict[str, str]:
+    """The default candidates skipped for having too many parameters (see
+    :data:`CONFUSION_PARAMS`), each with the reason, for ``selection_``'s ``error``."""
+    workers = int((table.worker_counts() > 0).sum())
+    k2 = table.n_labels ** 2
+    out = {}
+    for n in names:
+        per = CONFUSION_PARAMS.get(n)
+        if per is None:
+            continue
+        params = workers * k2 * per
+        if params > MAX_PARAMS_PER_ANNOTATION * max(table.n_annotations, 1):
+            out[n] = (f"skipped: {params:,} parameters ({workers:,} workers x {table.n_labels:,}^2 labels"
+                      f"{f' x {per} subtypes' if per > 1 else ''}) for {table.n_annotations:,} annotations "
+                      f"(over {MAX_PARAMS_PER_ANNOTATION} per annotation); name it to fit it anyway")
+    return out
+
+
 class AutoAggregator(BaseAggregator):
     """The categorical method chosen by cross-validated held-out annotation likelihood.
 
@@ -265,7 +291,9 @@ class AutoAggregator(BaseAggregator):
         One row per candidate (index: class name): ``heldout_loglik`` (mean per scored
         answer), ``se`` (its standard error over answers), ``diff_se`` (standard
         error of the difference from the chosen one), ``n_scored``, ``chosen``, and
-        ``error`` (why a candidate could not be scored, e.g. KOS on 3 labels).
+        ``error`` (why a candidate could not be scored, e.g. KOS on 3 labels, or why a
+        default candidate was skipped: a confusion-matrix model with over
+        :data:`MAX_PARAMS_PER_ANNOTATION` parameters per annotation).
 
     Notes
     -----
@@ -320,7 +348,7 @@ class AutoAggregator(BaseAggregator):
         seed = int(self.random_state)
         fold = np.minimum((annotation_uniforms(table, seed) * self.n_folds).astype(np.int64), self.n_folds - 1)
         scores: dict[str, list[np.ndarray]] = {n: [] for n in names}
-        errors: dict[str, str] = {}
+        errors: dict[str, str] = {} if self.candidates is not None else _oversized(table, names)
         for f in range(self.n_folds):
             test = fold == f
             if test.all() or not test.any():

@@ -200,3 +200,25 @@ def test_auto_on_tiny_data(n_rows):
     df = pd.DataFrame({"item": [1, 2, 3], "worker": ["a", "a", "b"], "label": [0, 1, 0]}).iloc[:n_rows]
     est = crowdagg.aggregate(df)
     assert len(est.labels_) == n_rows and not est.probas_.isna().any().any()
+
+
+def test_oversized_confusion_candidates_are_skipped_by_default():
+    """3 workers x 150 labels: Dawid-Skene alone has 67,500 confusion parameters for 360
+    answers (BCC the same, EBCC ten times more); the default selection skips them with the
+    reason, the others compete; candidates named by the user are fitted anyway."""
+    rng = np.random.default_rng(0)
+    truth = rng.permutation(150)[:120]
+    rows = [(i, w, int(truth[i]) if rng.random() < 0.8 else int(rng.integers(0, 150)))
+            for i in range(120) for w in ("a", "b", "c")]
+    df = pd.DataFrame(rows, columns=["item", "worker", "label"])
+    auto = AutoAggregator().fit(df, labels=list(range(150)))
+    assert auto.estimator_.table_.n_labels == 150
+    sel = auto.selection_
+    for name in ("DawidSkene", "BCC", "EBCC"):
+        assert sel.loc[name, "error"].startswith("skipped: ") and "per annotation" in sel.loc[name, "error"]
+    assert (sel.loc[["MajorityVote", "Wawa", "MACE"], "error"] == "").all()
+    assert auto.method_ not in ("DawidSkene", "BCC", "EBCC")
+    named = AutoAggregator(candidates=["mv", "ds"]).fit(df).selection_
+    assert (named["error"] == "").all()
+    # the shared datasets' largest ratio (music genre: 44 workers x 10^2 x 10 for 2,945 answers) stays in
+    assert 44 * 100 * crowdagg.auto.CONFUSION_PARAMS["EBCC"] < crowdagg.auto.MAX_PARAMS_PER_ANNOTATION * 2945
