@@ -13,6 +13,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from crowdagg.datasets import make_crowd
@@ -150,3 +151,30 @@ def test_a_long_id_without_break_points_keeps_the_tables_in_the_window(tmp_path)
     assert got["nums"] and all(all(n) for n in got["nums"]), got["nums"]
     # the long worker, item and label: the full text is in the cell and its title, cut to a few lines on screen
     assert len(got["ids"]) >= 3 and all(all(i) for i in got["ids"]), got["ids"]
+
+
+def test_a_right_to_left_override_in_one_id_reorders_no_other_text(tmp_path):
+    df = pd.DataFrame([("item1", "\u202eevil", "xleft"), ("item1", "alice", "yright"), ("item1", "bob", "yright"),
+                       ("item2", "alice", "xleft"), ("item2", "bob", "yright")], columns=["item", "worker", "label"])
+    r = report(df, method="mv")
+    # every word of the answers cells and the workers table other than the override's own: its first letter
+    # is drawn left of its last (reversed text has them the other way round)
+    got = measure(r.html, tmp_path / "rtl.html", """(function () {
+        var out = [], roots = document.querySelectorAll("#uncertain-items td.answers, #workers tbody td");
+        Array.prototype.forEach.call(roots, function (root) {
+            var walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), n;
+            while ((n = walk.nextNode())) {
+                var re = /[a-z]{2,}/g, m;
+                while ((m = re.exec(n.data))) {
+                    if (m[0] === "evil") { continue; }  // the override's own text is reversed
+                    var a = document.createRange(), b = document.createRange(), end = m.index + m[0].length;
+                    a.setStart(n, m.index); a.setEnd(n, m.index + 1); b.setStart(n, end - 1); b.setEnd(n, end);
+                    out.push([m[0], a.getBoundingClientRect().left < b.getBoundingClientRect().left]);
+                }
+            }
+        });
+        return out;
+    })()""")
+    texts = [t for t, _ in got]
+    assert {"alice", "bob", "xleft", "yright"} <= set(texts), texts
+    assert all(ok for _, ok in got), [t for t, ok in got if not ok]
