@@ -378,3 +378,33 @@ def test_row_order_and_worker_names_change_nothing():
     r = workers(renamed)
     r = r.assign(worker=r["worker"].str[1:]).set_index("worker").sort_index()[cols]
     pd.testing.assert_frame_equal(a.set_index("worker").sort_index()[cols], r, atol=1e-6)
+
+
+def _confusion_caption(text: str) -> str:
+    m = re.search(r"<figcaption>(Confusion matrices[^<]*)</figcaption>", text)
+    assert m, "no confusion-matrix caption"
+    return m.group(1)
+
+
+def test_the_confusion_caption_says_which_workers_are_drawn():
+    # 90 answers over 20 workers: nobody has 20 answers, so the plot falls back to every worker with answers
+    few = make_crowd(30, 20, 3, per_item=3, random_state=0)
+    r = report(few.annotations, method="ds")
+    cap = _confusion_caption(r.html)
+    assert (r.data.workers["n_answers"] < 20).all()
+    assert "with at least 20 answers" not in cap
+    assert "workers with answers (fewer than 2 have at least 20)" in cap
+    assert "the 3 least and 3 most reliable" in cap and "ranked by model reliability (skills_)" in cap
+    drawn = r.data.confusion_least + r.data.confusion_most
+    assert len(drawn) == 6 == len(set(drawn))
+    # enough answers: the caption names the bar, and every drawn worker passes it
+    many = make_crowd(600, 30, 3, per_item=4, random_state=0)
+    r = report(many.annotations, method="ds", min_answers=30)
+    cap = _confusion_caption(r.html)
+    n = r.data.workers["n_answers"].to_numpy()
+    assert (n >= 30).sum() >= 6 and "with at least 30 answers" in cap
+    assert all(n[i] >= 30 for i in r.data.confusion_least + r.data.confusion_most)
+    # two workers: both drawn, and the caption says so
+    two = make_crowd(40, 2, 3, per_item=2, random_state=0)
+    assert _confusion_caption(report(two.annotations, method="ds").html).startswith(
+        "Confusion matrices (rows: true label, columns: answer) of both workers with at least 20 answers")

@@ -199,7 +199,8 @@ def report(
     spam_threshold, min_answers : float, int
         Spam flag: spam score (1 minus Raykar & Yu's spammer score) at least
         ``spam_threshold`` over at least ``min_answers`` answers.  ``min_answers``
-        also picks the workers whose confusion matrices are drawn.
+        also picks the workers whose confusion matrices are drawn (every worker
+        with answers where fewer than two have that many; the caption says which).
     n_uncertain : int
         How many least certain items to list.
 

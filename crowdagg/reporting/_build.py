@@ -68,6 +68,10 @@ class ReportData:
     agreement: list[Any] = field(default_factory=list)
     agreement_notes: list[str] = field(default_factory=list)
     uncertain: list[dict[str, Any]] = field(default_factory=list)
+    confusion_least: list[int] = field(default_factory=list)  # rows of ``workers`` whose confusions are drawn
+    confusion_most: list[int] = field(default_factory=list)
+    confusion_basis: str = ""  # the column they are ranked by ("skill", "gold_acc", "agree")
+    confusion_caption: str = ""  # which workers they are, in words
     notes: list[str] = field(default_factory=list)
 
 
@@ -273,6 +277,43 @@ def _workers(d: ReportData) -> None:
     d.workers = frame.iloc[order].reset_index(drop=True)
 
 
+_BASIS = {"skill": ("model reliability (skills_)", "skill"), "gold_acc": ("gold accuracy", "gold acc"),
+          "agree": ("agreement with the consensus", "agreement")}
+
+
+def _confusion_workers(d: ReportData) -> None:
+    """The least and most reliable workers whose confusion matrices are drawn, and a caption saying which.
+
+    Ranked by ``skills_``, else gold accuracy, else agreement with the consensus,
+    among the workers with at least ``min_answers`` answers; where fewer than two
+    have that many, among every worker with answers (the caption says so).
+    """
+    w, o = d.workers, d.options
+    col = next((c for c in ("skill", "gold_acc", "agree") if c in w), None)
+    if col is None or d.worker_conf is None:
+        return
+    n = w["n_answers"].to_numpy()
+    v = w[col].to_numpy(dtype=np.float64)
+    enough = np.flatnonzero((n >= o.min_answers) & np.isfinite(v))
+    among = f"with at least {o.min_answers:,} answers"
+    if enough.size < 2:
+        enough = np.flatnonzero((n > 0) & np.isfinite(v))
+        among = f"with answers (fewer than 2 have at least {o.min_answers:,})"
+    order = enough[np.lexsort((-n[enough], v[enough]))]
+    k = min(o.n_confusions, order.size // 2) or min(1, order.size)
+    least = order[:k].tolist()
+    most = [m for m in order[::-1][:k].tolist() if m not in least]
+    d.confusion_least, d.confusion_most, d.confusion_basis = least, most, col
+    drawn = len(least) + len(most)
+    if drawn == 0:
+        return
+    if drawn == order.size:
+        who = {1: "the only worker", 2: "both workers"}.get(drawn, f"all {drawn:,} workers") + f" {among}"
+    else:
+        who = f"the {len(least)} least and {len(most)} most reliable of the {order.size:,} workers {among}"
+    d.confusion_caption = f"{who}, ranked by {_BASIS[col][0]}"
+
+
 def _gold_accuracy(d: ReportData) -> None:
     from ..quality import accuracy_against_gold, wilson_interval
 
@@ -357,6 +398,7 @@ def build(model: Any, gold: Any, options: ReportOptions) -> ReportData:
     _overview(d)
     _label_distribution(d)
     _workers(d)
+    _confusion_workers(d)
     _gold_accuracy(d)
     _history(d)
     _agreement(d)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._build import ReportData
+from ._build import _BASIS, ReportData
 
 RASTER_ABOVE = 2000
 _RC = {
@@ -128,27 +128,10 @@ def _reliability(d: ReportData) -> str | None:
     return to_svg(fig)
 
 
-def _pick_workers(d: ReportData) -> tuple[list[int], list[int]]:
-    w = d.workers
-    col = "skill" if "skill" in w else ("gold_acc" if "gold_acc" in w else "agree")
-    if col not in w:
-        return [], []
-    n = w["n_answers"].to_numpy()
-    v = w[col].to_numpy(dtype=np.float64)
-    enough = np.flatnonzero((n >= d.options.min_answers) & np.isfinite(v))
-    if enough.size < 2:
-        enough = np.flatnonzero((n > 0) & np.isfinite(v))
-    order = enough[np.lexsort((-n[enough], v[enough]))]
-    k = min(d.options.n_confusions, order.size // 2) or min(1, order.size)
-    least = order[:k].tolist()
-    most = order[::-1][:k].tolist()
-    return least, [m for m in most if m not in least]
-
-
 def _confusions(d: ReportData) -> str | None:
     if d.worker_conf is None or d.table.n_labels > 12:
         return None
-    least, most = _pick_workers(d)
+    least, most = d.confusion_least, d.confusion_most  # picked, with the caption, by _build
     picks = [(i, "least reliable") for i in least] + [(i, "most reliable") for i in most]
     if not picks:
         return None
@@ -161,6 +144,8 @@ def _confusions(d: ReportData) -> str | None:
         ax.set_visible(False)
     names = [_short(v, 8) for v in d.table.labels]
     w = d.workers
+    col = d.confusion_basis
+    basis = _BASIS[col][1]
     for r, group in enumerate([g for g in (least, most) if g]):
         for c, i in enumerate(group):
             ax = axes[r, c]
@@ -174,10 +159,9 @@ def _confusions(d: ReportData) -> str | None:
                                 color="white" if m[a, b] > 0.6 else "black")
             ax.set_xticks(range(k), names, fontsize=7, rotation=45 if k > 3 else 0)
             ax.set_yticks(range(k), names, fontsize=7)
-            skill = w["skill"].iloc[i] if "skill" in w else float("nan")
             kind = "least" if r == 0 and least else "most"
             ax.set_title(f"{kind}: {_short(w['worker'].iloc[i], 14)}\n"
-                         f"{int(w['n_answers'].iloc[i])} answers, skill {skill:.2f}", fontsize=7)
+                         f"{int(w['n_answers'].iloc[i])} answers, {basis} {w[col].iloc[i]:.2f}", fontsize=7)
             if c == 0:
                 ax.set_ylabel("true", fontsize=7)
             ax.set_xlabel("answered", fontsize=7)
