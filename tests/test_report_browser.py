@@ -178,3 +178,19 @@ def test_a_right_to_left_override_in_one_id_reorders_no_other_text(tmp_path):
     texts = [t for t, _ in got]
     assert {"alice", "bob", "xleft", "yright"} <= set(texts), texts
     assert all(ok for _, ok in got), [t for t, ok in got if not ok]
+
+
+def test_a_malformed_link_fragment_does_not_stop_the_script(rendered, tmp_path):
+    _, path = rendered
+    page = path.read_text(encoding="utf-8")
+    got = measure(page, tmp_path / "frag.html", """{
+        info: document.getElementById("page-info").textContent,
+        filter: document.getElementById("worker-filter").value,
+        flagged: document.getElementById("flagged-only").checked,
+        size: document.getElementById("page-size").value }""", fragment="q=%E0%A4%A&size=%ZZ&flagged=1")
+    # the first draw ran; the undecodable values are kept as typed (no worker matches this filter)
+    assert got["filter"] == "%E0%A4%A" and got["flagged"]
+    assert "page 1 of 1 (0 of 140 workers)" in got["info"], got
+    got = measure(page, tmp_path / "frag2.html", 'document.getElementById("page-info").textContent',
+                  fragment="%E0=1&size=100")
+    assert "page 1 of 2 (140 of 140 workers)" in got, got
