@@ -408,3 +408,31 @@ def test_the_confusion_caption_says_which_workers_are_drawn():
     two = make_crowd(40, 2, 3, per_item=2, random_state=0)
     assert _confusion_caption(report(two.annotations, method="ds").html).startswith(
         "Confusion matrices (rows: true label, columns: answer) of both workers with at least 20 answers")
+
+
+def test_control_characters_in_ids_are_shown_escaped_and_matplotlib_stays_quiet():
+    import warnings
+
+    from crowdagg.reporting._plots import _short
+    from crowdagg.reporting._text import visible
+
+    a = make_crowd(200, 6, 3, per_item=3, random_state=0).annotations.astype(str)
+    ws = sorted(a["worker"].unique())
+    hostile = {ws[0]: "nul\x00w", ws[1]: "esc\x1b[31mred", ws[2]: "c1\x85del\x7fcr\r"}
+    a["worker"] = a["worker"].replace(hostile)
+    a["label"] = a["label"].replace({a["label"].iloc[0]: "lab\x00el"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = report(a, method="ds", n_uncertain=200)
+    assert [str(w.message) for w in caught] == []  # was "Glyph 0/27/133 missing from font(s) DejaVu Sans" x 18
+    for ch in "\x00\x1b\x85\x7f\r":
+        assert ch not in r.html, repr(ch)
+    ids = parse(r.html).worker_ids
+    assert sorted(ids) == sorted(visible(w) for w in a["worker"].unique())
+    assert r"nul\x00w" in ids and r"esc\x1b[31mred" in ids and r"c1\x85del\x7fcr\x0d" in ids
+    assert '<span class="ctl" title="control character U+0000">\\x00</span>' in r.html
+    assert "lab\\x00el</text>" in r.html  # the label distribution's tick label in the SVG
+    # plots: tab, newline and the bidi controls too (an SVG text cannot isolate them)
+    assert _short("a\tb\nc\u202ed\u2066e\x00", 40) == r"a\x09b\x0ac\u202ed\u2066e\x00"
+    # ids without controls are unchanged
+    assert visible("w0042 \u05d0\u05d1 \u4e2d\t\n") == "w0042 \u05d0\u05d1 \u4e2d\t\n"

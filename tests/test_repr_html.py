@@ -104,3 +104,19 @@ def test_repr_does_not_mutate(evil_df):
     before = m.skills_.copy()
     m._repr_html_()
     pd.testing.assert_series_equal(m.skills_, before)
+
+
+def test_control_characters_in_ids_are_shown_escaped():
+    c = make_crowd(120, 8, 3, per_item=3, random_state=0)
+    df = c.annotations.copy()
+    first = df["worker"].iloc[0]
+    df["worker"] = df["worker"].astype(str).replace({str(first): "nul\x00esc\x1b[2J"})
+    df["label"] = df["label"].map({0: "ze\x85ro", 1: "one", 2: "two"})
+    m = crowdagg.DawidSkene().fit(df)
+    out = m._repr_html_()
+    for ch in "\x00\x1b\x85":
+        assert ch not in out, repr(ch)
+    text = " ".join(parsed(out).text)
+    assert r"nul\x00esc\x1b[2J" in text and r"ze\x85ro" in text
+    gs = score_workers(df, c.truth.map({0: "ze\x85ro", 1: "one", 2: "two"}))
+    assert "\x00" not in gs._repr_html_() and r"nul\x00esc" in " ".join(parsed(gs._repr_html_()).text)

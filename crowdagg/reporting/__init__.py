@@ -49,13 +49,18 @@ def _require() -> None:
 def _env():
     import jinja2
 
-    return jinja2.Environment(
+    from ._text import ident_html, visible
+
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("crowdagg.reporting", "templates"),
         autoescape=True,  # every id, label and message is escaped; plots go in as Markup
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
+    env.filters["visible"] = visible  # text with control characters as escapes (for attributes)
+    env.filters["ident"] = ident_html  # the same as HTML, the escapes marked
+    return env
 
 
 class Report:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ._build import _BASIS, ReportData
+from ._text import plot_text
 
 RASTER_ABOVE = 2000
 _RC = {
@@ -52,8 +54,8 @@ def to_svg(fig: Any) -> str:
 
 
 def _short(v: Any, n: int = 18) -> str:
-    """``v`` as plot text: at most ``n`` characters, ``$`` escaped (ids are never mathtext)."""
-    s = str(v)
+    """``v`` as plot text: controls as escapes, at most ``n`` characters, ``$`` escaped (never mathtext)."""
+    s = plot_text(v)
     s = s if len(s) <= n else s[: n - 1] + "\u2026"
     return s.replace("$", r"\$")
 
@@ -223,7 +225,10 @@ def _agreement(d: ReportData) -> str | None:
 def render_all(d: ReportData) -> dict[str, str | None]:
     """Every plot of the report, by name (None where there is nothing to draw)."""
     matplotlib, _ = _plt()
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(_RC), warnings.catch_warnings():
+        # an id in a script the layout font lacks (CJK, say) is drawn by the browser (the SVG keeps the text);
+        # matplotlib's "Glyph ... missing from font(s)" says nothing the reader of the page can act on
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         return {
             "per_item": _hist_counts(d.table.item_counts(), "item", _BLUE),
             "per_worker": _hist_counts(d.table.worker_counts(), "worker", _ORANGE),

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._text import visible
+
 __all__ = ["html_repr"]
 
 #: rows of each small table
@@ -38,7 +40,7 @@ _STYLE = (
 
 
 def _e(v: Any) -> str:
-    return html.escape(str(v), quote=True)
+    return html.escape(visible(v), quote=True)  # control characters as escapes (\x1b), as in the report
 
 
 def _num(v: Any) -> str:
