@@ -194,3 +194,17 @@ def test_a_malformed_link_fragment_does_not_stop_the_script(rendered, tmp_path):
     got = measure(page, tmp_path / "frag2.html", 'document.getElementById("page-info").textContent',
                   fragment="%E0=1&size=100")
     assert "page 1 of 2 (140 of 140 workers)" in got, got
+
+
+def test_the_filter_matches_the_id_or_a_flag_not_the_numbers(rendered, tmp_path):
+    c, path = rendered
+    page = path.read_text(encoding="utf-8")
+    ids = [str(w) for w in c.workers.index]
+    assert not any("0." in w for w in ids)  # but every reliability, agreement and spam score holds "0."
+    count = 'document.getElementById("page-info").textContent'
+    assert "(0 of 140 workers)" in measure(page, tmp_path / "num.html", count, fragment="q=0.")
+    # a flag still filters: every worker flagged "gold", none other
+    gold = sum('<span class="flag">gold</span>' in row for row in re.findall(r'<tr class="flagged">.*?</tr>', page))
+    assert gold > 0, "the fixture has no gold-flagged worker"
+    got = measure(page, tmp_path / "flag.html", count, fragment="q=gold")
+    assert f"({gold} of 140 workers)" in got, got
