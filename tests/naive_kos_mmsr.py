@@ -110,7 +110,9 @@ def mmsr_solve(agree, common, n_labels, n_tasks, u0, n_iter, tol):
     n = agree.shape[0]
     m = n_labels
     obs = common > 0
-    c = np.where(obs, agree / np.where(obs, common, 1.0), 0.0) * m / (m - 1) - 1.0 / (m - 1)
+    # written as the kernel's caller writes it, (m a / c - 1) / (m - 1): the trimming compares
+    # values with a worker's own, so a tie that rounds differently would trim differently
+    c = np.where(obs, (m * agree / np.where(obs, common, 1.0) - 1.0) / (m - 1), 0.0)
     x = np.abs(c)
     degree = obs.sum(axis=0)
     dmin = degree[degree > 0].min() if (degree > 0).any() else 0

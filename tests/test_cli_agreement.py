@@ -92,7 +92,7 @@ def test_undefined_cells_empty_in_csv_and_null_in_parquet(same, tmp_path, capsys
     assert lines[0] == ",".join([*COLUMNS, "note"])
     assert lines[1].split(",")[:10] == ["krippendorff_alpha"] + [""] * 9
     assert lines[-1] == "percent_agreement,identity,1.0,0.0,1.0,1.0,1.0,0.0,2,4,"
-    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow.parquet as pq  # a core dependency
     out = tmp_path / "out.parquet"
     assert main(["agreement", str(same), "-q", "-o", str(out)]) == 0
     t = pq.read_table(out)
