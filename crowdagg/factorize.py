@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, MixedIdTypeError, UnhashableIdError
+from .errors import EncodingError, InputError, MixedIdTypeError, UnhashableIdError
 from .kernels.csr import factorize_dense_int
 
 _N_EXAMPLES = 5
@@ -166,7 +166,22 @@ def _factorize(values: Any, column: str, what: str) -> tuple[np.ndarray, pd.Inde
             f"column {column!r} holds unhashable {what} values ({exc}); ids and labels "
             "must be scalars such as strings or integers"
         ) from None
-    return np.asarray(codes, dtype=np.int64), _typed_uniques(uniques, kind)
+    try:
+        return np.asarray(codes, dtype=np.int64), _typed_uniques(uniques, kind)
+    except UnicodeEncodeError:  # pandas' Arrow-backed str index refuses lone surrogates
+        bad = next((v for v in uniques if isinstance(v, str) and not _encodable(v)), None)
+        raise EncodingError(
+            f"the {what} {bad!r} in column {column!r} is not valid Unicode text (a lone surrogate, as left "
+            "by decoding bytes with errors='surrogateescape'); decode the ids and labels properly"
+        ) from None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _arrow_strings(values: Any) -> Any:

@@ -122,3 +122,19 @@ def test_gold_csv_nul_byte_is_named(tmp_path):
     path.write_bytes(b"item,label\na,x\nb,y\x00\n")
     with pytest.raises(GoldError, match=r"binary file.*NUL byte on line 3"):
         read_gold(str(path))
+
+
+@pytest.mark.parametrize("column", ["item", "worker", "label"])
+def test_lone_surrogate_is_an_encoding_error(column):
+    """Text with a lone surrogate (bytes decoded with errors='surrogateescape') cannot be
+    stored as a string: a crowdagg EncodingError naming the column and the value, not
+    pyarrow's raw UnicodeEncodeError."""
+    import pandas as pd
+
+    import crowdagg
+    from crowdagg.errors import EncodingError
+
+    data = {"item": ["i1", "i1"], "worker": ["a", "b"], "label": ["x", "y"]}
+    data[column] = pd.Series([data[column][0] + "\udc80", data[column][1]], dtype=object)
+    with pytest.raises(EncodingError, match=rf"in column '{column}' is not valid Unicode"):
+        crowdagg.MajorityVote().fit(pd.DataFrame(data))
