@@ -163,7 +163,8 @@ def _confusions(d: ReportData) -> str | None:
             ax.set_yticks(range(k), names, fontsize=7)
             kind = "least" if r == 0 and least else "most"
             ax.set_title(f"{kind}: {_short(w['worker'].iloc[i], 14)}\n"
-                         f"{int(w['n_answers'].iloc[i])} answers, {basis} {w[col].iloc[i]:.2f}", fontsize=7)
+                         f"{int(w['n_answers'].iloc[i])} answer{'' if int(w['n_answers'].iloc[i]) == 1 else 's'}, "
+                         f"{basis} {w[col].iloc[i]:.2f}", fontsize=7)
             if c == 0:
                 ax.set_ylabel("true", fontsize=7)
             ax.set_xlabel("answered", fontsize=7)
