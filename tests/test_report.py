@@ -436,3 +436,17 @@ def test_control_characters_in_ids_are_shown_escaped_and_matplotlib_stays_quiet(
     assert _short("a\tb\nc\u202ed\u2066e\x00", 40) == r"a\x09b\x0ac\u202ed\u2066e\x00"
     # ids without controls are unchanged
     assert visible("w0042 \u05d0\u05d1 \u4e2d\t\n") == "w0042 \u05d0\u05d1 \u4e2d\t\n"
+
+
+def test_goldmv_is_fitted_with_the_gold_in_the_library_too():
+    """``report(data, gold, method="goldmv")`` fits GoldMajorityVote with the gold it needs
+    (only the CLI did: the library call raised GoldError); other methods still never see it."""
+    crowd = make_crowd(200, 15, 3, random_state=0)
+    gold = crowd.truth.iloc[:40]
+    rep = report(crowd.annotations, gold, method="goldmv")
+    assert isinstance(rep.data.model, crowdagg.GoldMajorityVote)
+    assert (rep.data.model.labels_.loc[gold.index] == gold).all()  # gold items take their gold label
+    with pytest.raises(GoldError):
+        report(crowd.annotations, None, method="goldmv")
+    plain = report(crowd.annotations, gold, method="ds").data.model
+    pd.testing.assert_frame_equal(plain.probas_, crowdagg.DawidSkene().fit(crowd.annotations).probas_)

@@ -14,7 +14,7 @@ from ._common import (
     load_table,
     progress,
 )
-from .aggregate import METHODS, add_fit_args, build_estimator, categorical_class, check_gold_given, needs_gold
+from .aggregate import METHODS, add_fit_args, build_estimator, categorical_class, check_gold_given
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -105,9 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
         gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
     with progress(f"fitting {type(est).__name__} and writing the report", quiet=args.quiet):
-        # the report keeps GOLD out of the fit, but a method that needs it (goldmv) is fitted with it
-        data = est.fit(table, gold=gold) if needs_gold(est) else table
-        rep = report(data, gold, method=est, title=args.title, command=command_line(args),
+        rep = report(table, gold, method=est, title=args.title, command=command_line(args),
                      confidence=args.confidence, min_accuracy=args.min_accuracy, min_gold=args.min_gold,
                      n_uncertain=args.uncertain)
         rep.save(out)

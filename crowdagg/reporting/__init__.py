@@ -187,7 +187,8 @@ def report(
     gold : Series, mapping or DataFrame, optional
         Known answers by item id.  They *score* workers and the aggregate; they
         are not given to the fit (a model fitted with gold scores itself
-        perfectly on it), so pass a model fitted with gold only knowingly.
+        perfectly on it), except to a method that needs them
+        (``method="goldmv"``); pass a model fitted with gold only knowingly.
     method : str, estimator class or unfitted estimator
         For data: a ``crowdagg aggregate --method`` name (``"ds"``, default;
         ``"mv"``, ``"glad"`` ...), a class name, a class or an estimator.
@@ -243,7 +244,7 @@ def report(
     opts = ReportOptions(confidence=conf, min_accuracy=bar, min_gold=check_int("min_gold", min_gold, 0),
                          spam_threshold=spam, min_answers=check_int("min_answers", min_answers, 0),
                          n_uncertain=check_int("n_uncertain", n_uncertain, 0))
-    model = fitted_model(model_or_data, method, table_kwargs)
+    model = fitted_model(model_or_data, method, table_kwargs, gold)
     d = build(model, gold, opts)
 
     from markupsafe import Markup

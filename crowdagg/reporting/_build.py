@@ -103,8 +103,9 @@ def method_class(method: Any) -> Any:
                          f"got {type(method).__name__}")
 
 
-def fitted_model(model_or_data: Any, method: Any, table_kwargs: dict[str, Any]) -> Any:
-    """The fitted local model the report describes (fitting ``method`` on data when needed)."""
+def fitted_model(model_or_data: Any, method: Any, table_kwargs: dict[str, Any], gold: Any = None) -> Any:
+    """The fitted local model the report describes (fitting ``method`` on data when needed;
+    ``gold`` goes to that fit only for a method that needs it, ``GoldMajorityVote``)."""
     from ..base import BaseAggregator, is_distributed_table
     from ..table import as_table
 
@@ -125,7 +126,10 @@ def fitted_model(model_or_data: Any, method: Any, table_kwargs: dict[str, Any]) 
         model = method_class(method)
         if hasattr(model, "result_"):
             raise InputError("method is a fitted estimator: pass it as the first argument instead")
-        model.fit(table)
+        if getattr(model, "_needs_gold", False):
+            model.fit(table, gold=gold)  # raises the method's own error without gold
+        else:
+            model.fit(table)
     if not isinstance(model.probas_, pd.DataFrame):
         raise InputError(f"{type(model).__name__} was fitted on a distributed table; the report needs a local fit")
     return model
