@@ -21,6 +21,7 @@ import pandas as pd
 from . import memory
 from ._validation import check_choice, check_float, check_int, check_random_state
 from .errors import AgreementUndefinedError, CrowdaggError, InputError, LevelError, TooLargeError
+from .factorize import _plain
 from .kernels import agreement as K
 from .kernels._util import parallel_guard
 from .table import AnnotationTable, as_table
@@ -102,11 +103,6 @@ def _weights_matrix(weights: Any, q: int, codes: np.ndarray | None = None) -> tu
     if not np.all(np.isfinite(w)):
         raise InputError("the weights matrix has non-finite entries")
     return np.ascontiguousarray(w[np.ix_(idx, idx)]), "custom"
-
-
-def _plain(v: Any) -> Any:
-    """A NumPy scalar as the Python value (``1``, not ``np.int64(1)``, in messages)."""
-    return v.item() if isinstance(v, np.generic) else v
 
 
 def _check_dense_labels(q: int, what: str) -> None:

@@ -473,9 +473,7 @@ def _read_header(path: str, delimiter: str) -> list[str]:
                 break
         else:
             raise EmptyTableError(f"{path!r} is empty")
-    if b"\x00" in line:
-        raise _binary_error(repr(path), line_no)
-    try:
+    try:  # (a NUL byte was refused by _check_no_nul before the header is read)
         text = line.decode("utf-8-sig" if line_no == 1 else "utf-8")
     except UnicodeDecodeError as exc:
         raise _utf8_error(repr(path), line, exc.start, line_no) from None

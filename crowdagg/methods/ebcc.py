@@ -319,8 +319,10 @@ class EBCCModel(KLCache, EMModel):
     def m_step(self, ctx: EMContext, params: dict[str, np.ndarray], stats: Any,
                executor: Any) -> dict[str, np.ndarray]:
         counts, tot = stats
-        # the new rows go into the old rows' array (see the class docstring: nothing reads them after)
-        return self._update(ctx, counts, tot, params["class_prior"], out=params["confusion_counts"])
+        # the new rows go into the old rows' array (see the class docstring: nothing reads them
+        # after) -- unless a parameter-change convergence test is to compare old and new
+        out = params["confusion_counts"] if getattr(self, "convergence", "loglik") != "params" else None
+        return self._update(ctx, counts, tot, params["class_prior"], out=out)
 
     def loglik_offset(self, ctx: EMContext, params: dict[str, np.ndarray]) -> float:
         k, m = ctx.n_labels, self.n_subtypes
