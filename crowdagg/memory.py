@@ -13,9 +13,9 @@ disables the check); by default :data:`DEFAULT_FRACTION` (75%) of the machine's
 physical memory (no limit where that cannot be read).
 
 Scratch buffers whose size is a product of data sizes (per-chunk statistics of
-the parallel kernels) are not part of this check: they are capped at
-:data:`crowdagg.em.MAX_STAT_BUFFER_BYTES` and the kernels fall back to a
-bounded path above it.
+the parallel kernels) are capped at :data:`crowdagg.em.MAX_STAT_BUFFER_BYTES`
+(the kernels fall back to a bounded path above it); most methods leave them out
+of this check, EBCC counts its own (they are its largest arrays with many labels).
 """
 
 from __future__ import annotations
