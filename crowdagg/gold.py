@@ -100,7 +100,9 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     form: the way ``str`` (and the output CSV) writes the value.  A gold label
     ``1`` is the integer label ``1``; given ``items``, a gold item id ``7`` is
     the integer item ``7``, ``2.5`` the float item ``2.5``, ``True`` the bool
-    item ``True``.  Text that is not exactly how a value of the items' type is
+    item ``True``, ``2020-01-01`` (as the output CSV writes it) or
+    ``2020-01-01 00:00:00`` (as ``str`` does) the datetime item of that day.  Text
+    that is not exactly how a value of the items' type is
     written (``07``, ``+7``, ``7.0`` for integer ids; ``7`` for float ids; ``x``)
     is a :class:`~crowdagg.errors.GoldError` naming it, so distinct ids never
     merge.  String items (a CSV input) keep every id as written; without
@@ -174,15 +176,19 @@ def _ids_as(ids: pd.Index, items: pd.Index, path: str) -> pd.Index:
     if _holds_strings(items) or not len(ids):
         return ids
     kind = items.dtype.kind
+    written_as_str = True  # a parsed value must be written back as the same text
     if kind in "iuf":
         parse = items.dtype.type
     elif kind == "b":
         parse = {"True": True, "False": False}.__getitem__
-    else:  # Python objects (ints beyond 64 bits, decimals), dates, ...: the items' own text
+    else:  # Python objects (ints beyond 64 bits, decimals), dates, ...: the items' own text,
+        # as str writes each and as the output CSV writes the column (dates: "2020-01-01")
         by_text: dict[str, Any] = {}
-        for v in items:
+        for v, shown in zip(items, items.astype(str)):
             by_text.setdefault(str(v), v)
+            by_text.setdefault(shown, v)
         parse = by_text.__getitem__
+        written_as_str = False  # the keys are the accepted texts
     out = np.empty(len(ids), dtype=object)
     bad = []
     for k, text in enumerate(ids):
@@ -190,7 +196,7 @@ def _ids_as(ids: pd.Index, items: pd.Index, path: str) -> pd.Index:
             v = parse(text)
         except (KeyError, ValueError, OverflowError, TypeError):
             v = None
-        if v is None or str(v) != text:
+        if v is None or (written_as_str and str(v) != text):
             bad.append(text)
         out[k] = v.item() if isinstance(v, np.generic) else v
     if bad:

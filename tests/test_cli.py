@@ -426,3 +426,22 @@ def test_tsv_gold_is_tab_separated(tmp_path, capsys):
     assert main(["aggregate", str(data), "-m", "ds", "--gold", str(gold), "-o", str(out), "--quiet"]) == 0, \
         capsys.readouterr().err
     assert pd.read_csv(out).set_index("item").loc["b", "label"] == "y"
+
+
+def test_csv_gold_matches_datetime_item_ids_as_the_output_writes_them(tmp_path, capsys):
+    """Datetime item ids (Parquet) are written '2020-01-01' by the output CSV: a gold file
+    may name them so (or as str writes them, '2020-01-01 00:00:00'); other text is refused."""
+    days = pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-02", "2020-01-02"])
+    data = tmp_path / "a.parquet"
+    pd.DataFrame({"item": days, "worker": ["a", "b", "a", "b"], "label": ["x", "y", "y", "y"]}).to_parquet(data)
+    out = tmp_path / "o.csv"
+    for text in ("2020-01-01", "2020-01-01 00:00:00"):
+        gold = tmp_path / "gold.csv"
+        gold.write_text(f"item,label\n{text},y\n")
+        assert main(["aggregate", str(data), "-m", "ds", "--gold", str(gold), "-o", str(out), "-q"]) == 0, \
+            capsys.readouterr().err
+        got = pd.read_csv(out).set_index("item")["label"]
+        assert got.loc["2020-01-01"] == "y"  # the gold label, although the vote is a tie
+    gold.write_text("item,label\n01/01/2020,y\n")
+    assert main(["aggregate", str(data), "-m", "ds", "--gold", str(gold), "-o", str(out), "-q"]) == 2
+    assert "01/01/2020" in capsys.readouterr().err
