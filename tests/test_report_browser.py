@@ -208,3 +208,22 @@ def test_the_filter_matches_the_id_or_a_flag_not_the_numbers(rendered, tmp_path)
     assert gold > 0, "the fixture has no gold-flagged worker"
     got = measure(page, tmp_path / "flag.html", count, fragment="q=gold")
     assert f"({gold} of 140 workers)" in got, got
+
+
+def test_the_notebook_repr_wraps_a_long_id(tmp_path):
+    """The Jupyter display of a fitted model (``_repr_html_``) keeps a 10,000-character id
+    from widening its tables, as the report page does; the numbers stay on one line."""
+    import crowdagg
+
+    a = make_crowd(100, 10, 3, random_state=0).annotations.astype({"worker": str})
+    a["worker"] = a["worker"].replace({a["worker"].iloc[0]: "x" * 10_000})
+    body = crowdagg.DawidSkene().fit(a)._repr_html_()
+    page = f"<!doctype html><html><body>{body}</body></html>"
+    got = measure(page, tmp_path / "repr.html", """{
+        page: document.documentElement.scrollWidth,
+        nums: Array.prototype.map.call(document.querySelectorAll("td.n"), function (c) {
+            var text = document.createRange(); text.selectNodeContents(c);
+            return text.getBoundingClientRect().height < 25; })
+    }""")
+    assert got["page"] <= 1400, got["page"]
+    assert got["nums"] and all(got["nums"])

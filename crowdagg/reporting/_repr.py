@@ -33,8 +33,9 @@ MAX_ROWS = 5
 _STYLE = (
     "<style>.crowdagg-repr{font:13px/1.4 system-ui,sans-serif}"
     ".crowdagg-repr table{border-collapse:collapse;margin:4px 0 8px}"
-    ".crowdagg-repr th,.crowdagg-repr td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left}"
-    ".crowdagg-repr td.n{text-align:right;font-variant-numeric:tabular-nums}"
+    ".crowdagg-repr th,.crowdagg-repr td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;"
+    "max-width:28em;overflow-wrap:anywhere}"
+    ".crowdagg-repr td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     ".crowdagg-repr .muted{color:#888}.crowdagg-repr h4{margin:6px 0 2px;font-size:13px}</style>"
 )
 
