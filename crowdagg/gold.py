@@ -88,7 +88,7 @@ def gold_label_codes(table: Any, values: Any) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- files
-def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
+def read_gold(path: str, labels=None, *, items=None, strip: bool = True, delimiter: str = ","):
     """Gold answers (Series: label by item id) from a CSV or Parquet file.
 
     The file has an item column (``item`` or ``task``) and a ``label`` column,
@@ -111,7 +111,7 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     Parameters
     ----------
     path : str
-        A ``.csv`` file (a ``.tsv`` name: tab-separated), or a ``.parquet``/``.pq`` file.
+        A ``.csv`` file, or a ``.parquet``/``.pq`` file.
     labels : pandas.Index, optional
         The annotation labels (CSV gold labels are converted to their type).
     items : pandas.Index, optional
@@ -120,6 +120,10 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
     strip : bool, default True
         Strip surrounding whitespace from ids and labels (``False``: keep cells
         exactly as written).
+    delimiter : str, default ","
+        The field separator of a CSV file, as for
+        :meth:`AnnotationTable.read_csv <crowdagg.table.AnnotationTable.read_csv>`
+        (the command line passes a tab for a ``.tsv`` name).
 
     Returns
     -------
@@ -146,7 +150,7 @@ def read_gold(path: str, labels=None, *, items=None, strip: bool = True):
         raise NotAFileError(f"gold file {path!r} is a folder, not a file")
     _check_strip(strip)
     is_parquet = path.lower().endswith((".parquet", ".pq"))
-    tbl = _read_gold_parquet(path) if is_parquet else _read_gold_csv(path)
+    tbl = _read_gold_parquet(path) if is_parquet else _read_gold_csv(path, delimiter)
     item = next((c for c in _ITEM_DEFAULTS if c in tbl.column_names), None)
     if item is None or "label" not in tbl.column_names:
         raise GoldError(f"gold file {path!r} needs columns item (or task) and label; has {tbl.column_names}")
@@ -208,13 +212,11 @@ def _ids_as(ids: pd.Index, items: pd.Index, path: str) -> pd.Index:
     return _as_index(out.tolist())
 
 
-def _read_gold_csv(path: str):
-    """Every column of a gold CSV as strings (empty cells null), with the readers' rules
-    (a ``.tsv`` name is tab-separated, as the command line reads annotations)."""
+def _read_gold_csv(path: str, delimiter: str):
+    """Every column of a gold CSV as strings (empty cells null), with the readers' rules."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    delimiter = "\t" if path.lower().endswith(".tsv") else ","
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:

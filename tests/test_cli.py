@@ -426,6 +426,13 @@ def test_tsv_gold_is_tab_separated(tmp_path, capsys):
     assert main(["aggregate", str(data), "-m", "ds", "--gold", str(gold), "-o", str(out), "--quiet"]) == 0, \
         capsys.readouterr().err
     assert pd.read_csv(out).set_index("item").loc["b", "label"] == "y"
+    # the library, like AnnotationTable.read_csv, takes the delimiter it is given (the CLI passes a tab)
+    from crowdagg.errors import GoldError
+    from crowdagg.gold import read_gold
+
+    assert read_gold(str(gold), delimiter="\t").to_dict() == {"b": "y"}
+    with pytest.raises(GoldError, match="needs columns item"):
+        read_gold(str(gold))
 
 
 def test_csv_gold_matches_datetime_item_ids_as_the_output_writes_them(tmp_path, capsys):

@@ -434,7 +434,7 @@ def write_frame(df: pd.DataFrame, out: str | None) -> None:
         if low.endswith(PARQUET_EXT):
             df.to_parquet(out, index=False)
         else:
-            df.to_csv(out, index=False, sep="\t" if low.endswith(".tsv") else ",")
+            df.to_csv(out, index=False, sep=input_delimiter(out))
     except OSError as exc:
         raise OutputError(f"cannot write {out!r}: {exc.strerror or exc}") from None
 

@@ -262,13 +262,15 @@ def input_size(path: str, label_col: str | None = "label", max_rows: int | None 
     import csv
     import io
 
+    from ._common import input_delimiter
+
     try:
         if os.path.getsize(path) > MAX_BYTES:
             return None
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)
         text = data.decode("utf-8-sig")
-        rows = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if path.lower().endswith(".tsv") else ",")
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=input_delimiter(path))
         header = next(rows, [])
         col = header.index(label_col) if label_col in header else None
         labels: set[str] = set()

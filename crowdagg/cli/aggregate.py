@@ -14,6 +14,7 @@ from ._common import (
     add_output_arg,
     check_kind_args,
     float_option,
+    input_delimiter,
     int_option,
     kind_class,
     label_set_frame,
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         # numeric gold values are numbers of their own (not labels of the data)
         labels = None if args.kind == "numeric" else getattr(data, "labels", table.labels)
         fit_kwargs["gold"] = read_gold(args.gold, labels=labels, items=getattr(data, "items", table.items),
-                                       strip=not args.keep_whitespace)
+                                       strip=not args.keep_whitespace, delimiter=input_delimiter(args.gold))
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):
         est.fit(data, **fit_kwargs)
     write_frame(est.to_pandas(), out)

@@ -8,6 +8,7 @@ import sys
 from ._common import (
     add_input_args,
     add_output_arg,
+    input_delimiter,
     int_option,
     load_table,
     prepare_output,
@@ -55,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if args.gold is not None:
         from ..gold import read_gold
 
-        gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
+        gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace,
+                       delimiter=input_delimiter(args.gold))
         fit_kwargs["gold"] = gold
         exclude = gold.index if hasattr(gold, "index") else None
     with progress(f"fitting {type(est).__name__}", quiet=args.quiet):

@@ -10,6 +10,7 @@ import sys
 from ._common import (
     add_input_args,
     float_option,
+    input_delimiter,
     int_option,
     load_table,
     progress,
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     if args.gold is not None:
         from ..gold import read_gold
 
-        gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
+        gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace,
+                       delimiter=input_delimiter(args.gold))
     with progress(f"fitting {type(est).__name__} and writing the report", quiet=args.quiet):
         rep = report(table, gold, method=est, title=args.title, command=command_line(args),
                      confidence=args.confidence, min_accuracy=args.min_accuracy, min_gold=args.min_gold,

@@ -9,6 +9,7 @@ from ._common import (
     add_input_args,
     add_output_arg,
     float_option,
+    input_delimiter,
     int_option,
     load_table,
     prepare_output,
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
 
     dest = prepare_output(args.output, (args.input, args.gold))
     table = load_table(args)
-    gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace)
+    gold = read_gold(args.gold, labels=table.labels, items=table.items, strip=not args.keep_whitespace,
+                       delimiter=input_delimiter(args.gold))
     with progress("scoring workers", quiet=args.quiet):
         scores = score_workers(table, gold, confidence=args.confidence,
                                include_unscored=not args.drop_unscored)
